@@ -1,0 +1,25 @@
+"""afsim: a discrete-event model of how the Afghan republic fell in 2021, district by district.
+
+Three lines from a notebook::
+
+    import sim
+    result = sim.run("scenarios/baseline.toml", replicates=200, seed=1)
+    result.plot_fan()
+
+The pieces, one concept per module: :mod:`sim.geography` (the district graph),
+:mod:`sim.parameters` (every parameter), :mod:`sim.timeline` (dated drivers),
+:mod:`sim.hazard` (the surrender rule), :mod:`sim.engine` (SimPy reference engine),
+:mod:`sim.batch` (many replicates at once), :mod:`sim.scenario` (TOML scenarios),
+:mod:`sim.ensemble` (replicates and workers), :mod:`sim.results` (tables and the output
+contract), :mod:`sim.plots` (figures).
+"""
+
+__version__ = "0.1.0"
+
+from .errors import DataError, UserError  # noqa: E402
+from .geography import load_geography  # noqa: E402
+from .scenario import load_scenario  # noqa: E402
+from .ensemble import ParameterSource, run  # noqa: E402
+
+__all__ = ["__version__", "run", "load_scenario", "load_geography", "ParameterSource",
+           "UserError", "DataError"]

@@ -1,0 +1,211 @@
+"""Replicates: parameter draws, chunks, workers, and the result they add up to.
+
+A run of ``R`` replicates with seed ``s`` is the same set of numbers however it is executed:
+replicate ``k`` always draws from ``(s, k)`` (see :mod:`sim.randomness`), chunks are cut at fixed
+replicate numbers, and results are stacked in replicate order. So 1 worker, 2 workers or a Dask
+cluster give bit-identical outputs.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+import numpy as np
+
+from .batch import run_batch
+from .engine import run_replicate
+from .errors import UserError
+from .geography import Geography, load_geography
+from .model import Model
+from .parameters import NAMES, ParameterTable, Params, defaults
+from .randomness import draw_batch, draw_replicate, replicate_generator
+from .scenario import Scenario, load_scenario
+
+ENGINES = ("batch", "simpy")
+DEFAULT_CHUNK = 250
+
+
+# ====================================================================== parameter sources
+
+@dataclass(frozen=True)
+class ParameterSource:
+    """Where each replicate's parameters come from, before the scenario's changes are applied.
+
+    ``fixed``: every replicate uses the same values (the table's defaults unless given).
+    ``posterior``: replicate k draws one row of a posterior sample, with its weight, from its own
+    random stream; parameter and stochastic uncertainty then both show in the results.
+    """
+
+    kind: str                       # "fixed" | "posterior"
+    label: str                      # for manifests and plot titles
+    rows: np.ndarray                # (S, len(NAMES)); one row for "fixed"
+    weights: np.ndarray             # (S,) summing to 1
+
+    @classmethod
+    def fixed(cls, values: dict[str, float] | None = None, label: str = "fixed defaults"
+              ) -> "ParameterSource":
+        vals = defaults()
+        vals.update(values or {})
+        return cls("fixed", label, np.array([[float(vals[n]) for n in NAMES]]), np.ones(1))
+
+    @classmethod
+    def posterior(cls, rows: np.ndarray, weights: np.ndarray | None = None, label: str = "posterior"
+                  ) -> "ParameterSource":
+        rows = np.atleast_2d(np.asarray(rows, dtype=float))
+        w = np.ones(len(rows)) if weights is None else np.asarray(weights, dtype=float)
+        return cls("posterior", label, rows, w / w.sum())
+
+    def table(self, seed: int, replicates: Sequence[int]) -> ParameterTable:
+        if self.kind == "fixed":
+            return ParameterTable(np.tile(self.rows[0], (len(replicates), 1)))
+        picks = np.empty(len(replicates), dtype=np.int64)
+        cdf = np.cumsum(self.weights)
+        for i, rep in enumerate(replicates):
+            u = replicate_generator(seed, rep, 1).random()
+            picks[i] = min(int(np.searchsorted(cdf, u, side="right")), len(cdf) - 1)
+        return ParameterTable(self.rows[picks])
+
+
+def default_parameter_source() -> ParameterSource:
+    """The committed calibrated posterior if there is one, else the hand-set defaults."""
+    from .posterior import load_default_posterior   # local import: posterior reads data files
+    post = load_default_posterior()
+    return post if post is not None else ParameterSource.fixed(label="hand-set defaults (uncalibrated)")
+
+
+# ====================================================================== simulation of a chunk
+
+@dataclass
+class Chunk:
+    fall_time: np.ndarray
+    mode: np.ndarray
+    assault_time: np.ndarray
+    end_time: np.ndarray
+
+
+def simulate(model: Model, table: ParameterTable, seed: int, replicates: Sequence[int],
+             engine: str = "batch") -> Chunk:
+    """Simulate the given replicate numbers (row k of ``table`` is replicate ``replicates[k]``)."""
+    replicates = list(replicates)
+    if engine == "batch":
+        res = run_batch(model, table, draw_batch(seed, replicates, model.n))
+        return Chunk(res.fall_time, res.mode, res.assault_time, res.end_time)
+    if engine == "simpy":
+        outs = [run_replicate(model, Params(table.row(k)), draw_replicate(seed, rep, model.n),
+                              record_log=False) for k, rep in enumerate(replicates)]
+        return Chunk(np.array([o.fall_time for o in outs]).reshape(len(outs), model.n),
+                     np.array([o.mode for o in outs], dtype=np.int8).reshape(len(outs), model.n),
+                     np.array([o.assault_time for o in outs]), np.array([o.end_time for o in outs]))
+    raise UserError(f"unknown engine {engine!r}; allowed: {', '.join(ENGINES)}", key="engine")
+
+
+_WORKER_MODEL: Model | None = None
+
+
+def _init_worker(model: Model) -> None:
+    global _WORKER_MODEL
+    _WORKER_MODEL = model
+
+
+def _worker_chunk(args) -> Chunk:
+    table_values, seed, reps, engine = args
+    return simulate(_WORKER_MODEL, ParameterTable(table_values), seed, reps, engine)
+
+
+def chunks_of(replicates: int, size: int) -> list[range]:
+    return [range(a, min(a + size, replicates)) for a in range(0, replicates, size)]
+
+
+def run_chunks(model: Model, table: ParameterTable, seed: int, replicates: int, *, engine: str,
+               workers: int = 1, scheduler: str | None = None, chunk_size: int = DEFAULT_CHUNK,
+               on_chunk: Callable[[range, Chunk], None] | None = None) -> None:
+    """Simulate all replicates chunk by chunk; ``on_chunk`` receives them in replicate order."""
+    parts = chunks_of(replicates, chunk_size)
+    jobs = [(table.values[r.start:r.stop], seed, list(r), engine) for r in parts]
+    if scheduler:
+        from .distributed import map_chunks_dask
+        for r, chunk in zip(parts, map_chunks_dask(scheduler, model, jobs)):
+            on_chunk(r, chunk)
+        return
+    if workers <= 1 or len(parts) == 1:
+        for r, job in zip(parts, jobs):
+            on_chunk(r, simulate(model, ParameterTable(job[0]), seed, job[2], engine))
+        return
+    with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(model,)) as ex:
+        for r, chunk in zip(parts, ex.map(_worker_chunk, jobs)):
+            on_chunk(r, chunk)
+
+
+def resolve_workers(workers: int | None) -> int:
+    if workers is None or workers == 0:
+        return os.cpu_count() or 1
+    if workers < 0:
+        raise UserError(f"workers must be >= 0, got {workers}", key="--workers")
+    return workers
+
+
+# ====================================================================== the public entry point
+
+def run(scenario: Scenario | str | Path, replicates: int = 200, seed: int = 1, *,
+        parameters: ParameterSource | str | None = None, engine: str = "batch",
+        workers: int | None = 1, scheduler: str | None = None, chunk_size: int = DEFAULT_CHUNK,
+        progress: bool = False, geo: Geography | None = None):
+    """Run a scenario's ensemble and return an :class:`~sim.results.EnsembleResult`.
+
+    ``parameters``: a :class:`ParameterSource`, ``"fixed"`` (the table's defaults) or ``None``
+    (the committed calibrated posterior when there is one).
+    """
+    from .results import EnsembleResult, ResultBuilder
+    geo = geo or load_geography()
+    if not isinstance(scenario, Scenario):
+        scenario = load_scenario(scenario, geo)
+    if isinstance(replicates, bool) or not isinstance(replicates, (int, np.integer)) or replicates < 1:
+        raise UserError(f"replicates must be a whole number >= 1, got {replicates!r}", key="--replicates")
+    if engine not in ENGINES:
+        raise UserError(f"unknown engine {engine!r}; allowed: {', '.join(ENGINES)}", key="--engine")
+    source = resolve_parameter_source(parameters)
+    model = Model.build(geo, scenario.events, scenario.focus_regions, scenario.end)
+    base_table = source.table(seed, range(replicates))
+    table = scenario.apply_table(base_table)
+    builder = ResultBuilder(model, replicates)
+    bar = _progress(replicates, f"{scenario.name}", progress)
+    started = time.perf_counter()
+
+    def take(r: range, chunk: Chunk) -> None:
+        builder.add(r, chunk)
+        bar.update(len(r))
+
+    run_chunks(model, table, seed, replicates, engine=engine, workers=resolve_workers(workers),
+               scheduler=scheduler, chunk_size=chunk_size, on_chunk=take)
+    bar.close()
+    return EnsembleResult.from_builder(builder, scenario=scenario, seed=seed, source=source,
+                                       table=table, engine=engine,
+                                       elapsed=time.perf_counter() - started)
+
+
+def resolve_parameter_source(parameters) -> ParameterSource:
+    if parameters is None or parameters == "default":
+        return default_parameter_source()
+    if parameters == "fixed":
+        return ParameterSource.fixed(label="fixed: parameter table defaults")
+    if isinstance(parameters, ParameterSource):
+        return parameters
+    raise UserError(f"unknown parameter source {parameters!r}; allowed: default, fixed",
+                    key="--parameters")
+
+
+class _NoBar:
+    def update(self, n): pass
+    def close(self): pass
+
+
+def _progress(total: int, desc: str, enabled: bool):
+    if not enabled:
+        return _NoBar()
+    from tqdm import tqdm
+    return tqdm(total=total, desc=desc, unit="rep", dynamic_ncols=True, leave=False)

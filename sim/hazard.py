@@ -1,0 +1,148 @@
+"""The surrender rule: the only place where a district's, a capital's and Kabul's hazard is written.
+
+A government-held district falls at rate lambda(t) per day. Between two events (a fall anywhere,
+or a dated change of the drivers) every input below is constant, so lambda is constant and the
+engines can compute fall times exactly. The rules (``model.md`` section 3):
+
+Rural district i::
+
+    log lambda_i = log base_rate + taliban_strength + rural_defence          (scale, levers)
+                 + b_momentum * M(t) + b_pay * P(t) - b_mobilization * B(t)  (nationwide pressure)
+                 + b_neighbour * N_i(t)                                      (neighbours fallen)
+                 - b_air * A_i(t) * reach_i                                  (air support x reach)
+                 - b_reach * reach_i + b_border * pakistan_i + b_focus * focus_i
+
+Provincial capital c (zero until the strategic trigger has fired)::
+
+    log lambda_c = log cap_base_rate + taliban_strength + capital_garrison
+                 + cap_b_encircle * E_c(t) + cap_b_cascade * C(t)
+                 + b_momentum * M(t) + b_pay * P(t) - b_air * A_c(t) * reach_c
+                 + cap_b_distance * distance_to_Kabul_c / 100 km + cap_b_focus * focus_c
+
+Kabul (zero until the trigger; its fall ends the republic)::
+
+    log lambda_K = log kabul_base_rate + taliban_strength + capital_garrison
+                 + kabul_b_capitals * C(t) + kabul_b_ring * R(t)
+
+with M the national share of districts fallen, N_i the border-weighted share of i's neighbours
+fallen, E_c the share of the capital's own province (other districts) fallen, C the share of the
+other 33 capitals fallen and R the share fallen of the districts in the provinces around Kabul.
+
+The rural rule is split into a nationwide factor (the same for every district of a replicate)
+and the district's own factor, because the batch engine exploits that split; their sum *is* the
+rule, and :func:`district_log_hazard` writes it in one line.
+
+Every function broadcasts: parameters are floats or ``(R, 1)`` arrays, district inputs ``(n,)``
+or ``(R, n)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .geography import Geography
+from .parameters import Params
+
+
+@dataclass(frozen=True, eq=False)
+class Covariates:
+    """Static inputs of the rule, derived once from the geography and the scenario's strategy."""
+
+    reach: np.ndarray            # (n,) 2019 polling-station reporting rate
+    pakistan: np.ndarray         # (n,) 0/1
+    focus: np.ndarray            # (n,) 0/1: in the offensive's focus regions
+    southern: np.ndarray         # (n,) 0/1: Southern region (the initial-state prior)
+    distance_100km: np.ndarray   # (n,) distance to Kabul in 100 km
+    rural: np.ndarray            # (n,) bool: not a provincial capital
+    capital_rows: np.ndarray     # (34,) rows of capitals, province order
+    kabul_slot: int              # position of Kabul in capital_rows
+    province_index: np.ndarray   # (n,)
+    # (n, n_provinces) weights: fallen @ encircle_matrix = share of each province's other
+    # districts fallen (the encirclement of its capital)
+    encircle_matrix: np.ndarray
+    ring_weights: np.ndarray     # (n,) weights: fallen @ ring_weights = R(t)
+
+    @classmethod
+    def build(cls, geo: Geography, focus_regions) -> "Covariates":
+        rural = ~geo.is_capital
+        n_prov = geo.n_provinces
+        enc = np.zeros((geo.n, n_prov))
+        for p in range(n_prov):
+            members = rural & (geo.province_index == p)
+            enc[members, p] = 1.0 / members.sum()
+        kabul = geo.province_by_name("Kabul")
+        ring = np.isin(geo.province_index, sorted(geo.province_neighbours[kabul.index]))
+        capital_rows = geo.capital_rows
+        return cls(
+            reach=geo.reach.copy(), pakistan=geo.pakistan_border.astype(float),
+            focus=geo.in_regions(focus_regions).astype(float),
+            southern=geo.in_regions(["Southern"]).astype(float),
+            distance_100km=geo.distance_to_kabul_km / 100.0, rural=rural,
+            capital_rows=capital_rows,
+            kabul_slot=int(np.flatnonzero(capital_rows == geo.kabul_row)[0]),
+            province_index=geo.province_index, encircle_matrix=enc,
+            ring_weights=ring / ring.sum())
+
+
+# --------------------------------------------------------------------------- rural districts
+
+def nationwide_log_pressure(p: Params, momentum, pay, mobilization):
+    """The part of the rural rule shared by every district of a replicate."""
+    return (np.log(p.base_rate) + p.taliban_strength + p.rural_defence
+            + p.b_momentum * momentum + p.b_pay * pay - p.b_mobilization * mobilization)
+
+
+def local_log_hazard(p: Params, neighbour_share, air, reach, pakistan, focus):
+    """A district's own part of the rural rule: its neighbours, its air cover, its covariates."""
+    return (p.b_neighbour * neighbour_share - p.b_air * air * reach
+            - p.b_reach * reach + p.b_border * pakistan + p.b_focus * focus)
+
+
+def district_log_hazard(p: Params, momentum, pay, mobilization, neighbour_share, air,
+                        reach, pakistan, focus):
+    """Log surrender hazard of a rural district (per day): the rule, in one line."""
+    return (nationwide_log_pressure(p, momentum, pay, mobilization)
+            + local_log_hazard(p, neighbour_share, air, reach, pakistan, focus))
+
+
+# --------------------------------------------------------------------------- capitals and Kabul
+
+def capital_log_hazard(p: Params, encirclement, cascade, momentum, pay, air, reach,
+                       distance_100km, focus):
+    """Log hazard of a provincial capital once the assault on cities has begun."""
+    return (np.log(p.cap_base_rate) + p.taliban_strength + p.capital_garrison
+            + p.cap_b_encircle * encirclement + p.cap_b_cascade * cascade
+            + p.b_momentum * momentum + p.b_pay * pay - p.b_air * air * reach
+            + p.cap_b_distance * distance_100km + p.cap_b_focus * focus)
+
+
+def kabul_log_hazard(p: Params, cascade, ring):
+    """Log hazard that Kabul falls, once the assault has begun."""
+    return (np.log(p.kabul_base_rate) + p.taliban_strength + p.capital_garrison
+            + p.kabul_b_capitals * cascade + p.kabul_b_ring * ring)
+
+
+# --------------------------------------------------------------------------- other parts of the rule
+
+def negotiated_probability(p: Params, pay, momentum, is_capital):
+    """Probability that a fall is a negotiated surrender rather than a fight."""
+    logit = (p.mode_intercept + p.mode_b_pay * pay + p.mode_b_momentum * momentum
+             + p.mode_capital_offset * is_capital)
+    return 1.0 / (1.0 + np.exp(-logit))
+
+
+def initial_log_weights(p: Params, cov: Covariates):
+    """Log weights of the prior that draws the districts already held on 1 May.
+
+    Capitals get -inf: no capital was held before 6 August (provinces.csv).
+    """
+    w = (p.init_w_reach * (1.0 - cov.reach) + p.init_w_border * cov.pakistan
+         + p.init_w_south * cov.southern)
+    return np.where(cov.rural, w, -np.inf)
+
+
+def assault_ready(p: Params, time, window_opens, share_fallen):
+    """The strategic trigger: capitals may be assaulted once both conditions hold."""
+    return (time >= window_opens) & (share_fallen >= p.assault_share_threshold)

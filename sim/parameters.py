@@ -1,0 +1,257 @@
+"""Every model parameter in one table: name, default, unit, bounds, meaning and source.
+
+Parameters are data. The hazard (:mod:`sim.hazard`) reads them by name; scenarios change them
+by name; calibration estimates some of them by name. Nothing else in the code holds a model
+constant. Each entry says where it comes from: a sentence of the seed article
+(``shared/seeds``, quoted in ``sim/data/timeline.csv`` / ``history.csv``), a number of the
+record, or, when the record is silent, ``ASSUMPTION`` with the reasoning. The defaults are
+the calibrated posterior medians once a calibration is committed (see ``calibration/``); until
+then they are hand-set and say so.
+
+Signs are written into the hazard formula, so every coefficient below is a non-negative
+strength: "b_air = 2" means air support *lowers* the hazard, as the formula in
+:mod:`sim.hazard` shows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Mapping
+
+import numpy as np
+
+from .errors import UserError
+
+
+@dataclass(frozen=True)
+class Parameter:
+    name: str
+    default: float
+    unit: str
+    lower: float
+    upper: float
+    group: str
+    meaning: str
+    source: str
+    integer: bool = False
+
+
+_P = Parameter
+
+#: The table. Order is the order of documentation and of output columns.
+PARAMETERS: tuple[Parameter, ...] = (
+    # ----------------------------------------------------------------- rural districts
+    _P("base_rate", 0.0025, "1/day", 1e-6, 1.0, "district",
+       "Daily surrender hazard of a held district with every driver at zero.",
+       "ASSUMPTION (scale); calibrated against the monthly captures (history.csv H07, H11, H21)."),
+    _P("b_neighbour", 2.0, "per unit share", 0.0, 10.0, "district",
+       "Log-hazard increase when all of a district's neighbours (border-length weighted) have fallen.",
+       "Seed: 'a continuation of the bottom-up succession of negotiated or paid surrenders to the "
+       "Taliban from the village level upwards' (timeline.csv T01)."),
+    _P("b_momentum", 1.5, "per unit share", 0.0, 10.0, "district",
+       "Log-hazard increase per unit of the national share of districts fallen (bandwagon).",
+       "Seed: 'the more they see the Taliban victory is inevitable, the more the victory becomes "
+       "inevitable, because they just cut their own deals with them'."),
+    _P("b_pay", 1.35, "per month of arrears", 0.0, 3.0, "district",
+       "Log-hazard increase per month of ANSF salary arrears P(t).",
+       "Seed: 'The sudden switch ANSF salary management in April 2021 to Afghan military "
+       "administration led to months of unpaid ANSF salaries.' (timeline.csv T08)."),
+    _P("b_air", 2.0, "per unit air support x reach", 0.0, 10.0, "district",
+       "Log-hazard decrease per unit of air support A(t) times the district's government reach.",
+       "Seed: the February 2020 and April 2021 'drops in US support ... in particular aerial "
+       "support, that the ANSF had been trained to depend on' (timeline.csv T02, T07, T16)."),
+    _P("b_reach", 1.0, "per unit reach", 0.0, 10.0, "district",
+       "Log-hazard decrease per unit of government reach (2019 polling-station reporting rate).",
+       "ASSUMPTION: the share of planned 2019 polling stations that reported measures how far the "
+       "state reached into a district (districts.csv polling_stations_*_2019)."),
+    _P("b_border", 0.5, "indicator", 0.0, 5.0, "district",
+       "Log-hazard increase for districts on the Pakistan border (sanctuary and supply).",
+       "ASSUMPTION from model.md ('border sanctuary'); districts.csv border_countries."),
+    _P("b_focus", 0.6, "indicator", 0.0, 5.0, "district",
+       "Log-hazard increase for districts in the offensive's focus regions (strategy.focus_regions).",
+       "Seed: 'its strategic choice of attacking northern provinces'."),
+    _P("b_mobilization", 1.4, "indicator", 0.0, 5.0, "district",
+       "Log-hazard decrease while the National Mobilization of militias is in force (a brake).",
+       "Seed: 25 June, 'a program called National Mobilization that aimed to arm militia groups "
+       "to fight the Taliban' (timeline.csv T13). Strength: ASSUMPTION, calibrated."),
+    # ----------------------------------------------------------------- provincial capitals
+    _P("cap_base_rate", 0.00003, "1/day", 1e-6, 10.0, "capital",
+       "Daily surrender hazard of a provincial capital once the assault has begun, drivers at zero.",
+       "ASSUMPTION (scale); calibrated against the capitals' fall dates (provinces.csv)."),
+    _P("cap_b_encircle", 1.5, "per unit share", 0.0, 10.0, "capital",
+       "Log-hazard increase per unit share of the capital's own province already fallen (encirclement).",
+       "Seed: cities were besieged after their districts fell (e.g. Kandahar: 'All surrounding "
+       "districts save for Daman District had fallen under Taliban control')."),
+    _P("cap_b_cascade", 5.0, "per unit share", 0.0, 20.0, "capital",
+       "Log-hazard increase per unit share of the other provincial capitals already fallen.",
+       "Seed: 'peaceful surrender of some Afghan army units had encouraged many others to follow "
+       "suit'; 33 capitals fell in ten days (provinces.csv)."),
+    _P("cap_b_distance", 0.3, "per 100 km", 0.0, 5.0, "capital",
+       "Log-hazard increase per 100 km of great-circle distance from Kabul (the periphery first, "
+       "the ring around Kabul last).",
+       "model.md section 3; ASSUMPTION that distance, not a typed-in order, carries the geography."),
+    _P("cap_b_focus", 1.5, "indicator", 0.0, 10.0, "capital",
+       "Log-hazard increase for capitals in the offensive's focus regions.",
+       "Seed: 'its strategic choice of attacking northern provinces'."),
+    # ----------------------------------------------------------------- strategic trigger
+    _P("assault_withdrawal_level", 0.9, "progress 0..1", 0.0, 1.0, "trigger",
+       "US withdrawal progress W(t) at which the countdown to the assault on cities starts.",
+       "Seed: NBC, 25 June: the Taliban 'had avoided capturing some targets so as not to run afoul "
+       "of the US'. 0.9 = the Bagram handover on 2 July (timeline.csv T15)."),
+    _P("assault_delay_days", 35.0, "days", 0.0, 150.0, "trigger",
+       "Days between the withdrawal reaching that level and the first day capitals can be assaulted.",
+       "ASSUMPTION; calibrated. Not a capital's date: the first fall still has to emerge from the "
+       "capital hazard."),
+    _P("assault_share_threshold", 0.0, "share", 0.0, 1.0, "trigger",
+       "National share of districts fallen also required before the assault on cities (0: no condition).",
+       "model.md section 3 ('a national share fallen'); ASSUMPTION, compared in calibration."),
+    # ----------------------------------------------------------------- Kabul and collapse
+    _P("kabul_base_rate", 0.0005, "1/day", 1e-8, 10.0, "kabul",
+       "Daily hazard that Kabul falls (the president leaves) once the assault has begun, no capital fallen.",
+       "ASSUMPTION (scale); calibrated against 15 August (provinces.csv)."),
+    _P("kabul_b_capitals", 8.0, "per unit share", 0.0, 30.0, "kabul",
+       "Log-hazard increase of Kabul's fall per unit share of the other 33 capitals fallen.",
+       "Seed: Kabul fell after 25 capitals had, 'with only sporadic resistance' (provinces.csv)."),
+    _P("kabul_b_ring", 1.0, "per unit share", 0.0, 10.0, "kabul",
+       "Log-hazard increase per unit share fallen of the districts of the provinces around Kabul.",
+       "Seed: on 15 August the Taliban 'entered the outskirts of Kabul from multiple directions' "
+       "(timeline.csv T38)."),
+    _P("collapse_capital_prob", 0.9, "probability", 0.0, 1.0, "kabul",
+       "When Kabul falls, probability that each capital still held surrenders with it.",
+       "ASSUMPTION. Seed: eight capitals fell on 15 August; Panjshir held out (timeline.csv T43)."),
+    _P("collapse_district_prob", 0.9, "probability", 0.0, 1.0, "kabul",
+       "When Kabul falls, probability that each district still held surrenders with it.",
+       "ASSUMPTION. Seed: 'later controlling 305-399 districts' (history.csv H03)."),
+    # ----------------------------------------------------------------- mode of a fall
+    _P("mode_intercept", -0.5, "log-odds", -10.0, 10.0, "mode",
+       "Log-odds that a fall is a negotiated surrender rather than a fight, drivers at zero.",
+       "ASSUMPTION; the seed: 'most of the towns surrendering without a fight'."),
+    _P("mode_b_pay", 0.4, "log-odds per month", 0.0, 5.0, "mode",
+       "Increase of the negotiated log-odds per month of salary arrears.",
+       "ASSUMPTION after the seed's unpaid salaries (timeline.csv T08)."),
+    _P("mode_b_momentum", 2.0, "log-odds per unit share", 0.0, 10.0, "mode",
+       "Increase of the negotiated log-odds per unit national share fallen.",
+       "Seed: 'they just cut their own deals with them'."),
+    _P("mode_capital_offset", 0.5, "log-odds", -10.0, 10.0, "mode",
+       "Extra negotiated log-odds for provincial capitals (governors negotiate).",
+       "Seed: 'most of the Afghan provincial governors had cut deals with the militants'."),
+    # ----------------------------------------------------------------- initial state
+    _P("initial_fallen", 73, "districts", 0, 300, "initial",
+       "Districts under Taliban control on 1 May 2021, drawn anew in every replicate.",
+       "Seed: 'increasing the number of districts it controlled from 73 to 223' (history.csv H05).",
+       integer=True),
+    _P("init_w_reach", 4.0, "per unit (1 - reach)", 0.0, 20.0, "initial",
+       "Weight of low 2019 government reach in the prior that draws the initial districts.",
+       "model.md section 2 ('low 2019 polling-station reporting'); ASSUMPTION for its size."),
+    _P("init_w_border", 1.0, "indicator", 0.0, 10.0, "initial",
+       "Weight of the Pakistan border in that prior.",
+       "model.md section 2 ('Pakistan border'); ASSUMPTION for its size."),
+    _P("init_w_south", 1.0, "indicator", 0.0, 10.0, "initial",
+       "Weight of the Southern region (Helmand, Kandahar, Uruzgan, Zabul, Nimroz) in that prior.",
+       "model.md section 2 ('historical strongholds such as Helmand'); ASSUMPTION for its size."),
+    # ----------------------------------------------------------------- policy levers
+    _P("taliban_strength", 0.0, "log-hazard shift", -5.0, 5.0, "policy",
+       "Shift of every hazard (rural, capital, Kabul): the Taliban's fighting strength.",
+       "Policy lever for what-ifs (e.g. no prisoner release); 0 in the historical run."),
+    _P("capital_garrison", 0.0, "log-hazard shift", -5.0, 5.0, "policy",
+       "Shift of the capitals' and Kabul's hazards: negative = cities reinforced.",
+       "Policy lever; 0 in the historical run."),
+    _P("rural_defence", 0.0, "log-hazard shift", -5.0, 5.0, "policy",
+       "Shift of the rural districts' hazard: negative = rural areas held.",
+       "Policy lever; 0 in the historical run."),
+)
+
+BY_NAME: dict[str, Parameter] = {p.name: p for p in PARAMETERS}
+NAMES: tuple[str, ...] = tuple(BY_NAME)
+
+
+def defaults() -> dict[str, float]:
+    return {p.name: p.default for p in PARAMETERS}
+
+
+def check_value(name: str, value, *, file=None, key=None) -> float:
+    """Validate one parameter value (type and bounds); return it as a float."""
+    spec = BY_NAME.get(name)
+    if spec is None:
+        raise UserError(f"unknown parameter; allowed: {', '.join(NAMES)}", file=file,
+                        key=key or name)
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise UserError(f"expected a number, got {type(value).__name__} {value!r}", file=file,
+                        key=key or name)
+    value = float(value)
+    if not np.isfinite(value) or not (spec.lower <= value <= spec.upper):
+        raise UserError(f"value {value:g} out of range; allowed [{spec.lower:g}, {spec.upper:g}] "
+                        f"{spec.unit}", file=file, key=key or name)
+    if spec.integer and value != int(value):
+        raise UserError(f"expected a whole number, got {value:g}", file=file, key=key or name)
+    return value
+
+
+class Params:
+    """Resolved parameter values, read as attributes by the hazard.
+
+    Each value is a float (one replicate) or an array of shape ``(R, 1)`` (a batch of
+    replicates with their own draws), so the same hazard code broadcasts over districts and
+    replicates alike.
+    """
+
+    __slots__ = ("_values",)
+
+    def __init__(self, values: Mapping[str, float | np.ndarray]):
+        missing = [n for n in NAMES if n not in values]
+        if missing:
+            raise ValueError(f"missing parameters {missing}")
+        object.__setattr__(self, "_values", {n: values[n] for n in NAMES})
+
+    def __getattr__(self, name: str):
+        try:
+            return self._values[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __setattr__(self, name, value):
+        raise AttributeError("Params are read-only")
+
+    def as_dict(self) -> dict:
+        return dict(self._values)
+
+    @classmethod
+    def from_table(cls, table: "ParameterTable") -> "Params":
+        """Params for a batch: ``(R, 1)`` arrays from a table of R rows."""
+        return cls({n: table.values[:, i:i + 1] for i, n in enumerate(NAMES)})
+
+    def row(self, i: int) -> "Params":
+        """The scalar parameters of replicate ``i`` of a batch."""
+        out = {}
+        for n, v in self._values.items():
+            arr = np.asarray(v)
+            out[n] = float(arr.reshape(-1)[i]) if arr.ndim else float(arr)
+        return Params(out)
+
+
+@dataclass(frozen=True)
+class ParameterTable:
+    """One row of parameter values per replicate (``values`` is (R, len(NAMES)))."""
+
+    values: np.ndarray
+
+    @classmethod
+    def constant(cls, values: Mapping[str, float], replicates: int) -> "ParameterTable":
+        row = np.array([float(values[n]) for n in NAMES])
+        return cls(np.tile(row, (replicates, 1)))
+
+    @classmethod
+    def from_rows(cls, rows: Iterable[Mapping[str, float]]) -> "ParameterTable":
+        return cls(np.array([[float(r[n]) for n in NAMES] for r in rows]).reshape(-1, len(NAMES)))
+
+    def __len__(self) -> int:
+        return self.values.shape[0]
+
+    def column(self, name: str) -> np.ndarray:
+        return self.values[:, NAMES.index(name)]
+
+    def row(self, i: int) -> dict[str, float]:
+        return dict(zip(NAMES, map(float, self.values[i])))
+
+    def slice(self, start: int, stop: int) -> "ParameterTable":
+        return ParameterTable(self.values[start:stop])

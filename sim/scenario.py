@@ -1,0 +1,435 @@
+"""Scenarios: TOML files, inheritance from the baseline, and validation with one-line errors.
+
+A scenario file::
+
+    [scenario]
+    name = "salaries_paid"                  # letters, digits, '_' and '-'
+    description = "What if ..."
+    base = "baseline.toml"                  # what-ifs only: the file they change (relative path)
+
+    [run]
+    end = 2021-12-31                        # horizon, inclusive (optional)
+
+    [parameters]                            # changes to the model's parameters (sim.parameters)
+    b_neighbour = 1.0                       #   set a value
+    b_pay = { scale = 0.5 }                 #   multiply the value it would otherwise have
+    taliban_strength = { shift = -0.2 }     #   add to it
+
+    [strategy]
+    focus_regions = ["Southern", "South Eastern"]
+
+    [[timeline.events]]                     # the baseline's full list of dated events
+    id = "bagram_handover"
+    date = 2021-07-02
+    driver = "withdrawal"                   # see sim.timeline.DRIVERS
+    value = 0.9
+    source = "timeline.csv T15: 'On 2 July, ... US troops left Bagram Airfield'"
+    provinces = ["Kandahar"]                # only for air_support_local
+
+    [timeline]                              # a what-if's changes to the inherited events
+    remove = ["contractors_leave"]
+    [[timeline.add]]   ... an event as above ...
+    [[timeline.move]]  id = "bagram_handover"  date = 2021-09-11
+    [[timeline.set]]   id = "bagram_handover"  value = 0.5
+
+``scale`` and ``shift`` apply to whatever value the parameter has in a run: the default, or each
+replicate's posterior draw. A what-if therefore changes a mechanism *relative* to the calibrated
+model rather than replacing the calibration.
+
+Every mistake is a :class:`~sim.errors.UserError` naming the file and the key.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+
+from .errors import UserError
+from .geography import REGIONS, Geography, load_geography
+from .parameters import BY_NAME, NAMES, ParameterTable, check_value, defaults
+from .timeline import DEFAULT_END, DRIVERS, EARLIEST_EVENT, START, Event
+
+NAME_RE = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
+TOP_KEYS = {"scenario", "run", "parameters", "strategy", "timeline"}
+SCENARIO_KEYS = {"name", "description", "base"}
+RUN_KEYS = {"end"}
+STRATEGY_KEYS = {"focus_regions"}
+BASE_TIMELINE_KEYS = {"events"}
+WHATIF_TIMELINE_KEYS = {"add", "remove", "move", "set"}
+EVENT_KEYS = {"id", "date", "driver", "value", "source", "provinces"}
+OPERATIONS = ("set", "scale", "shift")
+MAX_END = dt.date(2023, 12, 31)
+DEFAULT_FOCUS = ("Northern", "North Eastern")
+
+
+@dataclass(frozen=True)
+class ParameterChange:
+    name: str
+    op: str          # set | scale | shift
+    value: float
+    file: str
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A resolved scenario: the baseline with every change along its inheritance chain applied."""
+
+    name: str
+    description: str
+    path: Path | None
+    files: tuple[Path, ...]                      # the chain, baseline first
+    file_hashes: tuple[str, ...]                 # sha256 of each file's bytes
+    changes: tuple[ParameterChange, ...]         # in order of application
+    focus_regions: tuple[str, ...]
+    events: tuple[Event, ...]
+    end: dt.date = DEFAULT_END
+    base_name: str | None = None
+
+    @property
+    def hash(self) -> str:
+        """One hash over the whole chain of files."""
+        return hashlib.sha256("".join(self.file_hashes).encode()).hexdigest()
+
+    # -------------------------------------------------------------- parameters
+    def apply(self, values: Mapping[str, float]) -> dict[str, float]:
+        """Parameter values for this scenario, starting from ``values`` (defaults or a draw)."""
+        out = dict(values)
+        for ch in self.changes:
+            out[ch.name] = _apply_op(ch.op, out[ch.name], ch.value)
+        for ch in self.changes:
+            _check_result(ch, out[ch.name])
+        return out
+
+    def apply_table(self, table: ParameterTable) -> ParameterTable:
+        """The same, row by row, for one parameter draw per replicate."""
+        values = table.values.copy()
+        for ch in self.changes:
+            col = NAMES.index(ch.name)
+            values[:, col] = _apply_op(ch.op, values[:, col], ch.value)
+        for ch in self.changes:
+            col = values[:, NAMES.index(ch.name)]
+            spec = BY_NAME[ch.name]
+            bad = (col < spec.lower) | (col > spec.upper)
+            if np.any(bad):
+                _check_result(ch, float(col[np.flatnonzero(bad)[0]]))
+        return ParameterTable(values)
+
+    def parameters(self) -> dict[str, float]:
+        return self.apply(defaults())
+
+    def event(self, event_id: str) -> Event:
+        for ev in self.events:
+            if ev.id == event_id:
+                return ev
+        raise KeyError(event_id)
+
+
+def _apply_op(op, current, value):
+    if op == "set":
+        return np.full_like(current, value, dtype=float) if np.ndim(current) else float(value)
+    if op == "scale":
+        return current * value
+    return current + value
+
+
+def _check_result(ch: ParameterChange, value: float) -> None:
+    spec = BY_NAME[ch.name]
+    if not (spec.lower <= value <= spec.upper):
+        raise UserError(f"{ch.op} {ch.value:g} gives {value:g}, outside the allowed range "
+                        f"[{spec.lower:g}, {spec.upper:g}] {spec.unit}", file=ch.file,
+                        key=f"parameters.{ch.name}")
+
+
+# ====================================================================== loading
+
+def load_scenario(path: str | Path, geo: Geography | None = None) -> Scenario:
+    """Load, validate and resolve a scenario file (following ``base`` to the baseline)."""
+    geo = geo or load_geography()
+    return _resolve(Path(path), geo, chain=())
+
+
+def _read_toml(path: Path) -> tuple[dict[str, Any], str]:
+    if not path.exists():
+        raise UserError("file not found (expected a scenario TOML file)", file=path)
+    if path.is_dir():
+        raise UserError("is a directory (expected a scenario TOML file)", file=path)
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UserError(f"not UTF-8 text (invalid byte at offset {exc.start}); save the file as "
+                        "UTF-8", file=path) from None
+    if not text.strip():
+        raise UserError("the file is empty (expected a [scenario] table with name and description)",
+                        file=path)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        line = getattr(exc, "lineno", None)
+        msg = str(exc)
+        m = re.search(r"\(at line (\d+), column (\d+)\)", msg)
+        if m and line is None:
+            line = int(m.group(1))
+        raise UserError(f"not valid TOML: {msg}", file=path, line=line) from None
+    return data, hashlib.sha256(raw).hexdigest()
+
+
+def _unknown(table: Mapping, allowed: Iterable[str], path: Path, prefix: str) -> None:
+    for key in table:
+        if key not in allowed:
+            raise UserError(f"unknown key; allowed here: {', '.join(sorted(allowed))}", file=path,
+                            key=f"{prefix}{key}")
+
+
+def _table(data: Mapping, key: str, path: Path, prefix: str = "") -> dict:
+    value = data.get(key, {})
+    if not isinstance(value, dict):
+        raise UserError(f"expected a table, got {type(value).__name__}", file=path,
+                        key=f"{prefix}{key}")
+    return value
+
+
+def _string(table: Mapping, key: str, path: Path, prefix: str, required: bool = True) -> str | None:
+    if key not in table:
+        if required:
+            raise UserError("missing (expected a string)", file=path, key=f"{prefix}{key}")
+        return None
+    value = table[key]
+    if not isinstance(value, str):
+        raise UserError(f"expected a string, got {type(value).__name__} {value!r}", file=path,
+                        key=f"{prefix}{key}")
+    return value
+
+
+def _date(value: Any, path: Path, key: str, lo: dt.date, hi: dt.date) -> dt.date:
+    if isinstance(value, dt.datetime):
+        value = value.date()
+    if isinstance(value, str):
+        try:
+            value = dt.date.fromisoformat(value.strip())
+        except ValueError:
+            raise UserError(f"expected a date YYYY-MM-DD, got {value!r}", file=path, key=key) from None
+    if not isinstance(value, dt.date):
+        raise UserError(f"expected a date YYYY-MM-DD, got {type(value).__name__} {value!r}",
+                        file=path, key=key)
+    if not (lo <= value <= hi):
+        raise UserError(f"date {value.isoformat()} out of range; allowed {lo.isoformat()} to "
+                        f"{hi.isoformat()}", file=path, key=key)
+    return value
+
+
+def _number(value: Any, path: Path, key: str, lo: float, hi: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise UserError(f"expected a number, got {type(value).__name__} {value!r}", file=path,
+                        key=key)
+    value = float(value)
+    if not np.isfinite(value) or not (lo <= value <= hi):
+        raise UserError(f"value {value:g} out of range; allowed [{lo:g}, {hi:g}]", file=path, key=key)
+    return value
+
+
+def _province_list(value: Any, path: Path, key: str, geo: Geography) -> tuple[str, ...]:
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        raise UserError("expected a non-empty list of province names", file=path, key=key)
+    out = []
+    for name in value:
+        try:
+            out.append(geo.province_by_name(name).name)
+        except KeyError:
+            raise UserError(f"unknown province {name!r}; allowed: {', '.join(geo.province_names())}",
+                            file=path, key=key) from None
+    return tuple(out)
+
+
+def _event(raw: Any, path: Path, key: str, geo: Geography, end: dt.date) -> Event:
+    if not isinstance(raw, dict):
+        raise UserError(f"expected a table (an event), got {type(raw).__name__}", file=path, key=key)
+    _unknown(raw, EVENT_KEYS, path, f"{key}.")
+    for k in ("id", "date", "driver", "value", "source"):
+        if k not in raw:
+            raise UserError(f"missing; an event needs {', '.join(sorted(EVENT_KEYS - {'provinces'}))}",
+                            file=path, key=f"{key}.{k}")
+    ev_id = _string(raw, "id", path, f"{key}.")
+    if not NAME_RE.match(ev_id):
+        raise UserError(f"event id {ev_id!r} must be 1-64 letters, digits, '_' or '-'", file=path,
+                        key=f"{key}.id")
+    driver = _string(raw, "driver", path, f"{key}.")
+    if driver not in DRIVERS:
+        raise UserError(f"unknown driver {driver!r}; allowed: {', '.join(DRIVERS)}", file=path,
+                        key=f"{key}.driver")
+    _, lo, hi = DRIVERS[driver]
+    value = _number(raw["value"], path, f"{key}.value", lo, hi)
+    date = _date(raw["date"], path, f"{key}.date", EARLIEST_EVENT, end)
+    source = _string(raw, "source", path, f"{key}.")
+    if not source.strip():
+        raise UserError("empty; every event cites its source (the seed sentence or an assumption)",
+                        file=path, key=f"{key}.source")
+    provinces: tuple[str, ...] = ()
+    if driver == "air_support_local":
+        if "provinces" not in raw:
+            raise UserError("missing; air_support_local needs the provinces it covers", file=path,
+                            key=f"{key}.provinces")
+        provinces = _province_list(raw["provinces"], path, f"{key}.provinces", geo)
+    elif "provinces" in raw:
+        raise UserError(f"only air_support_local events take provinces (driver is {driver!r})",
+                        file=path, key=f"{key}.provinces")
+    return Event(ev_id, date, driver, value, source, provinces)
+
+
+def _parameter_changes(table: Mapping, path: Path) -> list[ParameterChange]:
+    out = []
+    for name, raw in table.items():
+        key = f"parameters.{name}"
+        if name not in BY_NAME:
+            raise UserError(f"unknown parameter; allowed: {', '.join(NAMES)}", file=path, key=key)
+        if isinstance(raw, dict):
+            if len(raw) != 1 or next(iter(raw)) not in OPERATIONS:
+                raise UserError(f"expected a number or one of {{set = x}}, {{scale = x}}, "
+                                f"{{shift = x}}, got {raw!r}", file=path, key=key)
+            op, value = next(iter(raw.items()))
+        else:
+            op, value = "set", raw
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise UserError(f"expected a number, got {type(value).__name__} {value!r}", file=path,
+                            key=key)
+        if op == "set":
+            check_value(name, value, file=path, key=key)
+        elif op == "scale" and not (0.0 <= value <= 100.0):
+            raise UserError(f"scale {value:g} out of range; allowed [0, 100]", file=path, key=key)
+        elif op == "shift" and not np.isfinite(value):
+            raise UserError("shift must be a finite number", file=path, key=key)
+        out.append(ParameterChange(name, op, float(value), str(path)))
+    return out
+
+
+def _resolve(path: Path, geo: Geography, chain: tuple[Path, ...]) -> Scenario:
+    real = path.resolve()
+    if real in chain:
+        cycle = " -> ".join(p.name for p in (*chain, real))
+        raise UserError(f"scenario inheritance has a cycle ({cycle})", file=path, key="scenario.base")
+    data, digest = _read_toml(path)
+    _unknown(data, TOP_KEYS, path, "")
+    meta = _table(data, "scenario", path)
+    if "scenario" not in data:
+        raise UserError("missing [scenario] table with name and description", file=path,
+                        key="scenario")
+    _unknown(meta, SCENARIO_KEYS, path, "scenario.")
+    name = _string(meta, "name", path, "scenario.")
+    if not NAME_RE.match(name):
+        raise UserError(f"name {name!r} must be 1-64 letters, digits, '_' or '-'", file=path,
+                        key="scenario.name")
+    description = _string(meta, "description", path, "scenario.")
+    base_ref = _string(meta, "base", path, "scenario.", required=False)
+
+    run = _table(data, "run", path)
+    _unknown(run, RUN_KEYS, path, "run.")
+    strategy = _table(data, "strategy", path)
+    _unknown(strategy, STRATEGY_KEYS, path, "strategy.")
+    params_table = _table(data, "parameters", path)
+    timeline = _table(data, "timeline", path)
+
+    if base_ref is None:
+        base = None
+        end = DEFAULT_END
+        events: dict[str, Event] = {}
+        focus = DEFAULT_FOCUS
+        changes: list[ParameterChange] = []
+        files, hashes = (), ()
+    else:
+        base_path = (path.parent / base_ref)
+        base = _resolve(base_path, geo, (*chain, real))
+        end, focus = base.end, base.focus_regions
+        events = {ev.id: ev for ev in base.events}
+        changes = list(base.changes)
+        files, hashes = base.files, base.file_hashes
+
+    if "end" in run:
+        end = _date(run["end"], path, "run.end", START, MAX_END)
+    if "focus_regions" in strategy:
+        regions = strategy["focus_regions"]
+        if not isinstance(regions, list) or not all(isinstance(r, str) for r in regions):
+            raise UserError("expected a list of region names", file=path, key="strategy.focus_regions")
+        for r in regions:
+            if r not in REGIONS:
+                raise UserError(f"unknown region {r!r}; allowed: {', '.join(REGIONS)}", file=path,
+                                key="strategy.focus_regions")
+        focus = tuple(regions)
+    changes.extend(_parameter_changes(params_table, path))
+
+    if base is None:
+        _unknown(timeline, BASE_TIMELINE_KEYS, path, "timeline.")
+        raw_events = timeline.get("events", [])
+        if not isinstance(raw_events, list):
+            raise UserError("expected an array of tables [[timeline.events]]", file=path,
+                            key="timeline.events")
+        for k, raw in enumerate(raw_events):
+            ev = _event(raw, path, f"timeline.events[{k}]", geo, end)
+            if ev.id in events:
+                raise UserError(f"duplicate event id {ev.id!r}", file=path, key=f"timeline.events[{k}].id")
+            events[ev.id] = ev
+    else:
+        _unknown(timeline, WHATIF_TIMELINE_KEYS, path, "timeline.")
+        _apply_timeline_changes(timeline, events, path, geo, end)
+        for ev in events.values():    # a moved horizon must still contain every event
+            if ev.date > end:
+                raise UserError(f"event {ev.id!r} on {ev.date} lies after the horizon {end}",
+                                file=path, key="run.end")
+
+    return Scenario(name=name, description=description, path=path, files=(*files, path),
+                    file_hashes=(*hashes, digest), changes=tuple(changes), focus_regions=tuple(focus),
+                    events=tuple(sorted(events.values(), key=lambda e: (e.date, e.id))), end=end,
+                    base_name=base.name if base else None)
+
+
+def _apply_timeline_changes(timeline: Mapping, events: dict[str, Event], path: Path,
+                            geo: Geography, end: dt.date) -> None:
+    remove = timeline.get("remove", [])
+    if not isinstance(remove, list) or not all(isinstance(r, str) for r in remove):
+        raise UserError("expected a list of event ids", file=path, key="timeline.remove")
+    for ev_id in remove:
+        if ev_id not in events:
+            raise UserError(f"unknown event id {ev_id!r}; known: {', '.join(events)}", file=path,
+                            key="timeline.remove")
+        del events[ev_id]
+    for op in ("move", "set"):
+        items = timeline.get(op, [])
+        if not isinstance(items, list):
+            raise UserError(f"expected an array of tables [[timeline.{op}]]", file=path,
+                            key=f"timeline.{op}")
+        for k, raw in enumerate(items):
+            key = f"timeline.{op}[{k}]"
+            field_name = "date" if op == "move" else "value"
+            if not isinstance(raw, dict):
+                raise UserError("expected a table", file=path, key=key)
+            _unknown(raw, {"id", field_name}, path, f"{key}.")
+            if "id" not in raw or field_name not in raw:
+                raise UserError(f"needs id and {field_name}", file=path, key=key)
+            ev_id = raw["id"]
+            if ev_id not in events:
+                raise UserError(f"unknown event id {ev_id!r}; known: {', '.join(events)}", file=path,
+                                key=f"{key}.id")
+            ev = events[ev_id]
+            if op == "move":
+                events[ev_id] = Event(ev.id, _date(raw["date"], path, f"{key}.date", EARLIEST_EVENT, end),
+                                      ev.driver, ev.value, ev.source, ev.provinces)
+            else:
+                _, lo, hi = DRIVERS[ev.driver]
+                events[ev_id] = Event(ev.id, ev.date, ev.driver,
+                                      _number(raw["value"], path, f"{key}.value", lo, hi),
+                                      ev.source, ev.provinces)
+    adds = timeline.get("add", [])
+    if not isinstance(adds, list):
+        raise UserError("expected an array of tables [[timeline.add]]", file=path, key="timeline.add")
+    for k, raw in enumerate(adds):
+        ev = _event(raw, path, f"timeline.add[{k}]", geo, end)
+        if ev.id in events:
+            raise UserError(f"event id {ev.id!r} already exists; use [[timeline.set]] or "
+                            "[[timeline.move]] to change it", file=path, key=f"timeline.add[{k}].id")
+        events[ev.id] = ev
