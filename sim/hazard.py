@@ -83,7 +83,7 @@ class Covariates:
             capital_rows=capital_rows,
             kabul_slot=int(np.flatnonzero(capital_rows == geo.kabul_row)[0]),
             province_index=geo.province_index, encircle_matrix=enc,
-            ring_weights=ring / ring.sum())
+            ring_weights=ring / max(ring.sum(), 1))
 
 
 # --------------------------------------------------------------------------- rural districts

@@ -382,10 +382,13 @@ def _resolve(path: Path, geo: Geography, chain: tuple[Path, ...]) -> Scenario:
                 raise UserError(f"event {ev.id!r} on {ev.date} lies after the horizon {end}",
                                 file=path, key="run.end")
 
-    return Scenario(name=name, description=description, path=path, files=(*files, path),
-                    file_hashes=(*hashes, digest), changes=tuple(changes), focus_regions=tuple(focus),
-                    events=tuple(sorted(events.values(), key=lambda e: (e.date, e.id))), end=end,
-                    base_name=base.name if base else None)
+    scenario = Scenario(name=name, description=description, path=path, files=(*files, path),
+                        file_hashes=(*hashes, digest), changes=tuple(changes),
+                        focus_regions=tuple(focus),
+                        events=tuple(sorted(events.values(), key=lambda e: (e.date, e.id))), end=end,
+                        base_name=base.name if base else None)
+    scenario.parameters()     # a scale or shift must keep the defaults within their bounds
+    return scenario
 
 
 def _apply_timeline_changes(timeline: Mapping, events: dict[str, Event], path: Path,

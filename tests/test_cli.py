@@ -1,0 +1,120 @@
+"""The command line end to end: the output contract, and one-line errors with exit code 2."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import BASELINE, ROOT
+
+CONTRACT = {
+    "districts.csv": ["pcode", "name", "province", "p_fall", "fall_date_q05", "fall_date_q50",
+                      "fall_date_q95", "p_negotiated"],
+    "capitals.csv": ["province", "capital", "pcode", "p_fall", "fall_date_q05", "fall_date_q25",
+                     "fall_date_q50", "fall_date_q75", "fall_date_q95", "historical_fall_date"],
+    "daily.csv": ["date", "fallen_q05", "fallen_q25", "fallen_q50", "fallen_q75", "fallen_q95",
+                  "fallen_mean", "capitals_fallen_q50"],
+}
+
+
+def afsim(*args, cwd=ROOT):
+    return subprocess.run([sys.executable, "-m", "sim", *map(str, args)], capture_output=True,
+                          text=True, cwd=cwd)
+
+
+def read_csv(path):
+    with open(path, newline="") as fh:
+        reader = csv.DictReader(fh)
+        return reader.fieldnames, list(reader)
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cli") / "baseline"
+    proc = afsim("run", BASELINE, "--replicates", 30, "--seed", 1, "--out", out, "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    return out
+
+
+def test_run_writes_every_file_and_column_of_the_contract(run_dir):
+    for name, columns in CONTRACT.items():
+        fields, rows = read_csv(run_dir / name)
+        assert fields[:len(columns)] == columns or set(columns) <= set(fields), name
+        assert rows, name
+    _, districts = read_csv(run_dir / "districts.csv")
+    assert len(districts) == 399
+    assert all(0.0 <= float(r["p_fall"]) <= 1.0 for r in districts)
+    _, caps = read_csv(run_dir / "capitals.csv")
+    assert len(caps) == 34
+    assert sum(1 for r in caps if r["historical_fall_date"]) == 33
+    _, daily = read_csv(run_dir / "daily.csv")
+    assert daily[0]["date"] == "2021-05-01" and daily[-1]["date"] == "2021-12-31"
+    med = [int(r["fallen_q50"]) for r in daily]
+    assert med == sorted(med)                                  # control only grows
+    for r in daily:
+        assert int(r["fallen_q05"]) <= int(r["fallen_q50"]) <= int(r["fallen_q95"])
+
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    for key in ("scenario", "scenario_file_sha256", "parameters", "seed", "replicates",
+                "package_version", "start_date", "end_date"):
+        assert key in manifest, key
+    assert manifest["seed"] == 1 and manifest["replicates"] == 30
+    assert manifest["start_date"] == "2021-05-01" and manifest["end_date"] == "2021-12-31"
+
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert 0.0 <= summary["kabul_p_fall"] <= 1.0
+    assert set(summary["kabul_fall_date"]) == {"q05", "q25", "q50", "q75", "q95"}
+    assert "capitals_fallen_by_2021_08_15_q50" in summary
+
+    npz = np.load(run_dir / "fall_times.npz", allow_pickle=False)
+    assert npz["fall_time"].shape == (30, 399)
+    assert npz["mode"].shape == (30, 399)
+    assert list(npz["pcode"]) == [r["pcode"] for r in districts]
+    ft = npz["fall_time"]
+    assert np.all((ft[np.isfinite(ft)] >= 0) & (ft[np.isfinite(ft)] < 245))
+
+    for png in ("districts_fan.png", "capitals.png"):
+        path = run_dir / "plots" / png
+        assert path.stat().st_size > 20_000
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_tables_agree_with_the_fall_times(run_dir):
+    npz = np.load(run_dir / "fall_times.npz")
+    ft = npz["fall_time"]
+    _, districts = read_csv(run_dir / "districts.csv")
+    p_fall = np.isfinite(ft).mean(axis=0)
+    np.testing.assert_allclose([float(r["p_fall"]) for r in districts], p_fall)
+    _, daily = read_csv(run_dir / "daily.csv")
+    end_of_july = next(i for i, r in enumerate(daily) if r["date"] == "2021-07-31")
+    counts = (ft < end_of_july + 1).sum(axis=1)
+    assert float(daily[end_of_july]["fallen_mean"]) == pytest.approx(counts.mean(), abs=1e-3)
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["run", "no/such/file.toml"], "file not found"),
+    (["run", BASELINE, "--replicates", "0"], "--replicates"),
+    (["run", BASELINE, "--replicates", "many"], "whole number"),
+    (["run", BASELINE, "--seed", "-4"], "seed"),
+    (["run", BASELINE, "--posterior", "no/such.csv"], "posterior file not found"),
+])
+def test_cli_errors_are_one_line_with_exit_code_2(tmp_path, args, needle):
+    out = tmp_path / "out"
+    proc = afsim(*args, "--out", out)
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0], proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not out.exists()
+
+
+def test_an_existing_output_folder_needs_force(run_dir):
+    before = {p.name: p.stat().st_mtime_ns for p in run_dir.iterdir()}
+    proc = afsim("run", BASELINE, "--replicates", 5, "--out", run_dir, "--quiet")
+    assert proc.returncode == 2 and "--force" in proc.stderr
+    assert {p.name: p.stat().st_mtime_ns for p in run_dir.iterdir()} == before

@@ -1,0 +1,138 @@
+"""The surrender rule: every driver moves the hazard the documented way; a zero coefficient
+removes its term. Property-based: hypothesis draws parameter values and driver levels."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sim import hazard
+from sim.parameters import BY_NAME, Params, defaults
+
+unit = st.floats(0.0, 1.0)
+coef = st.floats(0.05, 5.0)
+months = st.floats(0.0, 6.0)
+
+
+def params(**kw) -> Params:
+    v = defaults()
+    v.update(kw)
+    return Params(v)
+
+
+def rural(p, **drivers):
+    d = dict(momentum=0.3, pay=1.0, mobilization=0.0, neighbour_share=0.2, air=0.5, reach=0.7,
+             pakistan=0.0, focus=0.0)
+    d.update(drivers)
+    return hazard.district_log_hazard(p, **d)
+
+
+def capital(p, **drivers):
+    d = dict(encirclement=0.5, cascade=0.2, momentum=0.5, pay=2.0, air=0.3, reach=0.8,
+             distance_100km=3.0, focus=0.0)
+    d.update(drivers)
+    return hazard.capital_log_hazard(p, **d)
+
+
+# Each row: coefficient, driver keyword, direction (+1: hazard rises with the driver).
+RURAL_TERMS = [("b_neighbour", "neighbour_share", +1), ("b_momentum", "momentum", +1),
+               ("b_pay", "pay", +1), ("b_mobilization", "mobilization", -1),
+               ("b_air", "air", -1), ("b_reach", "reach", -1), ("b_border", "pakistan", +1),
+               ("b_focus", "focus", +1)]
+CAPITAL_TERMS = [("cap_b_encircle", "encirclement", +1), ("cap_b_cascade", "cascade", +1),
+                 ("b_momentum", "momentum", +1), ("b_pay", "pay", +1), ("b_air", "air", -1),
+                 ("cap_b_distance", "distance_100km", +1), ("cap_b_focus", "focus", +1)]
+
+
+@settings(max_examples=60, deadline=None)
+@given(c=coef, lo=unit, hi=unit, k=st.integers(0, len(RURAL_TERMS) - 1))
+def test_rural_drivers_move_the_hazard_in_the_documented_direction(c, lo, hi, k):
+    name, driver, sign = RURAL_TERMS[k]
+    lo, hi = sorted((lo, hi))
+    if driver == "pay":
+        lo, hi = 6 * lo, 6 * hi
+    p = params(**{name: c})
+    delta = rural(p, **{driver: hi}) - rural(p, **{driver: lo})
+    if name == "b_reach":      # reach also scales air cover: both push the same way
+        assert delta <= 0
+    else:
+        assert np.sign(delta) in (0, sign)
+        if hi - lo > 1e-6:
+            assert np.sign(delta) == sign
+
+
+@settings(max_examples=60, deadline=None)
+@given(lo=unit, hi=unit, k=st.integers(0, len(RURAL_TERMS) - 1))
+def test_a_zero_coefficient_removes_its_rural_term(lo, hi, k):
+    name, driver, _ = RURAL_TERMS[k]
+    # reach also scales the air term, so its own term is isolated with b_air = 0 too
+    p = params(**{name: 0.0, **({"b_air": 0.0} if driver == "reach" else {})})
+    assert rural(p, **{driver: lo}) == rural(p, **{driver: hi})
+
+
+@settings(max_examples=60, deadline=None)
+@given(c=coef, lo=unit, hi=unit, k=st.integers(0, len(CAPITAL_TERMS) - 1))
+def test_capital_drivers_move_the_hazard_in_the_documented_direction(c, lo, hi, k):
+    name, driver, sign = CAPITAL_TERMS[k]
+    lo, hi = sorted((lo, hi))
+    p = params(**{name: c})
+    delta = capital(p, **{driver: hi}) - capital(p, **{driver: lo})
+    if hi - lo > 1e-6:
+        assert np.sign(delta) == sign
+    p0 = params(**{name: 0.0})
+    assert capital(p0, **{driver: hi}) == capital(p0, **{driver: lo})
+
+
+@settings(max_examples=40, deadline=None)
+@given(lo=unit, hi=unit, c=coef)
+def test_kabul_falls_faster_as_capitals_and_its_ring_fall(lo, hi, c):
+    lo, hi = sorted((lo, hi))
+    p = params(kabul_b_capitals=c, kabul_b_ring=c)
+    if hi - lo > 1e-6:
+        assert hazard.kabul_log_hazard(p, hi, 0.3) > hazard.kabul_log_hazard(p, lo, 0.3)
+        assert hazard.kabul_log_hazard(p, 0.3, hi) > hazard.kabul_log_hazard(p, 0.3, lo)
+    p0 = params(kabul_b_capitals=0.0, kabul_b_ring=0.0)
+    assert hazard.kabul_log_hazard(p0, hi, hi) == hazard.kabul_log_hazard(p0, lo, lo)
+
+
+@settings(max_examples=40, deadline=None)
+@given(lo=months, hi=months, m_lo=unit, m_hi=unit)
+def test_negotiated_surrender_grows_with_arrears_and_momentum(lo, hi, m_lo, m_hi):
+    lo, hi = sorted((lo, hi))
+    m_lo, m_hi = sorted((m_lo, m_hi))
+    p = params()
+    assert hazard.negotiated_probability(p, hi, m_hi, 0.0) >= hazard.negotiated_probability(p, lo, m_lo, 0.0)
+    p0 = params(mode_b_pay=0.0, mode_b_momentum=0.0)
+    assert hazard.negotiated_probability(p0, hi, m_hi, 0.0) == hazard.negotiated_probability(p0, lo, m_lo, 0.0)
+
+
+def test_levers_shift_only_their_own_hazards():
+    base = params()
+    r0, c0, k0 = rural(base), capital(base), hazard.kabul_log_hazard(base, 0.5, 0.5)
+    rd = params(rural_defence=-1.0)
+    assert rural(rd) == r0 - 1.0 and capital(rd) == c0
+    cg = params(capital_garrison=-1.0)
+    assert rural(cg) == r0 and capital(cg) == c0 - 1.0
+    assert hazard.kabul_log_hazard(cg, 0.5, 0.5) == k0 - 1.0
+    ts = params(taliban_strength=0.5)
+    assert np.isclose(rural(ts), r0 + 0.5) and np.isclose(capital(ts), c0 + 0.5)
+
+
+def test_the_rule_is_the_sum_of_its_nationwide_and_local_parts():
+    p = params()
+    d = dict(neighbour_share=0.4, air=0.35, reach=0.6, pakistan=1.0, focus=1.0)
+    whole = hazard.district_log_hazard(p, 0.5, 2.0, 1.0, **d)
+    parts = (hazard.nationwide_log_pressure(p, 0.5, 2.0, 1.0)
+             + hazard.local_log_hazard(p, d["neighbour_share"], d["air"], d["reach"], d["pakistan"],
+                                       d["focus"]))
+    assert whole == parts
+
+
+def test_every_coefficient_in_the_rule_is_documented():
+    for name in ("b_neighbour", "b_momentum", "b_pay", "b_air", "b_reach", "b_border", "b_focus",
+                 "b_mobilization", "cap_b_encircle", "cap_b_cascade", "cap_b_distance",
+                 "cap_b_focus", "kabul_b_capitals", "kabul_b_ring"):
+        spec = BY_NAME[name]
+        assert spec.meaning and spec.source and spec.unit
+        assert spec.lower == 0.0     # strengths: signs live in the formula

@@ -1,0 +1,162 @@
+"""Scenario files: inheritance, changes, and a one-line error for every kind of bad input."""
+
+from __future__ import annotations
+
+import datetime as dt
+import textwrap
+
+import numpy as np
+import pytest
+
+from sim.errors import UserError
+from sim.parameters import NAMES, ParameterTable, defaults
+from sim.scenario import load_scenario
+
+from conftest import BASELINE
+
+HEAD = '[scenario]\nname = "w"\ndescription = "what if"\nbase = "{base}"\n'
+
+
+def whatif(tmp_path, body: str, name="w.toml"):
+    path = tmp_path / name
+    path.write_text(HEAD.format(base=BASELINE) + textwrap.dedent(body), encoding="utf-8")
+    return path
+
+
+def test_baseline_loads_with_sourced_events(geo):
+    sc = load_scenario(BASELINE, geo)
+    assert sc.name == "baseline" and sc.base_name is None
+    assert len(sc.events) >= 10
+    assert all(ev.source.strip() for ev in sc.events)
+    assert sc.focus_regions == ("Northern", "North Eastern")
+    assert sc.parameters() == defaults()
+
+
+def test_whatif_changes_parameters_and_events(tmp_path, geo):
+    path = whatif(tmp_path, """
+        [parameters]
+        b_neighbour = 1.0
+        b_pay = { scale = 0.5 }
+        taliban_strength = { shift = -0.3 }
+        [strategy]
+        focus_regions = ["Southern"]
+        [timeline]
+        remove = ["contractors_leave"]
+        [[timeline.move]]
+        id = "bagram_handover"
+        date = 2021-09-11
+        [[timeline.set]]
+        id = "b52_strikes"
+        value = 0.9
+        [[timeline.add]]
+        id = "new_air"
+        date = 2021-06-01
+        driver = "air_support"
+        value = 1.0
+        source = "ASSUMPTION: test"
+    """)
+    sc = load_scenario(path, geo)
+    base = load_scenario(BASELINE, geo)
+    p = sc.parameters()
+    d = defaults()
+    assert p["b_neighbour"] == 1.0
+    assert p["b_pay"] == pytest.approx(d["b_pay"] * 0.5)
+    assert p["taliban_strength"] == pytest.approx(-0.3)
+    assert sc.focus_regions == ("Southern",)
+    ids = {e.id for e in sc.events}
+    assert "contractors_leave" not in ids and "new_air" in ids
+    assert sc.event("bagram_handover").date == dt.date(2021, 9, 11)
+    assert sc.event("b52_strikes").value == 0.9
+    assert len(sc.events) == len(base.events)        # one removed, one added
+    assert sc.files[0].name == "baseline.toml" and len(sc.file_hashes) == 2
+    # scale and shift act on each replicate's own draw
+    table = ParameterTable(np.tile([d[n] for n in NAMES], (3, 1)))
+    table.values[:, NAMES.index("b_pay")] = [0.2, 0.4, 0.8]
+    out = sc.apply_table(table)
+    np.testing.assert_allclose(out.column("b_pay"), [0.1, 0.2, 0.4])
+
+
+BAD = {
+    "unknown top-level key": ("[colour]\nx = 1\n", "colour", "unknown key"),
+    "unknown parameter": ("[parameters]\nb_nieghbour = 1.0\n", "parameters.b_nieghbour", "unknown parameter"),
+    "wrong type": ('[parameters]\nb_pay = "high"\n', "parameters.b_pay", "expected a number"),
+    "out of range": ("[parameters]\nb_pay = 99\n", "parameters.b_pay", "out of range"),
+    "scale out of range": ("[parameters]\nb_pay = { scale = -1 }\n", "parameters.b_pay", "out of range"),
+    "scale past the bound": ("[parameters]\nb_pay = { scale = 50 }\n", "parameters.b_pay", "outside the allowed range"),
+    "bad operation": ("[parameters]\nb_pay = { times = 2 }\n", "parameters.b_pay", "scale"),
+    "unknown province": ('[[timeline.add]]\nid = "x"\ndate = 2021-08-07\ndriver = "air_support_local"\n'
+                         'value = 0.5\nprovinces = ["Atlantis"]\nsource = "s"\n',
+                         "timeline.add[0].provinces", "unknown province"),
+    "unknown driver": ('[[timeline.add]]\nid = "x"\ndate = 2021-08-07\ndriver = "morale"\nvalue = 0.5\n'
+                       'source = "s"\n', "timeline.add[0].driver", "unknown driver"),
+    "date out of range": ('[[timeline.move]]\nid = "bagram_handover"\ndate = 2025-01-01\n',
+                          "timeline.move[0].date", "out of range"),
+    "malformed date": ('[[timeline.move]]\nid = "bagram_handover"\ndate = "2 July"\n',
+                       "timeline.move[0].date", "YYYY-MM-DD"),
+    "unknown event id": ('[timeline]\nremove = ["no_such_event"]\n', "timeline.remove", "unknown event id"),
+    "duplicate event": ('[[timeline.add]]\nid = "bagram_handover"\ndate = 2021-08-07\ndriver = "withdrawal"\n'
+                        'value = 0.5\nsource = "s"\n', "timeline.add[0].id", "already exists"),
+    "missing source": ('[[timeline.add]]\nid = "x"\ndate = 2021-08-07\ndriver = "withdrawal"\nvalue = 0.5\n',
+                       "timeline.add[0].source", "missing"),
+    "event value out of range": ('[[timeline.set]]\nid = "bagram_handover"\nvalue = 3\n',
+                                 "timeline.set[0].value", "out of range"),
+    "unknown region": ('[strategy]\nfocus_regions = ["Narnia"]\n', "strategy.focus_regions", "unknown region"),
+    "horizon before start": ("[run]\nend = 2021-01-01\n", "run.end", "out of range"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_input_gives_one_line_naming_file_and_key(tmp_path, geo, case):
+    body, key, needle = BAD[case]
+    path = whatif(tmp_path, body)
+    with pytest.raises(UserError) as err:
+        load_scenario(path, geo)
+    msg = err.value.one_line()
+    assert str(path) in msg, msg
+    assert f"key '{key}'" in msg, msg
+    assert needle in msg, msg
+    assert "\n" not in msg
+
+
+def test_file_level_problems(tmp_path, geo):
+    cases = {
+        "missing.toml": (None, "file not found"),
+        "empty.toml": (b"", "empty"),
+        "latin1.toml": ('[scenario]\nname = "caf\xe9"\n'.encode("latin-1"), "not UTF-8"),
+        "syntax.toml": (b'[scenario]\nname = "x\ndescription = 1\n', "not valid TOML"),
+        "noscenario.toml": (b"[parameters]\nb_pay = 1.0\n", "missing [scenario]"),
+    }
+    for name, (content, needle) in cases.items():
+        path = tmp_path / name
+        if content is not None:
+            path.write_bytes(content)
+        with pytest.raises(UserError) as err:
+            load_scenario(path, geo)
+        msg = err.value.one_line()
+        assert name in msg and needle in msg, msg
+
+
+def test_toml_syntax_errors_carry_the_line(tmp_path, geo):
+    path = tmp_path / "syntax.toml"
+    path.write_text('[scenario]\nname = "x"\ndescription = "d"\n[parameters]\nb_pay = = 1\n')
+    with pytest.raises(UserError) as err:
+        load_scenario(path, geo)
+    assert f"{path}:5" in err.value.one_line()
+
+
+def test_inheritance_cycles_are_refused(tmp_path, geo):
+    a, b = tmp_path / "a.toml", tmp_path / "b.toml"
+    a.write_text('[scenario]\nname = "a"\ndescription = "d"\nbase = "b.toml"\n')
+    b.write_text('[scenario]\nname = "b"\ndescription = "d"\nbase = "a.toml"\n')
+    with pytest.raises(UserError, match="cycle"):
+        load_scenario(a, geo)
+
+
+def test_whatif_of_a_whatif_composes_changes(tmp_path, geo):
+    first = whatif(tmp_path, "[parameters]\nb_pay = { scale = 0.5 }\n", "first.toml")
+    second = tmp_path / "second.toml"
+    second.write_text('[scenario]\nname = "second"\ndescription = "d"\nbase = "first.toml"\n'
+                      "[parameters]\nb_pay = { shift = 0.1 }\n")
+    p = load_scenario(second, geo).parameters()
+    assert p["b_pay"] == pytest.approx(defaults()["b_pay"] * 0.5 + 0.1)
+    assert load_scenario(first, geo).parameters()["b_pay"] == pytest.approx(defaults()["b_pay"] * 0.5)
