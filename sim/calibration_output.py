@@ -1,0 +1,165 @@
+"""What a calibration or a forecast leaves on disk: posterior, fit report, figures, predictive run.
+
+The posterior predictive is simulated with a different seed from the calibration's (the
+calibration's replicates were used to fit; checking the fit on fresh randomness is fairer), for
+the full horizon, with each replicate drawing its parameters from the posterior.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from .calibrate import CalibrationResult, finish_checkpoints, summarise_stage, to_json
+from .ensemble import run
+from .fit import fit_report, null_models
+from .output import atomic_directory
+from .posterior import DEFAULT_POSTERIOR
+from .results import quantiles, write_csv
+from .targets import load_targets
+from .timeline import date_of, day_of
+
+#: The goals of the calibration issue, checked in every fit report.
+GOALS = {
+    "capital_mae_days": ("<=", 1.5), "capital_spearman": (">=", 0.65), "coverage_90": (">=", 0.85),
+    "interval_width_90": ("<=", 9.0), "p_capital_before_aug6": ("<=", 0.05),
+}
+
+
+def predictive(result: CalibrationResult, replicates: int, workers: int, progress: bool):
+    return run(result.scenario, replicates=replicates, seed=result.config.seed + 1,
+               parameters=result.posterior_source(), workers=workers, progress=progress)
+
+
+def goals_table(report: dict) -> dict:
+    out = {}
+    for key, (op, limit) in GOALS.items():
+        v = report.get(key)
+        out[key] = {"value": v, "goal": f"{op} {limit}",
+                    "met": v is not None and (v <= limit if op == "<=" else v >= limit)}
+    errs = [abs(e["relative_error"]) for e in report["district_checkpoint_errors"] if e["weight"] > 0]
+    out["district_checkpoints_within_10_percent"] = {
+        "value": max(errs) if errs else None, "goal": "every fitted checkpoint within 10%",
+        "met": bool(errs) and max(errs) <= 0.10}
+    k = report["kabul_fall_date"]
+    out["kabul_median_within_2_days"] = {"value": k["median_error_days"], "goal": "|error| <= 2 days",
+                                         "met": k["median_error_days"] is not None
+                                         and abs(k["median_error_days"]) <= 2}
+    out["kabul_interval_90_width"] = {"value": k["width_90_days"], "goal": "<= 12 days",
+                                      "met": k["width_90_days"] is not None and k["width_90_days"] <= 12}
+    return out
+
+
+def build_report(result: CalibrationResult, pred) -> dict:
+    geo = pred.geo
+    full_targets = load_targets(result.config.targets_path, geo)   # judged on the whole record
+    report = fit_report(pred.fall_time, geo, full_targets, pred.model.horizon)
+    report["goals"] = goals_table(report)
+    report["null_models"] = null_models(geo, full_targets)
+    report["calibration"] = {
+        "config": str(result.config.path), "config_sha256": result.config.digest,
+        "name": result.config.name, "seed": result.config.seed,
+        "predictive_seed": result.config.seed + 1,
+        "as_of": result.as_of.isoformat() if result.as_of else None,
+        "targets_used": {
+            "districts": [t.id for t in result.targets.fitted_districts],
+            "capitals": [c.province for c in result.targets.capitals],
+            "constraints": [f"{c.id} ({c.date})" for c in result.targets.constraints]},
+        "method": "simulated likelihood with common random numbers; emcee ensemble MCMC; two "
+                  "modules (rural, then capitals) with a cut",
+        "seconds": round(result.seconds, 1),
+        "stages": {st.name: summarise_stage(st) for st in result.stages},
+    }
+    return report
+
+
+def write_calibration(result: CalibrationResult, out: Path, *, replicates: int | None = None,
+                      workers: int = 1, progress: bool = False, force: bool = False,
+                      set_default: bool = False) -> dict:
+    pred = predictive(result, replicates or result.config.predictive_replicates, workers, progress)
+    report = build_report(result, pred)
+    with atomic_directory(out, force=force) as tmp:
+        _write_common(result, pred, report, tmp)
+        (tmp / "fit_report.json").write_text(to_json(report) + "\n", encoding="utf-8")
+    finish_checkpoints(out)
+    if set_default:
+        DEFAULT_POSTERIOR.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(Path(out) / "posterior.csv", DEFAULT_POSTERIOR)
+    return report
+
+
+def _write_common(result: CalibrationResult, pred, report: dict, tmp: Path) -> None:
+    from .plots import capitals_chart, fan_chart, posterior_marginals, posterior_pairs, trace_chart
+    write_csv(tmp / "posterior.csv", result.posterior_rows())
+    np.savez_compressed(tmp / "chains.npz", **{
+        f"{st.name}_chain_z": st.chain for st in result.stages}, **{
+        f"{st.name}_log_prob": st.log_prob for st in result.stages}, **{
+        f"{st.name}_names": np.array(st.names) for st in result.stages})
+    pdir = tmp / "plots"
+    pdir.mkdir()
+    title = "posterior predictive" + (f", calibrated as of {result.as_of}" if result.as_of else "")
+    fig = fan_chart(pred)
+    fig.axes[0].set_title(f"Districts under Taliban control: {title}\n{pred.replicates} replicates, "
+                          f"parameters drawn from the posterior", fontsize=11)
+    fig.savefig(pdir / "predictive_districts_fan.png", dpi=130)
+    fig = capitals_chart(pred)
+    fig.axes[0].set_title(f"Provincial capitals: {title} vs the record\n{pred.replicates} replicates",
+                          fontsize=11)
+    fig.savefig(pdir / "predictive_capitals.png", dpi=130)
+    posterior_marginals(result).savefig(pdir / "posterior_marginals.png", dpi=120)
+    for st in result.stages:
+        posterior_pairs(st).savefig(pdir / f"posterior_pairs_{st.name}.png", dpi=120)
+    trace_chart(result).savefig(pdir / "trace.png", dpi=110)
+    pred.write_into(tmp / "predictive", plots=False)
+
+
+def forecast_summary(pred, as_of: dt.date) -> dict:
+    kab = pred.kabul_fall_time
+    q = quantiles(kab, [0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95])
+    keys = ["q05", "q10", "q25", "q50", "q75", "q90", "q95"]
+    caps = pred.fallen_by(dt.date(2021, 8, 15), pred.geo.capital_rows)
+    lo80, hi80 = q[1], q[5]
+    aug15 = day_of(dt.date(2021, 8, 15))
+    return {
+        "as_of": as_of.isoformat(),
+        "replicates": pred.replicates,
+        "kabul_fall_date": {k: (date_of(v).isoformat() if np.isfinite(v) else None)
+                            for k, v in zip(keys, q)},
+        "kabul_80_interval_contains_2021_08_15": bool(lo80 <= aug15 + 1 and hi80 >= aug15),
+        "kabul_80_interval_width_days": float(hi80 - lo80) if np.isfinite(hi80) else None,
+        "p_kabul_falls_by_2021_08_31": float((kab < day_of(dt.date(2021, 8, 31)) + 1).mean()),
+        "p_kabul_falls_by_2021_12_31": float((kab < day_of(dt.date(2021, 12, 31)) + 1).mean()),
+        "capitals_fallen_by_2021_08_15": {"q05": float(np.quantile(caps, 0.05)),
+                                          "q50": float(np.quantile(caps, 0.5)),
+                                          "q95": float(np.quantile(caps, 0.95)), "record": 33},
+        "what_happened": "Kabul fell on 2021-08-15; 33 of 34 capitals had fallen by then (provinces.csv).",
+        "us_estimates": [
+            {"issued": "2021-06-23", "estimate": "the government could fall within six months of the "
+             "withdrawal (timeline.csv T12)"},
+            {"issued": "2021-08-10", "estimate": "Kabul could fall within 30 to 90 days (T32)"},
+            {"issued": "2021-08-13", "estimate": "the Taliban in Kabul within seven days (T36)"}],
+    }
+
+
+def write_forecast(result: CalibrationResult, out: Path, *, replicates: int, workers: int,
+                   progress: bool, force: bool) -> dict:
+    from .plots import forecast_chart
+    pred = run(result.scenario, replicates=replicates, seed=result.config.seed + 1,
+               parameters=result.posterior_source(), workers=workers, progress=progress)
+    summary = forecast_summary(pred, result.as_of)
+    report = build_report(result, pred)
+    summary["fit_to_the_whole_record"] = {k: report[k] for k in (
+        "capital_mae_days", "capital_spearman", "coverage_90", "interval_width_90",
+        "p_capital_before_aug6")}
+    summary["calibration_seconds"] = round(result.seconds, 1)
+    with atomic_directory(out, force=force) as tmp:
+        _write_common(result, pred, report, tmp)
+        (tmp / "fit_report.json").write_text(to_json(report) + "\n", encoding="utf-8")
+        (tmp / "forecast.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+        forecast_chart(pred, result.as_of).savefig(tmp / "plots" / "forecast_kabul.png", dpi=130)
+    finish_checkpoints(out)
+    return summary

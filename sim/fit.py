@@ -1,0 +1,212 @@
+"""How well simulated fall times reproduce the record: the fit report and the null models.
+
+Definitions (also in the README):
+
+* A capital's *predictive median date* is the calendar day of the median of its simulated fall
+  times, never-fallen replicates counting as later than the horizon.
+* ``capital_mae_days``: mean over the 33 capitals (Kabul included) of the whole days between that
+  median date and the recorded date; 0 when the median falls inside a recorded window (Herat,
+  Kandahar, Maidan Shar).
+* ``capital_spearman``: Spearman rank correlation between the predictive median dates and the
+  recorded dates (window midpoints); tied days get mid-ranks on both sides. The same with the mean
+  fall times (no ties) is reported as ``capital_spearman_mean_times``.
+* ``coverage_90``: share of capitals whose recorded day (window) meets the predictive 90%
+  interval [5%, 95%] of calendar days; ``interval_width_90``: mean of the 95% minus 5% quantile
+  of the fall time, in days.
+* ``district_checkpoint_errors``: at each dated checkpoint, (predictive median - record) / record.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+from scipy.stats import spearmanr
+
+from .geography import Geography
+from .results import QUANTILE_METHOD, quantiles
+from .targets import Targets
+from .timeline import START, date_of, day_of
+
+AUG6 = dt.date(2021, 8, 6)
+
+
+def _day_index(date: dt.date) -> int:
+    return (date - START).days
+
+
+def _window_error(pred_day: float, lo: int, hi: int) -> float:
+    if not np.isfinite(pred_day):
+        return np.nan
+    d = int(np.floor(pred_day))
+    return float(max(lo - d, d - hi, 0))
+
+
+def capital_table(fall_time: np.ndarray, geo: Geography, targets: Targets,
+                  horizon: float = 245.0) -> list[dict]:
+    rows = []
+    for c in targets.capitals:
+        x = fall_time[:, geo.provinces[c.province_index].capital_index]
+        q = quantiles(x, [0.05, 0.25, 0.5, 0.75, 0.95])
+        lo, hi = _day_index(c.earliest), _day_index(c.latest)
+        q05_day = np.floor(q[0]) if np.isfinite(q[0]) else np.inf
+        q95_day = np.floor(q[4]) if np.isfinite(q[4]) else np.inf
+        rows.append({
+            "province": c.province, "capital": c.capital,
+            "recorded": c.earliest.isoformat() if c.earliest == c.latest
+            else f"{c.earliest.isoformat()}/{c.latest.isoformat()}",
+            "p_fall": float(np.isfinite(x).mean()),
+            "median": date_of(q[2]).isoformat() if np.isfinite(q[2]) else None,
+            "q05": date_of(q[0]).isoformat() if np.isfinite(q[0]) else None,
+            "q95": date_of(q[4]).isoformat() if np.isfinite(q[4]) else None,
+            "error_days": _window_error(q[2], lo, hi),
+            "covered_90": bool(q05_day <= hi and q95_day >= lo),
+            # an interval still open at the horizon is measured to the horizon (censored)
+            "width_90_days": float(min(q[4], horizon) - q[0]) if np.isfinite(q[0]) else np.inf,
+            "open_90": bool(not np.isfinite(q[4])),
+            "mean_fall_day": float(np.nanmean(x)) if np.isfinite(x).any() else np.nan,
+            "_median_day": float(np.floor(q[2])) if np.isfinite(q[2]) else np.inf,
+            "_recorded_mid": (lo + hi) / 2.0,
+        })
+    return rows
+
+
+def _spearman(a, b) -> float | None:
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    if len(a) < 3 or np.all(a == a[0]) or np.all(b == b[0]):
+        return None
+    rho = spearmanr(a, b).statistic
+    return None if np.isnan(rho) else float(rho)
+
+
+def capital_metrics(rows: list[dict]) -> dict:
+    err = np.array([r["error_days"] for r in rows], dtype=float)
+    widths = np.array([r["width_90_days"] for r in rows], dtype=float)
+    return {
+        "capital_mae_days": float(np.nanmean(err)) if np.isfinite(err).any() else None,
+        "capital_never_fall": int(np.isnan(err).sum()),
+        "capital_spearman": _spearman([r["_median_day"] for r in rows],
+                                      [r["_recorded_mid"] for r in rows]),
+        "capital_spearman_mean_times": _spearman([r["mean_fall_day"] for r in rows],
+                                                 [r["_recorded_mid"] for r in rows]),
+        "coverage_90": float(np.mean([r["covered_90"] for r in rows])),
+        "interval_width_90": float(np.mean(widths)) if np.all(np.isfinite(widths)) else None,
+        "intervals_open_at_horizon": int(sum(r["open_90"] for r in rows)),
+    }
+
+
+def checkpoint_errors(fall_time: np.ndarray, targets: Targets) -> list[dict]:
+    out = []
+    for t in targets.districts:
+        with np.errstate(invalid="ignore"):
+            counts = (fall_time < day_of(t.date) + 1).sum(axis=1)
+        q = np.quantile(counts, [0.05, 0.5, 0.95], method=QUANTILE_METHOD)
+        out.append({"id": t.id, "date": t.date.isoformat(), "record": t.districts,
+                    "weight": t.weight, "predictive_median": float(q[1]),
+                    "predictive_90": [float(q[0]), float(q[2])],
+                    "relative_error": float((q[1] - t.districts) / t.districts),
+                    "within_10_percent": bool(abs(q[1] - t.districts) <= 0.1 * t.districts)})
+    return out
+
+
+def kabul_quantiles(fall_time: np.ndarray, geo: Geography) -> dict:
+    k = fall_time[:, geo.kabul_row]
+    q = quantiles(k, [0.05, 0.25, 0.5, 0.75, 0.95])
+    out = {f"q{int(p * 100):02d}": (date_of(v).isoformat() if np.isfinite(v) else None)
+           for p, v in zip([0.05, 0.25, 0.5, 0.75, 0.95], q)}
+    out["p_fall"] = float(np.isfinite(k).mean())
+    out["width_90_days"] = float(q[4] - q[0]) if np.isfinite(q[4]) else None
+    med = q[2]
+    out["median_error_days"] = (float(np.floor(med) - day_of(dt.date(2021, 8, 15)))
+                                if np.isfinite(med) else None)
+    return out
+
+
+def p_capital_before(fall_time: np.ndarray, geo: Geography, date: dt.date = AUG6) -> float:
+    caps = fall_time[:, geo.capital_rows]
+    with np.errstate(invalid="ignore"):
+        return float((caps < day_of(date)).any(axis=1).mean())
+
+
+def fit_report(fall_time: np.ndarray, geo: Geography, targets: Targets,
+               horizon: float = 245.0) -> dict:
+    rows = capital_table(fall_time, geo, targets, horizon)
+    report = {
+        **capital_metrics(rows),
+        "p_capital_before_aug6": p_capital_before(fall_time, geo),
+        "district_checkpoint_errors": checkpoint_errors(fall_time, targets),
+        "kabul_fall_date": kabul_quantiles(fall_time, geo),
+        "replicates": int(fall_time.shape[0]),
+        "capitals": [{k: v for k, v in r.items() if not k.startswith("_")} for r in rows],
+    }
+    return report
+
+
+# ====================================================================== null models
+
+def null_models(geo: Geography, targets: Targets) -> dict:
+    """Benchmarks that need no simulation. Each is given the record's own 6-15 August window (or
+    median), which flatters them; the model is not."""
+    caps = targets.capitals
+    lo = np.array([_day_index(c.earliest) for c in caps])
+    hi = np.array([_day_index(c.latest) for c in caps])
+    mid = (lo + hi) / 2
+    first, last = lo.min(), hi.max()
+    med_day = float(np.floor(np.median(mid)))
+
+    def point_model(pred_days: np.ndarray, label: str, width: float = 0.0,
+                    lo_int=None, hi_int=None) -> dict:
+        pred = np.floor(pred_days)
+        err = [_window_error(p, a, b) for p, a, b in zip(pred, lo, hi)]
+        lo_i = pred if lo_int is None else lo_int
+        hi_i = pred if hi_int is None else hi_int
+        cov = np.mean((np.floor(lo_i) <= hi) & (np.floor(hi_i) >= lo))
+        kabul = [c.province for c in caps].index("Kabul") if any(c.province == "Kabul" for c in caps) else None
+        return {"description": label, "capital_mae_days": float(np.mean(err)),
+                "capital_spearman": _spearman(pred, mid), "coverage_90": float(cov),
+                "interval_width_90": float(width),
+                "kabul_median": date_of(pred[kabul]).isoformat() if kabul is not None else None}
+
+    dist = geo.distance_to_kabul_km[[geo.provinces[c.province_index].capital_index for c in caps]]
+    order = np.argsort(np.argsort(-dist, kind="stable"), kind="stable")     # farthest first
+    spread = first + order / max(len(caps) - 1, 1) * (last - first)
+    uni_lo, uni_hi = first + 0.05 * (last + 1 - first), first + 0.95 * (last + 1 - first)
+    out = {
+        "record_median_date": point_model(np.full(len(caps), med_day),
+                                          f"every capital falls on the record's median date "
+                                          f"({date_of(med_day)})"),
+        "uniform_over_record_window": point_model(
+            np.full(len(caps), (first + last + 1) / 2), "every capital's date uniform over the "
+            "record's 6-15 August window", width=uni_hi - uni_lo,
+            lo_int=np.full(len(caps), uni_lo), hi_int=np.full(len(caps), uni_hi)),
+        "distance_from_kabul": point_model(spread, "capitals fall farthest-from-Kabul first, "
+                                           "spread evenly over 6-15 August"),
+    }
+    out["logistic_district_counts"] = logistic_null(targets)
+    return out
+
+
+def logistic_null(targets: Targets) -> dict:
+    """A logistic curve through the fitted district checkpoints (least squares, in sample)."""
+    from scipy.optimize import curve_fit
+    pts = [t for t in targets.districts if t.weight > 0]
+    if len(pts) < 2:
+        return {"description": "logistic curve: too few checkpoints to fit", "errors": []}
+    days = np.array([0.0] + [day_of(t.date) + 1 for t in pts])
+    obs = np.array([73.0] + [t.districts for t in pts])
+
+    def logistic(t, k, t0, cap):
+        return cap / (1 + np.exp(-k * (t - t0)))
+
+    try:
+        (k, t0, cap), _ = curve_fit(logistic, days, obs, p0=(0.03, 80.0, 300.0),
+                                    bounds=([1e-4, -200, 100], [1.0, 400, 399]), maxfev=20000)
+    except RuntimeError:
+        return {"description": "logistic curve: fit failed", "errors": []}
+    errors = []
+    for t in targets.districts:
+        pred = logistic(day_of(t.date) + 1, k, t0, cap)
+        errors.append({"id": t.id, "record": t.districts, "predicted": float(pred),
+                       "relative_error": float((pred - t.districts) / t.districts)})
+    return {"description": f"logistic curve fitted to the district checkpoints (rate {k:.3f}/day, "
+                           f"midpoint {date_of(t0)}, ceiling {cap:.0f})", "errors": errors}

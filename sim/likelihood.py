@@ -1,0 +1,102 @@
+"""The simulated likelihood of the record, given replicates simulated at one parameter value.
+
+With common random numbers (the same R replicate draws at every parameter value) each term below
+is a smooth function of the parameters, which is what lets an MCMC sampler work on it.
+
+* District counts: a synthetic likelihood (Wood 2010). The simulated counts at the checkpoints
+  are treated as multivariate normal, mean and covariance estimated from the replicates; the
+  record's own error (tolerance x value, divided by the point's weight) is added on the diagonal.
+* Capitals: each capital's probability of falling on its recorded day (or window), from its R
+  simulated fall times smoothed with a normal kernel; the log of it, floored, times the weight
+  (a composite likelihood: the weights carry the judgement that the dates are not independent).
+* Constraints: the kernel-smoothed probability that no capital fell before a date.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import ndtr
+
+from .geography import Geography
+from .targets import Targets
+from .timeline import day_of
+
+COMPONENTS = ("districts", "capitals", "constraints")
+
+
+@dataclass(frozen=True, eq=False)
+class Likelihood:
+    count_days: np.ndarray        # (K,) end of each checkpoint's day, model time
+    count_obs: np.ndarray         # (K,)
+    count_var: np.ndarray         # (K,) record variance / weight
+    capital_slots: np.ndarray     # (C,) position in the province-ordered capital rows
+    capital_lo: np.ndarray        # (C,) start of the earliest recorded day
+    capital_hi: np.ndarray        # (C,) end of the latest recorded day
+    capital_w: np.ndarray         # (C,)
+    constraint_days: np.ndarray   # (Q,)
+    constraint_w: np.ndarray      # (Q,)
+    bandwidth: float
+    floor: float
+    capital_rows: np.ndarray      # (34,) district rows of the capitals
+
+    @classmethod
+    def build(cls, targets: Targets, geo: Geography) -> "Likelihood":
+        counts = targets.fitted_districts
+        caps = [c for c in targets.capitals if c.weight > 0]
+        cons = [c for c in targets.constraints if c.weight > 0]
+        return cls(
+            count_days=np.array([day_of(t.date) + 1 for t in counts]),
+            count_obs=np.array([t.districts for t in counts]),
+            count_var=np.array([(t.tolerance * t.districts) ** 2 / t.weight for t in counts]),
+            capital_slots=np.array([c.province_index for c in caps], dtype=np.int64),
+            capital_lo=np.array([day_of(c.earliest) for c in caps]),
+            capital_hi=np.array([day_of(c.latest) + 1 for c in caps]),
+            capital_w=np.array([c.weight for c in caps]),
+            constraint_days=np.array([day_of(c.date) for c in cons]),
+            constraint_w=np.array([c.weight for c in cons]),
+            bandwidth=targets.bandwidth, floor=targets.floor, capital_rows=geo.capital_rows)
+
+    @property
+    def needs_capitals(self) -> bool:
+        return len(self.capital_slots) > 0 or len(self.constraint_days) > 0
+
+    # ------------------------------------------------------------------ features of replicates
+    def features(self, fall_time: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """What the likelihood reads from (M, n) fall times: counts at the checkpoints (M, K) and
+        the capitals' fall times (M, 34), NaN read as never (+inf)."""
+        with np.errstate(invalid="ignore"):
+            counts = (fall_time[:, None, :] < self.count_days[None, :, None]).sum(axis=2)
+        caps = fall_time[:, self.capital_rows]
+        return counts.astype(float), np.where(np.isnan(caps), np.inf, caps)
+
+    # ------------------------------------------------------------------ the terms
+    def components(self, counts: np.ndarray, capitals: np.ndarray) -> np.ndarray:
+        """Log-likelihood terms for S parameter values: counts (S, R, K), capitals (S, R, 34) ->
+        (S, 3) in the order of :data:`COMPONENTS`."""
+        S = counts.shape[0]
+        out = np.zeros((S, 3))
+        if len(self.count_obs):
+            out[:, 0] = self._counts(counts)
+        if len(self.capital_slots):
+            x = capitals[:, :, self.capital_slots]                       # (S, R, C)
+            h = self.bandwidth
+            p = (ndtr((self.capital_hi - x) / h) - ndtr((self.capital_lo - x) / h)).mean(axis=1)
+            out[:, 1] = (np.log(np.maximum(p, self.floor)) * self.capital_w).sum(axis=1)
+        if len(self.constraint_days):
+            first = capitals.min(axis=2)                                  # (S, R)
+            q = ndtr((first[:, :, None] - self.constraint_days) / self.bandwidth).mean(axis=1)
+            out[:, 2] = (np.log(np.maximum(q, self.floor)) * self.constraint_w).sum(axis=1)
+        return out
+
+    def _counts(self, counts: np.ndarray) -> np.ndarray:
+        S, R, K = counts.shape
+        mu = counts.mean(axis=1)                                          # (S, K)
+        dev = counts - mu[:, None, :]
+        cov = np.einsum("srk,srl->skl", dev, dev) / max(R - 1, 1)
+        cov = cov + np.diag(self.count_var)[None]
+        resid = self.count_obs[None] - mu
+        sign, logdet = np.linalg.slogdet(cov)
+        sol = np.linalg.solve(cov, resid[..., None])[..., 0]
+        return -0.5 * (np.einsum("sk,sk->s", resid, sol) + logdet + K * np.log(2 * np.pi))
