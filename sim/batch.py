@@ -30,7 +30,7 @@ from .parameters import NAMES, ParameterTable, Params
 from .randomness import Draws, initial_fallen
 
 _COLUMN = {name: j for j, name in enumerate(NAMES)}
-_RURAL, _CAPITAL, _SEGMENT, _WINDOW, _HORIZON = range(5)
+_RURAL, _CAPITAL, _SEGMENT, _WINDOW, _RAMP, _HORIZON = range(6)
 
 
 @dataclass
@@ -64,7 +64,7 @@ class _BatchRun:
     # per-row state arrays, compacted together when finished rows are dropped
     _STATE = ("rows", "alive", "p_table", "r", "r_caps", "u_mode", "u_collapse", "fallen", "fall_time", "mode",
               "N", "n_fallen", "encircle", "ring", "caps_fallen", "t", "seg", "window_opens",
-              "window_open", "assault", "tau", "h", "D", "Hc", "lam_c", "g")
+              "window_open", "assault", "assault_days", "ramp_max", "tau", "h", "D", "Hc", "lam_c", "g")
 
     def __init__(self, model: Model, table: ParameterTable, draws: Draws):
         self.model = model
@@ -115,6 +115,8 @@ class _BatchRun:
                              + table.column("assault_delay_days"))
         self.window_open = self.window_opens <= 0.0
         self.assault = np.full(R, np.nan)
+        self.assault_days = np.zeros(R)
+        self.ramp_max = np.rint(table.column("assault_ramp_days"))
         self.tau = np.zeros(R)                  # the operational clock
         self.h = np.zeros((R, n))               # local rate; 0 = not a live rural district
         self.D = np.full((R, n), np.inf)        # deadline on the operational clock
@@ -198,9 +200,10 @@ class _BatchRun:
         lam = np.exp(hazard.capital_log_hazard(
             p, self.encircle[idx], cascade, (self.n_fallen[idx] / self.n)[:, None],
             self.seg_pay[seg][:, None], self.seg_air[seg][:, caps], cov.reach[caps],
-            cov.distance_100km[caps], cov.focus[caps]))
-        lam[:, self.kabul_slot] = np.exp(hazard.kabul_log_hazard(p, cascade,
-                                                                 self.ring[idx][:, None]))[:, 0]
+            cov.distance_100km[caps], cov.focus[caps], cov.city_size[caps],
+            self.assault_days[idx][:, None]))
+        lam[:, self.kabul_slot] = np.exp(hazard.kabul_log_hazard(
+            p, cascade, self.ring[idx][:, None], self.assault_days[idx][:, None]))[:, 0]
         self.lam_c[idx] = np.where(self.fallen[idx][:, caps], 0.0, lam)
 
     def _check_trigger(self, idx) -> None:
@@ -260,9 +263,11 @@ class _BatchRun:
             with np.errstate(divide="ignore", invalid="ignore"):
                 wait_c = np.where(self.lam_c > 0, (self.r_caps - self.Hc) / self.lam_c, np.inf)
             j_cap = np.argmin(wait_c, axis=1)
+            next_day = np.where(self.assault_days < self.ramp_max,
+                                self.assault + self.assault_days + 1, np.inf)     # NaN before the assault
             cand = np.stack([t_rural, self.t + wait_c[live, j_cap], self.seg_start[self.seg + 1],
                              np.where(self.window_open, np.inf, self.window_opens),
-                             horizon[:len(live)]])
+                             np.where(np.isnan(next_day), np.inf, next_day), horizon[:len(live)]])
             kind = np.argmin(cand, axis=0)
             t_next = np.maximum(cand[kind, live], self.t)     # never step back through rounding
             kind = np.where(self.alive, kind, -1)
@@ -276,6 +281,7 @@ class _BatchRun:
             capital = np.flatnonzero(kind == _CAPITAL)
             segment = np.flatnonzero(kind == _SEGMENT)
             window = np.flatnonzero(kind == _WINDOW)
+            ramp = np.flatnonzero(kind == _RAMP)
             done = np.flatnonzero(kind == _HORIZON)
 
             fallen_caps = caps[j_cap[capital]]
@@ -286,8 +292,9 @@ class _BatchRun:
                 self.seg[segment] += 1
                 self._refresh_all_rural(segment)
             self.window_open[window] = True
+            self.assault_days[ramp] += 1
 
-            changed = np.concatenate([rural, capital, segment, window])
+            changed = np.concatenate([rural, capital, segment, window, ramp])
             self._refresh_g(changed)
             self._check_trigger(changed)
             self._refresh_capitals(changed)

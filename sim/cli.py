@@ -104,6 +104,123 @@ def cmd_run(args) -> int:
     return 0
 
 
+def _date_arg(text: str):
+    import datetime as dt
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date YYYY-MM-DD, got {text!r}") from None
+
+
+def cmd_calibrate(args) -> int:
+    from .calibrate import calibrate, load_config
+    from .calibration_output import write_calibration
+    from .ensemble import resolve_workers
+    from .output import check_output_dir
+    config = load_config(args.config)
+    check_output_dir(args.out, args.force)
+    workers = resolve_workers(args.workers)
+    started = time.perf_counter()
+    result = calibrate(config, out=args.out, resume=args.resume, workers=workers,
+                       progress=not args.quiet)
+    report = write_calibration(result, args.out, replicates=args.replicates, workers=workers,
+                               progress=not args.quiet, force=args.force, set_default=args.set_default)
+    _print_fit(report, f"calibration '{config.name}'", time.perf_counter() - started, args.out)
+    if args.set_default:
+        print("  installed as the package's default posterior (sim/data/posterior.csv)")
+    return 0
+
+
+def cmd_forecast(args) -> int:
+    from .calibrate import calibrate, load_config
+    from .calibration_output import write_forecast
+    from .ensemble import resolve_workers
+    from .output import check_output_dir
+    config = load_config(args.config)
+    check_output_dir(args.out, args.force)
+    workers = resolve_workers(args.workers)
+    started = time.perf_counter()
+    result = calibrate(config, out=args.out, as_of=args.as_of, resume=args.resume, workers=workers,
+                       progress=not args.quiet)
+    s = write_forecast(result, args.out, replicates=args.replicates or config.predictive_replicates,
+                       workers=workers, progress=not args.quiet, force=args.force)
+    k = s["kabul_fall_date"]
+    print(f"forecast as of {args.as_of} in {time.perf_counter() - started:.0f} s -> {args.out}")
+    print(f"  Kabul: median {k['q50'] or 'after the horizon'}, 80% interval {k['q10']} to "
+          f"{k['q90'] or 'after the horizon'}; P(by 31 Aug) {s['p_kabul_falls_by_2021_08_31']:.2f}, "
+          f"P(by 31 Dec) {s['p_kabul_falls_by_2021_12_31']:.2f}")
+    return 0
+
+
+def _print_fit(report: dict, what: str, seconds: float, out) -> None:
+    print(f"{what} in {seconds:.0f} s -> {out}")
+    for key, g in report["goals"].items():
+        v = g["value"]
+        shown = f"{v:.3f}" if isinstance(v, float) else str(v)
+        print(f"  {key:42s} {shown:>10s}   goal {g['goal']:<32s} {'met' if g['met'] else 'NOT met'}")
+
+
+def cmd_compare(args) -> int:
+    from .compare import compare
+    from .output import check_output_dir
+    from .sensitivity import sensitivity
+    check_output_dir(args.out, args.force)
+    started = time.perf_counter()
+    comp = compare(args.scenarios, replicates=args.replicates, seed=args.seed,
+                   parameters=_parameter_source(args), workers=args.workers,
+                   scheduler=args.scheduler, progress=not args.quiet)
+    if args.sensitivity:
+        comp.sensitivity = sensitivity(comp.results[comp.baseline].scenario,
+                                       source=comp.base.source, n=args.sobol_n,
+                                       replicates=args.sobol_replicates, seed=args.seed,
+                                       workers=args.workers or 0, progress=not args.quiet)
+    comp.notes["command"] = "afsim " + " ".join(sys.argv[1:])
+    comp.elapsed = time.perf_counter() - started
+    comp.write(args.out, force=args.force, plots=not args.no_plots, boundaries=args.boundaries,
+               map_scenario=args.map_scenario)
+    print(f"compared {len(comp.names)} scenarios x {args.replicates} replicates in "
+          f"{time.perf_counter() - started:.0f} s -> {args.out}/report.html")
+    for line in comp.findings():
+        print("  " + line)
+    if comp.sensitivity is not None:
+        top = ", ".join(f"{n} {v:.2f}" for n, v in comp.sensitivity.ranking()[:3])
+        print(f"  largest Sobol total effects on Kabul's date: {top}")
+    return 0
+
+
+def cmd_sensitivity(args) -> int:
+    from .output import atomic_directory, check_output_dir
+    from .plots import sensitivity_chart
+    from .results import write_csv
+    from .sensitivity import DEFAULT_PARAMETERS, sensitivity
+    check_output_dir(args.out, args.force)
+    params = tuple(args.parameters.split(",")) if args.parameters else DEFAULT_PARAMETERS
+    sens = sensitivity(args.scenario, parameters=params, source=_parameter_source(args),
+                       n=args.sobol_n, replicates=args.sobol_replicates, seed=args.seed,
+                       workers=args.workers or 0, progress=not args.quiet)
+    with atomic_directory(args.out, force=args.force) as tmp:
+        write_csv(tmp / "sensitivity.csv", sens.rows())
+        sensitivity_chart(sens).savefig(tmp / "sensitivity.png", dpi=120)
+    print(f"sensitivity in {sens.seconds:.0f} s -> {args.out}")
+    for outcome in sens.outcomes:
+        top = ", ".join(f"{n} {v:.2f}" for n, v in sens.ranking(outcome)[:4])
+        print(f"  {sens.labels[outcome]}: {top}")
+    return 0
+
+
+def _add_sobol_options(p) -> None:
+    p.add_argument("--sobol-n", type=_positive_int, default=256,
+                   help="Sobol base sample size, a power of 2 (default 256)")
+    p.add_argument("--sobol-replicates", type=_positive_int, default=16,
+                   help="replicates per parameter set in the sensitivity analysis (default 16)")
+
+
+def cmd_parameters(args) -> int:
+    from .docs import parameters_markdown, parameters_text
+    sys.stdout.write(parameters_markdown() if args.markdown else parameters_text())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
     parser = _Parser(prog="afsim", description="Simulate the 2021 fall of the Afghan republic, "
@@ -117,6 +234,67 @@ def build_parser() -> argparse.ArgumentParser:
                    help="output folder (default results/<scenario name>)")
     _add_run_options(p)
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("calibrate", help="estimate the posterior of the free parameters from the record")
+    p.add_argument("config", type=Path, help="calibration config (e.g. calibration/default.toml)")
+    p.add_argument("--out", "-o", type=Path, required=True, help="output folder")
+    p.add_argument("--workers", type=_workers, default=0, help="local worker processes (0 = all cores)")
+    p.add_argument("--replicates", "-n", type=_positive_int, default=None,
+                   help="posterior-predictive replicates (default: the config's)")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted calibration")
+    p.add_argument("--force", action="store_true", help="replace an existing output folder")
+    p.add_argument("--set-default", action="store_true",
+                   help="install the posterior as the package default (sim/data/posterior.csv)")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_calibrate)
+
+    p = sub.add_parser("forecast", help="calibrate on what was known at a date, then forecast")
+    p.add_argument("--as-of", type=_date_arg, required=True, help="cut-off date YYYY-MM-DD")
+    p.add_argument("--config", type=Path, default=Path("calibration/default.toml"),
+                   help="calibration config (default calibration/default.toml)")
+    p.add_argument("--out", "-o", type=Path, required=True, help="output folder")
+    p.add_argument("--workers", type=_workers, default=0, help="local worker processes (0 = all cores)")
+    p.add_argument("--replicates", "-n", type=_positive_int, default=None,
+                   help="forecast replicates (default: the config's predictive replicates)")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted forecast")
+    p.add_argument("--force", action="store_true", help="replace an existing output folder")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_forecast)
+
+    p = sub.add_parser("compare", help="run what-ifs against the baseline (paired) and write a report")
+    p.add_argument("scenarios", type=Path, nargs="+",
+                   help="scenario files; the baseline is added if not given (e.g. scenarios/*.toml)")
+    p.add_argument("--out", "-o", type=Path, default=Path("results/compare"),
+                   help="output folder (default results/compare)")
+    _add_run_options(p, default_replicates=1000)
+    p.add_argument("--no-sensitivity", dest="sensitivity", action="store_false",
+                   help="skip the global sensitivity analysis")
+    _add_sobol_options(p)
+    p.add_argument("--boundaries", type=Path, default=None,
+                   help="AGCHO district boundary file (GeoJSON, or .shp with pyshp) for real "
+                        "polygons on the maps")
+    p.add_argument("--map-scenario", default=None,
+                   help="what-if shown beside the baseline on the map (default: largest effect)")
+    p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser("sensitivity", help="global sensitivity (Sobol indices) of a scenario")
+    p.add_argument("scenario", type=Path)
+    p.add_argument("--out", "-o", type=Path, required=True, help="output folder")
+    p.add_argument("--parameters", default=None,
+                   help="comma-separated parameter names (default: the mechanisms' coefficients)")
+    p.add_argument("--seed", type=_seed, default=1, help="random seed (default 1)")
+    p.add_argument("--workers", type=_workers, default=0, help="local worker processes (0 = all cores)")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--fixed-parameters", action="store_true")
+    src.add_argument("--posterior", type=Path, default=None)
+    _add_sobol_options(p)
+    p.add_argument("--force", action="store_true", help="replace an existing output folder")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_sensitivity)
+
+    p = sub.add_parser("parameters", help="list every model parameter with its meaning and source")
+    p.add_argument("--markdown", action="store_true", help="as the Markdown table of docs/parameters.md")
+    p.set_defaults(func=cmd_parameters)
     return parser
 
 

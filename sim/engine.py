@@ -12,7 +12,8 @@ Processes:
 
 * ``exogenous_timeline`` sends each dated driver change (air support, pay arrears, the
   mobilization brake, withdrawal milestones) when its day comes;
-* ``assault_clock`` sends the opening of the window in which cities may be assaulted;
+* ``assault_clock`` sends the opening of the window in which cities may be assaulted, and once
+  the assault has begun, each new day of it (its intensity grows day by day);
 * ``horizon`` ends the run at the horizon;
 * ``surrenders`` is the campaign itself: it waits for the next fall or for a message, whichever
   comes first, and applies it.
@@ -79,6 +80,8 @@ class Campaign:
                                   + float(p.assault_delay_days))
         self.window_open = self.window_opens <= 0.0
         self.assault_time = np.nan
+        self.assault_days = 0
+        self._assault_started = env.event()
         self.end_time = model.horizon
         self.over = False
         for i in np.flatnonzero(start):
@@ -110,10 +113,13 @@ class Campaign:
             self._send("drivers", k)
 
     def assault_clock(self):
-        if np.isfinite(self.window_opens) and self.window_opens > 0:
-            if self.window_opens < self.model.horizon:
-                yield self.env.timeout(self.window_opens)
-                self._send("window")
+        if np.isfinite(self.window_opens) and 0 < self.window_opens < self.model.horizon:
+            yield self.env.timeout(self.window_opens)
+            self._send("window")
+        yield self._assault_started
+        for _ in range(int(round(float(self.p.assault_ramp_days)))):
+            yield self.env.timeout(1.0)
+            self._send("assault_day")
 
     def horizon(self):
         yield self.env.timeout(self.model.horizon)
@@ -135,9 +141,10 @@ class Campaign:
             encirclement = self.fallen @ cov.encircle_matrix
             lam_cap = np.exp(hazard.capital_log_hazard(
                 p, encirclement, cascade, momentum, drv.pay, self.air[rows], cov.reach[rows],
-                cov.distance_100km[rows], cov.focus[rows]))
+                cov.distance_100km[rows], cov.focus[rows], cov.city_size[rows], self.assault_days))
             ring = self.fallen @ cov.ring_weights
-            lam_cap[cov.kabul_slot] = np.exp(hazard.kabul_log_hazard(p, cascade, ring))
+            lam_cap[cov.kabul_slot] = np.exp(hazard.kabul_log_hazard(p, cascade, ring,
+                                                                     self.assault_days))
             lam[rows] = lam_cap
         lam[self.fallen] = 0.0
         return lam
@@ -182,6 +189,8 @@ class Campaign:
         elif kind == "window":
             self.window_open = True
             self._check_trigger()
+        elif kind == "assault_day":
+            self.assault_days += 1
         elif kind == "horizon":
             self.over = True
             self._log(now, "end", "horizon")
@@ -190,6 +199,7 @@ class Campaign:
         if np.isnan(self.assault_time) and self.window_open and hazard.assault_ready(
                 self.p, self.env.now, self.window_opens, self.fallen.sum() / self.model.n):
             self.assault_time = self.env.now
+            self._assault_started.succeed()
             self._log(self.env.now, "assault", "capitals", "the assault on provincial capitals begins")
 
     def _fall(self, j: int) -> None:

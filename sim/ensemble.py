@@ -24,6 +24,7 @@ from .geography import Geography, load_geography
 from .model import Model
 from .parameters import NAMES, ParameterTable, Params, defaults
 from .randomness import draw_batch, draw_replicate, replicate_generator
+from .progress import progress_bar
 from .scenario import Scenario, load_scenario
 
 ENGINES = ("batch", "simpy")
@@ -173,7 +174,7 @@ def run(scenario: Scenario | str | Path, replicates: int = 200, seed: int = 1, *
     base_table = source.table(seed, range(replicates))
     table = scenario.apply_table(base_table)
     builder = ResultBuilder(model, replicates)
-    bar = _progress(replicates, f"{scenario.name}", progress)
+    bar = progress_bar(replicates, scenario.name, progress, unit="rep")
     started = time.perf_counter()
 
     def take(r: range, chunk: Chunk) -> None:
@@ -197,15 +198,3 @@ def resolve_parameter_source(parameters) -> ParameterSource:
         return parameters
     raise UserError(f"unknown parameter source {parameters!r}; allowed: default, fixed",
                     key="--parameters")
-
-
-class _NoBar:
-    def update(self, n): pass
-    def close(self): pass
-
-
-def _progress(total: int, desc: str, enabled: bool):
-    if not enabled:
-        return _NoBar()
-    from tqdm import tqdm
-    return tqdm(total=total, desc=desc, unit="rep", dynamic_ncols=True, leave=False)

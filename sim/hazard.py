@@ -15,18 +15,20 @@ Rural district i::
 Provincial capital c (zero until the strategic trigger has fired)::
 
     log lambda_c = log cap_base_rate + taliban_strength + capital_garrison
-                 + cap_b_encircle * E_c(t) + cap_b_cascade * C(t)
+                 + cap_b_encircle * E_c(t) + cap_b_cascade * C(t) + cap_b_ramp * D(t)
                  + b_momentum * M(t) + b_pay * P(t) - b_air * A_c(t) * reach_c
                  + cap_b_distance * distance_to_Kabul_c / 100 km + cap_b_focus * focus_c
+                 - cap_b_size * log(registered voters_c / capitals' median)
 
 Kabul (zero until the trigger; its fall ends the republic)::
 
     log lambda_K = log kabul_base_rate + taliban_strength + capital_garrison
-                 + kabul_b_capitals * C(t) + kabul_b_ring * R(t)
+                 + kabul_b_capitals * C(t) + kabul_b_ring * R(t) + cap_b_ramp * D(t)
 
 with M the national share of districts fallen, N_i the border-weighted share of i's neighbours
 fallen, E_c the share of the capital's own province (other districts) fallen, C the share of the
-other 33 capitals fallen and R the share fallen of the districts in the provinces around Kabul.
+other 33 capitals fallen, D the whole days since the assault on cities began (at most
+assault_ramp_days) and R the share fallen of the districts in the provinces around Kabul.
 
 The rural rule is split into a nationwide factor (the same for every district of a replicate)
 and the district's own factor, because the batch engine exploits that split; their sum *is* the
@@ -55,6 +57,7 @@ class Covariates:
     focus: np.ndarray            # (n,) 0/1: in the offensive's focus regions
     southern: np.ndarray         # (n,) 0/1: Southern region (the initial-state prior)
     distance_100km: np.ndarray   # (n,) distance to Kabul in 100 km
+    city_size: np.ndarray        # (n,) log(registered voters / the capitals' median); 0 if unknown
     rural: np.ndarray            # (n,) bool: not a provincial capital
     capital_rows: np.ndarray     # (34,) rows of capitals, province order
     kabul_slot: int              # position of Kabul in capital_rows
@@ -75,11 +78,14 @@ class Covariates:
         kabul = geo.province_by_name("Kabul")
         ring = np.isin(geo.province_index, sorted(geo.province_neighbours[kabul.index]))
         capital_rows = geo.capital_rows
+        voters = geo.registered_voters
+        median = np.nanmedian(voters[capital_rows])
+        size = np.where(np.isfinite(voters) & (voters > 0), np.log(voters / median), 0.0)
         return cls(
             reach=geo.reach.copy(), pakistan=geo.pakistan_border.astype(float),
             focus=geo.in_regions(focus_regions).astype(float),
             southern=geo.in_regions(["Southern"]).astype(float),
-            distance_100km=geo.distance_to_kabul_km / 100.0, rural=rural,
+            distance_100km=geo.distance_to_kabul_km / 100.0, city_size=size, rural=rural,
             capital_rows=capital_rows,
             kabul_slot=int(np.flatnonzero(capital_rows == geo.kabul_row)[0]),
             province_index=geo.province_index, encircle_matrix=enc,
@@ -110,18 +116,19 @@ def district_log_hazard(p: Params, momentum, pay, mobilization, neighbour_share,
 # --------------------------------------------------------------------------- capitals and Kabul
 
 def capital_log_hazard(p: Params, encirclement, cascade, momentum, pay, air, reach,
-                       distance_100km, focus):
+                       distance_100km, focus, city_size, assault_days):
     """Log hazard of a provincial capital once the assault on cities has begun."""
     return (np.log(p.cap_base_rate) + p.taliban_strength + p.capital_garrison
             + p.cap_b_encircle * encirclement + p.cap_b_cascade * cascade
+            + p.cap_b_ramp * assault_days
             + p.b_momentum * momentum + p.b_pay * pay - p.b_air * air * reach
-            + p.cap_b_distance * distance_100km + p.cap_b_focus * focus)
+            + p.cap_b_distance * distance_100km + p.cap_b_focus * focus - p.cap_b_size * city_size)
 
 
-def kabul_log_hazard(p: Params, cascade, ring):
+def kabul_log_hazard(p: Params, cascade, ring, assault_days):
     """Log hazard that Kabul falls, once the assault has begun."""
     return (np.log(p.kabul_base_rate) + p.taliban_strength + p.capital_garrison
-            + p.kabul_b_capitals * cascade + p.kabul_b_ring * ring)
+            + p.kabul_b_capitals * cascade + p.kabul_b_ring * ring + p.cap_b_ramp * assault_days)
 
 
 # --------------------------------------------------------------------------- other parts of the rule

@@ -75,7 +75,7 @@ PARAMETERS: tuple[Parameter, ...] = (
        "Seed: 25 June, 'a program called National Mobilization that aimed to arm militia groups "
        "to fight the Taliban' (timeline.csv T13). Strength: ASSUMPTION, calibrated."),
     # ----------------------------------------------------------------- provincial capitals
-    _P("cap_base_rate", 0.00003, "1/day", 1e-6, 10.0, "capital",
+    _P("cap_base_rate", 0.00003, "1/day", 1e-12, 10.0, "capital",
        "Daily surrender hazard of a provincial capital once the assault has begun, drivers at zero.",
        "ASSUMPTION (scale); calibrated against the capitals' fall dates (provinces.csv)."),
     _P("cap_b_encircle", 1.5, "per unit share", 0.0, 10.0, "capital",
@@ -93,6 +93,20 @@ PARAMETERS: tuple[Parameter, ...] = (
     _P("cap_b_focus", 1.5, "indicator", 0.0, 10.0, "capital",
        "Log-hazard increase for capitals in the offensive's focus regions.",
        "Seed: 'its strategic choice of attacking northern provinces'."),
+    _P("cap_b_size", 0.5, "per log-unit of population", 0.0, 5.0, "capital",
+       "Log-hazard decrease per unit of log(registered voters of the capital district / the "
+       "capitals' median): bigger cities had bigger garrisons and held longer.",
+       "Seed: 'culminating with victories in weeks-long battles of major cities Herat, Kandahar and "
+       "Lashkargah'; 'The remaining ground defense of Lashkar Gah and Kandahar was mostly organized "
+       "by hundreds of Afghan Commandos'. Population proxy: districts.csv registered_voters_2019."),
+    _P("cap_b_ramp", 0.6, "per day", 0.0, 5.0, "capital",
+       "Log-hazard increase of every capital, Kabul included, per day since the assault on cities "
+       "began (the assault's growing intensity), counted in whole days up to assault_ramp_days.",
+       "Seed: after Zaranj, 'Insurgents also launched repeated raids on the other provincial "
+       "capitals'; ASSUMPTION that the pressure grows steadily, calibrated."),
+    _P("assault_ramp_days", 30, "days", 0, 120, "capital",
+       "Number of days over which the assault's intensity keeps growing.",
+       "ASSUMPTION: a month, longer than the ten days the record's assault lasted.", integer=True),
     # ----------------------------------------------------------------- strategic trigger
     _P("assault_withdrawal_level", 0.9, "progress 0..1", 0.0, 1.0, "trigger",
        "US withdrawal progress W(t) at which the countdown to the assault on cities starts.",
@@ -106,7 +120,7 @@ PARAMETERS: tuple[Parameter, ...] = (
        "National share of districts fallen also required before the assault on cities (0: no condition).",
        "model.md section 3 ('a national share fallen'); ASSUMPTION, compared in calibration."),
     # ----------------------------------------------------------------- Kabul and collapse
-    _P("kabul_base_rate", 0.0005, "1/day", 1e-8, 10.0, "kabul",
+    _P("kabul_base_rate", 0.0005, "1/day", 1e-9, 10.0, "kabul",
        "Daily hazard that Kabul falls (the president leaves) once the assault has begun, no capital fallen.",
        "ASSUMPTION (scale); calibrated against 15 August (provinces.csv)."),
     _P("kabul_b_capitals", 8.0, "per unit share", 0.0, 30.0, "kabul",

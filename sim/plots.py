@@ -151,3 +151,279 @@ def write_run_plots(result, folder: Path) -> list[Path]:
         out.append(path)
     return out
 
+
+
+# ====================================================================== calibration figures
+
+def posterior_marginals(calibration) -> Figure:
+    """Each calibrated parameter's posterior (histogram) inside its prior range (grey band)."""
+    stages = calibration.stages
+    panels = [(st, j, p) for st in stages for j, p in enumerate(st.priors)]
+    cols = 4
+    rows = int(np.ceil(len(panels) / cols))
+    fig = Figure(figsize=(12, 2.4 * rows + 0.8), layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=False)
+    for ax in axes.ravel()[len(panels):]:
+        ax.set_visible(False)
+    for ax, (st, j, prior) in zip(axes.ravel(), panels):
+        z = st.samples_z()[:, j]
+        lo, hi = prior.z_bounds
+        ax.axvspan(lo, hi, color="#e8e8e8", zorder=0)
+        ax.hist(z, bins=30, color=BAND, alpha=0.8, density=True)
+        ax.set_xlim(lo - 0.02 * (hi - lo), hi + 0.02 * (hi - lo))
+        label = f"log {prior.name}" if prior.kind == "loguniform" else prior.name
+        ax.set_title(f"{label}\n({st.name} stage)", fontsize=9)
+        ax.set_yticks([])
+        med = np.median(prior.from_z(z))
+        ax.text(0.02, 0.95, f"median {med:.3g}", transform=ax.transAxes, fontsize=8, va="top")
+    fig.suptitle(f"Posterior marginals (grey: prior range) - calibration '{calibration.config.name}'"
+                 + (f", as of {calibration.as_of}" if calibration.as_of else ""), fontsize=11)
+    return fig
+
+
+def posterior_pairs(stage, title: str = "") -> Figure:
+    """Pairwise posterior scatter of a stage's parameters, with correlations."""
+    z = stage.samples_z()
+    d = z.shape[1]
+    names = [f"log {p.name}" if p.kind == "loguniform" else p.name for p in stage.priors]
+    fig = Figure(figsize=(1.6 * d + 1, 1.6 * d + 1), layout="constrained")
+    axes = fig.subplots(d, d, squeeze=False)
+    take = z[np.linspace(0, len(z) - 1, min(len(z), 1500)).astype(int)]
+    corr = np.corrcoef(z.T) if d > 1 else np.ones((1, 1))
+    for i in range(d):
+        for j in range(d):
+            ax = axes[i, j]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if j > i:
+                ax.set_axis_off()
+                ax.text(0.5, 0.5, f"{corr[i, j]:+.2f}", transform=ax.transAxes, ha="center",
+                        va="center", fontsize=10,
+                        color=BAND if abs(corr[i, j]) > 0.5 else MUTED)
+            elif i == j:
+                ax.hist(z[:, i], bins=25, color=BAND, alpha=0.8)
+            else:
+                ax.plot(take[:, j], take[:, i], ".", markersize=1.5, color=HISTORY, alpha=0.3)
+            if i == d - 1:
+                ax.set_xlabel(names[j], fontsize=7, rotation=30, ha="right")
+            if j == 0:
+                ax.set_ylabel(names[i], fontsize=7, rotation=0, ha="right", va="center")
+    fig.suptitle(title or f"Posterior pairs, {stage.name} stage (upper: correlation)", fontsize=11)
+    return fig
+
+
+def trace_chart(calibration) -> Figure:
+    """Log-posterior of every walker over the steps: burn-in and mixing at a glance."""
+    stages = calibration.stages
+    fig = Figure(figsize=(10, 2.6 * len(stages) + 0.5), layout="constrained")
+    axes = fig.subplots(len(stages), 1, squeeze=False)[:, 0]
+    for ax, st in zip(axes, stages):
+        lp = st.log_prob
+        finite = lp[np.isfinite(lp)]
+        ax.plot(lp, color=HISTORY, alpha=0.25, linewidth=0.7)
+        ax.axvline(st.burn_in, color=BAND, linestyle="--", linewidth=1)
+        if finite.size:
+            top = finite.max()
+            ax.set_ylim(np.quantile(finite, 0.05) - 5, top + 0.05 * abs(top) + 1)
+        ax.set_title(f"{st.name} stage: log-posterior per walker (dashed: end of burn-in; "
+                     f"acceptance {st.acceptance:.2f})", fontsize=9)
+        ax.set_xlabel("step")
+    return fig
+
+
+US_ESTIMATES = (
+    # (issued, earliest, latest, label) from timeline.csv
+    (dt.date(2021, 6, 23), None, dt.date(2022, 2, 28),
+     "23 Jun: could fall within 6 months of the withdrawal (T12)"),
+    (dt.date(2021, 8, 10), dt.date(2021, 9, 9), dt.date(2021, 11, 8),
+     "10 Aug: Kabul could fall within 30-90 days (T32)"),
+    (dt.date(2021, 8, 13), dt.date(2021, 8, 13), dt.date(2021, 8, 20),
+     "13 Aug: Taliban in Kabul within 7 days (T36)"),
+)
+
+
+def forecast_chart(result, as_of: dt.date) -> Figure:
+    """Forecast of Kabul's fall: the probability it has fallen by each date, against what
+    happened and against the US estimates of the time."""
+    fig = Figure(figsize=(10, 5.5), layout="constrained")
+    ax = fig.add_subplot()
+    kab = result.kabul_fall_time
+    days = np.arange(result.n_days + 1)
+    cdf = [(kab < d).mean() for d in days]
+    x = _to_dates(days)
+    ax.plot(x, cdf, color=BAND, linewidth=2.2, label=f"forecast as of {as_of}: P(Kabul has fallen)")
+    q = np.quantile(np.where(np.isnan(kab), np.inf, kab), [0.1, 0.9], method="inverted_cdf")
+    if np.isfinite(q[0]):
+        hi = min(q[1], result.model.horizon)
+        ax.axvspan(_to_dates([q[0]])[0], _to_dates([hi])[0], color=BAND, alpha=0.12,
+                   label="forecast 80% interval" + ("" if np.isfinite(q[1]) else " (open: beyond the horizon)"))
+    ax.axvline(dt.datetime(2021, 8, 15, 12), color=HISTORY, linewidth=2, label="Kabul fell, 15 August")
+    ax.axvline(dt.datetime.combine(as_of, dt.time()), color=MUTED, linestyle=":", linewidth=1.5,
+               label=f"cut-off {as_of}")
+    horizon_end = _to_dates([result.model.horizon])[0]
+    for k, (issued, lo, hi, label) in enumerate(US_ESTIMATES):
+        y = 0.08 + 0.09 * k
+        start = dt.datetime.combine(lo or issued, dt.time())
+        end = min(dt.datetime.combine(hi, dt.time()), horizon_end)
+        ax.annotate("", xy=(end, y), xytext=(start, y),
+                    arrowprops=dict(arrowstyle="-|>" if hi > horizon_end.date() else "|-|",
+                                    color="#2b6cb0", linewidth=1.6))
+        ax.plot([dt.datetime.combine(issued, dt.time())], [y], marker="v", color="#2b6cb0")
+        ax.text(start, y + 0.02, label, fontsize=8, color="#2b6cb0")
+    ax.set_ylim(0, 1.02)
+    ax.set_xlim(_to_dates([45])[0], horizon_end)
+    ax.set_ylabel("probability Kabul has fallen")
+    ax.grid(alpha=0.3)
+    _date_axis(ax)
+    ax.legend(loc="upper left", fontsize=8, framealpha=0.9)
+    ax.set_title(f"Forecast of the fall of Kabul, calibrated on the record known on {as_of}\n"
+                 f"{result.replicates} replicates, parameters from that posterior; blue: US "
+                 "estimates of the time (timeline.csv)", fontsize=11)
+    return fig
+
+
+# ====================================================================== comparison figures
+
+PALETTE = ("#1f1f1f", "#c0504d", "#2b6cb0", "#d69e2e", "#38a169", "#805ad5", "#dd6b20",
+           "#319795", "#b83280", "#718096", "#2c5282", "#9c4221")
+
+
+def _colors(names):
+    return {n: PALETTE[i % len(PALETTE)] for i, n in enumerate(names)}
+
+
+def survival_chart(comparison) -> Figure:
+    """Probability that the republic still stands (Kabul not fallen), by date, per scenario."""
+    fig = Figure(figsize=(10, 5.5), layout="constrained")
+    ax = fig.add_subplot()
+    colors = _colors(comparison.names)
+    for name, res in comparison.results.items():
+        kab = res.kabul_fall_time
+        days = np.arange(res.n_days + 1)
+        with np.errstate(invalid="ignore"):
+            alive = [1.0 - (kab < d).mean() for d in days]
+        ax.step(_to_dates(days), alive, where="post", color=colors[name],
+                linewidth=2.6 if name == comparison.baseline else 1.6,
+                label=name + (" (baseline)" if name == comparison.baseline else ""))
+    ax.axvline(dt.datetime(2021, 8, 15, 12), color=MUTED, linestyle=":", linewidth=1.2)
+    ax.text(dt.datetime(2021, 8, 16), 0.02, "Kabul fell\n15 Aug 2021", fontsize=8, color=MUTED)
+    ax.set_ylim(0, 1.02)
+    ax.set_xlim(_to_dates([60])[0], _to_dates([comparison.base.model.horizon])[0])
+    ax.set_ylabel("P(Kabul still held)")
+    ax.grid(alpha=0.3)
+    _date_axis(ax)
+    ax.legend(loc="lower left", fontsize=8, framealpha=0.9)
+    ax.set_title("Survival of the republic by scenario (paired runs on the same random numbers)\n"
+                 f"{comparison.replicates} replicates per scenario, seed {comparison.seed}, "
+                 f"{comparison.base.source.label}", fontsize=11)
+    return fig
+
+
+def scenario_fans(comparison) -> Figure:
+    """Districts under Taliban control over time, one panel per scenario, baseline in grey."""
+    names = comparison.names
+    cols = 3 if len(names) > 4 else 2
+    rows = int(np.ceil(len(names) / cols))
+    fig = Figure(figsize=(4.2 * cols, 2.9 * rows + 0.8), layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=False, sharex=True, sharey=True)
+    base = np.quantile(comparison.base.daily_counts(), 0.5, axis=0, method="inverted_cdf")
+    colors = _colors(names)
+    for ax, name in zip(axes.ravel(), names):
+        res = comparison.results[name]
+        counts = res.daily_counts()
+        q = np.quantile(counts, [0.05, 0.25, 0.5, 0.75, 0.95], axis=0, method="inverted_cdf")
+        x = _to_dates(np.arange(counts.shape[1]) + 1)
+        col = colors[name] if name != comparison.baseline else BAND
+        ax.fill_between(x, q[0], q[4], color=col, alpha=0.18, linewidth=0)
+        ax.fill_between(x, q[1], q[3], color=col, alpha=0.35, linewidth=0)
+        ax.plot(x, q[2], color=col, linewidth=1.8)
+        if name != comparison.baseline:
+            ax.plot(x, base, color=MUTED, linewidth=1.2, linestyle="--")
+        ax.set_title(name, fontsize=9)
+        ax.grid(alpha=0.3)
+        _date_axis(ax)
+    for ax in axes.ravel()[len(names):]:
+        ax.set_visible(False)
+    for ax in axes[:, 0]:
+        ax.set_ylabel("districts under Taliban control", fontsize=8)
+    fig.suptitle("Districts under Taliban control: median, 50% and 90% bands per scenario "
+                 "(dashed: baseline median)", fontsize=11)
+    return fig
+
+
+def capitals_held_chart(comparison, date: dt.date = dt.date(2021, 8, 15)) -> Figure:
+    """Capitals still held on a date, per scenario: distribution over replicates."""
+    names = comparison.names
+    fig = Figure(figsize=(10, 0.45 * len(names) + 1.8), layout="constrained")
+    ax = fig.add_subplot()
+    colors = _colors(names)
+    for y, name in enumerate(names):
+        res = comparison.results[name]
+        held = len(res.geo.capital_rows) - res.fallen_by(date, res.geo.capital_rows)
+        q = np.quantile(held, [0.05, 0.25, 0.5, 0.75, 0.95], method="inverted_cdf")
+        ax.plot([q[0], q[4]], [y, y], color=colors[name], linewidth=1.3)
+        ax.plot([q[1], q[3]], [y, y], color=colors[name], linewidth=6, alpha=0.6, solid_capstyle="butt")
+        ax.plot([held.mean()], [y], marker="o", color=colors[name])
+    ax.axvline(1, color=HISTORY, linestyle=":", linewidth=1)
+    ax.text(1.2, len(names) - 0.6, "record: 1 (Panjshir)", fontsize=8, color=HISTORY)
+    ax.set_yticks(range(len(names)))
+    ax.set_yticklabels(names)
+    ax.invert_yaxis()
+    ax.set_xlim(-0.5, 34.5)
+    ax.set_xlabel(f"provincial capitals still held on {date:%d %B %Y} (of 34)")
+    ax.grid(axis="x", alpha=0.3)
+    ax.set_title("Capitals held on 15 August: mean (dot), 50% and 90% ranges over replicates", fontsize=11)
+    return fig
+
+
+def forest_chart(comparison, outcomes=("kabul_days", "capitals_held_aug15", "districts_held_aug15")
+                 ) -> Figure:
+    """Paired effects against the baseline: mean with 90% CI (thick) and the 5-95% range of the
+    per-replicate differences (thin)."""
+    from .compare import OUTCOMES
+    names = [n for n in comparison.names if n != comparison.baseline]
+    fig = Figure(figsize=(4.3 * len(outcomes), 0.45 * len(names) + 2.0), layout="constrained")
+    axes = fig.subplots(1, len(outcomes), sharey=True, squeeze=False)[0]
+    colors = _colors(comparison.names)
+    for ax, outcome in zip(axes, outcomes):
+        for y, name in enumerate(names):
+            e = comparison.effect(name, outcome)
+            ax.plot([e["q05"], e["q95"]], [y, y], color=colors[name], linewidth=1, alpha=0.6)
+            ax.plot(list(e["ci90"]), [y, y], color=colors[name], linewidth=5, solid_capstyle="butt")
+            ax.plot([e["mean"]], [y], marker="o", color="black", markersize=4)
+        ax.axvline(0, color=MUTED, linewidth=1)
+        ax.set_title(OUTCOMES[outcome][0], fontsize=10)
+        ax.grid(axis="x", alpha=0.3)
+    axes[0].set_yticks(range(len(names)))
+    axes[0].set_yticklabels(names)
+    axes[0].invert_yaxis()
+    fig.suptitle("Effect of each what-if against the baseline (paired): mean, 90% CI of the mean "
+                 "(thick), 5-95% of per-replicate differences (thin)", fontsize=11)
+    return fig
+
+
+def sensitivity_chart(sens) -> Figure:
+    """Sobol indices (first order and total) of each parameter, per outcome."""
+    outcomes = list(sens.outcomes)
+    fig = Figure(figsize=(5.2 * len(outcomes), 0.42 * len(sens.names) + 2.0), layout="constrained")
+    axes = fig.subplots(1, len(outcomes), sharey=True, squeeze=False)[0]
+    y = np.arange(len(sens.names))
+    order = np.argsort(-sens.total[outcomes[0]])
+    for ax, outcome in zip(axes, outcomes):
+        tot, first = sens.total[outcome][order], sens.first[outcome][order]
+        lo, hi = sens.total_ci[outcome][0][order], sens.total_ci[outcome][1][order]
+        ax.barh(y, tot, color=BAND, alpha=0.45, label="total effect")
+        ax.barh(y, first, height=0.45, color=BAND, label="first order")
+        ax.errorbar(tot, y, xerr=[np.clip(tot - lo, 0, None), np.clip(hi - tot, 0, None)],
+                    fmt="none", ecolor=HISTORY, elinewidth=0.8, capsize=2)
+        ax.set_title(sens.labels[outcome], fontsize=10)
+        ax.set_xlim(0, max(1.0, float(np.nanmax(hi)) * 1.05))
+        ax.grid(axis="x", alpha=0.3)
+    axes[0].set_yticks(y)
+    axes[0].set_yticklabels([sens.names[i] for i in order])
+    axes[0].invert_yaxis()
+    axes[0].legend(loc="lower right", fontsize=8)
+    fig.suptitle(f"Global sensitivity (Sobol indices, {sens.evaluations} parameter sets x "
+                 f"{sens.replicates} replicates; bars: 95% bootstrap interval of the total effect)",
+                 fontsize=11)
+    return fig

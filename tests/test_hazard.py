@@ -4,6 +4,7 @@ removes its term. Property-based: hypothesis draws parameter values and driver l
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -30,7 +31,7 @@ def rural(p, **drivers):
 
 def capital(p, **drivers):
     d = dict(encirclement=0.5, cascade=0.2, momentum=0.5, pay=2.0, air=0.3, reach=0.8,
-             distance_100km=3.0, focus=0.0)
+             distance_100km=3.0, focus=0.0, city_size=0.2, assault_days=2.0)
     d.update(drivers)
     return hazard.capital_log_hazard(p, **d)
 
@@ -42,7 +43,8 @@ RURAL_TERMS = [("b_neighbour", "neighbour_share", +1), ("b_momentum", "momentum"
                ("b_focus", "focus", +1)]
 CAPITAL_TERMS = [("cap_b_encircle", "encirclement", +1), ("cap_b_cascade", "cascade", +1),
                  ("b_momentum", "momentum", +1), ("b_pay", "pay", +1), ("b_air", "air", -1),
-                 ("cap_b_distance", "distance_100km", +1), ("cap_b_focus", "focus", +1)]
+                 ("cap_b_distance", "distance_100km", +1), ("cap_b_focus", "focus", +1),
+                 ("cap_b_ramp", "assault_days", +1), ("cap_b_size", "city_size", -1)]
 
 
 @settings(max_examples=60, deadline=None)
@@ -90,10 +92,10 @@ def test_kabul_falls_faster_as_capitals_and_its_ring_fall(lo, hi, c):
     lo, hi = sorted((lo, hi))
     p = params(kabul_b_capitals=c, kabul_b_ring=c)
     if hi - lo > 1e-6:
-        assert hazard.kabul_log_hazard(p, hi, 0.3) > hazard.kabul_log_hazard(p, lo, 0.3)
-        assert hazard.kabul_log_hazard(p, 0.3, hi) > hazard.kabul_log_hazard(p, 0.3, lo)
+        assert hazard.kabul_log_hazard(p, hi, 0.3, 1) > hazard.kabul_log_hazard(p, lo, 0.3, 1)
+        assert hazard.kabul_log_hazard(p, 0.3, hi, 1) > hazard.kabul_log_hazard(p, 0.3, lo, 1)
     p0 = params(kabul_b_capitals=0.0, kabul_b_ring=0.0)
-    assert hazard.kabul_log_hazard(p0, hi, hi) == hazard.kabul_log_hazard(p0, lo, lo)
+    assert hazard.kabul_log_hazard(p0, hi, hi, 1) == hazard.kabul_log_hazard(p0, lo, lo, 1)
 
 
 @settings(max_examples=40, deadline=None)
@@ -109,12 +111,12 @@ def test_negotiated_surrender_grows_with_arrears_and_momentum(lo, hi, m_lo, m_hi
 
 def test_levers_shift_only_their_own_hazards():
     base = params()
-    r0, c0, k0 = rural(base), capital(base), hazard.kabul_log_hazard(base, 0.5, 0.5)
+    r0, c0, k0 = rural(base), capital(base), hazard.kabul_log_hazard(base, 0.5, 0.5, 1)
     rd = params(rural_defence=-1.0)
-    assert rural(rd) == r0 - 1.0 and capital(rd) == c0
+    assert rural(rd) == pytest.approx(r0 - 1.0) and capital(rd) == c0
     cg = params(capital_garrison=-1.0)
-    assert rural(cg) == r0 and capital(cg) == c0 - 1.0
-    assert hazard.kabul_log_hazard(cg, 0.5, 0.5) == k0 - 1.0
+    assert rural(cg) == r0 and capital(cg) == pytest.approx(c0 - 1.0)
+    assert hazard.kabul_log_hazard(cg, 0.5, 0.5, 1) == pytest.approx(k0 - 1.0)
     ts = params(taliban_strength=0.5)
     assert np.isclose(rural(ts), r0 + 0.5) and np.isclose(capital(ts), c0 + 0.5)
 
@@ -132,7 +134,7 @@ def test_the_rule_is_the_sum_of_its_nationwide_and_local_parts():
 def test_every_coefficient_in_the_rule_is_documented():
     for name in ("b_neighbour", "b_momentum", "b_pay", "b_air", "b_reach", "b_border", "b_focus",
                  "b_mobilization", "cap_b_encircle", "cap_b_cascade", "cap_b_distance",
-                 "cap_b_focus", "kabul_b_capitals", "kabul_b_ring"):
+                 "cap_b_focus", "cap_b_ramp", "cap_b_size", "kabul_b_capitals", "kabul_b_ring"):
         spec = BY_NAME[name]
         assert spec.meaning and spec.source and spec.unit
         assert spec.lower == 0.0     # strengths: signs live in the formula
