@@ -130,9 +130,11 @@ PARAMETERS: tuple[Parameter, ...] = (
        "Log-hazard increase per unit share fallen of the districts of the provinces around Kabul.",
        "Seed: on 15 August the Taliban 'entered the outskirts of Kabul from multiple directions' "
        "(timeline.csv T38)."),
-    _P("collapse_capital_prob", 0.9, "probability", 0.0, 1.0, "kabul",
+    _P("collapse_capital_prob", 0.97, "probability", 0.0, 1.0, "kabul",
        "When Kabul falls, probability that each capital still held surrenders with it.",
-       "ASSUMPTION. Seed: eight capitals fell on 15 August; Panjshir held out (timeline.csv T43)."),
+       "Record: by the end of 15 August 33 of the 34 capitals had fallen; Panjshir held out "
+       "(provinces.csv, timeline.csv T43). ASSUMPTION: each held capital surrenders with the share "
+       "that did, 33/34."),
     _P("collapse_district_prob", 0.9, "probability", 0.0, 1.0, "kabul",
        "When Kabul falls, probability that each district still held surrenders with it.",
        "ASSUMPTION. Seed: 'later controlling 305-399 districts' (history.csv H03)."),

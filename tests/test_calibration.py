@@ -39,7 +39,8 @@ def recorded_fall_times(geo, targets, shift=0.0, replicates=10):
 def test_fit_report_of_a_perfect_prediction(geo, targets):
     rep = fit_report(recorded_fall_times(geo, targets), geo, targets)
     assert rep["capital_mae_days"] == 0.0
-    assert rep["capital_spearman"] == pytest.approx(1.0)
+    # not exactly 1: the three two-day windows rank at their midpoints in the record
+    assert 0.99 < rep["capital_spearman"] <= 1.0
     assert rep["coverage_90"] == 1.0
     assert rep["interval_width_90"] == 0.0
     assert rep["p_capital_before_aug6"] == 0.0
@@ -48,13 +49,13 @@ def test_fit_report_of_a_perfect_prediction(geo, targets):
 
 
 def test_fit_report_of_a_shifted_and_spread_prediction(geo, targets):
-    # Every capital two days late: error 2 (0 days for the windows that reach 2 days later? none
-    # do: the widest window is one day), order unchanged, coverage 0 with zero-width intervals.
+    # Every capital two days after its earliest recorded day: error 2, or 1 for the three
+    # two-day windows; order unchanged; zero-width intervals that miss every record.
     rep = fit_report(recorded_fall_times(geo, targets, shift=2.0), geo, targets)
     windows = sum(1 for c in targets.capitals if c.latest > c.earliest)
     assert rep["capital_mae_days"] == pytest.approx((2 * (33 - windows) + 1 * windows) / 33)
-    assert rep["capital_spearman"] == pytest.approx(1.0)
-    assert rep["coverage_90"] == pytest.approx(windows / 33)
+    assert 0.99 < rep["capital_spearman"] <= 1.0
+    assert rep["coverage_90"] == 0.0
     # Spread: replicate k has every capital k days late (k = 0..9): the 5% quantile is 0 days,
     # the 95% quantile 9 days late (inverted CDF), so every interval covers and is 9 days wide.
     ft = np.concatenate([recorded_fall_times(geo, targets, shift=k, replicates=1) for k in range(10)])
@@ -100,7 +101,8 @@ def test_as_of_keeps_only_what_was_known_before_the_cutoff(targets):
     assert known.capitals == ()
     assert [c.date for c in known.constraints] == [cut]
     late = targets.as_of(dt.date(2021, 8, 13))
-    assert {c.province for c in late.capitals} >= {"Nimroz", "Ghazni", "Hirat"}
+    assert {c.province for c in late.capitals} >= {"Nimroz", "Ghazni"}
+    assert "Hirat" not in {c.province for c in late.capitals}     # its window reaches 13 Aug
     assert all(c.latest < dt.date(2021, 8, 13) for c in late.capitals)
     with pytest.raises(UserError, match="out of range"):
         targets.as_of(dt.date(2021, 9, 1))
@@ -207,20 +209,24 @@ def test_resume_after_interruption_gives_the_uninterrupted_posterior(tmp_path, g
     reference = calibrate(cfg, geo=geo)
 
     from sim import calibrate as cal_module
-    real = cal_module.Evaluator.log_prob
-    calls = {"n": 0}
+    real_log_prob, real_save = cal_module.Evaluator.log_prob, cal_module._save_checkpoint
+    saved = {"n": 0}
 
-    def flaky(self, Z):
-        calls["n"] += 1
-        if calls["n"] == 6:   # initial design (1 call), 2 steps (2 calls each), then "Ctrl-C"
+    def save_and_count(*args, **kw):
+        real_save(*args, **kw)
+        saved["n"] += 1
+
+    def flaky(self, Z):          # "Ctrl-C" in the first step after the first checkpoint
+        if saved["n"]:
             raise KeyboardInterrupt
-        return real(self, Z)
+        return real_log_prob(self, Z)
 
     out = tmp_path / "run"
+    monkeypatch.setattr(cal_module, "_save_checkpoint", save_and_count)
     monkeypatch.setattr(cal_module.Evaluator, "log_prob", flaky)
     with pytest.raises(KeyboardInterrupt):
         calibrate(cfg, out=out, geo=geo)
-    monkeypatch.setattr(cal_module.Evaluator, "log_prob", real)
+    monkeypatch.setattr(cal_module.Evaluator, "log_prob", real_log_prob)
     assert (tmp_path / "run.checkpoint" / "stage_rural.npz").is_file()
     with pytest.raises(UserError, match="--resume"):
         calibrate(cfg, out=out, geo=geo)
