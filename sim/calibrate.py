@@ -350,7 +350,7 @@ def run_stage(evaluator: Evaluator, config: CalibrationConfig, stage: StageConfi
     done = 0
     state = None
     if checkpoint is not None and resume and checkpoint.is_file():
-        with np.load(checkpoint) as ck:
+        with np.load(checkpoint, allow_pickle=False) as ck:
             if str(ck["digest"]) != config.digest + stage.name:
                 raise UserError("the checkpoint belongs to a different configuration; remove it or "
                                 "drop --resume", file=checkpoint)

@@ -121,7 +121,7 @@ def forecast_summary(pred, as_of: dt.date) -> dict:
     kab = pred.kabul_fall_time
     q = quantiles(kab, [0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95])
     keys = ["q05", "q10", "q25", "q50", "q75", "q90", "q95"]
-    caps = pred.fallen_by(dt.date(2021, 8, 15), pred.geo.capital_rows)
+    caps = pred.fallen_by(dt.date(2021, 8, 15), capitals=True)
     lo80, hi80 = q[1], q[5]
     aug15 = day_of(dt.date(2021, 8, 15))
     return {

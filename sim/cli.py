@@ -6,6 +6,7 @@ Every user mistake ends as one line on stderr and exit code 2; nothing is writte
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -67,7 +68,17 @@ def _add_run_options(p: argparse.ArgumentParser, *, default_replicates: int = 20
     src.add_argument("--posterior", type=Path, default=None,
                      help="draw each replicate's parameters from this posterior CSV")
     p.add_argument("--force", action="store_true", help="replace an existing output folder")
+    p.add_argument("--resume", action="store_true",
+                   help="continue an interrupted run from its checkpoint (<out>.checkpoint)")
+    p.add_argument("--chunk-size", type=_positive_int, default=250,
+                   help="replicates per chunk (the unit of parallel work and of checkpoints)")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG figures")
+    keep = p.add_mutually_exclusive_group()
+    keep.add_argument("--no-fall-times", dest="keep_fall_times", action="store_false", default=None,
+                      help="do not keep the full fall times (no fall_times.npz); needed above "
+                           "20,000 replicates unless --keep-fall-times")
+    keep.add_argument("--keep-fall-times", dest="keep_fall_times", action="store_true",
+                      help="keep the full fall times even above 20,000 replicates")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
 
 
@@ -89,12 +100,16 @@ def cmd_run(args) -> int:
     out = Path(args.out) if args.out else Path("results") / scenario.name
     check_output_dir(out, args.force)
     started = time.perf_counter()
+    checkpoint = Path(str(out) + ".checkpoint")
     result = run(scenario, replicates=args.replicates, seed=args.seed,
                  parameters=_parameter_source(args), engine=args.engine, workers=args.workers,
-                 scheduler=args.scheduler, progress=not args.quiet)
+                 scheduler=args.scheduler, progress=not args.quiet,
+                 keep_fall_times=args.keep_fall_times, chunk_size=args.chunk_size,
+                 checkpoint=checkpoint, resume=args.resume)
     result.extra_manifest["command"] = "afsim " + " ".join(sys.argv[1:])
     result.write(out, force=args.force, plots=not args.no_plots)
-    s = result.summary()
+    shutil.rmtree(checkpoint, ignore_errors=True)
+    s = result.summary_dict()
     kq = s["kabul_fall_date"]
     print(f"{scenario.name}: {args.replicates} replicates in {time.perf_counter() - started:.1f} s "
           f"-> {out}")
@@ -166,9 +181,12 @@ def cmd_compare(args) -> int:
     from .sensitivity import sensitivity
     check_output_dir(args.out, args.force)
     started = time.perf_counter()
+    checkpoint = Path(str(args.out) + ".checkpoint")
     comp = compare(args.scenarios, replicates=args.replicates, seed=args.seed,
                    parameters=_parameter_source(args), workers=args.workers,
-                   scheduler=args.scheduler, progress=not args.quiet)
+                   scheduler=args.scheduler, progress=not args.quiet,
+                   keep_fall_times=args.keep_fall_times, chunk_size=args.chunk_size,
+                   checkpoint=checkpoint, resume=args.resume)
     if args.sensitivity:
         comp.sensitivity = sensitivity(comp.results[comp.baseline].scenario,
                                        source=comp.base.source, n=args.sobol_n,
@@ -178,6 +196,7 @@ def cmd_compare(args) -> int:
     comp.elapsed = time.perf_counter() - started
     comp.write(args.out, force=args.force, plots=not args.no_plots, boundaries=args.boundaries,
                map_scenario=args.map_scenario)
+    shutil.rmtree(checkpoint, ignore_errors=True)
     print(f"compared {len(comp.names)} scenarios x {args.replicates} replicates in "
           f"{time.perf_counter() - started:.0f} s -> {args.out}/report.html")
     for line in comp.findings():
@@ -213,6 +232,17 @@ def _add_sobol_options(p) -> None:
                    help="Sobol base sample size, a power of 2 (default 256)")
     p.add_argument("--sobol-replicates", type=_positive_int, default=16,
                    help="replicates per parameter set in the sensitivity analysis (default 16)")
+
+
+def cmd_reproduce(args) -> int:
+    from .reproduce import reproduce
+    rep = reproduce(args.run_dir, workers=args.workers, progress=not args.quiet)
+    for name, status in rep["files"].items():
+        print(f"  {name:18s} {status}")
+    for note in rep["notes"]:
+        print(f"  note: {note}")
+    print(f"{args.run_dir}: " + ("reproduced bit for bit" if rep["match"] else "NOT reproduced"))
+    return 0 if rep["match"] else 1
 
 
 def cmd_parameters(args) -> int:
@@ -291,6 +321,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="replace an existing output folder")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_sensitivity)
+
+    p = sub.add_parser("reproduce", help="rerun a result from its manifest and check it matches")
+    p.add_argument("run_dir", type=Path, help="output folder of afsim run")
+    p.add_argument("--workers", type=_workers, default=1, help="local worker processes (0 = all cores)")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_reproduce)
 
     p = sub.add_parser("parameters", help="list every model parameter with its meaning and source")
     p.add_argument("--markdown", action="store_true", help="as the Markdown table of docs/parameters.md")

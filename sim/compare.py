@@ -64,9 +64,8 @@ class Comparison:
 
     def held(self, name: str, date: dt.date, capitals: bool) -> np.ndarray:
         r = self.results[name]
-        cols = r.geo.capital_rows if capitals else None
         total = len(r.geo.capital_rows) if capitals else r.geo.n
-        return total - r.fallen_by(date, cols)
+        return total - r.fallen_by(date, capitals)
 
     def kabul_by(self, name: str, date: dt.date) -> np.ndarray:
         k = self.results[name].kabul_fall_time
@@ -143,7 +142,9 @@ OUTCOMES = {
 
 def compare(scenarios: Sequence[str | Path | Scenario], replicates: int = 1000, seed: int = 1, *,
             parameters=None, workers: int | None = 1, scheduler: str | None = None,
-            progress: bool = False, geo: Geography | None = None) -> Comparison:
+            progress: bool = False, geo: Geography | None = None,
+            keep_fall_times: bool | None = None, chunk_size: int = 250,
+            checkpoint: str | Path | None = None, resume: bool = False) -> Comparison:
     """Run the baseline and each what-if on the same random numbers and compare them."""
     import time
     geo = geo or load_geography()
@@ -168,5 +169,8 @@ def compare(scenarios: Sequence[str | Path | Scenario], replicates: int = 1000, 
     results = {}
     for s in ordered:
         results[s.name] = run(s, replicates=replicates, seed=seed, parameters=source,
-                              workers=workers, scheduler=scheduler, progress=progress, geo=geo)
+                              workers=workers, scheduler=scheduler, progress=progress, geo=geo,
+                              keep_fall_times=keep_fall_times, chunk_size=chunk_size,
+                              checkpoint=Path(checkpoint) / s.name if checkpoint else None,
+                              resume=resume)
     return Comparison(results, baseline.name, seed, replicates, time.perf_counter() - started)

@@ -46,6 +46,8 @@ class ParameterSource:
     label: str                      # for manifests and plot titles
     rows: np.ndarray                # (S, len(NAMES)); one row for "fixed"
     weights: np.ndarray             # (S,) summing to 1
+    path: str | None = None         # the posterior file, if read from one
+    digest: str | None = None       # its sha256
 
     @classmethod
     def fixed(cls, values: dict[str, float] | None = None, label: str = "fixed defaults"
@@ -55,11 +57,11 @@ class ParameterSource:
         return cls("fixed", label, np.array([[float(vals[n]) for n in NAMES]]), np.ones(1))
 
     @classmethod
-    def posterior(cls, rows: np.ndarray, weights: np.ndarray | None = None, label: str = "posterior"
-                  ) -> "ParameterSource":
+    def posterior(cls, rows: np.ndarray, weights: np.ndarray | None = None, label: str = "posterior",
+                  path: str | None = None, digest: str | None = None) -> "ParameterSource":
         rows = np.atleast_2d(np.asarray(rows, dtype=float))
         w = np.ones(len(rows)) if weights is None else np.asarray(weights, dtype=float)
-        return cls("posterior", label, rows, w / w.sum())
+        return cls("posterior", label, rows, w / w.sum(), path, digest)
 
     def table(self, seed: int, replicates: Sequence[int]) -> ParameterTable:
         if self.kind == "fixed":
@@ -122,11 +124,12 @@ def chunks_of(replicates: int, size: int) -> list[range]:
     return [range(a, min(a + size, replicates)) for a in range(0, replicates, size)]
 
 
-def run_chunks(model: Model, table: ParameterTable, seed: int, replicates: int, *, engine: str,
-               workers: int = 1, scheduler: str | None = None, chunk_size: int = DEFAULT_CHUNK,
+def run_chunks(model: Model, table: ParameterTable, seed: int, parts: list[range], *, engine: str,
+               workers: int = 1, scheduler: str | None = None,
                on_chunk: Callable[[range, Chunk], None] | None = None) -> None:
-    """Simulate all replicates chunk by chunk; ``on_chunk`` receives them in replicate order."""
-    parts = chunks_of(replicates, chunk_size)
+    """Simulate the given chunks of replicates; ``on_chunk`` receives them in order."""
+    if not parts:
+        return
     jobs = [(table.values[r.start:r.stop], seed, list(r), engine) for r in parts]
     if scheduler:
         from .distributed import map_chunks_dask
@@ -155,13 +158,21 @@ def resolve_workers(workers: int | None) -> int:
 def run(scenario: Scenario | str | Path, replicates: int = 200, seed: int = 1, *,
         parameters: ParameterSource | str | None = None, engine: str = "batch",
         workers: int | None = 1, scheduler: str | None = None, chunk_size: int = DEFAULT_CHUNK,
-        progress: bool = False, geo: Geography | None = None):
+        progress: bool = False, geo: Geography | None = None, keep_fall_times: bool | None = None,
+        checkpoint: str | Path | None = None, resume: bool = False):
     """Run a scenario's ensemble and return an :class:`~sim.results.EnsembleResult`.
 
     ``parameters``: a :class:`ParameterSource`, ``"fixed"`` (the table's defaults) or ``None``
     (the committed calibrated posterior when there is one).
+
+    ``keep_fall_times``: keep the full (replicates x districts) fall times (``fall_times.npz``).
+    ``None`` keeps them up to 20,000 replicates and asks for an explicit choice above that; the
+    summaries (every other output) are streamed and need little memory whatever the size.
+
+    ``checkpoint``: a folder where finished chunks are saved as they complete; with ``resume`` a
+    run continues from the chunks already there (see :mod:`sim.checkpoint`).
     """
-    from .results import EnsembleResult, ResultBuilder
+    from .results import FALL_TIMES_LIMIT, EnsembleResult, ResultBuilder
     geo = geo or load_geography()
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario, geo)
@@ -173,16 +184,38 @@ def run(scenario: Scenario | str | Path, replicates: int = 200, seed: int = 1, *
     model = Model.build(geo, scenario.events, scenario.focus_regions, scenario.end)
     base_table = source.table(seed, range(replicates))
     table = scenario.apply_table(base_table)
-    builder = ResultBuilder(model, replicates)
+    if keep_fall_times is None:
+        if replicates > FALL_TIMES_LIMIT:
+            raise UserError(f"{replicates:,} replicates: the full fall times (fall_times.npz, "
+                            f"{replicates * model.n * 9 / 1e9:.1f} GB in memory) are kept only on "
+                            "request above 20,000; pass --keep-fall-times or --no-fall-times",
+                            key="--replicates")
+        keep_fall_times = True
+    builder = ResultBuilder(model, replicates, keep_fall_times)
+    parts = chunks_of(replicates, chunk_size)
+    store = None
+    if checkpoint is not None:
+        from . import __version__
+        from .checkpoint import ChunkStore, run_identity
+        store = ChunkStore(checkpoint, run_identity(
+            scenario=scenario.hash, seed=int(seed), replicates=int(replicates),
+            chunk_size=int(chunk_size), engine=engine, horizon=float(model.horizon),
+            parameters=table.values, version=__version__), resume=resume)
     bar = progress_bar(replicates, scenario.name, progress, unit="rep")
     started = time.perf_counter()
-
-    def take(r: range, chunk: Chunk) -> None:
+    done = store.load(parts) if store else {}
+    for r, chunk in done.items():
         builder.add(r, chunk)
         bar.update(len(r))
 
-    run_chunks(model, table, seed, replicates, engine=engine, workers=resolve_workers(workers),
-               scheduler=scheduler, chunk_size=chunk_size, on_chunk=take)
+    def take(r: range, chunk: Chunk) -> None:
+        if store is not None:
+            store.save(r, chunk)
+        builder.add(r, chunk)
+        bar.update(len(r))
+
+    run_chunks(model, table, seed, [r for r in parts if r not in done], engine=engine,
+               workers=resolve_workers(workers), scheduler=scheduler, on_chunk=take)
     bar.close()
     return EnsembleResult.from_builder(builder, scenario=scenario, seed=seed, source=source,
                                        table=table, engine=engine,

@@ -99,18 +99,19 @@ def capitals_chart(result, ax=None) -> Figure:
     fig = ax.figure if ax is not None else Figure(figsize=(10, 0.28 * n + 1.8), layout="constrained")
     ax = ax or fig.add_subplot()
     horizon = result.model.horizon
+    rows = np.array([p.capital_index for p in order])
+    qd = {p: result.summary.fall_day_quantile(p, rows) for p in (0.05, 0.25, 0.5, 0.75, 0.95)}
     for y, prov in enumerate(order):
-        x = result.fall_time[:, prov.capital_index]
-        x = np.where(np.isnan(x), np.inf, x)
-        q = np.quantile(x, [0.05, 0.25, 0.5, 0.75, 0.95], method="inverted_cdf")
+        q = [qd[p][y] for p in (0.05, 0.25, 0.5, 0.75, 0.95)]      # calendar days of the quantiles
         clip = lambda v: min(v, horizon)     # noqa: E731
+        # an interval spans whole days: from the start of its first to the end of its last
         if np.isfinite(q[0]):
-            ax.plot(_to_dates([q[0], clip(q[4])]), [y, y], color=BAND, linewidth=1.2, alpha=0.8)
+            ax.plot(_to_dates([q[0], clip(q[4] + 1)]), [y, y], color=BAND, linewidth=1.2, alpha=0.8)
         if np.isfinite(q[1]):
-            ax.plot(_to_dates([q[1], clip(q[3])]), [y, y], color=BAND, linewidth=5, alpha=0.6,
+            ax.plot(_to_dates([q[1], clip(q[3] + 1)]), [y, y], color=BAND, linewidth=5, alpha=0.6,
                     solid_capstyle="butt")
         if np.isfinite(q[2]):
-            ax.plot(_to_dates([q[2]]), [y], marker="|", color="black", markersize=9)
+            ax.plot(_to_dates([q[2] + 0.5]), [y], marker="|", color="black", markersize=9)
         h = hist.get(prov.capital_pcode)
         if h is not None:
             lo = dt.datetime.combine(h.earliest, dt.time())
@@ -121,9 +122,11 @@ def capitals_chart(result, ax=None) -> Figure:
     ax.set_yticks(range(n))
     ax.set_yticklabels([f"{p.capital} ({p.name})" for p in order], fontsize=8)
     ax.invert_yaxis()
-    falls = result.fall_time[:, geo.capital_rows]
-    lo_day = np.nanquantile(falls, 0.02) if np.isfinite(falls).any() else 90
-    hi_day = min(horizon, np.nanquantile(falls, 0.98) + 3) if np.isfinite(falls).any() else horizon
+    lo_all = result.summary.fall_day_quantile(0.02, geo.capital_rows)
+    hi_all = result.summary.fall_day_quantile(0.98, geo.capital_rows)
+    lo_day = float(np.min(lo_all)) if np.isfinite(lo_all).any() else 90
+    hi_day = min(horizon, float(np.max(hi_all[np.isfinite(hi_all)])) + 3) if np.isfinite(hi_all).any() \
+        else horizon
     lo_day = min(lo_day, 96) - 3
     hi_day = max(hi_day, 108)
     ax.set_xlim(_to_dates([lo_day])[0], _to_dates([hi_day])[0])
@@ -359,7 +362,7 @@ def capitals_held_chart(comparison, date: dt.date = dt.date(2021, 8, 15)) -> Fig
     colors = _colors(names)
     for y, name in enumerate(names):
         res = comparison.results[name]
-        held = len(res.geo.capital_rows) - res.fallen_by(date, res.geo.capital_rows)
+        held = len(res.geo.capital_rows) - res.fallen_by(date, capitals=True)
         q = np.quantile(held, [0.05, 0.25, 0.5, 0.75, 0.95], method="inverted_cdf")
         ax.plot([q[0], q[4]], [y, y], color=colors[name], linewidth=1.3)
         ax.plot([q[1], q[3]], [y, y], color=colors[name], linewidth=6, alpha=0.6, solid_capstyle="butt")

@@ -47,12 +47,14 @@ def read_posterior(path: str | Path):
                                 key=name) from None
         if "weight" in row and row["weight"] not in (None, ""):
             weights[k] = float(row["weight"])
-    return ParameterSource.posterior(values, weights, label=f"posterior {path.name}")
+    import hashlib
+    return ParameterSource.posterior(values, weights, label=f"posterior {path.name}", path=str(path),
+                                     digest=hashlib.sha256(path.read_bytes()).hexdigest())
 
 
 def load_default_posterior():
     if DEFAULT_POSTERIOR.is_file():
         src = read_posterior(DEFAULT_POSTERIOR)
         return type(src)(src.kind, "calibrated posterior (sim/data/posterior.csv)", src.rows,
-                         src.weights)
+                         src.weights, src.path, src.digest)
     return None

@@ -99,8 +99,7 @@ def write_comparison_outputs(comparison, out: Path, *, plots: bool = True, bound
 def _maps(comparison, save, boundaries, map_scenario) -> None:
     from .maps import district_map, side_by_side
     base = comparison.base
-    ft = np.where(np.isnan(base.fall_time), np.inf, base.fall_time)
-    med = np.quantile(ft, 0.5, axis=0, method="inverted_cdf")
+    med = base.summary.fall_day_quantile(0.5) + 0.5          # the middle of the median's day
     med = np.where(np.isfinite(med), med, np.nan)
     fig = district_map(med, base.geo, date_values=True, boundaries=boundaries,
                        label="median fall date",
@@ -113,8 +112,8 @@ def _maps(comparison, save, boundaries, map_scenario) -> None:
     if map_scenario is None or map_scenario not in comparison.results:
         map_scenario = max(others, key=lambda n: abs(comparison.effect(n, "kabul_days")["mean"]))
     aug15 = dt.date(2021, 8, 15)
-    p_base = _p_fallen_by(base, aug15)
-    p_alt = _p_fallen_by(comparison.results[map_scenario], aug15)
+    p_base = base.summary.p_fallen_by(aug15)
+    p_alt = comparison.results[map_scenario].summary.p_fallen_by(aug15)
     fig = side_by_side(p_base, p_alt, titles=(f"baseline", map_scenario), geo=base.geo,
                        boundaries=boundaries, vmin=0.0, vmax=1.0, cmap="Reds",
                        label="probability the district has fallen by 15 August 2021",
@@ -123,12 +122,6 @@ def _maps(comparison, save, boundaries, map_scenario) -> None:
     save(fig, f"map_{map_scenario}.png", "Side-by-side map",
          f"Probability each district has fallen by 15 August 2021, baseline vs {map_scenario} "
          "(the what-if with the largest effect on Kabul unless chosen with --map-scenario).")
-
-
-def _p_fallen_by(res, date: dt.date) -> np.ndarray:
-    from .timeline import day_of
-    with np.errstate(invalid="ignore"):
-        return (res.fall_time < day_of(date) + 1).mean(axis=0)
 
 
 def render_html(comparison, rows, figs, pdir: Path) -> str:

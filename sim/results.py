@@ -23,8 +23,10 @@ from typing import Any
 import numpy as np
 
 from . import __version__
-from .model import FIGHT, HELD_AT_START, NEGOTIATED, Model
+from .errors import UserError
+from .model import Model
 from .parameters import NAMES, ParameterTable
+from .summary import Summary
 from .timeline import START, date_of, day_of
 
 QUANTILE_METHOD = "inverted_cdf"
@@ -41,49 +43,48 @@ def iso_or_blank(day: float) -> str:
     return date_of(day).isoformat() if np.isfinite(day) else ""
 
 
-class ResultBuilder:
-    """Collects chunks of replicates into preallocated arrays, in replicate order."""
+#: Above this many replicates the full fall-time array is kept only on request.
+FALL_TIMES_LIMIT = 20_000
 
-    def __init__(self, model: Model, replicates: int):
+
+class ResultBuilder:
+    """Collects chunks of replicates: always the streaming summary, and the full fall times and
+    modes when they are kept (the default up to 20,000 replicates)."""
+
+    def __init__(self, model: Model, replicates: int, keep_fall_times: bool = True):
         self.model = model
-        n = model.n
-        self.fall_time = np.full((replicates, n), np.nan)
-        self.mode = np.zeros((replicates, n), dtype=np.int8)
-        self.assault_time = np.full(replicates, np.nan)
-        self.end_time = np.full(replicates, np.nan)
-        self.filled = np.zeros(replicates, dtype=bool)
+        self.summary = Summary(model, replicates)
+        self.fall_time = np.full((replicates, model.n), np.nan) if keep_fall_times else None
+        self.mode = np.zeros((replicates, model.n), dtype=np.int8) if keep_fall_times else None
 
     def add(self, reps: range, chunk) -> None:
-        sl = slice(reps.start, reps.stop)
-        self.fall_time[sl] = chunk.fall_time
-        self.mode[sl] = chunk.mode
-        self.assault_time[sl] = chunk.assault_time
-        self.end_time[sl] = chunk.end_time
-        self.filled[sl] = True
+        self.summary.add(reps, chunk.fall_time, chunk.mode, chunk.assault_time, chunk.end_time)
+        if self.fall_time is not None:
+            sl = slice(reps.start, reps.stop)
+            self.fall_time[sl] = chunk.fall_time
+            self.mode[sl] = chunk.mode
 
 
 @dataclass(eq=False)
 class EnsembleResult:
-    """Fall times of every district in every replicate, plus what produced them."""
+    """An ensemble's outcome: its summary, the full fall times when kept, and what produced them."""
 
     model: Model
     scenario: Any                 # sim.scenario.Scenario
     seed: int
     source: Any                   # sim.ensemble.ParameterSource
     table: ParameterTable         # the parameters each replicate used
-    fall_time: np.ndarray         # (R, n)
-    mode: np.ndarray              # (R, n)
-    assault_time: np.ndarray      # (R,)
-    end_time: np.ndarray          # (R,)
+    summary: Summary
+    fall_time: np.ndarray | None = None   # (R, n) days since 1 May 2021, NaN = never; if kept
+    mode: np.ndarray | None = None        # (R, n) int8, see sim.model; if kept
     engine: str = "batch"
     elapsed: float = 0.0
     extra_manifest: dict = field(default_factory=dict)
 
     @classmethod
     def from_builder(cls, b: ResultBuilder, **kw) -> "EnsembleResult":
-        assert b.filled.all(), "some replicates were not simulated"
-        return cls(model=b.model, fall_time=b.fall_time, mode=b.mode, assault_time=b.assault_time,
-                   end_time=b.end_time, **kw)
+        assert b.summary.complete, "some replicates were not simulated"
+        return cls(model=b.model, summary=b.summary, fall_time=b.fall_time, mode=b.mode, **kw)
 
     # ------------------------------------------------------------------ basics
     @property
@@ -92,7 +93,7 @@ class EnsembleResult:
 
     @property
     def replicates(self) -> int:
-        return self.fall_time.shape[0]
+        return self.summary.replicates
 
     @property
     def n_days(self) -> int:
@@ -104,81 +105,87 @@ class EnsembleResult:
 
     @property
     def kabul_fall_time(self) -> np.ndarray:
-        return self.fall_time[:, self.geo.kabul_row]
+        return self.summary.kabul_time
 
-    def fallen_by(self, date: dt.date, columns=None) -> np.ndarray:
-        """Per replicate, the number of districts (or of ``columns``) fallen by the end of ``date``."""
-        ft = self.fall_time if columns is None else self.fall_time[:, columns]
-        with np.errstate(invalid="ignore"):
-            return (ft < day_of(date) + 1).sum(axis=1)
+    @property
+    def assault_time(self) -> np.ndarray:
+        return self.summary.assault_time
 
-    def daily_counts(self, columns=None) -> np.ndarray:
-        """(R, days): districts fallen by the end of each day."""
-        ft = self.fall_time if columns is None else self.fall_time[:, columns]
-        R, D = ft.shape[0], self.n_days
-        day = np.where(np.isfinite(ft), np.floor(ft), D).astype(np.int64)
-        day = np.clip(day, 0, D)
-        flat = (np.arange(R)[:, None] * (D + 1) + day).ravel()
-        counts = np.bincount(flat, minlength=R * (D + 1)).reshape(R, D + 1)[:, :D]
-        return np.cumsum(counts, axis=1)
+    @property
+    def end_time(self) -> np.ndarray:
+        return self.summary.end_time
+
+    @property
+    def has_fall_times(self) -> bool:
+        return self.fall_time is not None
+
+    def require_fall_times(self) -> np.ndarray:
+        if self.fall_time is None:
+            raise UserError("this result kept only its summaries (more than "
+                            f"{FALL_TIMES_LIMIT:,} replicates, or --no-fall-times); rerun with "
+                            "fall times kept", key="fall_times")
+        return self.fall_time
+
+    def fallen_by(self, date: dt.date, capitals: bool = False) -> np.ndarray:
+        """Per replicate, the number of districts (or capitals) fallen by the end of ``date``."""
+        return self.summary.fallen_by(date, capitals)
+
+    def daily_counts(self, capitals: bool = False) -> np.ndarray:
+        """(R, days): districts (or capitals) fallen by the end of each day."""
+        return self.summary.daily_caps if capitals else self.summary.daily_all
 
     # ------------------------------------------------------------------ tables
     def districts(self) -> list[dict]:
-        geo = self.geo
-        ft = self.fall_time
-        q = quantiles(ft, [0.05, 0.5, 0.95])
-        fell_during = (self.mode == NEGOTIATED) | (self.mode == FIGHT)
-        n_during = fell_during.sum(axis=0)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            p_neg = np.where(n_during > 0, (self.mode == NEGOTIATED).sum(axis=0) / n_during, np.nan)
+        geo, sm = self.geo, self.summary
+        q = [sm.fall_day_quantile(p) for p in (0.05, 0.5, 0.95)]
+        p_fall, p_neg, p_start = sm.p_fall(), sm.p_negotiated(), sm.p_taliban_at_start()
         rows = []
         for i in range(geo.n):
             rows.append({
                 "pcode": geo.pcodes[i], "name": geo.names[i],
                 "province": geo.provinces[geo.province_index[i]].name,
-                "p_fall": float(np.isfinite(ft[:, i]).mean()),
-                "fall_date_q05": iso_or_blank(q[0, i]), "fall_date_q50": iso_or_blank(q[1, i]),
-                "fall_date_q95": iso_or_blank(q[2, i]),
+                "p_fall": float(p_fall[i]),
+                "fall_date_q05": iso_or_blank(q[0][i]), "fall_date_q50": iso_or_blank(q[1][i]),
+                "fall_date_q95": iso_or_blank(q[2][i]),
                 "p_negotiated": "" if np.isnan(p_neg[i]) else round(float(p_neg[i]), 4),
-                "p_taliban_at_start": float((self.mode[:, i] == HELD_AT_START).mean()),
+                "p_taliban_at_start": float(p_start[i]),
             })
         return rows
 
     def capitals(self) -> list[dict]:
-        geo = self.geo
+        geo, sm = self.geo, self.summary
+        rows_idx = np.array([p.capital_index for p in geo.provinces])
+        qs = {p: sm.fall_day_quantile(p, rows_idx) for p in (0.05, 0.25, 0.5, 0.75, 0.95)}
+        p_fall, mean = sm.p_fall()[rows_idx], sm.mean_fall_day()[rows_idx]
         rows = []
-        for prov in geo.provinces:
-            x = self.fall_time[:, prov.capital_index]
-            q = quantiles(x, [0.05, 0.25, 0.5, 0.75, 0.95])
+        for k, prov in enumerate(geo.provinces):
             rows.append({
                 "province": prov.name, "capital": prov.capital, "pcode": prov.capital_pcode,
-                "p_fall": float(np.isfinite(x).mean()),
-                "fall_date_q05": iso_or_blank(q[0]), "fall_date_q25": iso_or_blank(q[1]),
-                "fall_date_q50": iso_or_blank(q[2]), "fall_date_q75": iso_or_blank(q[3]),
-                "fall_date_q95": iso_or_blank(q[4]),
+                "p_fall": float(p_fall[k]),
+                **{f"fall_date_q{int(p * 100):02d}": iso_or_blank(qs[p][k]) for p in qs},
                 "historical_fall_date": prov.fell_on,
-                "fall_day_mean": float(np.nanmean(x)) if np.isfinite(x).any() else "",
+                "fall_day_mean": "" if np.isnan(mean[k]) else round(float(mean[k]), 3),
             })
         return rows
 
     def daily(self) -> list[dict]:
         counts = self.daily_counts()
         q = np.quantile(counts, [0.05, 0.25, 0.5, 0.75, 0.95], axis=0, method=QUANTILE_METHOD)
-        caps = np.quantile(self.daily_counts(self.geo.capital_rows), 0.5, axis=0,
-                           method=QUANTILE_METHOD)
+        caps = np.quantile(self.daily_counts(capitals=True), 0.5, axis=0, method=QUANTILE_METHOD)
+        mean = counts.mean(axis=0)
         rows = []
         for d, date in enumerate(self.dates):
             rows.append({"date": date.isoformat(),
                          "fallen_q05": int(q[0, d]), "fallen_q25": int(q[1, d]),
                          "fallen_q50": int(q[2, d]), "fallen_q75": int(q[3, d]),
-                         "fallen_q95": int(q[4, d]), "fallen_mean": round(float(counts[:, d].mean()), 3),
+                         "fallen_q95": int(q[4, d]), "fallen_mean": round(float(mean[d]), 3),
                          "capitals_fallen_q50": int(caps[d])})
         return rows
 
-    def summary(self) -> dict:
+    def summary_dict(self) -> dict:
         kab = self.kabul_fall_time
         q = quantiles(kab, [0.05, 0.25, 0.5, 0.75, 0.95])
-        caps_aug15 = self.fallen_by(KABUL_FELL_DATE, self.geo.capital_rows)
+        caps_aug15 = self.fallen_by(KABUL_FELL_DATE, capitals=True)
         dist_aug15 = self.fallen_by(KABUL_FELL_DATE)
         return {
             "scenario": self.scenario.name,
@@ -194,7 +201,7 @@ class EnsembleResult:
             "districts_fallen_by_2021_08_15_q50": float(np.quantile(dist_aug15, 0.5,
                                                                     method=QUANTILE_METHOD)),
             "p_capital_before_2021_08_06": float(
-                (self.fallen_by(dt.date(2021, 8, 5), self.geo.capital_rows) > 0).mean()),
+                (self.fallen_by(dt.date(2021, 8, 5), capitals=True) > 0).mean()),
             "assault_date_q50": iso_or_blank(quantiles(self.assault_time, 0.5)),
         }
 
@@ -217,11 +224,16 @@ class EnsembleResult:
             "scenario_hash": sc.hash,
             "parameter_source": self.source.label,
             "parameter_source_kind": self.source.kind,
+            "parameter_source_file": self.source.path,
+            "parameter_source_values": ({n: float(v) for n, v in zip(NAMES, self.source.rows[0])}
+                                        if self.source.kind == "fixed" else None),
+            "parameter_source_sha256": self.source.digest,
             "parameter_changes": [{"name": c.name, "op": c.op, "value": c.value} for c in sc.changes],
             "parameters": params,
             "seed": self.seed,
             "replicates": self.replicates,
             "engine": self.engine,
+            "fall_times_kept": self.has_fall_times,
             "start_date": START.isoformat(),
             "end_date": date_of(self.model.horizon - 1).isoformat(),
             "package_version": __version__,
@@ -251,7 +263,7 @@ class EnsembleResult:
     def write_into(self, out: Path, *, plots: bool = True, fall_times: bool = True) -> None:
         out.mkdir(parents=True, exist_ok=True)
         write_json(out / "manifest.json", self.manifest())
-        if fall_times:
+        if fall_times and self.has_fall_times:
             np.savez_compressed(out / "fall_times.npz", fall_time=self.fall_time,
                                 pcode=np.array(self.geo.pcodes), mode=self.mode,
                                 mode_names=np.array(["held", "negotiated", "fight",
@@ -261,7 +273,7 @@ class EnsembleResult:
         write_csv(out / "districts.csv", self.districts())
         write_csv(out / "capitals.csv", self.capitals())
         write_csv(out / "daily.csv", self.daily())
-        write_json(out / "summary.json", self.summary())
+        write_json(out / "summary.json", self.summary_dict())
         if plots:
             from .plots import write_run_plots
             write_run_plots(self, out / "plots")

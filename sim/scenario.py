@@ -344,6 +344,9 @@ def _resolve(path: Path, geo: Geography, chain: tuple[Path, ...]) -> Scenario:
         files, hashes = (), ()
     else:
         base_path = (path.parent / base_ref)
+        if not base_ref.strip() or not base_path.is_file():
+            raise UserError(f"base scenario {base_ref!r} not found (expected a TOML file, relative "
+                            f"to {path.parent})", file=path, key="scenario.base")
         base = _resolve(base_path, geo, (*chain, real))
         end, focus = base.end, base.focus_regions
         events = {ev.id: ev for ev in base.events}
@@ -415,6 +418,9 @@ def _apply_timeline_changes(timeline: Mapping, events: dict[str, Event], path: P
             if "id" not in raw or field_name not in raw:
                 raise UserError(f"needs id and {field_name}", file=path, key=key)
             ev_id = raw["id"]
+            if not isinstance(ev_id, str):
+                raise UserError(f"expected an event id (a string), got {ev_id!r}", file=path,
+                                key=f"{key}.id")
             if ev_id not in events:
                 raise UserError(f"unknown event id {ev_id!r}; known: {', '.join(events)}", file=path,
                                 key=f"{key}.id")

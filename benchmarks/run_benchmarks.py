@@ -1,0 +1,130 @@
+"""Speed and memory benchmarks (not tests): ``python benchmarks/run_benchmarks.py``.
+
+Measures, on the machine it runs on:
+
+1. the SimPy reference engine: one baseline replicate (1 May - 31 December), median of N runs;
+2. the batch engine on one core: replicates per second over a 10,000-replicate baseline ensemble;
+3. a 10,000-replicate baseline ensemble on all local cores, every output written (``afsim run``);
+4. peak memory (max RSS of the process, one worker) of a 100,000-replicate ensemble with the
+   streamed summaries only (``--no-fall-times``), every other output written;
+5. with ``--calibration``: the default calibration's wall time (``afsim calibrate``, all cores).
+
+Results are printed as a Markdown table and written to ``benchmarks/results.json`` with the
+machine's description. Timings on shared machines vary by 10-20%; medians are reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BASELINE = ROOT / "scenarios" / "baseline.toml"
+
+
+def machine() -> dict:
+    cpu = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
+            "platform": platform.platform()}
+
+
+def bench_simpy(n: int) -> dict:
+    import numpy as np
+
+    from sim.engine import run_replicate
+    from sim.geography import load_geography
+    from sim.model import Model
+    from sim.parameters import NAMES, Params
+    from sim.posterior import load_default_posterior
+    from sim.randomness import draw_replicate
+    from sim.scenario import load_scenario
+    geo = load_geography()
+    sc = load_scenario(BASELINE, geo)
+    model = Model.build(geo, sc.events, sc.focus_regions, sc.end)
+    post = load_default_posterior()
+    # the posterior median when a calibrated posterior is installed, else the defaults
+    values = sc.parameters() if post is None else dict(zip(NAMES, np.median(post.rows, axis=0)))
+    params = Params(sc.apply(values))
+    times = []
+    for k in range(n):
+        draws = draw_replicate(1, k, geo.n)
+        t0 = time.perf_counter()
+        run_replicate(model, params, draws, record_log=False)
+        times.append(time.perf_counter() - t0)
+    return {"simpy_replicate_ms_median": 1000 * statistics.median(times),
+            "simpy_replicate_ms_p90": 1000 * sorted(times)[int(0.9 * len(times))], "runs": n}
+
+
+def bench_batch(replicates: int) -> dict:
+    import sim
+    t0 = time.perf_counter()
+    sim.run(BASELINE, replicates=replicates, seed=1, workers=1, keep_fall_times=False)
+    dt = time.perf_counter() - t0
+    return {"batch_replicates": replicates, "batch_seconds_one_core": dt,
+            "batch_replicates_per_second_one_core": replicates / dt}
+
+
+def timed_cli(args: list[str]) -> tuple[float, float]:
+    """Wall time and peak RSS (MB) of an afsim command (the largest of its processes)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "sim", *args], cwd=ROOT, capture_output=True,
+                          text=True)
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise RuntimeError(proc.stderr)
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return wall, max(peak, before) / 1024.0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--calibration", action="store_true", help="also time the default calibration")
+    ap.add_argument("--simpy-runs", type=int, default=30)
+    ap.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke test")
+    args = ap.parse_args()
+    res = {"machine": machine(), "date": time.strftime("%Y-%m-%d")}
+    res.update(bench_simpy(5 if args.quick else args.simpy_runs))
+    res.update(bench_batch(1000 if args.quick else 10_000))
+    with tempfile.TemporaryDirectory() as tmp:
+        n = 1000 if args.quick else 10_000
+        wall, _ = timed_cli(["run", str(BASELINE), "-n", str(n), "--workers", "0", "--quiet",
+                             "--out", f"{tmp}/run10k"])
+        res.update({"ensemble_replicates": n, "ensemble_wall_seconds_all_cores": wall})
+        n = 2000 if args.quick else 100_000
+        wall, peak = timed_cli(["run", str(BASELINE), "-n", str(n), "--workers", "1", "--quiet",
+                                "--no-fall-times", "--out", f"{tmp}/run100k"])
+        res.update({"large_ensemble_replicates": n, "large_ensemble_wall_seconds": wall,
+                    "large_ensemble_peak_rss_mb": peak})
+        if args.calibration:
+            wall, _ = timed_cli(["calibrate", str(ROOT / "calibration" / "default.toml"), "--quiet",
+                                 "--out", f"{tmp}/cal"])
+            res["default_calibration_wall_seconds"] = wall
+    out = ROOT / "benchmarks" / ("results_quick.json" if args.quick else "results.json")
+    out.write_text(json.dumps(res, indent=2) + "\n")
+    print(f"| measure | value |\n|---|---|")
+    for key, value in res.items():
+        if key != "machine":
+            print(f"| {key} | {value:.4g} |" if isinstance(value, float) else f"| {key} | {value} |")
+    print(f"\nmachine: {res['machine']}\nwritten to {out}")
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT))
+    main()
