@@ -46,24 +46,48 @@ def run_batch(model: Model, table: ParameterTable, draws: Draws) -> BatchResult:
     return _BatchRun(model, table, draws).run()
 
 
+class _Columns:
+    """Per-replicate parameters stored by column; a column that is the same for every replicate
+    is kept as a scalar, so a run with fixed parameters never gathers anything."""
+
+    def __init__(self, values: np.ndarray):
+        self.cols: list = []
+        for j in range(values.shape[1]):
+            col = values[:, j]
+            self.cols.append(float(col[0]) if np.all(col == col[0]) else np.ascontiguousarray(col))
+
+    def compact(self, keep: np.ndarray) -> None:
+        self.cols = [c if isinstance(c, float) else c[keep] for c in self.cols]
+
+
 class _RowParams:
     """The parameters of some rows, gathered only when read: ``(m, 1)`` columns to broadcast over
     districts, or ``(m,)`` when each row meets one value (``flat``)."""
 
-    __slots__ = ("_table", "_idx", "_flat")
+    __slots__ = ("_cols", "_idx", "_flat")
 
-    def __init__(self, table: np.ndarray, idx: np.ndarray, flat: bool = False):
-        self._table, self._idx, self._flat = table, idx, flat
+    def __init__(self, cols: _Columns, idx: np.ndarray, flat: bool = False):
+        self._cols, self._idx, self._flat = cols, idx, flat
 
-    def __getattr__(self, name: str) -> np.ndarray:
-        col = self._table[self._idx, _COLUMN[name]]
+    def __getattr__(self, name: str):
+        col = self._cols.cols[_COLUMN[name]]
+        if isinstance(col, float):
+            return col
+        col = col[self._idx]
         return col if self._flat else col[:, None]
+
+
+def _flat(a: np.ndarray) -> np.ndarray:
+    """A 1-D view (never a copy) of a C-contiguous state array, for writes through flat indices."""
+    v = a.reshape(-1)
+    assert np.shares_memory(v, a), "state arrays must be C-contiguous"
+    return v
 
 
 class _BatchRun:
     # per-row state arrays, compacted together when finished rows are dropped
     _STATE = ("rows", "alive", "p_table", "r", "r_caps", "u_mode", "u_collapse", "fallen", "fall_time", "mode",
-              "N", "n_fallen", "encircle", "ring", "caps_fallen", "t", "seg", "window_opens",
+              "N", "n_fallen", "enc_count", "ring_count", "caps_fallen", "t", "seg", "window_opens",
               "window_open", "assault", "assault_days", "ramp_max", "tau", "h", "D", "Hc", "lam_c", "g")
 
     def __init__(self, model: Model, table: ParameterTable, draws: Draws):
@@ -80,10 +104,14 @@ class _BatchRun:
         self.n_caps_other = len(self.caps) - 1
         self.is_cap_float = geo.is_capital.astype(float)
         self.other_capital = geo.is_capital & (np.arange(n) != self.kabul)
+        self.rural_province = np.where(cov.rural, cov.province_index, -1)
         self.seg_start = np.append(tl.starts, np.inf)
         self.seg_pay = np.array([s.pay for s in tl.states])
         self.seg_mob = np.array([s.mobilization for s in tl.states])
         self.seg_air = np.array([s.air_by_district(cov.province_index) for s in tl.states])  # (K, n)
+        # Only a change of air cover changes districts' own rates; pay, brake and withdrawal
+        # steps act through the nationwide factor alone.
+        self.air_changes = np.r_[False, np.any(self.seg_air[1:] != self.seg_air[:-1], axis=1), False]
         self.horizon = tl.horizon
 
         self.out_fall = np.full((R, n), np.nan)
@@ -93,6 +121,7 @@ class _BatchRun:
 
         p = Params.from_table(table)
         self.p_table = table.values
+        self.p_cols = _Columns(table.values)
         self.rows = np.arange(R)
         self.alive = np.ones(R, dtype=bool)
         self.r = draws.resistance
@@ -104,10 +133,10 @@ class _BatchRun:
         self.fallen = start
         self.fall_time = np.where(start, 0.0, np.nan)
         self.mode = np.where(start, HELD_AT_START, HELD).astype(np.int8)
-        self.N = geo.neighbour_share(start)
+        self.N = geo.neighbour_share(start)      # C-contiguous: updated through flat views
         self.n_fallen = start.sum(axis=1).astype(float)
-        self.encircle = start @ cov.encircle_matrix                   # (R, 34)
-        self.ring = start @ cov.ring_weights                          # (R,)
+        self.enc_count = start.astype(np.int64) @ cov.province_members   # (R, 34) exact counts
+        self.ring_count = start.astype(np.int64) @ cov.ring_member       # (R,)
         self.caps_fallen = np.zeros(R)
         self.t = np.zeros(R)
         self.seg = np.zeros(R, dtype=np.int64)
@@ -123,6 +152,7 @@ class _BatchRun:
         self.Hc = np.zeros((R, len(self.caps)))
         self.lam_c = np.zeros((R, len(self.caps)))
         self.g = np.ones(R)
+        self.any_assault = False
 
         everyone = np.arange(R)
         self._refresh_all_rural(everyone, first=True)
@@ -131,7 +161,7 @@ class _BatchRun:
         self._refresh_capitals(everyone)
 
     def _p(self, idx) -> _RowParams:
-        return _RowParams(self.p_table, idx)
+        return _RowParams(self.p_cols, idx)
 
     # ------------------------------------------------------------------ hazard refreshes
     def _refresh_g(self, idx) -> None:
@@ -173,16 +203,16 @@ class _BatchRun:
         nb = self.nb_index[csr]
         row = np.repeat(idx, deg)
         flat = row * self.n + nb
-        N = self.N.reshape(-1)
+        N = _flat(self.N)
         N[flat] += self.incoming[csr]
-        h_all, D_all = self.h.reshape(-1), self.D.reshape(-1)
+        h_all, D_all = _flat(self.h), _flat(self.D)
         h_old = h_all[flat]
         live = h_old > 0
         if not live.any():
             return
         flat, nb, row, h_old = flat[live], nb[live], row[live], h_old[live]
         h = np.exp(hazard.local_log_hazard(
-            _RowParams(self.p_table, row, flat=True), N[flat], self.seg_air[self.seg[row], nb],
+            _RowParams(self.p_cols, row, flat=True), N[flat], self.seg_air[self.seg[row], nb],
             cov.reach[nb], cov.pakistan[nb], cov.focus[nb]))
         tau = self.tau[row]
         D_all[flat] = tau + (D_all[flat] - tau) * h_old / h
@@ -198,12 +228,14 @@ class _BatchRun:
         seg = self.seg[idx]
         cascade = (self.caps_fallen[idx] / self.n_caps_other)[:, None]
         lam = np.exp(hazard.capital_log_hazard(
-            p, self.encircle[idx], cascade, (self.n_fallen[idx] / self.n)[:, None],
+            p, cov.encirclement_from_counts(self.enc_count[idx]), cascade,
+            (self.n_fallen[idx] / self.n)[:, None],
             self.seg_pay[seg][:, None], self.seg_air[seg][:, caps], cov.reach[caps],
             cov.distance_100km[caps], cov.focus[caps], cov.city_size[caps],
             self.assault_days[idx][:, None]))
         lam[:, self.kabul_slot] = np.exp(hazard.kabul_log_hazard(
-            p, cascade, self.ring[idx][:, None], self.assault_days[idx][:, None]))[:, 0]
+            p, cascade, (self.ring_count[idx] / cov.ring_size)[:, None],
+            self.assault_days[idx][:, None]))[:, 0]
         self.lam_c[idx] = np.where(self.fallen[idx][:, caps], 0.0, lam)
 
     def _check_trigger(self, idx) -> None:
@@ -213,6 +245,7 @@ class _BatchRun:
         thr = self.p_table[idx, _COLUMN["assault_share_threshold"]]
         ready = (self.t[idx] >= self.window_opens[idx]) & (self.n_fallen[idx] / self.n >= thr)
         self.assault[idx[ready]] = self.t[idx[ready]]
+        self.any_assault = self.any_assault or bool(ready.any())
 
     # ------------------------------------------------------------------ events
     def _fall(self, idx, k) -> None:
@@ -221,18 +254,19 @@ class _BatchRun:
             return
         seg = self.seg[idx]
         prob = hazard.negotiated_probability(
-            self._p(idx), self.seg_pay[seg][:, None], (self.n_fallen[idx] / self.n)[:, None],
-            self.is_cap_float[k][:, None])[:, 0]
-        mode = np.where(self.u_mode[idx, k] < prob, NEGOTIATED, FIGHT)
-        cov = self.model.cov
-        self.fallen[idx, k] = True
-        self.fall_time[idx, k] = self.t[idx]
-        self.mode[idx, k] = mode
-        self.D[idx, k] = np.inf
-        self.h[idx, k] = 0.0
+            _RowParams(self.p_cols, idx, flat=True), self.seg_pay[seg], self.n_fallen[idx] / self.n,
+            self.is_cap_float[k])
+        flat = idx * self.n + k
+        _flat(self.fallen)[flat] = True
+        _flat(self.fall_time)[flat] = self.t[idx]
+        _flat(self.mode)[flat] = np.where(_flat(self.u_mode)[flat] < prob, NEGOTIATED, FIGHT)
+        _flat(self.D)[flat] = np.inf
+        _flat(self.h)[flat] = 0.0
         self.n_fallen[idx] += 1
-        self.encircle[idx] += cov.encircle_matrix[k]
-        self.ring[idx] += cov.ring_weights[k]
+        # a rural fall adds one to its province's count (capitals are not counted)
+        rural = self.rural_province[k] >= 0
+        self.enc_count[idx[rural], self.rural_province[k[rural]]] += 1
+        self.ring_count[idx] += self.model.cov.ring_member[k]
         self.caps_fallen[idx] += self.other_capital[k]
         self._refresh_neighbours(idx, k)
 
@@ -253,21 +287,32 @@ class _BatchRun:
     def run(self) -> BatchResult:
         caps = self.caps
         horizon = np.full(len(self.rows), self.horizon)
+        cand = np.empty((6, len(self.rows)))
         while len(self.rows):
-            live = np.arange(len(self.rows))
+            L = len(self.rows)
+            live = np.arange(L)
+            cand = cand[:, :L]
             k_rural = np.argmin(self.D, axis=1)
             tau_star = self.D[live, k_rural]
             with np.errstate(invalid="ignore"):
-                t_rural = np.where(np.isfinite(tau_star), self.t + (tau_star - self.tau) / self.g,
-                                   np.inf)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                wait_c = np.where(self.lam_c > 0, (self.r_caps - self.Hc) / self.lam_c, np.inf)
-            j_cap = np.argmin(wait_c, axis=1)
-            next_day = np.where(self.assault_days < self.ramp_max,
-                                self.assault + self.assault_days + 1, np.inf)     # NaN before the assault
-            cand = np.stack([t_rural, self.t + wait_c[live, j_cap], self.seg_start[self.seg + 1],
-                             np.where(self.window_open, np.inf, self.window_opens),
-                             np.where(np.isnan(next_day), np.inf, next_day), horizon[:len(live)]])
+                # inf - inf is nan where nothing rural is left: argmin below skips it as inf
+                np.add(self.t, (tau_star - self.tau) / self.g, out=cand[_RURAL])
+            cand[_RURAL][~np.isfinite(tau_star)] = np.inf
+            if self.any_assault:
+                wait_c = np.divide(self.r_caps - self.Hc, self.lam_c, out=np.full_like(self.Hc, np.inf),
+                                   where=self.lam_c > 0)
+                j_cap = np.argmin(wait_c, axis=1)
+                np.add(self.t, wait_c[live, j_cap], out=cand[_CAPITAL])
+                next_day = self.assault + self.assault_days + 1                # NaN before the assault
+                cand[_RAMP] = np.where((self.assault_days < self.ramp_max) & ~np.isnan(next_day),
+                                       next_day, np.inf)
+            else:
+                j_cap = np.zeros(L, dtype=np.int64)
+                cand[_CAPITAL] = np.inf
+                cand[_RAMP] = np.inf
+            cand[_SEGMENT] = self.seg_start[self.seg + 1]
+            cand[_WINDOW] = np.where(self.window_open, np.inf, self.window_opens)
+            cand[_HORIZON] = horizon[:L]
             kind = np.argmin(cand, axis=0)
             t_next = np.maximum(cand[kind, live], self.t)     # never step back through rounding
             kind = np.where(self.alive, kind, -1)
@@ -290,7 +335,7 @@ class _BatchRun:
             kabul_fell = capital[fallen_caps == self.kabul]
             if len(segment):
                 self.seg[segment] += 1
-                self._refresh_all_rural(segment)
+                self._refresh_all_rural(segment[self.air_changes[self.seg[segment]]])
             self.window_open[window] = True
             self.assault_days[ramp] += 1
 
@@ -319,3 +364,4 @@ class _BatchRun:
             keep = self.alive
             for name in self._STATE:
                 setattr(self, name, getattr(self, name)[keep])
+            self.p_cols.compact(keep)

@@ -70,8 +70,9 @@ def _add_run_options(p: argparse.ArgumentParser, *, default_replicates: int = 20
     p.add_argument("--force", action="store_true", help="replace an existing output folder")
     p.add_argument("--resume", action="store_true",
                    help="continue an interrupted run from its checkpoint (<out>.checkpoint)")
-    p.add_argument("--chunk-size", type=_positive_int, default=250,
-                   help="replicates per chunk (the unit of parallel work and of checkpoints)")
+    p.add_argument("--chunk-size", type=_positive_int, default=None,
+                   help="replicates per chunk, the unit of parallel work and of checkpoints "
+                        "(default: automatic, at most 2000); results do not depend on it")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG figures")
     keep = p.add_mutually_exclusive_group()
     keep.add_argument("--no-fall-times", dest="keep_fall_times", action="store_false", default=None,

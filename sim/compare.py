@@ -143,7 +143,7 @@ OUTCOMES = {
 def compare(scenarios: Sequence[str | Path | Scenario], replicates: int = 1000, seed: int = 1, *,
             parameters=None, workers: int | None = 1, scheduler: str | None = None,
             progress: bool = False, geo: Geography | None = None,
-            keep_fall_times: bool | None = None, chunk_size: int = 250,
+            keep_fall_times: bool | None = None, chunk_size: int | None = None,
             checkpoint: str | Path | None = None, resume: bool = False) -> Comparison:
     """Run the baseline and each what-if on the same random numbers and compare them."""
     import time

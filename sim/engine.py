@@ -72,10 +72,14 @@ class Campaign:
         self.fall_time = np.where(start, 0.0, np.nan)
         self.mode = np.where(start, HELD_AT_START, HELD).astype(np.int8)
         self.neighbour_share = geo.neighbour_share(self.fallen)
+        self.n_fallen = int(start.sum())
+        self.capitals_fallen = 0                       # other than Kabul
+        self.quiet = ~cov.rural | self.fallen          # no rural hazard: capitals and the fallen
         self.cumulative = np.zeros(n)
         self.t_last = 0.0
         self.drivers = model.timeline.states[0]
         self.air = self.drivers.air_by_district(cov.province_index)
+        self._refresh_local()
         self.window_opens = float(model.timeline.withdrawal_reached(float(p.assault_withdrawal_level))
                                   + float(p.assault_delay_days))
         self.window_open = self.window_opens <= 0.0
@@ -126,39 +130,45 @@ class Campaign:
         self._send("horizon")
 
     # ------------------------------------------------------------------ the campaign
+    def _refresh_local(self, rows=slice(None)) -> None:
+        """Each district's own part of the rule (neighbours, air cover, covariates), kept up to date
+        for the districts whose inputs changed; the nationwide part is added in :meth:`hazards`."""
+        cov = self.model.cov
+        if isinstance(rows, slice):
+            self.local = np.empty(self.model.n)
+        self.local[rows] = hazard.local_log_hazard(
+            self.p, self.neighbour_share[rows], self.air[rows], cov.reach[rows], cov.pakistan[rows],
+            cov.focus[rows])
+
     def hazards(self) -> np.ndarray:
         """Current hazard of every district (0 for the fallen and for capitals not yet assaulted)."""
         p, cov, drv = self.p, self.model.cov, self.drivers
-        n = self.model.n
-        momentum = self.fallen.sum() / n
-        lam = np.exp(hazard.district_log_hazard(p, momentum, drv.pay, drv.mobilization,
-                                                self.neighbour_share, self.air, cov.reach,
-                                                cov.pakistan, cov.focus))
-        lam[~cov.rural] = 0.0
+        momentum = self.n_fallen / self.model.n
+        # district_log_hazard = nationwide_log_pressure + local_log_hazard (sim.hazard)
+        lam = np.exp(hazard.nationwide_log_pressure(p, momentum, drv.pay, drv.mobilization)
+                     + self.local)
+        lam[self.quiet] = 0.0
         if not np.isnan(self.assault_time):
             rows = cov.capital_rows
-            cascade = self._capitals_fallen() / (len(rows) - 1)
-            encirclement = self.fallen @ cov.encircle_matrix
+            cascade = self.capitals_fallen / (len(rows) - 1)
+            encirclement = cov.encirclement(self.fallen)
             lam_cap = np.exp(hazard.capital_log_hazard(
                 p, encirclement, cascade, momentum, drv.pay, self.air[rows], cov.reach[rows],
                 cov.distance_100km[rows], cov.focus[rows], cov.city_size[rows], self.assault_days))
-            ring = self.fallen @ cov.ring_weights
+            ring = cov.ring_share(self.fallen)
             lam_cap[cov.kabul_slot] = np.exp(hazard.kabul_log_hazard(p, cascade, ring,
                                                                      self.assault_days))
+            lam_cap[self.fallen[rows]] = 0.0
             lam[rows] = lam_cap
-        lam[self.fallen] = 0.0
         return lam
-
-    def _capitals_fallen(self) -> int:
-        rows = self.model.cov.capital_rows
-        return int(self.fallen[rows].sum() - self.fallen[rows[self.model.cov.kabul_slot]])
 
     def surrenders(self):
         env = self.env
         while not self.over:
             lam = self.hazards()
-            with np.errstate(divide="ignore", invalid="ignore"):
-                wait = np.where(lam > 0, (self.draws.resistance - self.cumulative) / lam, np.inf)
+            # time each district needs to use up its remaining resistance at its current hazard
+            wait = np.divide(self.draws.resistance - self.cumulative, lam,
+                             out=np.full(lam.shape, np.inf), where=lam > 0)
             nxt = int(np.argmin(wait))
             timer = None
             if np.isfinite(wait[nxt]) and env.now + wait[nxt] < self.model.horizon:
@@ -183,9 +193,11 @@ class Campaign:
         if kind == "drivers":
             self.drivers = self.model.timeline.states[payload]
             self.air = self.drivers.air_by_district(self.model.cov.province_index)
-            for ev in self.model.timeline.events:
-                if ev.day == self.model.timeline.starts[payload]:
-                    self._log(now, "driver", ev.id, f"{ev.driver}={ev.value:g}")
+            self._refresh_local()
+            if self.record_log:
+                for ev in self.model.timeline.events:
+                    if ev.day == self.model.timeline.starts[payload]:
+                        self._log(now, "driver", ev.id, f"{ev.driver}={ev.value:g}")
         elif kind == "window":
             self.window_open = True
             self._check_trigger()
@@ -197,14 +209,14 @@ class Campaign:
 
     def _check_trigger(self) -> None:
         if np.isnan(self.assault_time) and self.window_open and hazard.assault_ready(
-                self.p, self.env.now, self.window_opens, self.fallen.sum() / self.model.n):
+                self.p, self.env.now, self.window_opens, self.n_fallen / self.model.n):
             self.assault_time = self.env.now
             self._assault_started.succeed()
             self._log(self.env.now, "assault", "capitals", "the assault on provincial capitals begins")
 
     def _fall(self, j: int) -> None:
-        now, p, cov, geo = self.env.now, self.p, self.model.cov, self.model.geo
-        momentum = self.fallen.sum() / self.model.n
+        now, p, geo = self.env.now, self.p, self.model.geo
+        momentum = self.n_fallen / self.model.n
         negotiated = self.draws.u_mode[j] < hazard.negotiated_probability(
             p, self.drivers.pay, momentum, float(geo.is_capital[j]))
         self._mark(j, now, NEGOTIATED if negotiated else FIGHT)
@@ -215,11 +227,17 @@ class Campaign:
         self._check_trigger()
 
     def _mark(self, j: int, now: float, mode: int) -> None:
+        geo = self.model.geo
         self.fallen[j] = True
+        self.quiet[j] = True
         self.fall_time[j] = now
         self.mode[j] = mode
-        sl = slice(self.model.geo.nb_indptr[j], self.model.geo.nb_indptr[j + 1])
-        self.neighbour_share[self.model.geo.nb_indices[sl]] += self.model.incoming_weight[sl]
+        self.n_fallen += 1
+        self.capitals_fallen += int(geo.is_capital[j] and j != geo.kabul_row)
+        sl = slice(geo.nb_indptr[j], geo.nb_indptr[j + 1])
+        neighbours = geo.nb_indices[sl]
+        self.neighbour_share[neighbours] += self.model.incoming_weight[sl]
+        self._refresh_local(neighbours)
 
     def _collapse(self, now: float) -> None:
         """Kabul has fallen: the republic ends; what is still held may surrender with it."""

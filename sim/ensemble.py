@@ -28,7 +28,14 @@ from .progress import progress_bar
 from .scenario import Scenario, load_scenario
 
 ENGINES = ("batch", "simpy")
-DEFAULT_CHUNK = 250
+#: The batch engine is fastest on a few thousand replicates at a time (numpy overhead per event
+#: is amortised; beyond that the state arrays fall out of cache).
+MAX_CHUNK = 2000
+
+
+def auto_chunk_size(replicates: int, workers: int) -> int:
+    """Chunks large enough for speed, small enough that every worker gets several."""
+    return int(min(MAX_CHUNK, max(100, -(-replicates // (4 * max(workers, 1))))))
 
 
 # ====================================================================== parameter sources
@@ -157,7 +164,7 @@ def resolve_workers(workers: int | None) -> int:
 
 def run(scenario: Scenario | str | Path, replicates: int = 200, seed: int = 1, *,
         parameters: ParameterSource | str | None = None, engine: str = "batch",
-        workers: int | None = 1, scheduler: str | None = None, chunk_size: int = DEFAULT_CHUNK,
+        workers: int | None = 1, scheduler: str | None = None, chunk_size: int | None = None,
         progress: bool = False, geo: Geography | None = None, keep_fall_times: bool | None = None,
         checkpoint: str | Path | None = None, resume: bool = False):
     """Run a scenario's ensemble and return an :class:`~sim.results.EnsembleResult`.
@@ -192,6 +199,9 @@ def run(scenario: Scenario | str | Path, replicates: int = 200, seed: int = 1, *
                             key="--replicates")
         keep_fall_times = True
     builder = ResultBuilder(model, replicates, keep_fall_times)
+    workers = resolve_workers(workers)
+    chunk_size = chunk_size or auto_chunk_size(replicates, 1 if scheduler is None and workers == 1
+                                               else max(workers, 2))
     parts = chunks_of(replicates, chunk_size)
     store = None
     if checkpoint is not None:
@@ -215,7 +225,7 @@ def run(scenario: Scenario | str | Path, replicates: int = 200, seed: int = 1, *
         bar.update(len(r))
 
     run_chunks(model, table, seed, [r for r in parts if r not in done], engine=engine,
-               workers=resolve_workers(workers), scheduler=scheduler, on_chunk=take)
+               workers=workers, scheduler=scheduler, on_chunk=take)
     bar.close()
     return EnsembleResult.from_builder(builder, scenario=scenario, seed=seed, source=source,
                                        table=table, engine=engine,

@@ -123,12 +123,14 @@ class Geography:
     def n_provinces(self) -> int:
         return len(self.provinces)
 
-    @property
+    @cached_property
     def capital_rows(self) -> np.ndarray:
         """Rows of the capital districts in province order."""
-        return np.array([p.capital_index for p in self.provinces], dtype=np.int64)
+        rows = np.array([p.capital_index for p in self.provinces], dtype=np.int64)
+        rows.flags.writeable = False
+        return rows
 
-    @property
+    @cached_property
     def kabul_row(self) -> int:
         return self.province_by_name("Kabul").capital_index
 
@@ -154,9 +156,16 @@ class Geography:
         ``fallen`` is (n,) or (R, n) of 0/1; the result has the same shape.
         """
         fallen = np.asarray(fallen, dtype=float)
-        contrib = fallen[..., self.nb_indices] * self.nb_weight
-        # Sum each district's slice of the CSR arrays.
-        return np.add.reduceat(contrib, self.nb_indptr[:-1], axis=-1)
+        # A sparse product sums each district's neighbours in a fixed order (unlike a BLAS
+        # product, whose blocking depends on the batch size), so a replicate's numbers do not
+        # depend on which replicates it is batched with.
+        return np.ascontiguousarray((self.neighbour_matrix @ fallen.T).T)
+
+    @cached_property
+    def neighbour_matrix(self):
+        """Sparse (n, n) matrix W with W[i, j] = j's weight in i's neighbour share."""
+        from scipy.sparse import csr_matrix
+        return csr_matrix((self.nb_weight, self.nb_indices, self.nb_indptr), shape=(self.n, self.n))
 
     def in_regions(self, regions) -> np.ndarray:
         wanted = set(regions)

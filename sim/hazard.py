@@ -62,19 +62,30 @@ class Covariates:
     capital_rows: np.ndarray     # (34,) rows of capitals, province order
     kabul_slot: int              # position of Kabul in capital_rows
     province_index: np.ndarray   # (n,)
-    # (n, n_provinces) weights: fallen @ encircle_matrix = share of each province's other
-    # districts fallen (the encirclement of its capital)
-    encircle_matrix: np.ndarray
-    ring_weights: np.ndarray     # (n,) weights: fallen @ ring_weights = R(t)
+    # Shares are counted in integers and divided at the end, so they are exact whatever the
+    # order of the falls or the size of a batch of replicates (reproducibility bit for bit).
+    province_members: np.ndarray  # (n, n_provinces) int: 1 for a province's rural districts
+    province_sizes: np.ndarray    # (n_provinces,) rural districts per province
+    ring_member: np.ndarray       # (n,) int: 1 for districts of the provinces around Kabul
+    ring_size: int
+
+    def encirclement(self, fallen) -> np.ndarray:
+        """Share of each province's rural districts fallen, from (n,) or (R, n) fallen flags."""
+        return self.encirclement_from_counts(np.asarray(fallen, dtype=np.int64) @ self.province_members)
+
+    def encirclement_from_counts(self, counts) -> np.ndarray:
+        return counts / self.province_sizes
+
+    def ring_share(self, fallen) -> np.ndarray:
+        return (np.asarray(fallen, dtype=np.int64) @ self.ring_member) / self.ring_size
 
     @classmethod
     def build(cls, geo: Geography, focus_regions) -> "Covariates":
         rural = ~geo.is_capital
         n_prov = geo.n_provinces
-        enc = np.zeros((geo.n, n_prov))
-        for p in range(n_prov):
-            members = rural & (geo.province_index == p)
-            enc[members, p] = 1.0 / members.sum()
+        members = np.zeros((geo.n, n_prov), dtype=np.int64)
+        members[np.flatnonzero(rural), geo.province_index[rural]] = 1
+        sizes = np.maximum(members.sum(axis=0), 1).astype(float)
         kabul = geo.province_by_name("Kabul")
         ring = np.isin(geo.province_index, sorted(geo.province_neighbours[kabul.index]))
         capital_rows = geo.capital_rows
@@ -88,8 +99,8 @@ class Covariates:
             distance_100km=geo.distance_to_kabul_km / 100.0, city_size=size, rural=rural,
             capital_rows=capital_rows,
             kabul_slot=int(np.flatnonzero(capital_rows == geo.kabul_row)[0]),
-            province_index=geo.province_index, encircle_matrix=enc,
-            ring_weights=ring / max(ring.sum(), 1))
+            province_index=geo.province_index, province_members=members, province_sizes=sizes,
+            ring_member=ring.astype(np.int64), ring_size=max(int(ring.sum()), 1))
 
 
 # --------------------------------------------------------------------------- rural districts

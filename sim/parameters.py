@@ -211,25 +211,18 @@ class Params:
     replicates alike.
     """
 
-    __slots__ = ("_values",)
-
     def __init__(self, values: Mapping[str, float | np.ndarray]):
         missing = [n for n in NAMES if n not in values]
         if missing:
             raise ValueError(f"missing parameters {missing}")
-        object.__setattr__(self, "_values", {n: values[n] for n in NAMES})
-
-    def __getattr__(self, name: str):
-        try:
-            return self._values[name]
-        except KeyError:
-            raise AttributeError(name) from None
+        # plain instance attributes: the hazard reads them in the engines' inner loops
+        self.__dict__.update({n: values[n] for n in NAMES})
 
     def __setattr__(self, name, value):
         raise AttributeError("Params are read-only")
 
     def as_dict(self) -> dict:
-        return dict(self._values)
+        return {n: self.__dict__[n] for n in NAMES}
 
     @classmethod
     def from_table(cls, table: "ParameterTable") -> "Params":
@@ -239,7 +232,7 @@ class Params:
     def row(self, i: int) -> "Params":
         """The scalar parameters of replicate ``i`` of a batch."""
         out = {}
-        for n, v in self._values.items():
+        for n, v in self.as_dict().items():
             arr = np.asarray(v)
             out[n] = float(arr.reshape(-1)[i]) if arr.ndim else float(arr)
         return Params(out)

@@ -35,23 +35,31 @@ def replicate_generator(seed: int, replicate: int, stream: int = 0) -> np.random
         np.random.SeedSequence(int(seed), spawn_key=(int(replicate), int(stream)))))
 
 
+def _open_uniforms(seed: int, replicate: int, count: int) -> np.ndarray:
+    """``count`` uniforms in (0, 1) from the replicate's own PCG64 stream (the 53-bit doubles of
+    numpy's Generator.random, shifted by half a step so that neither 0 nor 1 occurs)."""
+    bits = np.random.PCG64(np.random.SeedSequence(int(seed), spawn_key=(int(replicate), 0)))
+    raw = bits.random_raw(count)
+    return ((raw >> np.uint64(11)).astype(np.float64) + 0.5) * (1.0 / 9007199254740992.0)
+
+
+def _draws_from_uniforms(u: np.ndarray, n: int) -> Draws:
+    """Inverse-CDF transforms: Exp(1) = -log U, Gumbel = -log(-log U)."""
+    return Draws(resistance=-np.log(u[..., :n]), u_mode=u[..., n:2 * n].copy(),
+                 u_collapse=u[..., 2 * n:3 * n].copy(), gumbel=-np.log(-np.log(u[..., 3 * n:])))
+
+
 def draw_replicate(seed: int, replicate: int, n: int) -> Draws:
-    rng = replicate_generator(seed, replicate, 0)
-    return Draws(resistance=rng.standard_exponential(n), u_mode=rng.random(n),
-                 u_collapse=rng.random(n), gumbel=rng.gumbel(size=n))
+    return _draws_from_uniforms(_open_uniforms(seed, replicate, 4 * n), n)
 
 
 def draw_batch(seed: int, replicates, n: int) -> Draws:
     """Draws for the given replicate numbers, stacked: identical to drawing them one by one."""
     replicates = list(replicates)
-    out = np.empty((4, len(replicates), n))
+    u = np.empty((len(replicates), 4 * n))
     for k, rep in enumerate(replicates):
-        rng = replicate_generator(seed, rep, 0)
-        out[0, k] = rng.standard_exponential(n)
-        out[1, k] = rng.random(n)
-        out[2, k] = rng.random(n)
-        out[3, k] = rng.gumbel(size=n)
-    return Draws(out[0], out[1], out[2], out[3])
+        u[k] = _open_uniforms(seed, rep, 4 * n)
+    return _draws_from_uniforms(u, n)
 
 
 def initial_fallen(log_weights: np.ndarray, gumbel: np.ndarray, k) -> np.ndarray:
@@ -61,10 +69,19 @@ def initial_fallen(log_weights: np.ndarray, gumbel: np.ndarray, k) -> np.ndarray
     """
     keys = log_weights + gumbel
     keys = np.where(np.isfinite(log_weights), keys, -np.inf)
+    k = np.asarray(k)
+    if k.ndim and np.all(k == k.flat[0]):
+        k = k.flat[0]
+    if k.ndim == 0:
+        # the same k everywhere: a partial sort finds the k largest keys (keys are continuous,
+        # so there are no ties to break)
+        k = int(k)
+        out = np.zeros(keys.shape, dtype=bool)
+        if k > 0:
+            top = np.argpartition(-keys, k - 1, axis=-1)[..., :k]
+            np.put_along_axis(out, top, True, axis=-1)
+        return out
     order = np.argsort(-keys, axis=-1, kind="stable")
     ranks = np.empty_like(order)
     np.put_along_axis(ranks, order, np.arange(keys.shape[-1]) * np.ones_like(order), axis=-1)
-    k = np.asarray(k)
-    if k.ndim:
-        k = k.reshape(k.shape[0], *([1] * (ranks.ndim - 1)))
-    return ranks < k
+    return ranks < k.reshape(k.shape[0], *([1] * (ranks.ndim - 1)))
