@@ -2,8 +2,10 @@
 
 Measures, on the machine it runs on:
 
-1. the SimPy reference engine: one baseline replicate (1 May - 31 December), median of N runs;
-2. the batch engine on one core: replicates per second over a 10,000-replicate baseline ensemble;
+1. the SimPy reference engine: one baseline replicate (1 May - 31 December), median of N runs,
+   with the table's (fixed) parameters and with the installed posterior's medians;
+2. the batch engine on one core: replicates per second over a 10,000-replicate baseline ensemble
+   (median of 3), with fixed parameters and with every replicate drawing from the posterior;
 3. a 10,000-replicate baseline ensemble on all local cores, every output written (``afsim run``);
 4. peak memory (max RSS of the process, one worker) of a 100,000-replicate ensemble with the
    streamed summaries only (``--no-fall-times``), every other output written;
@@ -44,7 +46,7 @@ def machine() -> dict:
             "platform": platform.platform()}
 
 
-def bench_simpy(n: int) -> dict:
+def bench_simpy(n: int, posterior: bool) -> dict:
     import numpy as np
 
     from sim.engine import run_replicate
@@ -57,8 +59,8 @@ def bench_simpy(n: int) -> dict:
     geo = load_geography()
     sc = load_scenario(BASELINE, geo)
     model = Model.build(geo, sc.events, sc.focus_regions, sc.end)
-    post = load_default_posterior()
-    # the posterior median when a calibrated posterior is installed, else the defaults
+    post = load_default_posterior() if posterior else None
+    # the table's values (fixed parameters), or the installed posterior's medians
     values = sc.parameters() if post is None else dict(zip(NAMES, np.median(post.rows, axis=0)))
     params = Params(sc.apply(values))
     times = []
@@ -67,17 +69,22 @@ def bench_simpy(n: int) -> dict:
         t0 = time.perf_counter()
         run_replicate(model, params, draws, record_log=False)
         times.append(time.perf_counter() - t0)
-    return {"simpy_replicate_ms_median": 1000 * statistics.median(times),
-            "simpy_replicate_ms_p90": 1000 * sorted(times)[int(0.9 * len(times))], "runs": n}
+    tag = "posterior_median" if posterior else "fixed"
+    return {f"simpy_replicate_ms_median_{tag}": 1000 * statistics.median(times),
+            f"simpy_replicate_ms_p90_{tag}": 1000 * sorted(times)[int(0.9 * len(times))]}
 
 
-def bench_batch(replicates: int) -> dict:
+def bench_batch(replicates: int, parameters, repeats: int = 3) -> dict:
+    """Replicates per second of sim.run on one core (draws, engine and streamed summaries)."""
     import sim
-    t0 = time.perf_counter()
-    sim.run(BASELINE, replicates=replicates, seed=1, workers=1, keep_fall_times=False)
-    dt = time.perf_counter() - t0
-    return {"batch_replicates": replicates, "batch_seconds_one_core": dt,
-            "batch_replicates_per_second_one_core": replicates / dt}
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        sim.run(BASELINE, replicates=replicates, seed=1, workers=1, keep_fall_times=False,
+                parameters=parameters)
+        times.append(time.perf_counter() - t0)
+    tag = "fixed" if parameters == "fixed" else "posterior"
+    return {f"batch_replicates_per_second_one_core_{tag}": replicates / statistics.median(times)}
 
 
 def timed_cli(args: list[str]) -> tuple[float, float]:
@@ -100,8 +107,11 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke test")
     args = ap.parse_args()
     res = {"machine": machine(), "date": time.strftime("%Y-%m-%d")}
-    res.update(bench_simpy(5 if args.quick else args.simpy_runs))
-    res.update(bench_batch(1000 if args.quick else 10_000))
+    for posterior in (False, True):
+        res.update(bench_simpy(5 if args.quick else args.simpy_runs, posterior))
+    res["batch_replicates"] = 1000 if args.quick else 10_000
+    for parameters in ("fixed", None):
+        res.update(bench_batch(res["batch_replicates"], parameters, 1 if args.quick else 3))
     with tempfile.TemporaryDirectory() as tmp:
         n = 1000 if args.quick else 10_000
         wall, _ = timed_cli(["run", str(BASELINE), "-n", str(n), "--workers", "0", "--quiet",

@@ -20,6 +20,12 @@ from .errors import DataError, UserError  # noqa: E402
 from .geography import load_geography  # noqa: E402
 from .scenario import load_scenario  # noqa: E402
 from .ensemble import ParameterSource, run  # noqa: E402
+from .compare import Comparison, compare  # noqa: E402
+from .calibrate import calibrate  # noqa: E402
+from .sensitivity import sensitivity  # noqa: E402
 
-__all__ = ["__version__", "run", "load_scenario", "load_geography", "ParameterSource",
-           "UserError", "DataError"]
+# The names above are functions; their modules stay importable as sim.compare etc. through
+# ``from sim.compare import ...``.
+
+__all__ = ["__version__", "run", "compare", "Comparison", "calibrate", "sensitivity",
+           "load_scenario", "load_geography", "ParameterSource", "UserError", "DataError"]

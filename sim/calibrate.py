@@ -11,9 +11,9 @@ Method (stated in the README, with its reasons):
    over the local cores. emcee is small, well kept and needs no database, and its ensemble moves
    cope with the strong correlations between coefficients that the record cannot separate.
 3. **Two modules, a cut between them** (Plummer 2015). The district counts inform the rural
-   parameters (stage ``rural``); the capitals' dates then inform the capital, trigger and Kabul
-   parameters (stage ``capitals``), each of the stage's replicates carrying a fixed draw of the
-   rural posterior. The capital dates are not allowed to pull the rural parameters: they carry
+   parameters (stage ``rural``, simulated with the assault on the cities switched off); the
+   capitals' dates then inform the capital, trigger and Kabul parameters (stage ``capitals``),
+   each of the stage's replicates carrying a fixed draw of the rural posterior. The capital dates are not allowed to pull the rural parameters: they carry
    little information about them and their misfit would otherwise leak into the district fit.
 4. Walkers start from the final population of a differential-evolution search (scipy) seeded
    with a Latin-hypercube sample of the prior, so they begin in the best mode, not a poor one.
@@ -266,7 +266,7 @@ class StageProblem:
         """(S, 3) log-likelihood terms at S points (z-space)."""
         X = np.column_stack([p.from_z(Z[:, j]) for j, p in enumerate(self.priors)])
         res = simulate_sets(self.model, self.base, self.draws, self.columns, X)
-        counts, caps = self.likelihood.features(res.fall_time)
+        counts, caps = self.likelihood.features(res.fall_time, res.assault_time)
         S, R = Z.shape[0], self.replicates
         return self.likelihood.components(counts.reshape(S, R, -1), caps.reshape(S, R, -1))
 
@@ -447,8 +447,14 @@ class CalibrationResult:
         return ParameterSource.posterior(self.posterior, None, label)
 
     def posterior_rows(self) -> list[dict]:
-        cols = [NAMES.index(n) for n in self.calibrated]
-        return [{"draw": k, **{n: float(self.posterior[k, c]) for n, c in zip(self.calibrated, cols)},
+        """One row per draw: the calibrated parameters, plus any parameter the calibration's
+        scenario sets away from the table's default (so the file alone specifies the model)."""
+        defaults = np.array([BY_NAME[n].default for n in NAMES])
+        extra = [n for j, n in enumerate(NAMES) if n not in self.calibrated
+                 and not np.allclose(self.posterior[:, j], defaults[j])]
+        names = list(self.calibrated) + extra
+        cols = [NAMES.index(n) for n in names]
+        return [{"draw": k, **{n: float(self.posterior[k, c]) for n, c in zip(names, cols)},
                  "weight": 1.0} for k in range(len(self.posterior))]
 
 
@@ -483,6 +489,10 @@ def calibrate(config: CalibrationConfig | str | Path, *, out: Path | None = None
     for k, stage in enumerate(config.stages):
         R = stage.replicates
         base = np.tile(base_values, (R, 1))
+        if stage.name == "rural":
+            # the rural module simulates the countryside alone: no assault on the cities, so a
+            # capital trigger (whatever its parameters) cannot leak into the district counts
+            base[:, NAMES.index("assault_share_threshold")] = 1.0
         if rural_samples is not None:
             # the cut: each replicate carries one fixed draw of the previous stage's posterior
             pick = np.random.default_rng([config.seed, 31, k]).integers(len(rural_samples), size=R)

@@ -58,6 +58,9 @@ def build_report(result: CalibrationResult, pred) -> dict:
     geo = pred.geo
     full_targets = load_targets(result.config.targets_path, geo)   # judged on the whole record
     report = fit_report(pred.fall_time, geo, full_targets, pred.model.horizon)
+    aq = quantiles(pred.assault_time, [0.05, 0.5, 0.95])
+    report["assault_start_date"] = {k: (date_of(v).isoformat() if np.isfinite(v) else None)
+                                    for k, v in zip(("q05", "q50", "q95"), aq)}
     report["goals"] = goals_table(report)
     report["null_models"] = null_models(geo, full_targets)
     report["calibration"] = {
@@ -73,8 +76,19 @@ def build_report(result: CalibrationResult, pred) -> dict:
                   "modules (rural, then capitals) with a cut",
         "seconds": round(result.seconds, 1),
         "stages": {st.name: summarise_stage(st) for st in result.stages},
+        "highest_posterior_draw": {name: value for st in result.stages
+                                   for name, value in highest_draw(st).items()},
     }
     return report
+
+
+def highest_draw(stage) -> dict:
+    """The stage's post-burn-in draw with the highest log-posterior (a coherent point: marginal
+    medians of correlated coefficients need not be)."""
+    lp = stage.log_prob[stage.burn_in:]
+    i = np.unravel_index(np.argmax(lp), lp.shape)
+    z = stage.chain[stage.burn_in:][i]
+    return {p.name: float(p.from_z(z[j])) for j, p in enumerate(stage.priors)}
 
 
 def write_calibration(result: CalibrationResult, out: Path, *, replicates: int | None = None,

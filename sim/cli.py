@@ -196,7 +196,7 @@ def cmd_compare(args) -> int:
     comp.notes["command"] = "afsim " + " ".join(sys.argv[1:])
     comp.elapsed = time.perf_counter() - started
     comp.write(args.out, force=args.force, plots=not args.no_plots, boundaries=args.boundaries,
-               map_scenario=args.map_scenario)
+               map_scenario=args.map_scenario, animation=args.animation)
     shutil.rmtree(checkpoint, ignore_errors=True)
     print(f"compared {len(comp.names)} scenarios x {args.replicates} replicates in "
           f"{time.perf_counter() - started:.0f} s -> {args.out}/report.html")
@@ -306,6 +306,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "polygons on the maps")
     p.add_argument("--map-scenario", default=None,
                    help="what-if shown beside the baseline on the map (default: largest effect)")
+    p.add_argument("--no-animation", dest="animation", action="store_false",
+                   help="skip the animated map of the collapse (about 10 s)")
     p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("sensitivity", help="global sensitivity (Sobol indices) of a scenario")

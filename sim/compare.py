@@ -121,12 +121,13 @@ class Comparison:
         return out
 
     def write(self, out: str | Path, *, force: bool = False, plots: bool = True,
-              boundaries: str | None = None, map_scenario: str | None = None) -> Path:
+              boundaries: str | None = None, map_scenario: str | None = None,
+              animation: bool = True) -> Path:
         from .output import atomic_directory
         from .report import write_comparison_outputs
         with atomic_directory(out, force=force) as tmp:
             write_comparison_outputs(self, tmp, plots=plots, boundaries=boundaries,
-                                     map_scenario=map_scenario)
+                                     map_scenario=map_scenario, animation=animation)
         return Path(out)
 
 

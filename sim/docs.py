@@ -17,21 +17,42 @@ def _cell(text: str) -> str:
     return " ".join(str(text).split()).replace("|", "\\|")
 
 
+def _posterior_summary() -> dict[str, str]:
+    """Median and 5-95% range of each calibrated parameter in the installed posterior."""
+    import numpy as np
+
+    from .parameters import NAMES
+    from .posterior import load_default_posterior
+    post = load_default_posterior()
+    if post is None:
+        return {}
+    out = {}
+    for j, name in enumerate(NAMES):
+        col = post.rows[:, j]
+        if np.ptp(col) > 0:
+            lo, med, hi = np.quantile(col, [0.05, 0.5, 0.95])
+            out[name] = f"{med:.3g} [{lo:.3g}, {hi:.3g}]"
+    return out
+
+
 def parameters_markdown() -> str:
-    """The parameter table as Markdown: name, default, unit, bounds, meaning, source."""
+    """The parameter table as Markdown: name, default, posterior, unit, bounds, meaning, source."""
+    post = _posterior_summary()
     out = ["# Model parameters", "",
-           "Generated from `sim/parameters.py` by `afsim parameters --markdown`; do not edit by hand.",
-           "Defaults are the hand-set values; `afsim run` draws each replicate's calibrated parameters",
-           "from the committed posterior unless `--fixed-parameters` is given.", ""]
+           "Generated from `sim/parameters.py` and the installed posterior (`sim/data/posterior.csv`)",
+           "by `afsim parameters --markdown`; do not edit by hand. `afsim run` draws each replicate's",
+           "calibrated parameters from the posterior (column *posterior*: median [5%, 95%]); the",
+           "*default* is used with `--fixed-parameters` (for calibrated parameters, the",
+           "highest-posterior draw of the default calibration).", ""]
     for group, title in GROUP_TITLES.items():
         rows = [p for p in PARAMETERS if p.group == group]
         if not rows:
             continue
-        out += [f"## {title}", "", "| name | default | unit | range | meaning | source |",
-                "|---|---|---|---|---|---|"]
+        out += [f"## {title}", "", "| name | default | posterior | unit | range | meaning | source |",
+                "|---|---|---|---|---|---|---|"]
         for p in rows:
-            out.append(f"| `{p.name}` | {p.default:g} | {_cell(p.unit)} | [{p.lower:g}, {p.upper:g}] | "
-                       f"{_cell(p.meaning)} | {_cell(p.source)} |")
+            out.append(f"| `{p.name}` | {p.default:g} | {post.get(p.name, 'fixed')} | {_cell(p.unit)} | "
+                       f"[{p.lower:g}, {p.upper:g}] | {_cell(p.meaning)} | {_cell(p.source)} |")
         out.append("")
     out += ["## Timeline drivers", "", "| driver | meaning | allowed values |", "|---|---|---|"]
     for name, (meaning, lo, hi) in DRIVERS.items():

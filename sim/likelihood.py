@@ -9,7 +9,8 @@ is a smooth function of the parameters, which is what lets an MCMC sampler work 
 * Capitals: each capital's probability of falling on its recorded day (or window), from its R
   simulated fall times smoothed with a normal kernel; the log of it, floored, times the weight
   (a composite likelihood: the weights carry the judgement that the dates are not independent).
-* Constraints: the kernel-smoothed probability that no capital fell before a date.
+* Constraints: the kernel-smoothed probability that no capital fell before a date, and that the
+  assault on the capitals began on the recorded day.
 """
 
 from __future__ import annotations
@@ -35,8 +36,10 @@ class Likelihood:
     capital_lo: np.ndarray        # (C,) start of the earliest recorded day
     capital_hi: np.ndarray        # (C,) end of the latest recorded day
     capital_w: np.ndarray         # (C,)
-    constraint_days: np.ndarray   # (Q,)
+    constraint_days: np.ndarray   # (Q,) no capital before these days
     constraint_w: np.ndarray      # (Q,)
+    assault_days: np.ndarray      # (A,) the assault began on these days
+    assault_w: np.ndarray         # (A,)
     bandwidth: float
     floor: float
     capital_rows: np.ndarray      # (34,) district rows of the capitals
@@ -45,7 +48,8 @@ class Likelihood:
     def build(cls, targets: Targets, geo: Geography) -> "Likelihood":
         counts = targets.fitted_districts
         caps = [c for c in targets.capitals if c.weight > 0]
-        cons = [c for c in targets.constraints if c.weight > 0]
+        cons = [c for c in targets.constraints if c.weight > 0 and c.kind == "no_capital_before"]
+        starts = [c for c in targets.constraints if c.weight > 0 and c.kind == "assault_start"]
         return cls(
             count_days=np.array([day_of(t.date) + 1 for t in counts]),
             count_obs=np.array([t.districts for t in counts]),
@@ -56,25 +60,32 @@ class Likelihood:
             capital_w=np.array([c.weight for c in caps]),
             constraint_days=np.array([day_of(c.date) for c in cons]),
             constraint_w=np.array([c.weight for c in cons]),
+            assault_days=np.array([day_of(c.date) for c in starts]),
+            assault_w=np.array([c.weight for c in starts]),
             bandwidth=targets.bandwidth, floor=targets.floor, capital_rows=geo.capital_rows)
 
     @property
     def needs_capitals(self) -> bool:
-        return len(self.capital_slots) > 0 or len(self.constraint_days) > 0
+        return len(self.capital_slots) > 0 or len(self.constraint_days) > 0 or len(self.assault_days) > 0
 
     # ------------------------------------------------------------------ features of replicates
-    def features(self, fall_time: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """What the likelihood reads from (M, n) fall times: counts at the checkpoints (M, K) and
-        the capitals' fall times (M, 34), NaN read as never (+inf)."""
+    def features(self, fall_time: np.ndarray, assault_time: np.ndarray | None = None
+                 ) -> tuple[np.ndarray, np.ndarray]:
+        """What the likelihood reads from (M, n) fall times and (M,) assault times: counts at the
+        checkpoints (M, K), and the capitals' fall times with the assault's start appended
+        (M, 35), NaN read as never (+inf)."""
         with np.errstate(invalid="ignore"):
             counts = (fall_time[:, None, :] < self.count_days[None, :, None]).sum(axis=2)
         caps = fall_time[:, self.capital_rows]
-        return counts.astype(float), np.where(np.isnan(caps), np.inf, caps)
+        assault = np.full(len(fall_time), np.nan) if assault_time is None else assault_time
+        times = np.column_stack([caps, assault])
+        return counts.astype(float), np.where(np.isnan(times), np.inf, times)
 
     # ------------------------------------------------------------------ the terms
     def components(self, counts: np.ndarray, capitals: np.ndarray) -> np.ndarray:
-        """Log-likelihood terms for S parameter values: counts (S, R, K), capitals (S, R, 34) ->
-        (S, 3) in the order of :data:`COMPONENTS`."""
+        """Log-likelihood terms for S parameter values: counts (S, R, K), capitals (S, R, 35: the
+        34 capitals' fall times, then the assault's start) -> (S, 3) in the order of
+        :data:`COMPONENTS`."""
         S = counts.shape[0]
         out = np.zeros((S, 3))
         if len(self.count_obs):
@@ -84,10 +95,16 @@ class Likelihood:
             h = self.bandwidth
             p = (ndtr((self.capital_hi - x) / h) - ndtr((self.capital_lo - x) / h)).mean(axis=1)
             out[:, 1] = (np.log(np.maximum(p, self.floor)) * self.capital_w).sum(axis=1)
+        h = self.bandwidth
         if len(self.constraint_days):
-            first = capitals.min(axis=2)                                  # (S, R)
-            q = ndtr((first[:, :, None] - self.constraint_days) / self.bandwidth).mean(axis=1)
-            out[:, 2] = (np.log(np.maximum(q, self.floor)) * self.constraint_w).sum(axis=1)
+            first = capitals[:, :, :-1].min(axis=2)                       # (S, R)
+            q = ndtr((first[:, :, None] - self.constraint_days) / h).mean(axis=1)
+            out[:, 2] += (np.log(np.maximum(q, self.floor)) * self.constraint_w).sum(axis=1)
+        if len(self.assault_days):
+            start = capitals[:, :, -1][:, :, None]                        # (S, R, 1)
+            a = (ndtr((self.assault_days + 1 - start) / h)
+                 - ndtr((self.assault_days - start) / h)).mean(axis=1)
+            out[:, 2] += (np.log(np.maximum(a, self.floor)) * self.assault_w).sum(axis=1)
         return out
 
     def _counts(self, counts: np.ndarray) -> np.ndarray:

@@ -528,8 +528,45 @@ def side_by_side(values_a, values_b, titles=("", ""), geo=None, **kw) -> Figure:
     style = _style(pair, **kw)
     fig = Figure(figsize=(15, 6.8), layout="constrained")
     axes = fig.subplots(1, 2)
-    mappables = [_draw(ax, v, geo, style, t) for ax, v, t in zip(axes, pair, titles)]
+    mappables = [_draw(ax, v, geo, style, "") for ax, v in zip(axes, pair)]
+    for ax, t in zip(axes, titles):      # panel labels inside the frame: no clash with the title
+        ax.text(0.02, 0.97, t, transform=ax.transAxes, fontsize=13, weight="bold", va="top")
     _colourbar(fig, mappables[0], list(axes), style, label)
     if suptitle:
         fig.suptitle(suptitle)
     return fig
+
+
+# ----------------------------------------------------------------------------- animation
+def collapse_animation(p_fallen: np.ndarray, path, geo: Geography | None = None, *,
+                       first_day: int = 0, last_day: int | None = None, every: int = 4,
+                       title: str = "", fps: int = 6) -> Path:
+    """GIF of the collapse: each frame colours the districts by the probability that they have
+    fallen by that day. ``p_fallen`` is (n, days). Drawn once and re-coloured per frame, so a
+    100-frame animation takes seconds (Pillow, which matplotlib already depends on, writes it)."""
+    from matplotlib.animation import FuncAnimation, PillowWriter
+    geo = geo or load_geography()
+    p_fallen = np.asarray(p_fallen, dtype=float)
+    last_day = p_fallen.shape[1] - 1 if last_day is None else min(last_day, p_fallen.shape[1] - 1)
+    days = list(range(first_day, last_day + 1, every))
+    if days[-1] != last_day:
+        days.append(last_day)
+    fig = district_map(p_fallen[:, days[0]], geo, vmin=0.0, vmax=1.0, cmap="Reds",
+                       label="probability the district is under Taliban control", title=title)
+    ax = fig.axes[0]
+    image = next(a for a in ax.get_images())
+    raster = district_raster(geo)
+    on_map = raster.labels >= 0
+    safe = np.maximum(raster.labels, 0)
+    stamp = ax.text(0.02, 0.95, "", transform=ax.transAxes, fontsize=13, weight="bold")
+
+    def draw(k):
+        day = days[k]
+        image.set_data(np.ma.masked_invalid(np.where(on_map, p_fallen[safe, day], np.nan)))
+        stamp.set_text((START + dt.timedelta(days=day)).strftime("%d %B %Y"))
+        return image, stamp
+
+    anim = FuncAnimation(fig, draw, frames=len(days), blit=False)
+    path = Path(path)
+    anim.save(path, writer=PillowWriter(fps=fps), dpi=70)
+    return path

@@ -4,13 +4,18 @@ Parameters are data. The hazard (:mod:`sim.hazard`) reads them by name; scenario
 by name; calibration estimates some of them by name. Nothing else in the code holds a model
 constant. Each entry says where it comes from: a sentence of the seed article
 (``shared/seeds``, quoted in ``sim/data/timeline.csv`` / ``history.csv``), a number of the
-record, or, when the record is silent, ``ASSUMPTION`` with the reasoning. The defaults are
-the calibrated posterior medians once a calibration is committed (see ``calibration/``); until
-then they are hand-set and say so.
+record, or, when the record is silent, ``ASSUMPTION`` with the reasoning.
 
 Signs are written into the hazard formula, so every coefficient below is a non-negative
 strength: "b_air = 2" means air support *lowers* the hazard, as the formula in
 :mod:`sim.hazard` shows.
+
+Defaults of the calibrated parameters (those in ``calibration/default.toml``) are the
+highest-posterior draw of the default calibration, rounded to three significant digits (stage by
+stage: ``calibration/default/fit_report.json``, "highest_posterior_draw"). Runs draw every
+replicate's parameters from the whole posterior unless ``--fixed-parameters`` asks for these values;
+marginal medians would not do, because the record constrains combinations of coefficients (the
+pay effect and the mobilization brake, for instance) more than each alone.
 """
 
 from __future__ import annotations
@@ -41,22 +46,22 @@ _P = Parameter
 #: The table. Order is the order of documentation and of output columns.
 PARAMETERS: tuple[Parameter, ...] = (
     # ----------------------------------------------------------------- rural districts
-    _P("base_rate", 0.0025, "1/day", 1e-6, 1.0, "district",
+    _P("base_rate", 0.00592, "1/day", 1e-6, 1.0, "district",
        "Daily surrender hazard of a held district with every driver at zero.",
        "ASSUMPTION (scale); calibrated against the monthly captures (history.csv H07, H11, H21)."),
-    _P("b_neighbour", 2.0, "per unit share", 0.0, 10.0, "district",
+    _P("b_neighbour", 0.493, "per unit share", 0.0, 10.0, "district",
        "Log-hazard increase when all of a district's neighbours (border-length weighted) have fallen.",
        "Seed: 'a continuation of the bottom-up succession of negotiated or paid surrenders to the "
        "Taliban from the village level upwards' (timeline.csv T01)."),
-    _P("b_momentum", 1.5, "per unit share", 0.0, 10.0, "district",
+    _P("b_momentum", 1.19, "per unit share", 0.0, 10.0, "district",
        "Log-hazard increase per unit of the national share of districts fallen (bandwagon).",
        "Seed: 'the more they see the Taliban victory is inevitable, the more the victory becomes "
        "inevitable, because they just cut their own deals with them'."),
-    _P("b_pay", 1.35, "per month of arrears", 0.0, 3.0, "district",
+    _P("b_pay", 1.87, "per month of arrears", 0.0, 3.0, "district",
        "Log-hazard increase per month of ANSF salary arrears P(t).",
        "Seed: 'The sudden switch ANSF salary management in April 2021 to Afghan military "
        "administration led to months of unpaid ANSF salaries.' (timeline.csv T08)."),
-    _P("b_air", 2.0, "per unit air support x reach", 0.0, 10.0, "district",
+    _P("b_air", 3.5, "per unit air support x reach", 0.0, 10.0, "district",
        "Log-hazard decrease per unit of air support A(t) times the district's government reach.",
        "Seed: the February 2020 and April 2021 'drops in US support ... in particular aerial "
        "support, that the ANSF had been trained to depend on' (timeline.csv T02, T07, T16)."),
@@ -70,36 +75,36 @@ PARAMETERS: tuple[Parameter, ...] = (
     _P("b_focus", 0.6, "indicator", 0.0, 5.0, "district",
        "Log-hazard increase for districts in the offensive's focus regions (strategy.focus_regions).",
        "Seed: 'its strategic choice of attacking northern provinces'."),
-    _P("b_mobilization", 1.4, "indicator", 0.0, 5.0, "district",
+    _P("b_mobilization", 2.48, "indicator", 0.0, 5.0, "district",
        "Log-hazard decrease while the National Mobilization of militias is in force (a brake).",
        "Seed: 25 June, 'a program called National Mobilization that aimed to arm militia groups "
        "to fight the Taliban' (timeline.csv T13). Strength: ASSUMPTION, calibrated."),
     # ----------------------------------------------------------------- provincial capitals
-    _P("cap_base_rate", 0.00003, "1/day", 1e-12, 10.0, "capital",
+    _P("cap_base_rate", 3.84e-10, "1/day", 1e-18, 10.0, "capital",
        "Daily surrender hazard of a provincial capital once the assault has begun, drivers at zero.",
        "ASSUMPTION (scale); calibrated against the capitals' fall dates (provinces.csv)."),
-    _P("cap_b_encircle", 1.5, "per unit share", 0.0, 10.0, "capital",
+    _P("cap_b_encircle", 2.62, "per unit share", 0.0, 10.0, "capital",
        "Log-hazard increase per unit share of the capital's own province already fallen (encirclement).",
        "Seed: cities were besieged after their districts fell (e.g. Kandahar: 'All surrounding "
        "districts save for Daman District had fallen under Taliban control')."),
-    _P("cap_b_cascade", 5.0, "per unit share", 0.0, 20.0, "capital",
+    _P("cap_b_cascade", 2.79, "per unit share", 0.0, 20.0, "capital",
        "Log-hazard increase per unit share of the other provincial capitals already fallen.",
        "Seed: 'peaceful surrender of some Afghan army units had encouraged many others to follow "
        "suit'; 33 capitals fell in ten days (provinces.csv)."),
-    _P("cap_b_distance", 0.3, "per 100 km", 0.0, 5.0, "capital",
+    _P("cap_b_distance", 1.53, "per 100 km", 0.0, 5.0, "capital",
        "Log-hazard increase per 100 km of great-circle distance from Kabul (the periphery first, "
        "the ring around Kabul last).",
        "model.md section 3; ASSUMPTION that distance, not a typed-in order, carries the geography."),
-    _P("cap_b_focus", 1.5, "indicator", 0.0, 10.0, "capital",
+    _P("cap_b_focus", 6.59, "indicator", 0.0, 10.0, "capital",
        "Log-hazard increase for capitals in the offensive's focus regions.",
        "Seed: 'its strategic choice of attacking northern provinces'."),
-    _P("cap_b_size", 0.5, "per log-unit of population", 0.0, 5.0, "capital",
+    _P("cap_b_size", 1.83, "per log-unit of population", 0.0, 5.0, "capital",
        "Log-hazard decrease per unit of log(registered voters of the capital district / the "
        "capitals' median): bigger cities had bigger garrisons and held longer.",
        "Seed: 'culminating with victories in weeks-long battles of major cities Herat, Kandahar and "
        "Lashkargah'; 'The remaining ground defense of Lashkar Gah and Kandahar was mostly organized "
        "by hundreds of Afghan Commandos'. Population proxy: districts.csv registered_voters_2019."),
-    _P("cap_b_ramp", 0.6, "per day", 0.0, 5.0, "capital",
+    _P("cap_b_ramp", 0.963, "per day", 0.0, 5.0, "capital",
        "Log-hazard increase of every capital, Kabul included, per day since the assault on cities "
        "began (the assault's growing intensity), counted in whole days up to assault_ramp_days.",
        "Seed: after Zaranj, 'Insurgents also launched repeated raids on the other provincial "
@@ -112,7 +117,7 @@ PARAMETERS: tuple[Parameter, ...] = (
        "US withdrawal progress W(t) at which the countdown to the assault on cities starts.",
        "Seed: NBC, 25 June: the Taliban 'had avoided capturing some targets so as not to run afoul "
        "of the US'. 0.9 = the Bagram handover on 2 July (timeline.csv T15)."),
-    _P("assault_delay_days", 35.0, "days", 0.0, 150.0, "trigger",
+    _P("assault_delay_days", 35.4, "days", 0.0, 150.0, "trigger",
        "Days between the withdrawal reaching that level and the first day capitals can be assaulted.",
        "ASSUMPTION; calibrated. Not a capital's date: the first fall still has to emerge from the "
        "capital hazard."),
@@ -120,10 +125,10 @@ PARAMETERS: tuple[Parameter, ...] = (
        "National share of districts fallen also required before the assault on cities (0: no condition).",
        "model.md section 3 ('a national share fallen'); ASSUMPTION, compared in calibration."),
     # ----------------------------------------------------------------- Kabul and collapse
-    _P("kabul_base_rate", 0.0005, "1/day", 1e-9, 10.0, "kabul",
+    _P("kabul_base_rate", 2.81e-05, "1/day", 1e-18, 10.0, "kabul",
        "Daily hazard that Kabul falls (the president leaves) once the assault has begun, no capital fallen.",
        "ASSUMPTION (scale); calibrated against 15 August (provinces.csv)."),
-    _P("kabul_b_capitals", 8.0, "per unit share", 0.0, 30.0, "kabul",
+    _P("kabul_b_capitals", 3.34, "per unit share", 0.0, 30.0, "kabul",
        "Log-hazard increase of Kabul's fall per unit share of the other 33 capitals fallen.",
        "Seed: Kabul fell after 25 capitals had, 'with only sporadic resistance' (provinces.csv)."),
     _P("kabul_b_ring", 1.0, "per unit share", 0.0, 10.0, "kabul",

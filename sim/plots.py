@@ -22,8 +22,12 @@ HISTORY = "#1f1f1f"
 MUTED = "#8c8c8c"
 
 
-def _to_dates(days) -> list[dt.date]:
-    return [START + dt.timedelta(days=float(d)) for d in days]
+_ORIGIN = dt.datetime.combine(START, dt.time())
+
+
+def _to_dates(days) -> list[dt.datetime]:
+    """Model times (days since 1 May 2021, fractions included) as datetimes for the axes."""
+    return [_ORIGIN + dt.timedelta(days=float(d)) for d in days]
 
 
 def _date_axis(ax, axis="x") -> None:
@@ -71,7 +75,7 @@ def fan_chart(result, ax=None, *, history: bool = True, label: str | None = None
                     markeredgecolor=HISTORY, linestyle="none", zorder=5)
             if not cp.consistent:
                 ax.annotate(cp.id.replace("_", " "), (when, cp.districts), textcoords="offset points",
-                            xytext=(6, -12), fontsize=8, color=MUTED)
+                            xytext=(-8, 7), ha="right", fontsize=8, color=MUTED)
         handles, labels = ax.get_legend_handles_labels()
         handles += [Line2D([], [], marker="o", color=HISTORY, linestyle="none"),
                     Line2D([], [], marker="o", markerfacecolor="white", markeredgecolor=HISTORY,
@@ -265,11 +269,12 @@ def forecast_chart(result, as_of: dt.date) -> Figure:
                label=f"cut-off {as_of}")
     horizon_end = _to_dates([result.model.horizon])[0]
     for k, (issued, lo, hi, label) in enumerate(US_ESTIMATES):
-        y = 0.08 + 0.09 * k
+        y = 0.62 + 0.1 * k           # above the rising curve, on its empty upper-left side
         start = dt.datetime.combine(lo or issued, dt.time())
         end = min(dt.datetime.combine(hi, dt.time()), horizon_end)
         ax.annotate("", xy=(end, y), xytext=(start, y),
-                    arrowprops=dict(arrowstyle="-|>" if hi > horizon_end.date() else "|-|",
+                    arrowprops=dict(arrowstyle="-|>" if dt.datetime.combine(hi, dt.time()) > horizon_end
+                                    else "|-|",
                                     color="#2b6cb0", linewidth=1.6))
         ax.plot([dt.datetime.combine(issued, dt.time())], [y], marker="v", color="#2b6cb0")
         ax.text(start, y + 0.02, label, fontsize=8, color="#2b6cb0")
@@ -278,7 +283,7 @@ def forecast_chart(result, as_of: dt.date) -> Figure:
     ax.set_ylabel("probability Kabul has fallen")
     ax.grid(alpha=0.3)
     _date_axis(ax)
-    ax.legend(loc="upper left", fontsize=8, framealpha=0.9)
+    ax.legend(loc="lower right", fontsize=8, framealpha=0.9)
     ax.set_title(f"Forecast of the fall of Kabul, calibrated on the record known on {as_of}\n"
                  f"{result.replicates} replicates, parameters from that posterior; blue: US "
                  "estimates of the time (timeline.csv)", fontsize=11)

@@ -24,7 +24,8 @@ from .results import write_csv, write_json
 
 def _img(path: Path, alt: str) -> str:
     data = base64.b64encode(path.read_bytes()).decode("ascii")
-    return f'<figure><img alt="{html.escape(alt)}" src="data:image/png;base64,{data}"/></figure>'
+    kind = "gif" if path.suffix == ".gif" else "png"
+    return f'<figure><img alt="{html.escape(alt)}" src="data:image/{kind};base64,{data}"/></figure>'
 
 
 def _table(rows: list[dict], columns: list[tuple[str, str]]) -> str:
@@ -54,7 +55,7 @@ figure{margin:1em 0}img{max-width:100%}.meta{color:#555;font-size:.9em}li{margin
 
 
 def write_comparison_outputs(comparison, out: Path, *, plots: bool = True, boundaries=None,
-                             map_scenario: str | None = None) -> None:
+                             map_scenario: str | None = None, animation: bool = True) -> None:
     """Write every file of a comparison into ``out`` (an empty folder)."""
     from . import plots as P
     out.mkdir(parents=True, exist_ok=True)
@@ -89,6 +90,10 @@ def write_comparison_outputs(comparison, out: Path, *, plots: bool = True, bound
         save(P.capitals_held_chart(comparison), "capitals_held.png", "Capitals held on 15 August",
              "Provincial capitals still held on 15 August 2021, per scenario.")
         _maps(comparison, save, boundaries, map_scenario)
+        if animation:
+            gif = _animation(comparison, out)
+            figs.append((gif, "Animated map of the collapse",
+                         "The baseline's collapse, every third day from 1 May to 31 August 2021."))
         if sens is not None:
             save(P.sensitivity_chart(sens), "sensitivity.png", "Sobol indices",
                  "Which parameters' uncertainty moves the outcomes (Sobol indices).")
@@ -122,6 +127,17 @@ def _maps(comparison, save, boundaries, map_scenario) -> None:
     save(fig, f"map_{map_scenario}.png", "Side-by-side map",
          f"Probability each district has fallen by 15 August 2021, baseline vs {map_scenario} "
          "(the what-if with the largest effect on Kabul unless chosen with --map-scenario).")
+
+
+def _animation(comparison, out: Path) -> str | None:
+    """The baseline's collapse, day by day (raster maps only: polygons would be slow to redraw)."""
+    from .maps import collapse_animation
+    base = comparison.base
+    path = out / "plots" / "collapse_baseline.gif"
+    collapse_animation(base.summary.p_fallen_by_day(), path, base.geo, last_day=122, every=3,
+                       title=f"The collapse, baseline ({base.replicates} replicates): "
+                             "probability each district is under Taliban control")
+    return path.name
 
 
 def render_html(comparison, rows, figs, pdir: Path) -> str:

@@ -94,6 +94,10 @@ class Summary:
         d = int(day_of(date)) + 1
         return self.day_hist[:, :min(d, self.days)].sum(axis=1) / self.replicates
 
+    def p_fallen_by_day(self) -> np.ndarray:
+        """(n, days): probability each district has fallen by the end of each day."""
+        return np.cumsum(self.day_hist[:, :-1], axis=1) / self.replicates
+
     def mean_fall_day(self) -> np.ndarray:
         fell = self.day_hist[:, :-1].sum(axis=1)
         with np.errstate(invalid="ignore", divide="ignore"):

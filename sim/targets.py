@@ -44,10 +44,16 @@ class CapitalTarget:
     why: str
 
 
+CONSTRAINT_KINDS = ("no_capital_before", "assault_start")
+
+
 @dataclass(frozen=True)
 class Constraint:
+    """A fact about the whole sequence: ``no_capital_before`` a date, or the ``assault_start``
+    on the capitals on a date."""
+
     id: str
-    kind: str            # no_capital_before
+    kind: str
     date: dt.date
     weight: float
     source: str
@@ -76,8 +82,11 @@ class Targets:
                             key="--as-of")
         districts = tuple(t for t in self.districts if t.date < cutoff)
         capitals = tuple(c for c in self.capitals if c.latest < cutoff)
-        # "No capital before 6 August" was known, on a date before that, only up to that date.
-        constraints = [replace(c, date=min(c.date, cutoff)) for c in self.constraints]
+        # "No capital before 6 August" was known, on a date before that, only up to that date;
+        # the start of the assault was known only once it had happened.
+        constraints = [replace(c, date=min(c.date, cutoff)) for c in self.constraints
+                       if c.kind == "no_capital_before"]
+        constraints += [c for c in self.constraints if c.kind == "assault_start" and c.date < cutoff]
         return replace(self, districts=districts, capitals=capitals, constraints=tuple(constraints),
                        as_of_date=cutoff)
 
@@ -161,10 +170,10 @@ def load_targets(path: str | Path, geo: Geography) -> Targets:
     for k, t in enumerate(data.get("constraints", [])):
         where = f"constraints[{k}]"
         _check_keys(t, {"id", "kind", "date", "weight", "source", "why"}, path, where)
-        if t.get("kind") != "no_capital_before":
-            raise UserError(f"unknown kind {t.get('kind')!r}; allowed: no_capital_before", file=path,
-                            key=f"{where}.kind")
-        constraints.append(Constraint(str(t.get("id", where)), "no_capital_before",
+        if t.get("kind") not in CONSTRAINT_KINDS:
+            raise UserError(f"unknown kind {t.get('kind')!r}; allowed: {', '.join(CONSTRAINT_KINDS)}",
+                            file=path, key=f"{where}.kind")
+        constraints.append(Constraint(str(t.get("id", where)), t["kind"],
                                       _date(t.get("date"), path, f"{where}.date"),
                                       _num(t, "weight", path, where, 0, 100),
                                       str(t.get("source", "")), str(t.get("why", ""))))

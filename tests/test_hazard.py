@@ -138,3 +138,13 @@ def test_every_coefficient_in_the_rule_is_documented():
         spec = BY_NAME[name]
         assert spec.meaning and spec.source and spec.unit
         assert spec.lower == 0.0     # strengths: signs live in the formula
+
+
+def test_the_parameter_documentation_is_generated_from_the_code():
+    """docs/parameters.md must be regenerated (afsim parameters --markdown) when a parameter or
+    the installed posterior changes; this fails if it drifts."""
+    from pathlib import Path
+
+    from sim.docs import parameters_markdown
+    doc = Path(__file__).resolve().parents[1] / "docs" / "parameters.md"
+    assert doc.read_text(encoding="utf-8") == parameters_markdown()
