@@ -108,7 +108,7 @@ class _BatchRun:
         self.seg_start = np.append(tl.starts, np.inf)
         self.seg_pay = np.array([s.pay for s in tl.states])
         self.seg_mob = np.array([s.mobilization for s in tl.states])
-        self.seg_air = np.array([s.air_by_district(cov.province_index) for s in tl.states])  # (K, n)
+        self.seg_air = np.array([s.air_by_district() for s in tl.states])  # (K, n)
         # Only a change of air cover changes districts' own rates; pay, brake and withdrawal
         # steps act through the nationwide factor alone.
         self.air_changes = np.r_[False, np.any(self.seg_air[1:] != self.seg_air[:-1], axis=1), False]

@@ -78,7 +78,7 @@ class Campaign:
         self.cumulative = np.zeros(n)
         self.t_last = 0.0
         self.drivers = model.timeline.states[0]
-        self.air = self.drivers.air_by_district(cov.province_index)
+        self.air = self.drivers.air_by_district()
         self._refresh_local()
         self.window_opens = float(model.timeline.withdrawal_reached(float(p.assault_withdrawal_level))
                                   + float(p.assault_delay_days))
@@ -192,7 +192,7 @@ class Campaign:
             return
         if kind == "drivers":
             self.drivers = self.model.timeline.states[payload]
-            self.air = self.drivers.air_by_district(self.model.cov.province_index)
+            self.air = self.drivers.air_by_district()
             self._refresh_local()
             if self.record_log:
                 for ev in self.model.timeline.events:

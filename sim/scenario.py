@@ -24,7 +24,8 @@ A scenario file::
     driver = "withdrawal"                   # see sim.timeline.DRIVERS
     value = 0.9
     source = "timeline.csv T15: 'On 2 July, ... US troops left Bagram Airfield'"
-    provinces = ["Kandahar"]                # only for air_support_local
+    provinces = ["Kandahar"]                # only for air_support_local (or districts = [...],
+                                            # pcodes or names; 'Name (Province)' if shared)
 
     [timeline]                              # a what-if's changes to the inherited events
     remove = ["contractors_leave"]
@@ -63,7 +64,7 @@ RUN_KEYS = {"end"}
 STRATEGY_KEYS = {"focus_regions"}
 BASE_TIMELINE_KEYS = {"events"}
 WHATIF_TIMELINE_KEYS = {"add", "remove", "move", "set"}
-EVENT_KEYS = {"id", "date", "driver", "value", "source", "provinces"}
+EVENT_KEYS = {"id", "date", "driver", "value", "source", "provinces", "districts"}
 OPERATIONS = ("set", "scale", "shift")
 MAX_END = dt.date(2023, 12, 31)
 DEFAULT_FOCUS = ("Northern", "North Eastern")
@@ -248,13 +249,41 @@ def _province_list(value: Any, path: Path, key: str, geo: Geography) -> tuple[st
     return tuple(out)
 
 
+def _district_list(value: Any, path: Path, key: str, geo: Geography) -> tuple[str, ...]:
+    """District pcodes from pcodes, unique names, or 'Name (Province)' for the 11 shared names."""
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        raise UserError("expected a non-empty list of district pcodes or names", file=path, key=key)
+    out = []
+    for ref in value:
+        text = ref.strip()
+        if text.upper() in geo._pcode_index:
+            out.append(text.upper())
+            continue
+        name, _, province = text.partition("(")
+        name, province = name.strip().lower(), province.rstrip(")").strip().lower()
+        hits = [i for i in range(geo.n) if geo.names[i].lower() == name and (
+            not province or province in (geo.provinces[geo.province_index[i]].name.lower(),
+                                         geo.provinces[geo.province_index[i]].name_seed.lower()))]
+        if not hits:
+            raise UserError(f"unknown district {ref!r}; give a pcode (e.g. AF2701) or a district name "
+                            "from sim/data/districts.csv", file=path, key=key)
+        if len(hits) > 1:
+            options = ", ".join(f"'{geo.names[i]} ({geo.provinces[geo.province_index[i]].name})'"
+                                for i in hits)
+            raise UserError(f"district name {ref!r} is ambiguous; write one of {options} or a pcode",
+                            file=path, key=key)
+        out.append(geo.pcodes[hits[0]])
+    return tuple(out)
+
+
 def _event(raw: Any, path: Path, key: str, geo: Geography, end: dt.date) -> Event:
     if not isinstance(raw, dict):
         raise UserError(f"expected a table (an event), got {type(raw).__name__}", file=path, key=key)
     _unknown(raw, EVENT_KEYS, path, f"{key}.")
     for k in ("id", "date", "driver", "value", "source"):
         if k not in raw:
-            raise UserError(f"missing; an event needs {', '.join(sorted(EVENT_KEYS - {'provinces'}))}",
+            raise UserError(f"missing; an event needs "
+                            f"{', '.join(sorted(EVENT_KEYS - {'provinces', 'districts'}))}",
                             file=path, key=f"{key}.{k}")
     ev_id = _string(raw, "id", path, f"{key}.")
     if not NAME_RE.match(ev_id):
@@ -272,15 +301,21 @@ def _event(raw: Any, path: Path, key: str, geo: Geography, end: dt.date) -> Even
         raise UserError("empty; every event cites its source (the seed sentence or an assumption)",
                         file=path, key=f"{key}.source")
     provinces: tuple[str, ...] = ()
+    districts: tuple[str, ...] = ()
     if driver == "air_support_local":
-        if "provinces" not in raw:
-            raise UserError("missing; air_support_local needs the provinces it covers", file=path,
-                            key=f"{key}.provinces")
-        provinces = _province_list(raw["provinces"], path, f"{key}.provinces", geo)
-    elif "provinces" in raw:
-        raise UserError(f"only air_support_local events take provinces (driver is {driver!r})",
-                        file=path, key=f"{key}.provinces")
-    return Event(ev_id, date, driver, value, source, provinces)
+        if "provinces" not in raw and "districts" not in raw:
+            raise UserError("missing; air_support_local needs the provinces or districts it covers",
+                            file=path, key=f"{key}.provinces")
+        if "provinces" in raw:
+            provinces = _province_list(raw["provinces"], path, f"{key}.provinces", geo)
+        if "districts" in raw:
+            districts = _district_list(raw["districts"], path, f"{key}.districts", geo)
+    else:
+        for where in ("provinces", "districts"):
+            if where in raw:
+                raise UserError(f"only air_support_local events take {where} (driver is {driver!r})",
+                                file=path, key=f"{key}.{where}")
+    return Event(ev_id, date, driver, value, source, provinces, districts)
 
 
 def _parameter_changes(table: Mapping, path: Path) -> list[ParameterChange]:
@@ -427,12 +462,12 @@ def _apply_timeline_changes(timeline: Mapping, events: dict[str, Event], path: P
             ev = events[ev_id]
             if op == "move":
                 events[ev_id] = Event(ev.id, _date(raw["date"], path, f"{key}.date", EARLIEST_EVENT, end),
-                                      ev.driver, ev.value, ev.source, ev.provinces)
+                                      ev.driver, ev.value, ev.source, ev.provinces, ev.districts)
             else:
                 _, lo, hi = DRIVERS[ev.driver]
                 events[ev_id] = Event(ev.id, ev.date, ev.driver,
                                       _number(raw["value"], path, f"{key}.value", lo, hi),
-                                      ev.source, ev.provinces)
+                                      ev.source, ev.provinces, ev.districts)
     adds = timeline.get("add", [])
     if not isinstance(adds, list):
         raise UserError("expected an array of tables [[timeline.add]]", file=path, key="timeline.add")

@@ -12,7 +12,8 @@ Drivers
 -------
 ``air_support``        national level of air support and contractor maintenance, A(t) (1 = the
                        pre-2020 level the ANSF was trained to depend on).
-``air_support_local``  extra air support over the listed provinces, added to the national level.
+``air_support_local``  extra air support over the listed provinces and/or districts, added to the
+                       national level.
 ``pay_arrears``        months of ANSF salary arrears, P(t).
 ``mobilization``       1 while the National Mobilization brake is in force, else 0.
 ``withdrawal``         progress of the US withdrawal, W(t) in [0, 1]; the strategic trigger of
@@ -38,7 +39,7 @@ EARLIEST_EVENT = dt.date(2020, 1, 1)
 
 DRIVERS = {
     "air_support": ("national air support and contractor level A(t)", 0.0, 2.0),
-    "air_support_local": ("extra air support over the listed provinces", 0.0, 2.0),
+    "air_support_local": ("extra air support over the listed provinces or districts", 0.0, 2.0),
     "pay_arrears": ("months of ANSF salary arrears P(t)", 0.0, 24.0),
     "mobilization": ("National Mobilization brake in force (0 or 1)", 0.0, 1.0),
     "withdrawal": ("US withdrawal progress W(t)", 0.0, 1.0),
@@ -68,6 +69,7 @@ class Event:
     value: float
     source: str
     provinces: tuple[str, ...] = ()
+    districts: tuple[str, ...] = ()          # pcodes
 
     @property
     def day(self) -> float:
@@ -79,13 +81,14 @@ class DriverState:
     """Driver levels over one segment."""
 
     air_national: float
-    air_local: np.ndarray = field(repr=False)   # (n_provinces,)
+    air_local: np.ndarray = field(repr=False)   # (n,) extra air support over each district
     pay: float
     mobilization: float
     withdrawal: float
 
-    def air_by_district(self, province_index: np.ndarray) -> np.ndarray:
-        return self.air_national + self.air_local[province_index]
+    def air_by_district(self) -> np.ndarray:
+        """A(t) over each district: the national level plus any local support."""
+        return self.air_national + self.air_local
 
 
 @dataclass(frozen=True)
@@ -123,14 +126,16 @@ def compile_timeline(events: Sequence[Event], geo: Geography, end: dt.date = DEF
     """Apply the events in date order; events on or before 1 May set the starting levels."""
     horizon = day_of(end) + 1.0
     levels = dict(INITIAL_LEVELS)
-    local = np.zeros(geo.n_provinces)
+    local = np.zeros(geo.n)
     ordered = sorted(events, key=lambda e: (e.date, e.id))
     withdrawal_steps: list[tuple[float, float]] = []
 
     def apply(ev: Event) -> None:
         if ev.driver == "air_support_local":
             for name in ev.provinces:
-                local[geo.province_by_name(name).index] = ev.value
+                local[geo.province_index == geo.province_by_name(name).index] = ev.value
+            for code in ev.districts:
+                local[geo.index_of(code)] = ev.value
         else:
             levels[ev.driver] = ev.value
         if ev.driver == "withdrawal":

@@ -129,7 +129,7 @@ def test_unknown_keys_are_refused_with_their_name(tmp_path, geo, section, key, v
     from sim.parameters import NAMES
     known = {"scenario": {"name", "description", "base"}, "parameters": set(NAMES),
              "strategy": {"focus_regions"}, "timeline": {"remove", "add", "move", "set"},
-             "timeline.add": {"id", "date", "driver", "value", "source", "provinces"},
+             "timeline.add": {"id", "date", "driver", "value", "source", "provinces", "districts"},
              "run": {"end"}, "TOP": {"scenario", "run", "parameters", "strategy", "timeline"}}
     if key in known[section]:
         return

@@ -160,3 +160,41 @@ def test_whatif_of_a_whatif_composes_changes(tmp_path, geo):
     p = load_scenario(second, geo).parameters()
     assert p["b_pay"] == pytest.approx(defaults()["b_pay"] * 0.5 + 0.1)
     assert load_scenario(first, geo).parameters()["b_pay"] == pytest.approx(defaults()["b_pay"] * 0.5)
+
+
+def test_local_air_support_can_name_districts(tmp_path, geo):
+    path = whatif(tmp_path, """
+        [[timeline.add]]
+        id = "cover"
+        date = 2021-07-10
+        driver = "air_support_local"
+        value = 0.8
+        districts = ["AF2701", "Arghandab (Kandahar)", "spin boldak"]
+        source = "ASSUMPTION: test"
+    """)
+    sc = load_scenario(path, geo)
+    assert sc.event("cover").districts == ("AF2701", "AF2702", "AF2711")
+    from sim.model import Model
+    model = Model.build(geo, sc.events, sc.focus_regions, sc.end)
+    k = model.timeline.segment_at(75.0)
+    air = model.timeline.states[k].air_by_district()
+    covered = [geo.index_of(c) for c in ("AF2701", "AF2702", "AF2711")]
+    assert np.allclose(air[covered] - air[geo.index_of("AF2703")], 0.8)
+
+
+@pytest.mark.parametrize("ref,needle", [("Atlantis", "unknown district"),
+                                        ("Arghandab", "ambiguous"), ("AF9999", "unknown district")])
+def test_unknown_or_ambiguous_district_names_are_refused(tmp_path, geo, ref, needle):
+    path = whatif(tmp_path, f"""
+        [[timeline.add]]
+        id = "cover"
+        date = 2021-07-10
+        driver = "air_support_local"
+        value = 0.8
+        districts = ["{ref}"]
+        source = "s"
+    """)
+    with pytest.raises(UserError) as err:
+        load_scenario(path, geo)
+    msg = err.value.one_line()
+    assert needle in msg and "timeline.add[0].districts" in msg and str(path) in msg
