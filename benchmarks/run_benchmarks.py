@@ -128,7 +128,7 @@ def main() -> None:
             res["default_calibration_wall_seconds"] = wall
     out = ROOT / "benchmarks" / ("results_quick.json" if args.quick else "results.json")
     out.write_text(json.dumps(res, indent=2) + "\n")
-    print(f"| measure | value |\n|---|---|")
+    print("| measure | value |\n|---|---|")
     for key, value in res.items():
         if key != "machine":
             print(f"| {key} | {value:.4g} |" if isinstance(value, float) else f"| {key} | {value} |")

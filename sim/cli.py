@@ -21,34 +21,22 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {' '.join(message.split())} (see --help)\n")
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {value}")
-    return value
+def _whole_number(lo: int, hi: int | None, allowed: str):
+    """An argparse type: a whole number in [lo, hi], with ``allowed`` in its error message."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {allowed}, got {text!r}") from None
+        if value < lo or (hi is not None and value > hi):
+            raise argparse.ArgumentTypeError(f"expected {allowed}, got {value}")
+        return value
+    return parse
 
 
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if not 0 <= value < 2 ** 63:
-        raise argparse.ArgumentTypeError(f"expected 0 <= seed < 2**63, got {value}")
-    return value
-
-
-def _workers(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number (0 = all cores), got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected >= 0 (0 = all cores), got {value}")
-    return value
+_positive_int = _whole_number(1, None, "a whole number >= 1")
+_seed = _whole_number(0, 2 ** 63 - 1, "a whole number 0 <= seed < 2**63")
+_workers = _whole_number(0, None, "a whole number >= 0 (0 = all cores)")
 
 
 def _add_run_options(p: argparse.ArgumentParser, *, default_replicates: int = 200) -> None:
@@ -84,7 +72,6 @@ def _add_run_options(p: argparse.ArgumentParser, *, default_replicates: int = 20
 
 
 def _parameter_source(args):
-    from .ensemble import ParameterSource  # noqa: F401
     from .posterior import read_posterior
     if args.fixed_parameters:
         return "fixed"

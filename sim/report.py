@@ -119,7 +119,7 @@ def _maps(comparison, save, boundaries, map_scenario) -> None:
     aug15 = dt.date(2021, 8, 15)
     p_base = base.summary.p_fallen_by(aug15)
     p_alt = comparison.results[map_scenario].summary.p_fallen_by(aug15)
-    fig = side_by_side(p_base, p_alt, titles=(f"baseline", map_scenario), geo=base.geo,
+    fig = side_by_side(p_base, p_alt, titles=("baseline", map_scenario), geo=base.geo,
                        boundaries=boundaries, vmin=0.0, vmax=1.0, cmap="Reds",
                        label="probability the district has fallen by 15 August 2021",
                        title=f"Probability each district has fallen by 15 August: baseline vs "

@@ -62,7 +62,7 @@ class Summary:
     def add(self, reps: range, fall_time: np.ndarray, mode: np.ndarray, assault_time: np.ndarray,
             end_time: np.ndarray) -> None:
         sl = slice(reps.start, reps.stop)
-        R, n, D = fall_time.shape[0], self.n, self.days
+        n, D = self.n, self.days
         fell = np.isfinite(fall_time)
         day = np.where(fell, np.floor(np.where(fell, fall_time, 0.0)), D).astype(np.int64)
         day = np.clip(day, 0, D)

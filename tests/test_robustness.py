@@ -8,7 +8,6 @@ file, or a scenario that loads; never another exception.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import signal
 import subprocess
 import sys
