@@ -13,6 +13,7 @@ import matplotlib.dates as mdates
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.ticker import FuncFormatter
 
 from .record import capital_falls, district_checkpoints
 from .timeline import START
@@ -394,13 +395,26 @@ def forest_chart(comparison, outcomes=("kabul_days", "capitals_held_aug15", "dis
     axes = fig.subplots(1, len(outcomes), sharey=True, squeeze=False)[0]
     colors = _colors(comparison.names)
     for ax, outcome in zip(axes, outcomes):
-        for y, name in enumerate(names):
-            e = comparison.effect(name, outcome)
+        effects = [comparison.effect(name, outcome) for name in names]
+        for y, (name, e) in enumerate(zip(names, effects)):
             ax.plot([e["q05"], e["q95"]], [y, y], color=colors[name], linewidth=1, alpha=0.6)
             ax.plot(list(e["ci90"]), [y, y], color=colors[name], linewidth=5, solid_capstyle="butt")
             ax.plot([e["mean"]], [y], marker="o", color="black", markersize=4)
+            ax.annotate(f"{e['mean']:+.1f}", (e["mean"], y), textcoords="offset points",
+                        xytext=(0, 7), ha="center", fontsize=7)
+        means = sorted(abs(e["mean"]) for e in effects)
+        # one effect of months beside effects of days: a symmetric log axis for Kabul's date
+        log_axis = outcome == "kabul_days" and means and means[-1] > 30 and means[-1] > 10 * (
+            means[len(means) // 2] + 0.5)
+        if log_axis:
+            ax.set_xscale("symlog", linthresh=2)
+            ticks = [t for t in (-30, -10, -3, 0, 3, 10, 30, 100, 300)
+                     if min(e["q05"] for e in effects) - 1 <= t <= max(e["q95"] for e in effects) + 50]
+            ax.set_xticks(ticks)
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
         ax.axvline(0, color=MUTED, linewidth=1)
-        ax.set_title(OUTCOMES[outcome][0], fontsize=10)
+        ax.set_title(OUTCOMES[outcome][0] + (" (log scale beyond 2 days)" if log_axis else ""),
+                     fontsize=10)
         ax.grid(axis="x", alpha=0.3)
     axes[0].set_yticks(range(len(names)))
     axes[0].set_yticklabels(names)
