@@ -15,8 +15,10 @@ Processes:
 * ``assault_clock`` sends the opening of the window in which cities may be assaulted, and once
   the assault has begun, each new day of it (its intensity grows day by day);
 * ``horizon`` ends the run at the horizon;
-* ``surrenders`` is the campaign itself: it waits for the next fall or for a message, whichever
-  comes first, and applies it.
+* ``surrenders`` is the campaign itself: it sleeps until the next fall and applies it. The other
+  processes *interrupt* that sleep when something outside the campaign changes (SimPy's
+  interrupt idiom): falls are the common event (~300 a replicate) and messages the rare one
+  (~30), so the common path costs one timeout and nothing else.
 
 New kinds of actors (a government reinforcement process, a Taliban effort allocator) are added
 here first, as processes that send messages to the campaign.
@@ -46,6 +48,21 @@ class LogEntry:
     detail: str = ""
 
 
+@dataclass(frozen=True)
+class _CapitalCovariates:
+    """The capitals' static covariates, gathered once rather than on every event."""
+
+    reach: np.ndarray
+    distance_100km: np.ndarray
+    focus: np.ndarray
+    city_size: np.ndarray
+
+    @classmethod
+    def of(cls, cov) -> "_CapitalCovariates":
+        rows = cov.capital_rows
+        return cls(cov.reach[rows], cov.distance_100km[rows], cov.focus[rows], cov.city_size[rows])
+
+
 @dataclass
 class ReplicateResult:
     fall_time: np.ndarray        # (n,) days since 1 May 2021; NaN = held to the end
@@ -64,7 +81,8 @@ class Campaign:
         geo, cov, p = model.geo, model.cov, params
         self.record_log = record_log
         self.log: list[LogEntry] = []
-        n = model.n
+        n = self.n = model.n
+        self.cap_cov = _CapitalCovariates.of(cov)
 
         start = initial_fallen(hazard.initial_log_weights(p, cov), draws.gumbel,
                                int(round(float(p.initial_fallen))))
@@ -74,12 +92,17 @@ class Campaign:
         self.neighbour_share = geo.neighbour_share(self.fallen)
         self.n_fallen = int(start.sum())
         self.capitals_fallen = 0                       # other than Kabul
-        self.quiet = ~cov.rural | self.fallen          # no rural hazard: capitals and the fallen
-        self.cumulative = np.zeros(n)
+        # 1.0 where the rural rule applies, 0.0 for the quiet (capitals and the fallen)
+        self.exposed = (cov.rural & ~self.fallen).astype(float)
+        # resistance not yet used up; +inf once fallen, so a fallen district never comes next
+        self.remaining = np.where(start, np.inf, draws.resistance)
+        self._wait = np.empty(n)
+        # shares are counted in integers (as in sim.batch) and divided when read
+        self.province_fallen = np.asarray(start, dtype=np.int64) @ cov.province_members
+        self.ring_fallen = int(np.asarray(start, dtype=np.int64) @ cov.ring_member)
         self.t_last = 0.0
         self.drivers = model.timeline.states[0]
-        self.air = self.drivers.air_by_district()
-        self._refresh_local()
+        self._set_air()
         self.window_opens = float(model.timeline.withdrawal_reached(float(p.assault_withdrawal_level))
                                   + float(p.assault_delay_days))
         self.window_open = self.window_opens <= 0.0
@@ -91,8 +114,7 @@ class Campaign:
         for i in np.flatnonzero(start):
             self._log(0.0, "initial", geo.pcodes[i])
 
-        self._inbox: list[tuple[str, object]] = []
-        self._wake = env.event()
+        self._never = env.event()        # what the campaign waits on when no fall is due
         env.process(self.exogenous_timeline())
         env.process(self.assault_clock())
         env.process(self.horizon())
@@ -101,9 +123,10 @@ class Campaign:
 
     # ------------------------------------------------------------------ messaging
     def _send(self, kind: str, payload=None) -> None:
-        self._inbox.append((kind, payload))
-        if not self._wake.triggered:
-            self._wake.succeed()
+        """Wake the campaign: it brings its clock up to date, applies the message and recomputes
+        the hazards before it sleeps again."""
+        if not self.over:
+            self.process.interrupt((kind, payload))
 
     def _log(self, time, kind, subject, detail="") -> None:
         if self.record_log:
@@ -130,61 +153,69 @@ class Campaign:
         self._send("horizon")
 
     # ------------------------------------------------------------------ the campaign
-    def _refresh_local(self, rows=slice(None)) -> None:
-        """Each district's own part of the rule (neighbours, air cover, covariates), kept up to date
-        for the districts whose inputs changed; the nationwide part is added in :meth:`hazards`."""
+    def _refresh_local(self, rows=None) -> None:
+        """Each district's own factor of the rule, exp(local log hazard) (neighbours, air cover,
+        covariates), kept up to date for the districts whose inputs changed (all of them when
+        ``rows`` is None); 0 for the quiet. :meth:`hazards` multiplies it by the nationwide factor.
+        """
         cov = self.model.cov
-        if isinstance(rows, slice):
-            self.local = np.empty(self.model.n)
-        self.local[rows] = hazard.local_log_hazard(
+        if rows is None:
+            rows = slice(None)
+            self.local_rate = np.empty(self.n)
+        self.local_rate[rows] = np.exp(hazard.local_log_hazard(
             self.p, self.neighbour_share[rows], self.air[rows], cov.reach[rows], cov.pakistan[rows],
-            cov.focus[rows])
+            cov.focus[rows])) * self.exposed[rows]
 
     def hazards(self) -> np.ndarray:
         """Current hazard of every district (0 for the fallen and for capitals not yet assaulted)."""
         p, cov, drv = self.p, self.model.cov, self.drivers
-        momentum = self.n_fallen / self.model.n
-        # district_log_hazard = nationwide_log_pressure + local_log_hazard (sim.hazard)
+        momentum = self.n_fallen / self.n
+        # district_log_hazard = nationwide_log_pressure + local_log_hazard (sim.hazard), so the
+        # district's rate is the nationwide factor times its own (sim.batch uses the same split)
         lam = np.exp(hazard.nationwide_log_pressure(p, momentum, drv.pay, drv.mobilization)
-                     + self.local)
-        lam[self.quiet] = 0.0
+                     ) * self.local_rate
         if not np.isnan(self.assault_time):
             rows = cov.capital_rows
             cascade = self.capitals_fallen / (len(rows) - 1)
-            encirclement = cov.encirclement(self.fallen)
+            encirclement = cov.encirclement_from_counts(self.province_fallen)
             lam_cap = np.exp(hazard.capital_log_hazard(
-                p, encirclement, cascade, momentum, drv.pay, self.air[rows], cov.reach[rows],
-                cov.distance_100km[rows], cov.focus[rows], cov.city_size[rows], self.assault_days))
-            ring = cov.ring_share(self.fallen)
+                p, encirclement, cascade, momentum, drv.pay, self.air_capitals, self.cap_cov.reach,
+                self.cap_cov.distance_100km, self.cap_cov.focus, self.cap_cov.city_size,
+                self.assault_days))
+            ring = self.ring_fallen / cov.ring_size
             lam_cap[cov.kabul_slot] = np.exp(hazard.kabul_log_hazard(p, cascade, ring,
                                                                      self.assault_days))
             lam_cap[self.fallen[rows]] = 0.0
             lam[rows] = lam_cap
         return lam
 
+    def _set_air(self) -> None:
+        self.air = self.drivers.air_by_district()
+        self.air_capitals = self.air[self.model.cov.capital_rows]
+        self._refresh_local()
+
     def surrenders(self):
         env = self.env
         while not self.over:
             lam = self.hazards()
             # time each district needs to use up its remaining resistance at its current hazard
-            wait = np.divide(self.draws.resistance - self.cumulative, lam,
-                             out=np.full(lam.shape, np.inf), where=lam > 0)
-            nxt = int(np.argmin(wait))
-            timer = None
-            if np.isfinite(wait[nxt]) and env.now + wait[nxt] < self.model.horizon:
-                timer = env.timeout(max(float(wait[nxt]), 0.0))
-                yield self._wake | timer
+            self._wait.fill(np.inf)
+            wait = np.divide(self.remaining, lam, out=self._wait, where=lam > 0)
+            nxt = int(wait.argmin())
+            due = env.now + wait[nxt] < self.model.horizon      # False when nothing can fall
+            try:
+                yield env.timeout(max(float(wait[nxt]), 0.0)) if due else self._never
+            except simpy.Interrupt as message:
+                self._use_up(lam)
+                self._receive(*message.cause)
             else:
-                yield self._wake
-            self.cumulative += lam * (env.now - self.t_last)
-            self.t_last = env.now
-            if timer is not None and timer.processed and not self.over:
+                self._use_up(lam)
                 self._fall(nxt)
-            if self._wake.triggered:
-                inbox, self._inbox = self._inbox, []
-                self._wake = env.event()
-                for kind, payload in inbox:
-                    self._receive(kind, payload)
+
+    def _use_up(self, lam: np.ndarray) -> None:
+        """Every district spends resistance at its hazard for the time since the last event."""
+        self.remaining -= lam * (self.env.now - self.t_last)
+        self.t_last = self.env.now
 
     def _receive(self, kind: str, payload) -> None:
         now = self.env.now
@@ -192,8 +223,7 @@ class Campaign:
             return
         if kind == "drivers":
             self.drivers = self.model.timeline.states[payload]
-            self.air = self.drivers.air_by_district()
-            self._refresh_local()
+            self._set_air()
             if self.record_log:
                 for ev in self.model.timeline.events:
                     if ev.day == self.model.timeline.starts[payload]:
@@ -209,14 +239,14 @@ class Campaign:
 
     def _check_trigger(self) -> None:
         if np.isnan(self.assault_time) and self.window_open and hazard.assault_ready(
-                self.p, self.env.now, self.window_opens, self.n_fallen / self.model.n):
+                self.p, self.env.now, self.window_opens, self.n_fallen / self.n):
             self.assault_time = self.env.now
             self._assault_started.succeed()
             self._log(self.env.now, "assault", "capitals", "the assault on provincial capitals begins")
 
     def _fall(self, j: int) -> None:
         now, p, geo = self.env.now, self.p, self.model.geo
-        momentum = self.n_fallen / self.model.n
+        momentum = self.n_fallen / self.n
         negotiated = self.draws.u_mode[j] < hazard.negotiated_probability(
             p, self.drivers.pay, momentum, float(geo.is_capital[j]))
         self._mark(j, now, NEGOTIATED if negotiated else FIGHT)
@@ -229,7 +259,12 @@ class Campaign:
     def _mark(self, j: int, now: float, mode: int) -> None:
         geo = self.model.geo
         self.fallen[j] = True
-        self.quiet[j] = True
+        self.exposed[j] = 0.0
+        self.local_rate[j] = 0.0
+        self.remaining[j] = np.inf
+        if not geo.is_capital[j]:          # a province's count is of its rural districts
+            self.province_fallen[geo.province_index[j]] += 1
+        self.ring_fallen += int(self.model.cov.ring_member[j])
         self.fall_time[j] = now
         self.mode[j] = mode
         self.n_fallen += 1
