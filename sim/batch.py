@@ -109,6 +109,11 @@ class _BatchRun:
         self.seg_pay = np.array([s.pay for s in tl.states])
         self.seg_mob = np.array([s.mobilization for s in tl.states])
         self.seg_air = np.array([s.air_by_district() for s in tl.states])  # (K, n)
+        self.seg_air_caps = np.ascontiguousarray(self.seg_air[:, self.caps])  # (K, 34)
+        # the capitals' static covariates, gathered once
+        self.cap_reach, self.cap_distance, self.cap_focus, self.cap_size = (
+            cov.reach[self.caps], cov.distance_100km[self.caps], cov.focus[self.caps],
+            cov.city_size[self.caps])
         # Only a change of air cover changes districts' own rates; pay, brake and withdrawal
         # steps act through the nationwide factor alone.
         self.air_changes = np.r_[False, np.any(self.seg_air[1:] != self.seg_air[:-1], axis=1), False]
@@ -125,7 +130,10 @@ class _BatchRun:
         self.rows = np.arange(R)
         self.alive = np.ones(R, dtype=bool)
         self.r = draws.resistance
+        # a capital's resistance; +inf once it has fallen, so that it never comes next again
         self.r_caps = draws.resistance[:, self.caps]
+        self.capital_slot = np.full(n, -1)
+        self.capital_slot[self.caps] = np.arange(len(self.caps))
         self.u_mode = draws.u_mode
         self.u_collapse = draws.u_collapse
         start = initial_fallen(hazard.initial_log_weights(p, cov), draws.gumbel,
@@ -210,7 +218,8 @@ class _BatchRun:
         live = h_old > 0
         if not live.any():
             return
-        flat, nb, row, h_old = flat[live], nb[live], row[live], h_old[live]
+        keep = np.flatnonzero(live)
+        flat, nb, row, h_old = flat[keep], nb[keep], row[keep], h_old[keep]
         h = np.exp(hazard.local_log_hazard(
             _RowParams(self.p_cols, row, flat=True), N[flat], self.seg_air[self.seg[row], nb],
             cov.reach[nb], cov.pakistan[nb], cov.focus[nb]))
@@ -224,19 +233,17 @@ class _BatchRun:
             return
         cov = self.model.cov
         p = self._p(idx)
-        caps = self.caps
         seg = self.seg[idx]
         cascade = (self.caps_fallen[idx] / self.n_caps_other)[:, None]
         lam = np.exp(hazard.capital_log_hazard(
             p, cov.encirclement_from_counts(self.enc_count[idx]), cascade,
             (self.n_fallen[idx] / self.n)[:, None],
-            self.seg_pay[seg][:, None], self.seg_air[seg][:, caps], cov.reach[caps],
-            cov.distance_100km[caps], cov.focus[caps], cov.city_size[caps],
-            self.assault_days[idx][:, None]))
+            self.seg_pay[seg][:, None], self.seg_air_caps[seg], self.cap_reach,
+            self.cap_distance, self.cap_focus, self.cap_size, self.assault_days[idx][:, None]))
         lam[:, self.kabul_slot] = np.exp(hazard.kabul_log_hazard(
             p, cascade, (self.ring_count[idx] / cov.ring_size)[:, None],
             self.assault_days[idx][:, None]))[:, 0]
-        self.lam_c[idx] = np.where(self.fallen[idx][:, caps], 0.0, lam)
+        self.lam_c[idx] = lam
 
     def _check_trigger(self, idx) -> None:
         idx = idx[np.isnan(self.assault[idx]) & self.window_open[idx]]
@@ -268,6 +275,8 @@ class _BatchRun:
         self.enc_count[idx[rural], self.rural_province[k[rural]]] += 1
         self.ring_count[idx] += self.model.cov.ring_member[k]
         self.caps_fallen[idx] += self.other_capital[k]
+        capital = self.capital_slot[k] >= 0
+        self.r_caps[idx[capital], self.capital_slot[k[capital]]] = np.inf
         self._refresh_neighbours(idx, k)
 
     def _collapse(self, idx) -> None:
@@ -299,8 +308,10 @@ class _BatchRun:
                 np.add(self.t, (tau_star - self.tau) / self.g, out=cand[_RURAL])
             cand[_RURAL][~np.isfinite(tau_star)] = np.inf
             if self.any_assault:
-                wait_c = np.divide(self.r_caps - self.Hc, self.lam_c, out=np.full_like(self.Hc, np.inf),
-                                   where=self.lam_c > 0)
+                # before the assault lam_c is 0 and the wait infinite; a fallen capital's is
+                # infinite too (r_caps = inf)
+                with np.errstate(divide="ignore"):
+                    wait_c = (self.r_caps - self.Hc) / self.lam_c
                 j_cap = np.argmin(wait_c, axis=1)
                 np.add(self.t, wait_c[live, j_cap], out=cand[_CAPITAL])
                 next_day = self.assault + self.assault_days + 1                # NaN before the assault
