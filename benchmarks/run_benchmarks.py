@@ -2,10 +2,10 @@
 
 Measures, on the machine it runs on:
 
-1. the SimPy reference engine: one baseline replicate (1 May - 31 December), median of N runs,
+1. the SimPy reference engine: one baseline replicate (1 May - 31 December), median of 5 rounds of N runs,
    with the table's (fixed) parameters and with the installed posterior's medians;
 2. the batch engine on one core: replicates per second over a 10,000-replicate baseline ensemble
-   (median of 3), with fixed parameters and with every replicate drawing from the posterior;
+   (median of 5), with fixed parameters and with every replicate drawing from the posterior;
 3. a 10,000-replicate baseline ensemble on all local cores, every output written (``afsim run``);
 4. peak memory (max RSS of the process, one worker) of a 100,000-replicate ensemble with the
    streamed summaries only (``--no-fall-times``), every other output written;
@@ -46,7 +46,7 @@ def machine() -> dict:
             "platform": platform.platform()}
 
 
-def bench_simpy(n: int, posterior: bool) -> dict:
+def bench_simpy(n: int, posterior: bool, rounds: int = 5) -> dict:
     import numpy as np
 
     from sim.engine import run_replicate
@@ -63,15 +63,24 @@ def bench_simpy(n: int, posterior: bool) -> dict:
     # the table's values (fixed parameters), or the installed posterior's medians
     values = sc.parameters() if post is None else dict(zip(NAMES, np.median(post.rows, axis=0)))
     params = Params(sc.apply(values))
-    times = []
-    for k in range(n):
-        draws = draw_replicate(1, k, geo.n)
-        t0 = time.perf_counter()
-        run_replicate(model, params, draws, record_log=False)
-        times.append(time.perf_counter() - t0)
+    all_draws = [draw_replicate(1, k, geo.n) for k in range(n)]
+    run_replicate(model, params, all_draws[0], record_log=False)     # warm-up
+    times, round_medians = [], []
+    # several rounds, because a shared virtual machine's speed drifts by tens of percent over
+    # minutes: the spread of the rounds' medians shows how much
+    for _ in range(rounds):
+        this_round = []
+        for draws in all_draws:
+            t0 = time.perf_counter()
+            run_replicate(model, params, draws, record_log=False)
+            this_round.append(time.perf_counter() - t0)
+        times += this_round
+        round_medians.append(statistics.median(this_round))
     tag = "posterior_median" if posterior else "fixed"
     return {f"simpy_replicate_ms_median_{tag}": 1000 * statistics.median(times),
-            f"simpy_replicate_ms_p90_{tag}": 1000 * sorted(times)[int(0.9 * len(times))]}
+            f"simpy_replicate_ms_p90_{tag}": 1000 * sorted(times)[int(0.9 * len(times))],
+            f"simpy_replicate_ms_round_medians_min_{tag}": 1000 * min(round_medians),
+            f"simpy_replicate_ms_round_medians_max_{tag}": 1000 * max(round_medians)}
 
 
 def bench_batch(replicates: int, parameters, repeats: int = 3) -> dict:
@@ -84,7 +93,9 @@ def bench_batch(replicates: int, parameters, repeats: int = 3) -> dict:
                 parameters=parameters)
         times.append(time.perf_counter() - t0)
     tag = "fixed" if parameters == "fixed" else "posterior"
-    return {f"batch_replicates_per_second_one_core_{tag}": replicates / statistics.median(times)}
+    return {f"batch_replicates_per_second_one_core_{tag}": replicates / statistics.median(times),
+            f"batch_replicates_per_second_one_core_{tag}_range": [replicates / max(times),
+                                                                  replicates / min(times)]}
 
 
 def timed_cli(args: list[str]) -> tuple[float, float]:
@@ -108,10 +119,11 @@ def main() -> None:
     args = ap.parse_args()
     res = {"machine": machine(), "date": time.strftime("%Y-%m-%d")}
     for posterior in (False, True):
-        res.update(bench_simpy(5 if args.quick else args.simpy_runs, posterior))
+        res.update(bench_simpy(5 if args.quick else args.simpy_runs, posterior,
+                               1 if args.quick else 5))
     res["batch_replicates"] = 1000 if args.quick else 10_000
     for parameters in ("fixed", None):
-        res.update(bench_batch(res["batch_replicates"], parameters, 1 if args.quick else 3))
+        res.update(bench_batch(res["batch_replicates"], parameters, 1 if args.quick else 5))
     with tempfile.TemporaryDirectory() as tmp:
         n = 1000 if args.quick else 10_000
         wall, _ = timed_cli(["run", str(BASELINE), "-n", str(n), "--workers", "0", "--quiet",
@@ -131,6 +143,8 @@ def main() -> None:
     print("| measure | value |\n|---|---|")
     for key, value in res.items():
         if key != "machine":
+            if isinstance(value, list):
+                value = " to ".join(f"{v:.4g}" for v in value)
             print(f"| {key} | {value:.4g} |" if isinstance(value, float) else f"| {key} | {value} |")
     print(f"\nmachine: {res['machine']}\nwritten to {out}")
 
