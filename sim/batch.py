@@ -86,9 +86,10 @@ def _flat(a: np.ndarray) -> np.ndarray:
 
 class _BatchRun:
     # per-row state arrays, compacted together when finished rows are dropped
-    _STATE = ("rows", "alive", "p_table", "r", "r_caps", "u_mode", "u_collapse", "fallen", "fall_time", "mode",
-              "N", "n_fallen", "enc_count", "ring_count", "caps_fallen", "t", "seg", "window_opens",
-              "window_open", "assault", "assault_days", "ramp_max", "tau", "h", "D", "Hc", "lam_c", "g")
+    _STATE = ("rows", "alive", "p_table", "r", "r_caps", "u_mode", "u_collapse", "fallen", "fall_time",
+              "mode", "N", "n_fallen", "enc_count", "ring_count", "caps_fallen", "caps_down", "t", "seg",
+              "window_opens", "window_open", "assault", "assault_days", "ramp_max", "tau", "h", "D",
+              "Hc", "lam_c", "g")
 
     def __init__(self, model: Model, table: ParameterTable, draws: Draws):
         self.model = model
@@ -130,10 +131,10 @@ class _BatchRun:
         self.rows = np.arange(R)
         self.alive = np.ones(R, dtype=bool)
         self.r = draws.resistance
-        # a capital's resistance; +inf once it has fallen, so that it never comes next again
         self.r_caps = draws.resistance[:, self.caps]
         self.capital_slot = np.full(n, -1)
         self.capital_slot[self.caps] = np.arange(len(self.caps))
+        self.caps_down = np.zeros((R, len(self.caps)), dtype=bool)   # fallen capitals, by slot
         self.u_mode = draws.u_mode
         self.u_collapse = draws.u_collapse
         start = initial_fallen(hazard.initial_log_weights(p, cov), draws.gumbel,
@@ -243,7 +244,8 @@ class _BatchRun:
         lam[:, self.kabul_slot] = np.exp(hazard.kabul_log_hazard(
             p, cascade, (self.ring_count[idx] / cov.ring_size)[:, None],
             self.assault_days[idx][:, None]))[:, 0]
-        self.lam_c[idx] = lam
+        # zero, not lam * 0, for the fallen: an overflowing rate (inf) must not turn into NaN
+        self.lam_c[idx] = np.where(self.caps_down[idx], 0.0, lam)
 
     def _check_trigger(self, idx) -> None:
         idx = idx[np.isnan(self.assault[idx]) & self.window_open[idx]]
@@ -276,7 +278,7 @@ class _BatchRun:
         self.ring_count[idx] += self.model.cov.ring_member[k]
         self.caps_fallen[idx] += self.other_capital[k]
         capital = self.capital_slot[k] >= 0
-        self.r_caps[idx[capital], self.capital_slot[k[capital]]] = np.inf
+        self.caps_down[idx[capital], self.capital_slot[k[capital]]] = True
         self._refresh_neighbours(idx, k)
 
     def _collapse(self, idx) -> None:
@@ -308,10 +310,8 @@ class _BatchRun:
                 np.add(self.t, (tau_star - self.tau) / self.g, out=cand[_RURAL])
             cand[_RURAL][~np.isfinite(tau_star)] = np.inf
             if self.any_assault:
-                # before the assault lam_c is 0 and the wait infinite; a fallen capital's is
-                # infinite too (r_caps = inf)
-                with np.errstate(divide="ignore"):
-                    wait_c = (self.r_caps - self.Hc) / self.lam_c
+                wait_c = np.divide(self.r_caps - self.Hc, self.lam_c, out=np.full_like(self.Hc, np.inf),
+                                   where=self.lam_c > 0)
                 j_cap = np.argmin(wait_c, axis=1)
                 np.add(self.t, wait_c[live, j_cap], out=cand[_CAPITAL])
                 next_day = self.assault + self.assault_days + 1                # NaN before the assault
