@@ -176,7 +176,7 @@ class _BatchRun:
     def _refresh_g(self, idx) -> None:
         p = self._p(idx)
         seg = self.seg[idx]
-        self.g[idx] = np.exp(hazard.nationwide_log_pressure(
+        self.g[idx] = hazard.rate(hazard.nationwide_log_pressure(
             p, (self.n_fallen[idx] / self.n)[:, None], self.seg_pay[seg][:, None],
             self.seg_mob[seg][:, None])[:, 0])
 
@@ -186,7 +186,7 @@ class _BatchRun:
             return
         cov = self.model.cov
         tau = self.tau[idx][:, None]
-        h = np.exp(hazard.local_log_hazard(self._p(idx), self.N[idx], self.seg_air[self.seg[idx]],
+        h = hazard.rate(hazard.local_log_hazard(self._p(idx), self.N[idx], self.seg_air[self.seg[idx]],
                                            cov.reach, cov.pakistan, cov.focus))
         if first:
             live = cov.rural & ~self.fallen[idx]
@@ -221,7 +221,7 @@ class _BatchRun:
             return
         keep = np.flatnonzero(live)
         flat, nb, row, h_old = flat[keep], nb[keep], row[keep], h_old[keep]
-        h = np.exp(hazard.local_log_hazard(
+        h = hazard.rate(hazard.local_log_hazard(
             _RowParams(self.p_cols, row, flat=True), N[flat], self.seg_air[self.seg[row], nb],
             cov.reach[nb], cov.pakistan[nb], cov.focus[nb]))
         tau = self.tau[row]
@@ -236,12 +236,12 @@ class _BatchRun:
         p = self._p(idx)
         seg = self.seg[idx]
         cascade = (self.caps_fallen[idx] / self.n_caps_other)[:, None]
-        lam = np.exp(hazard.capital_log_hazard(
+        lam = hazard.rate(hazard.capital_log_hazard(
             p, cov.encirclement_from_counts(self.enc_count[idx]), cascade,
             (self.n_fallen[idx] / self.n)[:, None],
             self.seg_pay[seg][:, None], self.seg_air_caps[seg], self.cap_reach,
             self.cap_distance, self.cap_focus, self.cap_size, self.assault_days[idx][:, None]))
-        lam[:, self.kabul_slot] = np.exp(hazard.kabul_log_hazard(
+        lam[:, self.kabul_slot] = hazard.rate(hazard.kabul_log_hazard(
             p, cascade, (self.ring_count[idx] / cov.ring_size)[:, None],
             self.assault_days[idx][:, None]))[:, 0]
         # zero, not lam * 0, for the fallen: an overflowing rate (inf) must not turn into NaN

@@ -162,7 +162,7 @@ class Campaign:
         if rows is None:
             rows = slice(None)
             self.local_rate = np.empty(self.n)
-        self.local_rate[rows] = np.exp(hazard.local_log_hazard(
+        self.local_rate[rows] = hazard.rate(hazard.local_log_hazard(
             self.p, self.neighbour_share[rows], self.air[rows], cov.reach[rows], cov.pakistan[rows],
             cov.focus[rows])) * self.exposed[rows]
 
@@ -172,18 +172,18 @@ class Campaign:
         momentum = self.n_fallen / self.n
         # district_log_hazard = nationwide_log_pressure + local_log_hazard (sim.hazard), so the
         # district's rate is the nationwide factor times its own (sim.batch uses the same split)
-        lam = np.exp(hazard.nationwide_log_pressure(p, momentum, drv.pay, drv.mobilization)
+        lam = hazard.rate(hazard.nationwide_log_pressure(p, momentum, drv.pay, drv.mobilization)
                      ) * self.local_rate
         if not np.isnan(self.assault_time):
             rows = cov.capital_rows
             cascade = self.capitals_fallen / (len(rows) - 1)
             encirclement = cov.encirclement_from_counts(self.province_fallen)
-            lam_cap = np.exp(hazard.capital_log_hazard(
+            lam_cap = hazard.rate(hazard.capital_log_hazard(
                 p, encirclement, cascade, momentum, drv.pay, self.air_capitals, self.cap_cov.reach,
                 self.cap_cov.distance_100km, self.cap_cov.focus, self.cap_cov.city_size,
                 self.assault_days))
             ring = self.ring_fallen / cov.ring_size
-            lam_cap[cov.kabul_slot] = np.exp(hazard.kabul_log_hazard(p, cascade, ring,
+            lam_cap[cov.kabul_slot] = hazard.rate(hazard.kabul_log_hazard(p, cascade, ring,
                                                                      self.assault_days))
             lam_cap[self.fallen[rows]] = 0.0
             lam[rows] = lam_cap

@@ -103,6 +103,20 @@ class Covariates:
             ring_member=ring.astype(np.int64), ring_size=max(int(ring.sum()), 1))
 
 
+# --------------------------------------------------------------------------- from log-hazard to rate
+
+#: Rates are capped at exp(MAX_LOG_RATE) per day (1e100: a fall within 1e-100 days, i.e. at
+#: once). Wide calibration priors reach log-hazards beyond exp's range; an infinite rate would
+#: turn into NaN in the engines' arithmetic (inf * 0 when two events coincide), and the product
+#: of two capped factors (the rural rule's nationwide and local parts) is still finite.
+MAX_LOG_RATE = 230.0
+
+
+def rate(log_hazard):
+    """The hazard (per day) for a log-hazard, capped at exp(MAX_LOG_RATE)."""
+    return np.exp(np.minimum(log_hazard, MAX_LOG_RATE))
+
+
 # --------------------------------------------------------------------------- rural districts
 
 def nationwide_log_pressure(p: Params, momentum, pay, mobilization):

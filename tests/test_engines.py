@@ -108,3 +108,24 @@ def test_simpy_event_log_records_the_history_of_a_replicate(geo):
     times = [e.time for e in res.log]
     assert times == sorted(times)
     assert kinds[-1] == "end"
+
+
+def test_engines_agree_when_the_capitals_rates_overflow(geo):
+    # Wide calibration priors reach capital rates beyond the largest double (exp overflows to
+    # inf): those capitals fall as soon as the assault starts, and a fallen capital's infinite
+    # rate must not turn into NaN (inf * 0, inf - inf) in either engine.
+    sc, model = baseline_model(geo)
+    base = np.array([sc.parameters()[n] for n in NAMES])
+    rows = np.tile(base, (8, 1))
+    # the distance term is not in Kabul's rule: far capitals overflow, Kabul's rate stays finite
+    rows[:, NAMES.index("cap_b_distance")] = np.linspace(100.0, 400.0, 8)
+    table = ParameterTable(rows)
+    with np.errstate(over="ignore"):
+        ft, mode, assault = simpy_fall_times(model, table, seed=13)
+        b = run_batch(model, table, draw_batch(13, range(8), model.n))
+    kabul = model.geo.kabul_row
+    far = model.cov.capital_rows[model.cov.distance_100km[model.cov.capital_rows] > 5]
+    assert np.all(b.fall_time[:, far] == b.assault_time[:, None])
+    assert np.all(np.isfinite(b.fall_time[:, kabul]))
+    np.testing.assert_allclose(b.fall_time, ft, atol=1e-8, equal_nan=True)
+    np.testing.assert_allclose(b.assault_time, assault, atol=1e-8, equal_nan=True)
