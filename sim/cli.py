@@ -239,6 +239,17 @@ def cmd_parameters(args) -> int:
     return 0
 
 
+def _add_calibration_options(p: argparse.ArgumentParser, replicates_help: str,
+                             resume_help: str) -> None:
+    """The options calibrate and forecast share (both run a calibration)."""
+    p.add_argument("--out", "-o", type=Path, required=True, help="output folder")
+    p.add_argument("--workers", type=_workers, default=0, help="local worker processes (0 = all cores)")
+    p.add_argument("--replicates", "-n", type=_positive_int, default=None, help=replicates_help)
+    p.add_argument("--resume", action="store_true", help=resume_help)
+    p.add_argument("--force", action="store_true", help="replace an existing output folder")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
     parser = _Parser(prog="afsim", description="Simulate the 2021 fall of the Afghan republic, "
@@ -255,28 +266,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("calibrate", help="estimate the posterior of the free parameters from the record")
     p.add_argument("config", type=Path, help="calibration config (e.g. calibration/default.toml)")
-    p.add_argument("--out", "-o", type=Path, required=True, help="output folder")
-    p.add_argument("--workers", type=_workers, default=0, help="local worker processes (0 = all cores)")
-    p.add_argument("--replicates", "-n", type=_positive_int, default=None,
-                   help="posterior-predictive replicates (default: the config's)")
-    p.add_argument("--resume", action="store_true", help="continue an interrupted calibration")
-    p.add_argument("--force", action="store_true", help="replace an existing output folder")
+    _add_calibration_options(p, "posterior-predictive replicates (default: the config's)",
+                             "continue an interrupted calibration")
     p.add_argument("--set-default", action="store_true",
                    help="install the posterior as the package default (sim/data/posterior.csv)")
-    p.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_calibrate)
 
     p = sub.add_parser("forecast", help="calibrate on what was known at a date, then forecast")
     p.add_argument("--as-of", type=_date_arg, required=True, help="cut-off date YYYY-MM-DD")
     p.add_argument("--config", type=Path, default=Path("calibration/default.toml"),
                    help="calibration config (default calibration/default.toml)")
-    p.add_argument("--out", "-o", type=Path, required=True, help="output folder")
-    p.add_argument("--workers", type=_workers, default=0, help="local worker processes (0 = all cores)")
-    p.add_argument("--replicates", "-n", type=_positive_int, default=None,
-                   help="forecast replicates (default: the config's predictive replicates)")
-    p.add_argument("--resume", action="store_true", help="continue an interrupted forecast")
-    p.add_argument("--force", action="store_true", help="replace an existing output folder")
-    p.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
+    _add_calibration_options(p, "forecast replicates (default: the config's predictive replicates)",
+                             "continue an interrupted forecast")
     p.set_defaults(func=cmd_forecast)
 
     p = sub.add_parser("compare", help="run what-ifs against the baseline (paired) and write a report")
