@@ -111,10 +111,6 @@ class _BatchRun:
         self.seg_mob = np.array([s.mobilization for s in tl.states])
         self.seg_air = np.array([s.air_by_district() for s in tl.states])  # (K, n)
         self.seg_air_caps = np.ascontiguousarray(self.seg_air[:, self.caps])  # (K, 34)
-        # the capitals' static covariates, gathered once
-        self.cap_reach, self.cap_distance, self.cap_focus, self.cap_size = (
-            cov.reach[self.caps], cov.distance_100km[self.caps], cov.focus[self.caps],
-            cov.city_size[self.caps])
         # Only a change of air cover changes districts' own rates; pay, brake and withdrawal
         # steps act through the nationwide factor alone.
         self.air_changes = np.r_[False, np.any(self.seg_air[1:] != self.seg_air[:-1], axis=1), False]
@@ -187,7 +183,7 @@ class _BatchRun:
         cov = self.model.cov
         tau = self.tau[idx][:, None]
         h = hazard.rate(hazard.local_log_hazard(self._p(idx), self.N[idx], self.seg_air[self.seg[idx]],
-                                           cov.reach, cov.pakistan, cov.focus))
+                                                cov.reach, cov.pakistan, cov.focus))
         if first:
             live = cov.rural & ~self.fallen[idx]
             h = np.where(live, h, 0.0)
@@ -236,15 +232,16 @@ class _BatchRun:
         p = self._p(idx)
         seg = self.seg[idx]
         cascade = (self.caps_fallen[idx] / self.n_caps_other)[:, None]
+        at = cov.at_capitals
         lam = hazard.rate(hazard.capital_log_hazard(
             p, cov.encirclement_from_counts(self.enc_count[idx]), cascade,
-            (self.n_fallen[idx] / self.n)[:, None],
-            self.seg_pay[seg][:, None], self.seg_air_caps[seg], self.cap_reach,
-            self.cap_distance, self.cap_focus, self.cap_size, self.assault_days[idx][:, None]))
+            (self.n_fallen[idx] / self.n)[:, None], self.seg_pay[seg][:, None],
+            self.seg_air_caps[seg], at.reach, at.distance_100km, at.focus, at.city_size,
+            self.assault_days[idx][:, None]))
         lam[:, self.kabul_slot] = hazard.rate(hazard.kabul_log_hazard(
             p, cascade, (self.ring_count[idx] / cov.ring_size)[:, None],
             self.assault_days[idx][:, None]))[:, 0]
-        # zero, not lam * 0, for the fallen: an overflowing rate (inf) must not turn into NaN
+        # a fallen capital's rate is zero: it accumulates nothing and never comes next
         self.lam_c[idx] = np.where(self.caps_down[idx], 0.0, lam)
 
     def _check_trigger(self, idx) -> None:

@@ -48,21 +48,6 @@ class LogEntry:
     detail: str = ""
 
 
-@dataclass(frozen=True)
-class _CapitalCovariates:
-    """The capitals' static covariates, gathered once rather than on every event."""
-
-    reach: np.ndarray
-    distance_100km: np.ndarray
-    focus: np.ndarray
-    city_size: np.ndarray
-
-    @classmethod
-    def of(cls, cov) -> "_CapitalCovariates":
-        rows = cov.capital_rows
-        return cls(cov.reach[rows], cov.distance_100km[rows], cov.focus[rows], cov.city_size[rows])
-
-
 @dataclass
 class ReplicateResult:
     fall_time: np.ndarray        # (n,) days since 1 May 2021; NaN = held to the end
@@ -82,7 +67,6 @@ class Campaign:
         self.record_log = record_log
         self.log: list[LogEntry] = []
         n = self.n = model.n
-        self.cap_cov = _CapitalCovariates.of(cov)
 
         start = initial_fallen(hazard.initial_log_weights(p, cov), draws.gumbel,
                                int(round(float(p.initial_fallen))))
@@ -172,19 +156,19 @@ class Campaign:
         momentum = self.n_fallen / self.n
         # district_log_hazard = nationwide_log_pressure + local_log_hazard (sim.hazard), so the
         # district's rate is the nationwide factor times its own (sim.batch uses the same split)
-        lam = hazard.rate(hazard.nationwide_log_pressure(p, momentum, drv.pay, drv.mobilization)
-                     ) * self.local_rate
+        lam = (hazard.rate(hazard.nationwide_log_pressure(p, momentum, drv.pay, drv.mobilization))
+               * self.local_rate)
         if not np.isnan(self.assault_time):
             rows = cov.capital_rows
             cascade = self.capitals_fallen / (len(rows) - 1)
             encirclement = cov.encirclement_from_counts(self.province_fallen)
+            at = cov.at_capitals
             lam_cap = hazard.rate(hazard.capital_log_hazard(
-                p, encirclement, cascade, momentum, drv.pay, self.air_capitals, self.cap_cov.reach,
-                self.cap_cov.distance_100km, self.cap_cov.focus, self.cap_cov.city_size,
-                self.assault_days))
+                p, encirclement, cascade, momentum, drv.pay, self.air_capitals, at.reach,
+                at.distance_100km, at.focus, at.city_size, self.assault_days))
             ring = self.ring_fallen / cov.ring_size
             lam_cap[cov.kabul_slot] = hazard.rate(hazard.kabul_log_hazard(p, cascade, ring,
-                                                                     self.assault_days))
+                                                                          self.assault_days))
             lam_cap[self.fallen[rows]] = 0.0
             lam[rows] = lam_cap
         return lam

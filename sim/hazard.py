@@ -41,11 +41,22 @@ or ``(R, n)``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
 from .geography import Geography
 from .parameters import Params
+
+
+@dataclass(frozen=True, eq=False)
+class CapitalCovariates:
+    """The static inputs of the capitals' rule, in capital_rows order."""
+
+    reach: np.ndarray
+    distance_100km: np.ndarray
+    focus: np.ndarray
+    city_size: np.ndarray
 
 
 @dataclass(frozen=True, eq=False)
@@ -68,6 +79,13 @@ class Covariates:
     province_sizes: np.ndarray    # (n_provinces,) rural districts per province
     ring_member: np.ndarray       # (n,) int: 1 for districts of the provinces around Kabul
     ring_size: int
+
+    @cached_property
+    def at_capitals(self) -> "CapitalCovariates":
+        """The capitals' static covariates, gathered once: the engines read them on every event."""
+        rows = self.capital_rows
+        return CapitalCovariates(self.reach[rows], self.distance_100km[rows], self.focus[rows],
+                                 self.city_size[rows])
 
     def encirclement(self, fallen) -> np.ndarray:
         """Share of each province's rural districts fallen, from (n,) or (R, n) fallen flags."""
