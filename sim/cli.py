@@ -174,7 +174,7 @@ def cmd_compare(args) -> int:
                    parameters=_parameter_source(args), workers=args.workers,
                    scheduler=args.scheduler, progress=not args.quiet,
                    keep_fall_times=args.keep_fall_times, chunk_size=args.chunk_size,
-                   checkpoint=checkpoint, resume=args.resume)
+                   checkpoint=checkpoint, resume=args.resume, engine=args.engine)
     if args.sensitivity:
         comp.sensitivity = sensitivity(comp.results[comp.baseline].scenario,
                                        source=comp.base.source, n=args.sobol_n,

@@ -145,7 +145,8 @@ def compare(scenarios: Sequence[str | Path | Scenario], replicates: int = 1000, 
             parameters=None, workers: int | None = 1, scheduler: str | None = None,
             progress: bool = False, geo: Geography | None = None,
             keep_fall_times: bool | None = None, chunk_size: int | None = None,
-            checkpoint: str | Path | None = None, resume: bool = False) -> Comparison:
+            checkpoint: str | Path | None = None, resume: bool = False,
+            engine: str = "batch") -> Comparison:
     """Run the baseline and each what-if on the same random numbers and compare them."""
     import time
     geo = geo or load_geography()
@@ -173,5 +174,5 @@ def compare(scenarios: Sequence[str | Path | Scenario], replicates: int = 1000, 
                               workers=workers, scheduler=scheduler, progress=progress, geo=geo,
                               keep_fall_times=keep_fall_times, chunk_size=chunk_size,
                               checkpoint=Path(checkpoint) / s.name if checkpoint else None,
-                              resume=resume)
+                              resume=resume, engine=engine)
     return Comparison(results, baseline.name, seed, replicates, time.perf_counter() - started)

@@ -27,6 +27,17 @@ def test_a_scenario_identical_to_the_baseline_has_exactly_zero_paired_difference
         assert e["ci90"] == (0.0, 0.0)
 
 
+def test_compare_runs_on_the_engine_it_is_given_with_the_same_numbers(geo):
+    air = SCENARIOS / "air_support_sustained.toml"
+    batch = compare([BASELINE, air], replicates=6, seed=4, geo=geo, parameters="fixed")
+    simpy = compare([BASELINE, air], replicates=6, seed=4, geo=geo, parameters="fixed",
+                    engine="simpy")
+    for name, res in simpy.results.items():
+        assert res.engine == "simpy" and batch.results[name].engine == "batch"
+        np.testing.assert_allclose(res.fall_time, batch.results[name].fall_time, atol=1e-8,
+                                   equal_nan=True)
+
+
 def test_paired_summary_is_computed_as_documented():
     diff = np.arange(1, 101, dtype=float)         # 1..100
     e = paired_summary(diff)
