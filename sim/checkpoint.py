@@ -2,9 +2,11 @@
 
 Each finished chunk of replicates is written to ``<out>.checkpoint/`` (an ``.npz`` of arrays, no
 pickle) as soon as it is done, atomically (written to a temporary name, then renamed). The
-folder also holds the identity of the run (scenario hash, seed, replicates, chunk size, engine,
-a hash of every replicate's parameters); ``--resume`` reuses the chunks only if that identity
-matches, so a resumed run's outputs equal an uninterrupted run's bit for bit.
+folder also holds the identity of the run (scenario hash, seed, replicates, engine, a hash of
+every replicate's parameters); ``--resume`` reuses the chunks only if that identity matches, so a
+resumed run's outputs equal an uninterrupted run's bit for bit. Chunks are found by their range of
+replicates, so a run resumed with another number of workers (another chunk size) reuses those
+that still fit and simulates the rest.
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +35,6 @@ def run_identity(**parts) -> dict:
 class ChunkStore:
     def __init__(self, folder: str | Path, identity: dict, *, resume: bool):
         self.folder = Path(folder)
-        self.identity = identity
         key_file = self.folder / "run.json"
         if self.folder.exists():
             if not resume:
@@ -77,6 +77,3 @@ class ChunkStore:
         with open(tmp, "wb") as fh:
             np.savez(fh, **{f: getattr(chunk, f) for f in _FIELDS})
         os.replace(tmp, path)
-
-    def remove(self) -> None:
-        shutil.rmtree(self.folder, ignore_errors=True)

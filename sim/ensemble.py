@@ -207,10 +207,13 @@ def run(scenario: Scenario | str | Path, replicates: int = 200, seed: int = 1, *
     if checkpoint is not None:
         from . import __version__
         from .checkpoint import ChunkStore, run_identity
+        # the chunk size is not part of the identity: it follows the number of workers, and a
+        # replicate's numbers do not depend on it; saved chunks of another size are simply not
+        # found by range and are simulated again
         store = ChunkStore(checkpoint, run_identity(
-            scenario=scenario.hash, seed=int(seed), replicates=int(replicates),
-            chunk_size=int(chunk_size), engine=engine, horizon=float(model.horizon),
-            parameters=table.values, version=__version__), resume=resume)
+            scenario=scenario.hash, seed=int(seed), replicates=int(replicates), engine=engine,
+            horizon=float(model.horizon), parameters=table.values, version=__version__),
+            resume=resume)
     bar = progress_bar(replicates, scenario.name, progress, unit="rep")
     started = time.perf_counter()
     done = store.load(parts) if store else {}

@@ -18,6 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import sim
 from sim.calibrate import load_config
 from sim.errors import UserError
 from sim.scenario import load_scenario
@@ -281,6 +282,19 @@ def test_an_interrupted_run_leaves_no_output_and_resumes_to_identical_results(tm
     clean = subprocess.run(afsim_cmd(*RUN, "--out", ref), cwd=ROOT, capture_output=True, text=True)
     assert clean.returncode == 0, clean.stderr
     assert_same_outputs(out, ref)
+
+
+def test_a_run_resumed_with_another_chunk_size_is_accepted_and_identical(tmp_path, geo):
+    # the chunk size follows the number of workers, so resuming on a machine with more cores
+    # must not be refused as "a different run"; chunks that no longer fit are simulated again
+    ck = tmp_path / "ck"
+    first = sim.run(BASELINE, replicates=60, seed=2, parameters="fixed", geo=geo, chunk_size=20,
+                    checkpoint=ck)
+    (ck / "chunk_00000040_00000060.npz").unlink()          # as if stopped before the last chunk
+    resumed = sim.run(BASELINE, replicates=60, seed=2, parameters="fixed", geo=geo,
+                      chunk_size=30, checkpoint=ck, resume=True)
+    assert np.array_equal(first.fall_time, resumed.fall_time, equal_nan=True)
+    assert np.array_equal(first.daily_counts(), resumed.daily_counts())
 
 
 def test_reproduce_confirms_a_run_bit_for_bit_and_detects_a_change(tmp_path):
