@@ -219,12 +219,14 @@ class EnsembleResult:
         return {
             "scenario": sc.name,
             "scenario_description": sc.description,
-            "scenario_files": [str(p) for p in sc.files],
+            # absolute, so that `afsim reproduce` works from any working directory
+            "scenario_files": [str(Path(p).resolve()) for p in sc.files],
             "scenario_file_sha256": list(sc.file_hashes),
             "scenario_hash": sc.hash,
             "parameter_source": self.source.label,
             "parameter_source_kind": self.source.kind,
-            "parameter_source_file": self.source.path,
+            "parameter_source_file": (str(Path(self.source.path).resolve()) if self.source.path
+                                      else None),
             "parameter_source_values": ({n: float(v) for n, v in zip(NAMES, self.source.rows[0])}
                                         if self.source.kind == "fixed" else None),
             "parameter_source_sha256": self.source.digest,

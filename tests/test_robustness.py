@@ -299,11 +299,17 @@ def test_a_run_resumed_with_another_chunk_size_is_accepted_and_identical(tmp_pat
 
 def test_reproduce_confirms_a_run_bit_for_bit_and_detects_a_change(tmp_path):
     out = tmp_path / "run"
-    proc = subprocess.run(afsim_cmd("run", BASELINE, "-n", 80, "--seed", 5, "--fixed-parameters",
-                                    "--out", out, "--quiet", "--no-plots"), cwd=ROOT,
+    # a relative scenario path, as a user types it
+    proc = subprocess.run(afsim_cmd("run", "scenarios/baseline.toml", "-n", 80, "--seed", 5,
+                                    "--fixed-parameters", "--out", out, "--quiet", "--no-plots"),
+                          cwd=ROOT,
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     rep = subprocess.run(afsim_cmd("reproduce", out, "--quiet"), cwd=ROOT, capture_output=True,
+                         text=True)
+    assert rep.returncode == 0 and "bit for bit" in rep.stdout, rep.stdout + rep.stderr
+    # the manifest names its files absolutely: reproduce works from another directory too
+    rep = subprocess.run(afsim_cmd("reproduce", out, "--quiet"), cwd=tmp_path, capture_output=True,
                          text=True)
     assert rep.returncode == 0 and "bit for bit" in rep.stdout, rep.stdout + rep.stderr
     # tamper with one output: reproduce must notice
