@@ -339,7 +339,10 @@ def _random_state(npz) -> tuple:
 
 
 def run_stage(evaluator: Evaluator, config: CalibrationConfig, stage: StageConfig, seed: int,
-              checkpoint: Path | None, resume: bool, progress: bool) -> StageResult:
+              checkpoint: Path | None, resume: bool, progress: bool,
+              run_key: str) -> StageResult:
+    """One stage's MCMC; ``run_key`` identifies the run (config, targets, scenario, cut-off) in
+    its checkpoint, so that ``resume`` never continues another run's chains."""
     import emcee
 
     d, W = len(stage.priors), config.walkers
@@ -351,9 +354,10 @@ def run_stage(evaluator: Evaluator, config: CalibrationConfig, stage: StageConfi
     state = None
     if checkpoint is not None and resume and checkpoint.is_file():
         with np.load(checkpoint, allow_pickle=False) as ck:
-            if str(ck["digest"]) != config.digest + stage.name:
-                raise UserError("the checkpoint belongs to a different configuration; remove it or "
-                                "drop --resume", file=checkpoint)
+            if str(ck["digest"]) != run_key + stage.name:
+                raise UserError("the checkpoint belongs to a different run (configuration, "
+                                "targets, scenario or cut-off date differ); remove it or drop "
+                                "--resume", file=checkpoint)
             chain, lps = list(ck["chain"]), list(ck["log_prob"])
             accepted = ck["accepted"].copy()
             done = len(chain)
@@ -377,7 +381,7 @@ def run_stage(evaluator: Evaluator, config: CalibrationConfig, stage: StageConfi
         done += 1
         bar.update(1)
         if checkpoint is not None and (done % config.checkpoint_every == 0 or done == config.steps):
-            _save_checkpoint(checkpoint, config, stage, chain, lps, accepted, state)
+            _save_checkpoint(checkpoint, run_key + stage.name, chain, lps, accepted, state)
     bar.close()
     return StageResult(stage.name, stage.priors, np.array(chain), np.array(lps),
                        float(accepted.mean() / max(done, 1)), time.perf_counter() - started,
@@ -416,9 +420,9 @@ def find_mode(evaluator: Evaluator, config: CalibrationConfig, stage: StageConfi
     return res.population, -res.population_energies
 
 
-def _save_checkpoint(path: Path, config, stage, chain, lps, accepted, state) -> None:
+def _save_checkpoint(path: Path, key: str, chain, lps, accepted, state) -> None:
     tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez(tmp, digest=np.array(config.digest + stage.name), chain=np.array(chain),
+    np.savez(tmp, digest=np.array(key), chain=np.array(chain),
              log_prob=np.array(lps), accepted=accepted, coords=state.coords,
              last_log_prob=state.log_prob, **_state_arrays(state.random_state))
     os.replace(tmp, path)
@@ -474,6 +478,9 @@ def calibrate(config: CalibrationConfig | str | Path, *, out: Path | None = None
     if as_of is not None:
         targets = targets.as_of(as_of)
     started = time.perf_counter()
+    run_key = hashlib.sha256("\n".join([
+        config.digest, hashlib.sha256(Path(config.targets_path).read_bytes()).hexdigest(),
+        scenario.hash, str(as_of)]).encode()).hexdigest()
     checkpoint_dir = None
     if out is not None:
         checkpoint_dir = Path(str(out) + ".checkpoint")
@@ -507,7 +514,7 @@ def calibrate(config: CalibrationConfig | str | Path, *, out: Path | None = None
         try:
             result = run_stage(evaluator, config, stage, config.seed + 101 * (k + 1),
                                checkpoint_dir / f"stage_{stage.name}.npz" if checkpoint_dir else None,
-                               resume, progress)
+                               resume, progress, run_key)
         finally:
             evaluator.close()
         stage_results.append(result)

@@ -231,6 +231,9 @@ def test_resume_after_interruption_gives_the_uninterrupted_posterior(tmp_path, g
     assert (tmp_path / "run.checkpoint" / "stage_rural.npz").is_file()
     with pytest.raises(UserError, match="--resume"):
         calibrate(cfg, out=out, geo=geo)
+    # another cut-off date is another run: its chains must not be continued from these
+    with pytest.raises(UserError, match="different run"):
+        calibrate(cfg, out=out, resume=True, geo=geo, as_of=dt.date(2021, 7, 1))
     resumed = calibrate(cfg, out=out, resume=True, geo=geo)
     np.testing.assert_array_equal(resumed.stages[0].chain, reference.stages[0].chain)
     np.testing.assert_array_equal(resumed.posterior, reference.posterior)
