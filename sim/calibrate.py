@@ -135,11 +135,16 @@ def _need(table, key, path, where, types, lo=None, hi=None):
         raise UserError("missing", file=path, key=f"{where}{key}")
     v = table[key]
     if isinstance(v, bool) or not isinstance(v, types):
-        raise UserError(f"expected {'a number' if types != str else 'a string'}, got {v!r}", file=path,
-                        key=f"{where}{key}")
+        expected = {str: "a string", int: "a whole number"}.get(types, "a number")
+        raise UserError(f"expected {expected}, got {v!r}", file=path, key=f"{where}{key}")
     if lo is not None and not (lo <= v <= hi):
         raise UserError(f"value {v} out of range; allowed [{lo}, {hi}]", file=path, key=f"{where}{key}")
     return v
+
+
+def _optional(table, key, default, path, where, types, lo=None, hi=None):
+    """Like :func:`_need`, with a default when the key is absent."""
+    return _need(table, key, path, where, types, lo, hi) if key in table else default
 
 
 def _keys(table, allowed, path, where):
@@ -205,8 +210,8 @@ def load_config(path: str | Path) -> CalibrationConfig:
                 raise UserError(f"lower {lo} must be below upper {hi}", file=path, key=f"{w}upper")
             if kind == "loguniform" and lo <= 0:
                 raise UserError("a log-uniform prior needs lower > 0", file=path, key=f"{w}lower")
-            mean = float(pr.get("mean", (lo + hi) / 2))
-            sd = float(pr.get("sd", (hi - lo) / 4))
+            mean = float(_optional(pr, "mean", (lo + hi) / 2, path, w, (int, float), lo, hi))
+            sd = float(_optional(pr, "sd", (hi - lo) / 4, path, w, (int, float), 1e-12, 1e12))
             why = _need(pr, "why", path, w, str)
             priors.append(Prior(name, kind, lo, hi, mean, sd, why))
         if not priors:
@@ -216,13 +221,13 @@ def load_config(path: str | Path) -> CalibrationConfig:
     if not stages:
         raise UserError(f"no stages; expected one or both of {', '.join(STAGES)}", file=path,
                         key="stages")
-    walkers = int(sampler.get("walkers", 24))
+    walkers = _optional(sampler, "walkers", 24, path, "sampler.", int, 2, 10 ** 5)
     max_d = max(len(s.priors) for s in stages)
     if walkers < 2 * max_d or walkers % 2:
         raise UserError(f"walkers must be even and at least twice the largest stage's dimension "
                         f"({2 * max_d}), got {walkers}", file=path, key="sampler.walkers")
     steps = int(_need(sampler, "steps", path, "sampler.", int, 1, 10 ** 6))
-    burn = int(sampler.get("burn_in", steps // 3))
+    burn = _optional(sampler, "burn_in", steps // 3, path, "sampler.", int, 0, 10 ** 6)
     if not 0 <= burn < steps:
         raise UserError(f"burn_in must be in [0, steps), got {burn}", file=path, key="sampler.burn_in")
     base = path.parent
@@ -232,13 +237,16 @@ def load_config(path: str | Path) -> CalibrationConfig:
         scenario_path=base / _need(cal, "scenario", path, "calibration.", str),
         targets_path=base / _need(cal, "targets", path, "calibration.", str),
         seed=int(_need(cal, "seed", path, "calibration.", int, 0, 2 ** 63 - 1)), horizon=horizon,
-        walkers=walkers, steps=steps, burn_in=burn, thin=max(1, int(sampler.get("thin", 1))),
-        checkpoint_every=max(1, int(sampler.get("checkpoint_every", 25))),
-        initial_design=max(walkers, int(sampler.get("initial_design", 8 * walkers))),
-        search_generations=max(0, int(sampler.get("search_generations", 20))),
+        walkers=walkers, steps=steps, burn_in=burn,
+        thin=_optional(sampler, "thin", 1, path, "sampler.", int, 1, 10 ** 6),
+        checkpoint_every=_optional(sampler, "checkpoint_every", 25, path, "sampler.", int, 1, 10 ** 6),
+        initial_design=max(walkers, _optional(sampler, "initial_design", 8 * walkers, path,
+                                              "sampler.", int, 1, 10 ** 6)),
+        search_generations=_optional(sampler, "search_generations", 20, path, "sampler.", int, 0,
+                                     10 ** 4),
         stages=tuple(stages),
-        predictive_replicates=int(_need(pred, "replicates", path, "predictive.", int, 10, 10 ** 6))
-        if "replicates" in pred else 1000,
+        predictive_replicates=_optional(pred, "replicates", 1000, path, "predictive.", int, 10,
+                                        10 ** 6),
         digest=hashlib.sha256(raw).hexdigest())
 
 

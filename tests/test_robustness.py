@@ -215,6 +215,14 @@ def test_empty_and_whitespace_files_are_refused(tmp_path, geo):
     ('[stages.rural]\nreplicates = 8\n[[stages.rural.parameters]]\nname = "b_pay"\nprior = "uniform"\n'
      'lower = 0\nupper = 99\nwhy = "x"\n', "upper"),
     ('[bogus]\nx = 1\n', "bogus"),
+    ('[sampler]\nwalkers = 8\nsteps = 10\nthin = "two"\n[stages.rural]\nreplicates = 8\n'
+     '[[stages.rural.parameters]]\nname = "b_pay"\nprior = "uniform"\nlower = 0\nupper = 1\n'
+     'why = "x"\n', "sampler.thin"),
+    ('[sampler]\nwalkers = 8\nsteps = 10\nburn_in = 2.9\n[stages.rural]\nreplicates = 8\n'
+     '[[stages.rural.parameters]]\nname = "b_pay"\nprior = "uniform"\nlower = 0\nupper = 1\n'
+     'why = "x"\n', "sampler.burn_in"),
+    ('[stages.rural]\nreplicates = 8\n[[stages.rural.parameters]]\nname = "b_pay"\nprior = "normal"\n'
+     'lower = 0\nupper = 1\nmean = 0.5\nsd = 0\nwhy = "x"\n', "sd"),
 ])
 def test_calibration_config_errors_name_the_key(tmp_path, body, key):
     head = ('[calibration]\nname = "t"\nscenario = "s.toml"\ntargets = "t.toml"\nseed = 1\n'
