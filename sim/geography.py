@@ -345,8 +345,8 @@ def geography_from_rows(drows: list[dict[str, str]], brows: list[dict[str, str]]
         raise DataError(f"district {bad}: polling-station reporting rate outside [0, 1]", file=dpath,
                         key="polling_stations_reporting_2019")
 
-    voters = np.array([float(r["registered_voters_2019"]) if r["registered_voters_2019"] else math.nan
-                       for r in drows])
+    voters = np.array([_float(r["registered_voters_2019"], dpath, "registered_voters_2019")
+                       if r["registered_voters_2019"] else math.nan for r in drows])
     regions = tuple(r["region"] for r in drows)
     unknown_regions = sorted(set(regions) - set(REGIONS))
     if unknown_regions:

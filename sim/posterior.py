@@ -45,8 +45,18 @@ def read_posterior(path: str | Path):
             except ValueError:
                 raise UserError(f"row {k + 2}: expected a number, got {cell!r}", file=path,
                                 key=name) from None
-        if "weight" in row and row["weight"] not in (None, ""):
-            weights[k] = float(row["weight"])
+        cell = row.get("weight")
+        if cell not in (None, ""):
+            try:
+                weights[k] = float(cell)
+            except ValueError:
+                weights[k] = np.nan
+            if not (np.isfinite(weights[k]) and weights[k] >= 0):
+                raise UserError(f"row {k + 2}: expected a weight >= 0, got {cell!r}", file=path,
+                                key="weight")
+    if weights.sum() <= 0:
+        raise UserError("every weight is zero; expected at least one positive weight", file=path,
+                        key="weight")
     import hashlib
     return ParameterSource.posterior(values, weights, label=f"posterior {path.name}", path=str(path),
                                      digest=hashlib.sha256(path.read_bytes()).hexdigest())

@@ -235,6 +235,16 @@ def test_calibration_config_errors_name_the_key(tmp_path, body, key):
     assert key in err.value.one_line() and str(path) in err.value.one_line()
 
 
+@pytest.mark.parametrize("weights", [["1", "x"], ["1", "-1"], ["0", "0"], ["1", "nan"]])
+def test_a_posterior_file_with_bad_weights_is_refused_naming_the_column(tmp_path, weights):
+    from sim.posterior import read_posterior
+    path = tmp_path / "post.csv"
+    path.write_text("b_pay,weight\n" + "".join(f"1.0,{w}\n" for w in weights))
+    with pytest.raises(UserError) as err:
+        read_posterior(path)
+    assert "weight" in err.value.one_line() and str(path) in err.value.one_line()
+
+
 # ---------------------------------------------------------------- interruption and resume
 
 def afsim_cmd(*args):
