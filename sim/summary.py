@@ -92,7 +92,7 @@ class Summary:
 
     def p_fallen_by(self, date: dt.date) -> np.ndarray:
         d = int(day_of(date)) + 1
-        return self.day_hist[:, :min(d, self.days)].sum(axis=1) / self.replicates
+        return self.day_hist[:, :max(0, min(d, self.days))].sum(axis=1) / self.replicates
 
     def p_fallen_by_day(self) -> np.ndarray:
         """(n, days): probability each district has fallen by the end of each day."""

@@ -3,6 +3,8 @@ Dask cluster give bit-identical results; huge ensembles keep only what they were
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 import pytest
 
@@ -66,3 +68,12 @@ def test_streamed_summaries_equal_those_from_the_full_fall_times(geo):
 def test_above_the_limit_fall_times_need_an_explicit_choice(geo):
     with pytest.raises(UserError, match="--no-fall-times"):
         sim.run(BASELINE, replicates=FALL_TIMES_LIMIT + 1, seed=1, geo=geo)
+
+
+def test_streamed_probability_of_falling_matches_the_fall_times_at_every_date(geo):
+    res = sim.run(BASELINE, replicates=40, seed=6, parameters="fixed", geo=geo)
+    for date in (dt.date(2021, 4, 1), dt.date(2021, 4, 30), dt.date(2021, 5, 1),
+                 dt.date(2021, 7, 15), dt.date(2021, 12, 31)):
+        day = (date - dt.date(2021, 5, 1)).days
+        direct = (res.fall_time < day + 1).mean(axis=0)      # fallen by the end of that day
+        np.testing.assert_allclose(res.summary.p_fallen_by(date), direct, err_msg=str(date))
