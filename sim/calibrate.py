@@ -32,7 +32,7 @@ import os
 import shutil
 import time
 import tomllib
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Sequence
 
@@ -450,7 +450,6 @@ class CalibrationResult:
     calibrated: tuple[str, ...]
     seconds: float
     as_of: dt.date | None = None
-    extra: dict = field(default_factory=dict)
 
     def posterior_source(self):
         from .ensemble import ParameterSource

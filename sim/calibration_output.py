@@ -162,8 +162,7 @@ def forecast_summary(pred, as_of: dt.date) -> dict:
 def write_forecast(result: CalibrationResult, out: Path, *, replicates: int, workers: int,
                    progress: bool, force: bool) -> dict:
     from .plots import forecast_chart
-    pred = run(result.scenario, replicates=replicates, seed=result.config.seed + 1,
-               parameters=result.posterior_source(), workers=workers, progress=progress)
+    pred = predictive(result, replicates, workers, progress)
     summary = forecast_summary(pred, result.as_of)
     report = build_report(result, pred)
     summary["fit_to_the_whole_record"] = {k: report[k] for k in (

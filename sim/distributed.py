@@ -30,19 +30,13 @@ def _client(address: str):
                         key="--scheduler") from None
 
 
-def _simulate(model, job):
-    from .ensemble import simulate
-    from .parameters import ParameterTable
-    table_values, seed, reps, engine = job
-    return simulate(model, ParameterTable(table_values), seed, reps, engine)
-
-
 def map_chunks_dask(address: str, model, jobs: Sequence[tuple]) -> Iterator:
     """Run the jobs on the cluster, yielding their results in job order."""
+    from .ensemble import run_job
     client = _client(address)
     try:
         remote_model = client.scatter(model, broadcast=True)
-        futures = [client.submit(_simulate, remote_model, job, pure=False) for job in jobs]
+        futures = [client.submit(run_job, remote_model, job, pure=False) for job in jobs]
         for fut in futures:
             yield fut.result()
     finally:

@@ -122,9 +122,14 @@ def _init_worker(model: Model) -> None:
     _WORKER_MODEL = model
 
 
-def _worker_chunk(args) -> Chunk:
-    table_values, seed, reps, engine = args
-    return simulate(_WORKER_MODEL, ParameterTable(table_values), seed, reps, engine)
+def run_job(model: Model, job: tuple) -> Chunk:
+    """One chunk as shipped to a worker: (parameter rows, seed, replicate numbers, engine)."""
+    table_values, seed, reps, engine = job
+    return simulate(model, ParameterTable(table_values), seed, reps, engine)
+
+
+def _worker_chunk(job) -> Chunk:
+    return run_job(_WORKER_MODEL, job)
 
 
 def chunks_of(replicates: int, size: int) -> list[range]:
@@ -145,7 +150,7 @@ def run_chunks(model: Model, table: ParameterTable, seed: int, parts: list[range
         return
     if workers <= 1 or len(parts) == 1:
         for r, job in zip(parts, jobs):
-            on_chunk(r, simulate(model, ParameterTable(job[0]), seed, job[2], engine))
+            on_chunk(r, run_job(model, job))
         return
     with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(model,)) as ex:
         for r, chunk in zip(parts, ex.map(_worker_chunk, jobs)):

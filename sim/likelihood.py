@@ -64,10 +64,6 @@ class Likelihood:
             assault_w=np.array([c.weight for c in starts]),
             bandwidth=targets.bandwidth, floor=targets.floor, capital_rows=geo.capital_rows)
 
-    @property
-    def needs_capitals(self) -> bool:
-        return len(self.capital_slots) > 0 or len(self.constraint_days) > 0 or len(self.assault_days) > 0
-
     # ------------------------------------------------------------------ features of replicates
     def features(self, fall_time: np.ndarray, assault_time: np.ndarray | None = None
                  ) -> tuple[np.ndarray, np.ndarray]:

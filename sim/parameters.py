@@ -21,7 +21,7 @@ pay effect and the mobilization brake, for instance) more than each alone.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Mapping
+from typing import Mapping
 
 import numpy as np
 
@@ -226,22 +226,10 @@ class Params:
     def __setattr__(self, name, value):
         raise AttributeError("Params are read-only")
 
-    def as_dict(self) -> dict:
-        return {n: self.__dict__[n] for n in NAMES}
-
     @classmethod
     def from_table(cls, table: "ParameterTable") -> "Params":
         """Params for a batch: ``(R, 1)`` arrays from a table of R rows."""
         return cls({n: table.values[:, i:i + 1] for i, n in enumerate(NAMES)})
-
-    def row(self, i: int) -> "Params":
-        """The scalar parameters of replicate ``i`` of a batch."""
-        out = {}
-        for n, v in self.as_dict().items():
-            arr = np.asarray(v)
-            out[n] = float(arr.reshape(-1)[i]) if arr.ndim else float(arr)
-        return Params(out)
-
 
 @dataclass(frozen=True)
 class ParameterTable:
@@ -254,10 +242,6 @@ class ParameterTable:
         row = np.array([float(values[n]) for n in NAMES])
         return cls(np.tile(row, (replicates, 1)))
 
-    @classmethod
-    def from_rows(cls, rows: Iterable[Mapping[str, float]]) -> "ParameterTable":
-        return cls(np.array([[float(r[n]) for n in NAMES] for r in rows]).reshape(-1, len(NAMES)))
-
     def __len__(self) -> int:
         return self.values.shape[0]
 
@@ -266,6 +250,3 @@ class ParameterTable:
 
     def row(self, i: int) -> dict[str, float]:
         return dict(zip(NAMES, map(float, self.values[i])))
-
-    def slice(self, start: int, stop: int) -> "ParameterTable":
-        return ParameterTable(self.values[start:stop])

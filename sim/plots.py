@@ -16,6 +16,7 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter
 
 from .record import capital_falls, district_checkpoints
+from .results import quantiles
 from .timeline import START
 
 BAND = "#c0504d"        # Taliban control
@@ -260,7 +261,7 @@ def forecast_chart(result, as_of: dt.date) -> Figure:
     cdf = [(kab < d).mean() for d in days]
     x = _to_dates(days)
     ax.plot(x, cdf, color=BAND, linewidth=2.2, label=f"forecast as of {as_of}: P(Kabul has fallen)")
-    q = np.quantile(np.where(np.isnan(kab), np.inf, kab), [0.1, 0.9], method="inverted_cdf")
+    q = quantiles(kab, [0.1, 0.9])
     if np.isfinite(q[0]):
         hi = min(q[1], result.model.horizon)
         ax.axvspan(_to_dates([q[0]])[0], _to_dates([hi])[0], color=BAND, alpha=0.12,
@@ -367,8 +368,7 @@ def capitals_held_chart(comparison, date: dt.date = dt.date(2021, 8, 15)) -> Fig
     ax = fig.add_subplot()
     colors = _colors(names)
     for y, name in enumerate(names):
-        res = comparison.results[name]
-        held = len(res.geo.capital_rows) - res.fallen_by(date, capitals=True)
+        held = comparison.held(name, date, capitals=True)
         q = np.quantile(held, [0.05, 0.25, 0.5, 0.75, 0.95], method="inverted_cdf")
         ax.plot([q[0], q[4]], [y, y], color=colors[name], linewidth=1.3)
         ax.plot([q[1], q[3]], [y, y], color=colors[name], linewidth=6, alpha=0.6, solid_capstyle="butt")

@@ -23,7 +23,6 @@ from typing import Any
 import numpy as np
 
 from . import __version__
-from .errors import UserError
 from .model import Model
 from .parameters import NAMES, ParameterTable
 from .summary import Summary
@@ -119,13 +118,6 @@ class EnsembleResult:
     def has_fall_times(self) -> bool:
         return self.fall_time is not None
 
-    def require_fall_times(self) -> np.ndarray:
-        if self.fall_time is None:
-            raise UserError("this result kept only its summaries (more than "
-                            f"{FALL_TIMES_LIMIT:,} replicates, or --no-fall-times); rerun with "
-                            "fall times kept", key="fall_times")
-        return self.fall_time
-
     def fallen_by(self, date: dt.date, capitals: bool = False) -> np.ndarray:
         """Per replicate, the number of districts (or capitals) fallen by the end of ``date``."""
         return self.summary.fallen_by(date, capitals)
@@ -154,7 +146,7 @@ class EnsembleResult:
 
     def capitals(self) -> list[dict]:
         geo, sm = self.geo, self.summary
-        rows_idx = np.array([p.capital_index for p in geo.provinces])
+        rows_idx = geo.capital_rows
         qs = {p: sm.fall_day_quantile(p, rows_idx) for p in (0.05, 0.25, 0.5, 0.75, 0.95)}
         p_fall, mean = sm.p_fall()[rows_idx], sm.mean_fall_day()[rows_idx]
         rows = []

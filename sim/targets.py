@@ -68,7 +68,6 @@ class Targets:
     districts: tuple[CountTarget, ...]
     capitals: tuple[CapitalTarget, ...]
     constraints: tuple[Constraint, ...]
-    as_of_date: dt.date | None = None
 
     @property
     def fitted_districts(self) -> tuple[CountTarget, ...]:
@@ -87,12 +86,7 @@ class Targets:
         constraints = [replace(c, date=min(c.date, cutoff)) for c in self.constraints
                        if c.kind == "no_capital_before"]
         constraints += [c for c in self.constraints if c.kind == "assault_start" and c.date < cutoff]
-        return replace(self, districts=districts, capitals=capitals, constraints=tuple(constraints),
-                       as_of_date=cutoff)
-
-    def latest_date(self) -> dt.date | None:
-        dates = [t.date for t in self.fitted_districts] + [c.latest for c in self.capitals]
-        return max(dates) if dates else None
+        return replace(self, districts=districts, capitals=capitals, constraints=tuple(constraints))
 
 
 def _date(value, path, key) -> dt.date:

@@ -23,7 +23,7 @@ Drivers
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
@@ -161,6 +161,3 @@ def compile_timeline(events: Sequence[Event], geo: Geography, end: dt.date = DEF
     return CompiledTimeline(np.asarray(starts), tuple(states), horizon, tuple(withdrawal_steps),
                             tuple(ordered))
 
-
-def shift_event(event: Event, date: dt.date) -> Event:
-    return replace(event, date=date)
