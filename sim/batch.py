@@ -5,8 +5,8 @@ dynamics as the SimPy reference engine (:mod:`sim.engine`); the test-suite check
 the same fall times. It is organised for speed rather than for reading:
 
 * Every iteration advances *each* live replicate to its own next event (a rural fall, a capital
-  fall, a driver change, the opening of the assault window or the horizon), so replicates move
-  in lock-step by event count, not by time.
+  fall, a dated driver change, the Taliban's decision to turn on the cities, a reactive driver
+  change or the horizon), so replicates move in lock-step by event count, not by time.
 * The rural rule factorises into a nationwide factor g(t) (momentum, pay, brake: the same for
   every district of a replicate) times a district's own factor h_i(t) (neighbours, air cover,
   covariates). On the operational clock tau, with d tau = g dt, a district's cumulative hazard
@@ -14,7 +14,9 @@ the same fall times. It is organised for speed rather than for reading:
   clock. A change of h_i at tau rescales the remaining distance: D_i <- tau + (D_i - tau) h_old /
   h_new. A fall changes g (momentum) for free and h only for the fallen district's neighbours,
   so an event costs O(degree) updates and one arg-min over the deadlines.
-* Capitals (34 per replicate) are recomputed directly after every event.
+* Capitals (34 per replicate) and the assault decision are recomputed directly after every event.
+* Kabul's fall ends the republic but not the replicate: the government gone (G = 1) enters the
+  nationwide factor and the capitals' rule, and the replicate runs on to the horizon.
 * Finished replicates are set aside and dropped from the working arrays in batches.
 """
 
@@ -30,7 +32,7 @@ from .parameters import NAMES, ParameterTable, Params
 from .randomness import Draws, initial_fallen
 
 _COLUMN = {name: j for j, name in enumerate(NAMES)}
-_RURAL, _CAPITAL, _SEGMENT, _WINDOW, _RAMP, _HORIZON = range(6)
+_RURAL, _CAPITAL, _SEGMENT, _DECISION, _REACTION, _HORIZON = range(6)
 
 
 @dataclass
@@ -41,9 +43,16 @@ class BatchResult:
     end_time: np.ndarray        # (R,)
 
 
-def run_batch(model: Model, table: ParameterTable, draws: Draws) -> BatchResult:
-    """Simulate ``len(table)`` replicates; row k of ``table`` and of ``draws`` is replicate k."""
-    return _BatchRun(model, table, draws).run()
+def run_batch(model: Model, table: ParameterTable, draws: Draws, *, audit: bool = False
+              ) -> BatchResult:
+    """Simulate ``len(table)`` replicates; row k of ``table`` and of ``draws`` is replicate k.
+
+    ``audit`` (for tests) checks, as each replicate finishes, that every share the engine kept
+    incrementally (neighbours, provinces, the ring around Kabul, the counts) equals the same share
+    recomputed from the replicate's fallen districts: a state array forgotten in an update or in
+    the compaction of finished rows fails it.
+    """
+    return _BatchRun(model, table, draws, audit).run()
 
 
 class _Columns:
@@ -86,13 +95,13 @@ def _flat(a: np.ndarray) -> np.ndarray:
 
 class _BatchRun:
     # per-row state arrays, compacted together when finished rows are dropped
-    _STATE = ("rows", "alive", "p_table", "r", "r_caps", "u_mode", "u_collapse", "fallen", "fall_time",
+    _STATE = ("rows", "alive", "p_table", "r", "r_caps", "u_mode", "fallen", "fall_time",
               "mode", "N", "n_fallen", "enc_count", "ring_count", "caps_fallen", "caps_down", "t", "seg",
-              "window_opens", "window_open", "assault", "assault_days", "ramp_max", "tau", "h", "D",
+              "level", "assault", "r_decision", "H_decision", "lam_decision", "gone", "tau", "h", "D",
               "Hc", "lam_c", "g")
 
-    def __init__(self, model: Model, table: ParameterTable, draws: Draws):
-        self.model = model
+    def __init__(self, model: Model, table: ParameterTable, draws: Draws, audit: bool = False):
+        self.model, self.audit = model, audit
         geo, cov, tl = model.geo, model.cov, model.timeline
         R, n = len(table), geo.n
         self.n = n
@@ -109,11 +118,18 @@ class _BatchRun:
         self.seg_start = np.append(tl.starts, np.inf)
         self.seg_pay = np.array([s.pay for s in tl.states])
         self.seg_mob = np.array([s.mobilization for s in tl.states])
+        self.seg_withdrawal = np.array([s.withdrawal for s in tl.states])
+        self.seg_air_national = np.array([s.air_national for s in tl.states])
         self.seg_air = np.array([s.air_by_district() for s in tl.states])  # (K, n)
         self.seg_air_caps = np.ascontiguousarray(self.seg_air[:, self.caps])  # (K, 34)
+        rx = tl.reactive
+        self.rx_delay = np.append(rx.delays, np.inf)          # (E+1,): the next one's delay
+        self.rx_air, self.rx_pay, self.rx_mob = rx.air, rx.pay, rx.mobilization
+        self.rx_air_caps = np.ascontiguousarray(rx.air[:, self.caps])
         # Only a change of air cover changes districts' own rates; pay, brake and withdrawal
         # steps act through the nationwide factor alone.
         self.air_changes = np.r_[False, np.any(self.seg_air[1:] != self.seg_air[:-1], axis=1), False]
+        self.rx_air_changes = np.r_[False, np.any(rx.air[1:] != rx.air[:-1], axis=1), False]
         self.horizon = tl.horizon
 
         self.out_fall = np.full((R, n), np.nan)
@@ -132,7 +148,6 @@ class _BatchRun:
         self.capital_slot[self.caps] = np.arange(len(self.caps))
         self.caps_down = np.zeros((R, len(self.caps)), dtype=bool)   # fallen capitals, by slot
         self.u_mode = draws.u_mode
-        self.u_collapse = draws.u_collapse
         start = initial_fallen(hazard.initial_log_weights(p, cov), draws.gumbel,
                                np.rint(table.column("initial_fallen")).astype(int))
         self.fallen = start
@@ -145,12 +160,12 @@ class _BatchRun:
         self.caps_fallen = np.zeros(R)
         self.t = np.zeros(R)
         self.seg = np.zeros(R, dtype=np.int64)
-        self.window_opens = (np.asarray(tl.withdrawal_reached(table.column("assault_withdrawal_level")))
-                             + table.column("assault_delay_days"))
-        self.window_open = self.window_opens <= 0.0
+        self.level = np.zeros(R, dtype=np.int64)      # reactive events in force
         self.assault = np.full(R, np.nan)
-        self.assault_days = np.zeros(R)
-        self.ramp_max = np.rint(table.column("assault_ramp_days"))
+        self.r_decision = np.asarray(hazard.assault_threshold(p, draws.u_actor[:, 0:1]))[:, 0]
+        self.H_decision = np.zeros(R)
+        self.lam_decision = np.zeros(R)
+        self.gone = np.zeros(R)                       # 1 once Kabul has fallen
         self.tau = np.zeros(R)                  # the operational clock
         self.h = np.zeros((R, n))               # local rate; 0 = not a live rural district
         self.D = np.full((R, n), np.inf)        # deadline on the operational clock
@@ -162,19 +177,36 @@ class _BatchRun:
         everyone = np.arange(R)
         self._refresh_all_rural(everyone, first=True)
         self._refresh_g(everyone)
-        self._check_trigger(everyone)
+        self._refresh_decision(everyone)
         self._refresh_capitals(everyone)
 
     def _p(self, idx) -> _RowParams:
         return _RowParams(self.p_cols, idx)
 
+    # ------------------------------------------------------------------ drivers per row
+    def _pay(self, idx):
+        return self.seg_pay[self.seg[idx]] + self.rx_pay[self.level[idx]]
+
+    def _air(self, idx):
+        return self.seg_air[self.seg[idx]] + self.rx_air[self.level[idx]]
+
     # ------------------------------------------------------------------ hazard refreshes
     def _refresh_g(self, idx) -> None:
         p = self._p(idx)
-        seg = self.seg[idx]
         self.g[idx] = hazard.rate(hazard.nationwide_log_pressure(
-            p, (self.n_fallen[idx] / self.n)[:, None], self.seg_pay[seg][:, None],
-            self.seg_mob[seg][:, None])[:, 0])
+            p, (self.n_fallen[idx] / self.n)[:, None], self._pay(idx)[:, None],
+            (self.seg_mob[self.seg[idx]] + self.rx_mob[self.level[idx]])[:, None],
+            self.gone[idx][:, None])[:, 0])
+
+    def _refresh_decision(self, idx) -> None:
+        """The decision's hazard, for the rows that have not yet turned on the cities."""
+        idx = idx[np.isnan(self.assault[idx])]
+        if len(idx) == 0:
+            return
+        seg = self.seg[idx]
+        self.lam_decision[idx] = hazard.rate(hazard.assault_log_hazard(
+            self._p(idx), self.seg_withdrawal[seg][:, None], (self.n_fallen[idx] / self.n)[:, None],
+            self.seg_air_national[seg][:, None]))[:, 0]
 
     def _refresh_all_rural(self, idx, first: bool = False) -> None:
         """Recompute h for every rural district of the given rows (start, or a driver change)."""
@@ -182,8 +214,8 @@ class _BatchRun:
             return
         cov = self.model.cov
         tau = self.tau[idx][:, None]
-        h = hazard.rate(hazard.local_log_hazard(self._p(idx), self.N[idx], self.seg_air[self.seg[idx]],
-                                                cov.reach, cov.pakistan, cov.focus))
+        h = hazard.rate(hazard.local_log_hazard(self._p(idx), self.N[idx], self._air(idx),
+                                                cov.reach, cov.pakistan, cov.focus, cov.resistance))
         if first:
             live = cov.rural & ~self.fallen[idx]
             h = np.where(live, h, 0.0)
@@ -217,9 +249,10 @@ class _BatchRun:
             return
         keep = np.flatnonzero(live)
         flat, nb, row, h_old = flat[keep], nb[keep], row[keep], h_old[keep]
+        air = self.seg_air[self.seg[row], nb] + self.rx_air[self.level[row], nb]
         h = hazard.rate(hazard.local_log_hazard(
-            _RowParams(self.p_cols, row, flat=True), N[flat], self.seg_air[self.seg[row], nb],
-            cov.reach[nb], cov.pakistan[nb], cov.focus[nb]))
+            _RowParams(self.p_cols, row, flat=True), N[flat], air,
+            cov.reach[nb], cov.pakistan[nb], cov.focus[nb], cov.resistance[nb]))
         tau = self.tau[row]
         D_all[flat] = tau + (D_all[flat] - tau) * h_old / h
         h_all[flat] = h
@@ -230,37 +263,30 @@ class _BatchRun:
             return
         cov = self.model.cov
         p = self._p(idx)
-        seg = self.seg[idx]
+        seg, level = self.seg[idx], self.level[idx]
         cascade = (self.caps_fallen[idx] / self.n_caps_other)[:, None]
+        momentum = (self.n_fallen[idx] / self.n)[:, None]
+        pay = self._pay(idx)[:, None]
+        air = self.seg_air_caps[seg] + self.rx_air_caps[level]
         at = cov.at_capitals
         lam = hazard.rate(hazard.capital_log_hazard(
-            p, cov.encirclement_from_counts(self.enc_count[idx]), cascade,
-            (self.n_fallen[idx] / self.n)[:, None], self.seg_pay[seg][:, None],
-            self.seg_air_caps[seg], at.reach, at.distance_100km, at.focus, at.city_size,
-            self.assault_days[idx][:, None]))
-        lam[:, self.kabul_slot] = hazard.rate(hazard.kabul_log_hazard(
-            p, cascade, (self.ring_count[idx] / cov.ring_size)[:, None],
-            self.assault_days[idx][:, None]))[:, 0]
+            p, cov.encirclement_from_counts(self.enc_count[idx]), cascade, momentum, pay, air,
+            at.reach, at.distance_100km, at.focus, at.city_size, at.resistance,
+            self.gone[idx][:, None]))
+        k = self.kabul_slot
+        lam[:, k] = hazard.rate(hazard.kabul_log_hazard(
+            p, cascade, (self.ring_count[idx] / cov.ring_size)[:, None], momentum, pay,
+            air[:, k:k + 1], at.reach[k]))[:, 0]
         # a fallen capital's rate is zero: it accumulates nothing and never comes next
         self.lam_c[idx] = np.where(self.caps_down[idx], 0.0, lam)
-
-    def _check_trigger(self, idx) -> None:
-        idx = idx[np.isnan(self.assault[idx]) & self.window_open[idx]]
-        if len(idx) == 0:
-            return
-        thr = self.p_table[idx, _COLUMN["assault_share_threshold"]]
-        ready = (self.t[idx] >= self.window_opens[idx]) & (self.n_fallen[idx] / self.n >= thr)
-        self.assault[idx[ready]] = self.t[idx[ready]]
-        self.any_assault = self.any_assault or bool(ready.any())
 
     # ------------------------------------------------------------------ events
     def _fall(self, idx, k) -> None:
         """District k[m] falls in row idx[m] at the row's current time."""
         if len(idx) == 0:
             return
-        seg = self.seg[idx]
         prob = hazard.negotiated_probability(
-            _RowParams(self.p_cols, idx, flat=True), self.seg_pay[seg], self.n_fallen[idx] / self.n,
+            _RowParams(self.p_cols, idx, flat=True), self._pay(idx), self.n_fallen[idx] / self.n,
             self.is_cap_float[k])
         flat = idx * self.n + k
         _flat(self.fallen)[flat] = True
@@ -277,19 +303,6 @@ class _BatchRun:
         capital = self.capital_slot[k] >= 0
         self.caps_down[idx[capital], self.capital_slot[k[capital]]] = True
         self._refresh_neighbours(idx, k)
-
-    def _collapse(self, idx) -> None:
-        """Kabul has fallen in these rows: what is still held may surrender with it."""
-        if len(idx) == 0:
-            return
-        prob = np.where(self.model.geo.is_capital,
-                        self.p_table[idx, _COLUMN["collapse_capital_prob"]][:, None],
-                        self.p_table[idx, _COLUMN["collapse_district_prob"]][:, None])
-        rows, cols = np.nonzero(~self.fallen[idx] & (self.u_collapse[idx] < prob))
-        g_rows = idx[rows]
-        self.fallen[g_rows, cols] = True
-        self.fall_time[g_rows, cols] = self.t[g_rows]
-        self.mode[g_rows, cols] = NEGOTIATED
 
     # ------------------------------------------------------------------ main loop
     def run(self) -> BatchResult:
@@ -311,15 +324,17 @@ class _BatchRun:
                                    where=self.lam_c > 0)
                 j_cap = np.argmin(wait_c, axis=1)
                 np.add(self.t, wait_c[live, j_cap], out=cand[_CAPITAL])
-                next_day = self.assault + self.assault_days + 1                # NaN before the assault
-                cand[_RAMP] = np.where((self.assault_days < self.ramp_max) & ~np.isnan(next_day),
-                                       next_day, np.inf)
+                # NaN before the assault, inf once every reactive event is in force
+                cand[_REACTION] = np.where(np.isnan(self.assault), np.inf,
+                                           self.assault + self.rx_delay[self.level])
             else:
                 j_cap = np.zeros(L, dtype=np.int64)
                 cand[_CAPITAL] = np.inf
-                cand[_RAMP] = np.inf
+                cand[_REACTION] = np.inf
             cand[_SEGMENT] = self.seg_start[self.seg + 1]
-            cand[_WINDOW] = np.where(self.window_open, np.inf, self.window_opens)
+            wait_d = np.divide(self.r_decision - self.H_decision, self.lam_decision,
+                               out=np.full(L, np.inf), where=self.lam_decision > 0)
+            np.add(self.t, wait_d, out=cand[_DECISION])
             cand[_HORIZON] = horizon[:L]
             kind = np.argmin(cand, axis=0)
             t_next = np.maximum(cand[kind, live], self.t)     # never step back through rounding
@@ -328,13 +343,14 @@ class _BatchRun:
             dt = np.where(self.alive, t_next - self.t, 0.0)
             self.tau += self.g * dt
             self.Hc += self.lam_c * dt[:, None]
+            self.H_decision += self.lam_decision * dt
             self.t += dt
 
             rural = np.flatnonzero(kind == _RURAL)
             capital = np.flatnonzero(kind == _CAPITAL)
             segment = np.flatnonzero(kind == _SEGMENT)
-            window = np.flatnonzero(kind == _WINDOW)
-            ramp = np.flatnonzero(kind == _RAMP)
+            decision = np.flatnonzero(kind == _DECISION)
+            reaction = np.flatnonzero(kind == _REACTION)
             done = np.flatnonzero(kind == _HORIZON)
 
             fallen_caps = caps[j_cap[capital]]
@@ -344,22 +360,46 @@ class _BatchRun:
             if len(segment):
                 self.seg[segment] += 1
                 self._refresh_all_rural(segment[self.air_changes[self.seg[segment]]])
-            self.window_open[window] = True
-            self.assault_days[ramp] += 1
+            if len(decision):
+                self.assault[decision] = self.t[decision]
+                self.lam_decision[decision] = 0.0
+                self.any_assault = True
+            if len(reaction):
+                self.level[reaction] += 1
+                self._refresh_all_rural(reaction[self.rx_air_changes[self.level[reaction]]])
+            if len(kabul_fell):
+                # the republic ends: the government gone is a state of every remaining hazard
+                self.gone[kabul_fell] = 1.0
+                self.out_end[self.rows[kabul_fell]] = self.t[kabul_fell]
 
-            changed = np.concatenate([rural, capital, segment, window, ramp])
+            changed = np.concatenate([rural, capital, segment, decision, reaction])
             self._refresh_g(changed)
-            self._check_trigger(changed)
+            self._refresh_decision(changed)
             self._refresh_capitals(changed)
 
-            self._collapse(kabul_fell)
-            self.out_end[self.rows[kabul_fell]] = self.t[kabul_fell]
-            finished = np.concatenate([done, kabul_fell])
-            if len(finished):
-                self._finish(finished)
+            if len(done):
+                self._finish(done)
         return BatchResult(self.out_fall, self.out_mode, self.out_assault, self.out_end)
 
+    def _audit(self, rows) -> None:
+        geo, cov = self.model.geo, self.model.cov
+        fallen = self.fallen[rows]
+        checks = {
+            "neighbour shares": (self.N[rows], geo.neighbour_share(fallen)),
+            "province counts": (self.enc_count[rows], fallen.astype(np.int64) @ cov.province_members),
+            "ring count": (self.ring_count[rows], fallen.astype(np.int64) @ cov.ring_member),
+            "districts fallen": (self.n_fallen[rows], fallen.sum(axis=1)),
+            "capitals fallen": (self.caps_fallen[rows], fallen[:, self.other_capital].sum(axis=1)),
+            "capitals down": (self.caps_down[rows], fallen[:, self.caps]),
+            "fall times": (np.isfinite(self.fall_time[rows]), fallen),
+        }
+        for name, (kept, recomputed) in checks.items():
+            if not np.allclose(kept, recomputed, rtol=0, atol=1e-9):
+                raise AssertionError(f"batch engine: kept {name} differ from the fallen districts'")
+
     def _finish(self, finished) -> None:
+        if self.audit:
+            self._audit(finished)
         g_rows = self.rows[finished]
         self.out_fall[g_rows] = self.fall_time[finished]
         self.out_mode[g_rows] = self.mode[finished]
@@ -367,6 +407,7 @@ class _BatchRun:
         self.alive[finished] = False
         self.D[finished] = np.inf
         self.lam_c[finished] = 0.0
+        self.lam_decision[finished] = 0.0
         n_dead = len(self.alive) - int(self.alive.sum())
         if n_dead == len(self.alive) or n_dead >= max(32, len(self.alive) // 4):
             keep = self.alive

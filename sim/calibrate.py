@@ -506,7 +506,7 @@ def calibrate(config: CalibrationConfig | str | Path, *, out: Path | None = None
         if stage.name == "rural":
             # the rural module simulates the countryside alone: no assault on the cities, so a
             # capital trigger (whatever its parameters) cannot leak into the district counts
-            base[:, NAMES.index("assault_share_threshold")] = 1.0
+            base[:, NAMES.index("assault_rate")] = 0.0
         if rural_samples is not None:
             # the cut: each replicate carries one fixed draw of the previous stage's posterior
             pick = np.random.default_rng([config.seed, 31, k]).integers(len(rural_samples), size=R)

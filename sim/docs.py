@@ -7,7 +7,7 @@ from .timeline import DRIVERS
 
 GROUP_TITLES = {
     "district": "Rural districts (the surrender rule)", "capital": "Provincial capitals",
-    "trigger": "The strategic trigger of the assault on cities", "kabul": "Kabul and the collapse",
+    "trigger": "The Taliban's decision to turn on the cities", "kabul": "Kabul and after Kabul",
     "mode": "Mode of a fall (negotiated or fought)", "initial": "The initial state (1 May 2021)",
     "policy": "Policy levers (0 in the historical run; what-ifs change them)",
 }

@@ -12,13 +12,18 @@ Processes:
 
 * ``exogenous_timeline`` sends each dated driver change (air support, pay arrears, the
   mobilization brake, withdrawal milestones) when its day comes;
-* ``assault_clock`` sends the opening of the window in which cities may be assaulted, and once
-  the assault has begun, each new day of it (its intensity grows day by day);
+* ``reactions`` waits for the assault on the cities and then sends each reactive driver change
+  (the 7 August surge is one) at its delay after it;
 * ``horizon`` ends the run at the horizon;
-* ``surrenders`` is the campaign itself: it sleeps until the next fall and applies it. The other
+* ``surrenders`` is the campaign itself: it sleeps until the next fall (or the Taliban's decision
+  to turn on the cities, an actor with its own hazard and threshold) and applies it. The other
   processes *interrupt* that sleep when something outside the campaign changes (SimPy's
   interrupt idiom): falls are the common event (~300 a replicate) and messages the rare one
   (~30), so the common path costs one timeout and nothing else.
+
+Kabul's fall ends the republic (``end_time``) but not the run: the government gone is a state of
+the rule (every hazard rises by ``b_government_gone``), so what is left falls in a short
+post-Kabul phase unless it resists (Panjshir).
 
 New kinds of actors (a government reinforcement process, a Taliban effort allocator) are added
 here first, as processes that send messages to the campaign.
@@ -43,7 +48,7 @@ from .randomness import Draws, initial_fallen
 @dataclass(frozen=True)
 class LogEntry:
     time: float
-    kind: str        # initial | driver | assault | fall | collapse | end
+    kind: str        # initial | driver | assault | fall | end
     subject: str     # district pcode, event id, ...
     detail: str = ""
 
@@ -85,14 +90,14 @@ class Campaign:
         self.province_fallen = np.asarray(start, dtype=np.int64) @ cov.province_members
         self.ring_fallen = int(np.asarray(start, dtype=np.int64) @ cov.ring_member)
         self.t_last = 0.0
-        self.drivers = model.timeline.states[0]
+        self.segment, self.level = 0, 0                # dated segment, reactive events in force
+        self.drivers = model.timeline.drivers(0, 0)
         self._set_air()
-        self.window_opens = float(model.timeline.withdrawal_reached(float(p.assault_withdrawal_level))
-                                  + float(p.assault_delay_days))
-        self.window_open = self.window_opens <= 0.0
+        # the Taliban's decision to turn on the cities: an actor with its own threshold
+        self.decision_remaining = float(hazard.assault_threshold(p, draws.u_actor[0]))
         self.assault_time = np.nan
-        self.assault_days = 0
         self._assault_started = env.event()
+        self.government_gone = 0.0
         self.end_time = model.horizon
         self.over = False
         for i in np.flatnonzero(start):
@@ -100,10 +105,9 @@ class Campaign:
 
         self._never = env.event()        # what the campaign waits on when no fall is due
         env.process(self.exogenous_timeline())
-        env.process(self.assault_clock())
+        env.process(self.reactions())
         env.process(self.horizon())
         self.process = env.process(self.surrenders())
-        self._check_trigger()
 
     # ------------------------------------------------------------------ messaging
     def _send(self, kind: str, payload=None) -> None:
@@ -123,14 +127,18 @@ class Campaign:
             yield self.env.timeout(tl.starts[k] - self.env.now)
             self._send("drivers", k)
 
-    def assault_clock(self):
-        if np.isfinite(self.window_opens) and 0 < self.window_opens < self.model.horizon:
-            yield self.env.timeout(self.window_opens)
-            self._send("window")
+    def reactions(self):
+        """Reactive drivers: each at its delay after the assault on the cities began."""
+        rx = self.model.timeline.reactive
+        if rx.count == 0:
+            return
         yield self._assault_started
-        for _ in range(int(round(float(self.p.assault_ramp_days)))):
-            yield self.env.timeout(1.0)
-            self._send("assault_day")
+        for j, delay in enumerate(rx.delays, start=1):
+            at = self.assault_time + float(delay)
+            if at >= self.model.horizon:
+                return
+            yield self.env.timeout(max(at - self.env.now, 0.0))
+            self._send("reaction", j)
 
     def horizon(self):
         yield self.env.timeout(self.model.horizon)
@@ -148,7 +156,7 @@ class Campaign:
             self.local_rate = np.empty(self.n)
         self.local_rate[rows] = hazard.rate(hazard.local_log_hazard(
             self.p, self.neighbour_share[rows], self.air[rows], cov.reach[rows], cov.pakistan[rows],
-            cov.focus[rows])) * self.exposed[rows]
+            cov.focus[rows], cov.resistance[rows])) * self.exposed[rows]
 
     def hazards(self) -> np.ndarray:
         """Current hazard of every district (0 for the fallen and for capitals not yet assaulted)."""
@@ -156,7 +164,8 @@ class Campaign:
         momentum = self.n_fallen / self.n
         # district_log_hazard = nationwide_log_pressure + local_log_hazard (sim.hazard), so the
         # district's rate is the nationwide factor times its own (sim.batch uses the same split)
-        lam = (hazard.rate(hazard.nationwide_log_pressure(p, momentum, drv.pay, drv.mobilization))
+        lam = (hazard.rate(hazard.nationwide_log_pressure(p, momentum, drv.pay, drv.mobilization,
+                                                          self.government_gone))
                * self.local_rate)
         if not np.isnan(self.assault_time):
             rows = cov.capital_rows
@@ -165,13 +174,22 @@ class Campaign:
             at = cov.at_capitals
             lam_cap = hazard.rate(hazard.capital_log_hazard(
                 p, encirclement, cascade, momentum, drv.pay, self.air_capitals, at.reach,
-                at.distance_100km, at.focus, at.city_size, self.assault_days))
+                at.distance_100km, at.focus, at.city_size, at.resistance, self.government_gone))
             ring = self.ring_fallen / cov.ring_size
-            lam_cap[cov.kabul_slot] = hazard.rate(hazard.kabul_log_hazard(p, cascade, ring,
-                                                                          self.assault_days))
+            k = cov.kabul_slot
+            lam_cap[k] = hazard.rate(hazard.kabul_log_hazard(
+                p, cascade, ring, momentum, drv.pay, self.air_capitals[k], at.reach[k]))
             lam_cap[self.fallen[rows]] = 0.0
             lam[rows] = lam_cap
         return lam
+
+    def decision_hazard(self) -> float:
+        """The hazard of the Taliban's decision to turn on the cities (0 once taken)."""
+        if not np.isnan(self.assault_time):
+            return 0.0
+        drv = self.drivers
+        return float(hazard.rate(hazard.assault_log_hazard(
+            self.p, drv.withdrawal, self.n_fallen / self.n, drv.air_national)))
 
     def _set_air(self) -> None:
         self.air = self.drivers.air_by_district()
@@ -182,51 +200,63 @@ class Campaign:
         env = self.env
         while not self.over:
             lam = self.hazards()
+            lam_a = self.decision_hazard()
             # time each district needs to use up its remaining resistance at its current hazard
             self._wait.fill(np.inf)
             wait = np.divide(self.remaining, lam, out=self._wait, where=lam > 0)
             nxt = int(wait.argmin())
-            due = env.now + wait[nxt] < self.model.horizon      # False when nothing can fall
+            soonest = float(wait[nxt])
+            wait_a = self.decision_remaining / lam_a if lam_a > 0 else np.inf
+            decide = wait_a < soonest
+            soonest = min(soonest, wait_a)
+            due = env.now + soonest < self.model.horizon      # False when nothing can happen
             try:
-                yield env.timeout(max(float(wait[nxt]), 0.0)) if due else self._never
+                yield env.timeout(max(soonest, 0.0)) if due else self._never
             except simpy.Interrupt as message:
-                self._use_up(lam)
+                self._use_up(lam, lam_a)
                 self._receive(*message.cause)
             else:
-                self._use_up(lam)
-                self._fall(nxt)
+                self._use_up(lam, lam_a)
+                if decide:
+                    self._start_assault()
+                else:
+                    self._fall(nxt)
 
-    def _use_up(self, lam: np.ndarray) -> None:
-        """Every district spends resistance at its hazard for the time since the last event."""
-        self.remaining -= lam * (self.env.now - self.t_last)
+    def _use_up(self, lam: np.ndarray, lam_a: float) -> None:
+        """Every district (and the decision) spends resistance at its hazard since the last event."""
+        elapsed = self.env.now - self.t_last
+        self.remaining -= lam * elapsed
+        self.decision_remaining -= lam_a * elapsed
         self.t_last = self.env.now
 
     def _receive(self, kind: str, payload) -> None:
         now = self.env.now
         if self.over:
             return
+        tl = self.model.timeline
         if kind == "drivers":
-            self.drivers = self.model.timeline.states[payload]
+            self.segment = payload
+            self.drivers = tl.drivers(self.segment, self.level)
             self._set_air()
             if self.record_log:
-                for ev in self.model.timeline.events:
-                    if ev.day == self.model.timeline.starts[payload]:
+                for ev in tl.events:
+                    if not ev.reactive and ev.day == tl.starts[payload]:
                         self._log(now, "driver", ev.id, f"{ev.driver}={ev.value:g}")
-        elif kind == "window":
-            self.window_open = True
-            self._check_trigger()
-        elif kind == "assault_day":
-            self.assault_days += 1
+        elif kind == "reaction":
+            self.level = payload
+            self.drivers = tl.drivers(self.segment, self.level)
+            self._set_air()
+            ev = tl.reactive.events[payload - 1]
+            self._log(now, "driver", ev.id, f"{ev.driver}+={ev.value:g} ({ev.describe_when()})")
         elif kind == "horizon":
             self.over = True
             self._log(now, "end", "horizon")
 
-    def _check_trigger(self) -> None:
-        if np.isnan(self.assault_time) and self.window_open and hazard.assault_ready(
-                self.p, self.env.now, self.window_opens, self.n_fallen / self.n):
-            self.assault_time = self.env.now
-            self._assault_started.succeed()
-            self._log(self.env.now, "assault", "capitals", "the assault on provincial capitals begins")
+    def _start_assault(self) -> None:
+        self.assault_time = self.env.now
+        self.decision_remaining = np.inf
+        self._assault_started.succeed()
+        self._log(self.env.now, "assault", "capitals", "the assault on provincial capitals begins")
 
     def _fall(self, j: int) -> None:
         now, p, geo = self.env.now, self.p, self.model.geo
@@ -236,9 +266,10 @@ class Campaign:
         self._mark(j, now, NEGOTIATED if negotiated else FIGHT)
         self._log(now, "fall", geo.pcodes[j], "negotiated" if negotiated else "fight")
         if j == geo.kabul_row:
-            self._collapse(now)
-            return
-        self._check_trigger()
+            # the republic ends; the government gone is now a state of every hazard
+            self.government_gone = 1.0
+            self.end_time = now
+            self._log(now, "end", "kabul", "the republic falls")
 
     def _mark(self, j: int, now: float, mode: int) -> None:
         geo = self.model.geo
@@ -257,17 +288,6 @@ class Campaign:
         neighbours = geo.nb_indices[sl]
         self.neighbour_share[neighbours] += self.model.incoming_weight[sl]
         self._refresh_local(neighbours)
-
-    def _collapse(self, now: float) -> None:
-        """Kabul has fallen: the republic ends; what is still held may surrender with it."""
-        p, geo = self.p, self.model.geo
-        prob = np.where(geo.is_capital, p.collapse_capital_prob, p.collapse_district_prob)
-        for i in np.flatnonzero(~self.fallen & (self.draws.u_collapse < prob)):
-            self._mark(i, now, NEGOTIATED)
-            self._log(now, "collapse", geo.pcodes[i], "negotiated")
-        self.end_time = now
-        self.over = True
-        self._log(now, "end", "kabul", "the republic falls")
 
     def result(self) -> ReplicateResult:
         return ReplicateResult(self.fall_time, self.mode, float(self.assault_time),

@@ -1,34 +1,55 @@
-"""The surrender rule: the only place where a district's, a capital's and Kabul's hazard is written.
+"""The surrender rule: the only place where a district's, a capital's, Kabul's and the Taliban's
+assault decision's hazard is written.
 
 A government-held district falls at rate lambda(t) per day. Between two events (a fall anywhere,
-or a dated change of the drivers) every input below is constant, so lambda is constant and the
-engines can compute fall times exactly. The rules (``model.md`` section 3):
+a dated or reactive change of the drivers, the assault decision, Kabul's fall) every input below
+is constant, so lambda is constant and the engines can compute fall times exactly. No term
+depends on calendar time or on days elapsed: what changes is state (shares fallen, the assault
+begun, the government gone) or a dated exogenous driver of the timeline (air support, arrears,
+the brake, the withdrawal). The rules (``model.md`` section 3, ``docs/assumptions.md``):
 
 Rural district i::
 
     log lambda_i = log base_rate + taliban_strength + rural_defence          (scale, levers)
-                 + b_momentum * M(t) + b_pay * P(t) - b_mobilization * B(t)  (nationwide pressure)
-                 + b_neighbour * N_i(t)                                      (neighbours fallen)
-                 - b_air * A_i(t) * reach_i                                  (air support x reach)
+                 + b_momentum * M(t) + b_pay * S(P(t)) - b_mobilization * B(t)  (nationwide)
+                 + b_government_gone * G(t)                                   (after Kabul)
+                 + b_neighbour * N_i(t)                                       (neighbours fallen)
+                 - b_air * A_i(t) * reach_i                                   (air support x reach)
                  - b_reach * reach_i + b_border * pakistan_i + b_focus * focus_i
+                 - b_resistance * resistance_i                                (local resistance)
 
-Provincial capital c (zero until the strategic trigger has fired)::
+with S(P) = s (1 - exp(-P / s)) the saturating effect of P months of arrears (s =
+pay_saturation_months).
+
+The assault decision (one per replicate; the Taliban turn on the cities when its accumulated
+hazard reaches a Gamma(k, 1/k) threshold, k = assault_shape)::
+
+    log lambda_A = log assault_rate + taliban_strength + assault_b_withdrawal * (W(t) - 1)
+                 + assault_b_share * (M(t) - 1/2) - assault_b_air * A(t)
+
+Both older triggers are limits: assault_b_withdrawal -> infinity with k -> infinity is a fixed
+delay after the withdrawal (the old clock); assault_b_share -> infinity is a share threshold.
+
+Provincial capital c (zero until the assault has begun)::
 
     log lambda_c = log cap_base_rate + taliban_strength + capital_garrison
-                 + cap_b_encircle * E_c(t) + cap_b_cascade * C(t) + cap_b_ramp * D(t)
-                 + b_momentum * M(t) + b_pay * P(t) - b_air * A_c(t) * reach_c
+                 + cap_b_encircle * E_c(t) + cap_b_cascade * C(t) + cap_b_forces * M(t)
+                 + b_pay * S(P(t)) - b_air * A_c(t) * reach_c + b_government_gone * G(t)
                  + cap_b_distance * distance_to_Kabul_c / 100 km + cap_b_focus * focus_c
                  - cap_b_size * log(registered voters_c / capitals' median)
+                 - b_resistance * resistance_c
 
-Kabul (zero until the trigger; its fall ends the republic)::
+Kabul (zero until the assault has begun; its fall ends the republic: G becomes 1)::
 
     log lambda_K = log kabul_base_rate + taliban_strength + capital_garrison
-                 + kabul_b_capitals * C(t) + kabul_b_ring * R(t) + cap_b_ramp * D(t)
+                 + kabul_b_capitals * C(t) + kabul_b_ring * R(t) + cap_b_forces * M(t)
+                 + b_pay * S(P(t)) - b_air * A_K(t) * reach_K
 
-with M the national share of districts fallen, N_i the border-weighted share of i's neighbours
-fallen, E_c the share of the capital's own province (other districts) fallen, C the share of the
-other 33 capitals fallen, D the whole days since the assault on cities began (at most
-assault_ramp_days) and R the share fallen of the districts in the provinces around Kabul.
+with M the national share of districts fallen (the bandwagon in the countryside; the forces freed
+for the cities), N_i the border-weighted share of i's neighbours fallen, E_c the share of the
+capital's own province (other districts) fallen, C the share of the other 33 capitals fallen, R
+the share fallen of the districts in the provinces around Kabul, W the withdrawal's progress and
+G = 1 once Kabul has fallen.
 
 The rural rule is split into a nationwide factor (the same for every district of a replicate)
 and the district's own factor, because the batch engine exploits that split; their sum *is* the
@@ -57,6 +78,7 @@ class CapitalCovariates:
     distance_100km: np.ndarray
     focus: np.ndarray
     city_size: np.ndarray
+    resistance: np.ndarray
 
 
 @dataclass(frozen=True, eq=False)
@@ -69,6 +91,7 @@ class Covariates:
     southern: np.ndarray         # (n,) 0/1: Southern region (the initial-state prior)
     distance_100km: np.ndarray   # (n,) distance to Kabul in 100 km
     city_size: np.ndarray        # (n,) log(registered voters / the capitals' median); 0 if unknown
+    resistance: np.ndarray       # (n,) 0/1: local resistance named by the record
     rural: np.ndarray            # (n,) bool: not a provincial capital
     capital_rows: np.ndarray     # (34,) rows of capitals, province order
     kabul_slot: int              # position of Kabul in capital_rows
@@ -85,7 +108,7 @@ class Covariates:
         """The capitals' static covariates, gathered once: the engines read them on every event."""
         rows = self.capital_rows
         return CapitalCovariates(self.reach[rows], self.distance_100km[rows], self.focus[rows],
-                                 self.city_size[rows])
+                                 self.city_size[rows], self.resistance[rows])
 
     def encirclement(self, fallen) -> np.ndarray:
         """Share of each province's rural districts fallen, from (n,) or (R, n) fallen flags."""
@@ -114,7 +137,8 @@ class Covariates:
             reach=geo.reach.copy(), pakistan=geo.pakistan_border.astype(float),
             focus=geo.in_regions(focus_regions).astype(float),
             southern=geo.in_regions(["Southern"]).astype(float),
-            distance_100km=geo.distance_to_kabul_km / 100.0, city_size=size, rural=rural,
+            distance_100km=geo.distance_to_kabul_km / 100.0, city_size=size,
+            resistance=np.asarray(geo.local_resistance, dtype=float), rural=rural,
             capital_rows=capital_rows,
             kabul_slot=int(np.flatnonzero(capital_rows == geo.kabul_row)[0]),
             province_index=geo.province_index, province_members=members, province_sizes=sizes,
@@ -137,41 +161,68 @@ def rate(log_hazard):
 
 # --------------------------------------------------------------------------- rural districts
 
-def nationwide_log_pressure(p: Params, momentum, pay, mobilization):
+def pay_effect(p: Params, pay):
+    """S(P) = s (1 - exp(-P/s)): arrears act linearly at first and saturate at s months' worth."""
+    s = p.pay_saturation_months
+    return s * -np.expm1(-np.asarray(pay, dtype=float) / s)
+
+
+def nationwide_log_pressure(p: Params, momentum, pay, mobilization, government_gone):
     """The part of the rural rule shared by every district of a replicate."""
     return (np.log(p.base_rate) + p.taliban_strength + p.rural_defence
-            + p.b_momentum * momentum + p.b_pay * pay - p.b_mobilization * mobilization)
+            + p.b_momentum * momentum + p.b_pay * pay_effect(p, pay)
+            - p.b_mobilization * mobilization + p.b_government_gone * government_gone)
 
 
-def local_log_hazard(p: Params, neighbour_share, air, reach, pakistan, focus):
+def local_log_hazard(p: Params, neighbour_share, air, reach, pakistan, focus, resistance):
     """A district's own part of the rural rule: its neighbours, its air cover, its covariates."""
     return (p.b_neighbour * neighbour_share - p.b_air * air * reach
-            - p.b_reach * reach + p.b_border * pakistan + p.b_focus * focus)
+            - p.b_reach * reach + p.b_border * pakistan + p.b_focus * focus
+            - p.b_resistance * resistance)
 
 
-def district_log_hazard(p: Params, momentum, pay, mobilization, neighbour_share, air,
-                        reach, pakistan, focus):
+def district_log_hazard(p: Params, momentum, pay, mobilization, government_gone, neighbour_share,
+                        air, reach, pakistan, focus, resistance):
     """Log surrender hazard of a rural district (per day): the rule, in one line."""
-    return (nationwide_log_pressure(p, momentum, pay, mobilization)
-            + local_log_hazard(p, neighbour_share, air, reach, pakistan, focus))
+    return (nationwide_log_pressure(p, momentum, pay, mobilization, government_gone)
+            + local_log_hazard(p, neighbour_share, air, reach, pakistan, focus, resistance))
+
+
+# --------------------------------------------------------------------------- the assault decision
+
+def assault_log_hazard(p: Params, withdrawal, momentum, air_national):
+    """Log hazard (per day) that the Taliban turn on the provincial capitals."""
+    with np.errstate(divide="ignore"):
+        base = np.log(p.assault_rate)
+    return (base + p.taliban_strength + p.assault_b_withdrawal * (withdrawal - 1.0)
+            + p.assault_b_share * (momentum - 0.5) - p.assault_b_air * air_national)
+
+
+def assault_threshold(p: Params, u):
+    """The decision's threshold from a uniform: Gamma(k, 1/k), mean 1 (k = assault_shape)."""
+    from scipy.special import gammaincinv
+    k = np.asarray(p.assault_shape, dtype=float)
+    return gammaincinv(k, u) / k
 
 
 # --------------------------------------------------------------------------- capitals and Kabul
 
 def capital_log_hazard(p: Params, encirclement, cascade, momentum, pay, air, reach,
-                       distance_100km, focus, city_size, assault_days):
+                       distance_100km, focus, city_size, resistance, government_gone):
     """Log hazard of a provincial capital once the assault on cities has begun."""
     return (np.log(p.cap_base_rate) + p.taliban_strength + p.capital_garrison
             + p.cap_b_encircle * encirclement + p.cap_b_cascade * cascade
-            + p.cap_b_ramp * assault_days
-            + p.b_momentum * momentum + p.b_pay * pay - p.b_air * air * reach
-            + p.cap_b_distance * distance_100km + p.cap_b_focus * focus - p.cap_b_size * city_size)
+            + p.cap_b_forces * momentum + p.b_pay * pay_effect(p, pay) - p.b_air * air * reach
+            + p.b_government_gone * government_gone
+            + p.cap_b_distance * distance_100km + p.cap_b_focus * focus - p.cap_b_size * city_size
+            - p.b_resistance * resistance)
 
 
-def kabul_log_hazard(p: Params, cascade, ring, assault_days):
+def kabul_log_hazard(p: Params, cascade, ring, momentum, pay, air, reach):
     """Log hazard that Kabul falls, once the assault has begun."""
     return (np.log(p.kabul_base_rate) + p.taliban_strength + p.capital_garrison
-            + p.kabul_b_capitals * cascade + p.kabul_b_ring * ring + p.cap_b_ramp * assault_days)
+            + p.kabul_b_capitals * cascade + p.kabul_b_ring * ring + p.cap_b_forces * momentum
+            + p.b_pay * pay_effect(p, pay) - p.b_air * air * reach)
 
 
 # --------------------------------------------------------------------------- other parts of the rule
@@ -191,8 +242,3 @@ def initial_log_weights(p: Params, cov: Covariates):
     w = (p.init_w_reach * (1.0 - cov.reach) + p.init_w_border * cov.pakistan
          + p.init_w_south * cov.southern)
     return np.where(cov.rural, w, -np.inf)
-
-
-def assault_ready(p: Params, time, window_opens, share_fallen):
-    """The strategic trigger: capitals may be assaulted once both conditions hold."""
-    return (time >= window_opens) & (share_fallen >= p.assault_share_threshold)

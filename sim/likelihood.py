@@ -6,9 +6,15 @@ is a smooth function of the parameters, which is what lets an MCMC sampler work 
 * District counts: a synthetic likelihood (Wood 2010). The simulated counts at the checkpoints
   are treated as multivariate normal, mean and covariance estimated from the replicates; the
   record's own error (tolerance x value, divided by the point's weight) is added on the diagonal.
-* Capitals: each capital's probability of falling on its recorded day (or window), from its R
-  simulated fall times smoothed with a normal kernel; the log of it, floored, times the weight
-  (a composite likelihood: the weights carry the judgement that the dates are not independent).
+* Capitals: the sequence is read as *when it began* and *how it unfolded*. The first capital's
+  fall date (the record: 6 August) counts once, absolutely; every recorded capital's date counts
+  relative to the first fall in the same replicate (the record: days after 6 August). Each is the
+  probability of falling in the recorded day (or window), from the R simulated times smoothed with
+  a normal kernel; the log of it, floored, times the weight (a composite likelihood: the weights
+  carry the judgement that the dates are not independent). Together they hold the same
+  information as the absolute dates, but the shape of the cascade is no longer swamped by the
+  uncertainty of when the Taliban turned on the cities: with a stochastic decision (issue 10) an
+  absolute-date likelihood preferred cascades that collapse everything at once.
 * Constraints: the kernel-smoothed probability that no capital fell before a date, and that the
   assault on the capitals began on the recorded day.
 """
@@ -36,6 +42,7 @@ class Likelihood:
     capital_lo: np.ndarray        # (C,) start of the earliest recorded day
     capital_hi: np.ndarray        # (C,) end of the latest recorded day
     capital_w: np.ndarray         # (C,)
+    first_day: float              # start of the day the first recorded capital fell (inf: none)
     constraint_days: np.ndarray   # (Q,) no capital before these days
     constraint_w: np.ndarray      # (Q,)
     assault_days: np.ndarray      # (A,) the assault began on these days
@@ -58,6 +65,7 @@ class Likelihood:
             capital_lo=np.array([day_of(c.earliest) for c in caps]),
             capital_hi=np.array([day_of(c.latest) + 1 for c in caps]),
             capital_w=np.array([c.weight for c in caps]),
+            first_day=float(min(day_of(c.earliest) for c in caps)) if caps else float("inf"),
             constraint_days=np.array([day_of(c.date) for c in cons]),
             constraint_w=np.array([c.weight for c in cons]),
             assault_days=np.array([day_of(c.date) for c in starts]),
@@ -87,10 +95,20 @@ class Likelihood:
         if len(self.count_obs):
             out[:, 0] = self._counts(counts)
         if len(self.capital_slots):
-            x = capitals[:, :, self.capital_slots]                       # (S, R, C)
             h = self.bandwidth
-            p = (ndtr((self.capital_hi - x) / h) - ndtr((self.capital_lo - x) / h)).mean(axis=1)
-            out[:, 1] = (np.log(np.maximum(p, self.floor)) * self.capital_w).sum(axis=1)
+            first = capitals[:, :, :-1].min(axis=2)                       # (S, R)
+            # when it began: the first fall's date, counted once (weight 1, like Kabul's)
+            pf = (ndtr((self.first_day + 1 - first) / h) - ndtr((self.first_day - first) / h)).mean(axis=1)
+            out[:, 1] = np.log(np.maximum(pf, self.floor))
+            # how it unfolded: each capital's fall relative to the first, against the record's
+            # day differences (a one-day record is the difference d +/- half a day)
+            x = capitals[:, :, self.capital_slots]                       # (S, R, C)
+            with np.errstate(invalid="ignore"):
+                rel = np.where(np.isfinite(first)[..., None], x - first[..., None], np.inf)
+            lo = self.capital_lo - self.first_day - 0.5
+            hi = self.capital_hi - 1.0 - self.first_day + 0.5
+            p = (ndtr((hi - rel) / h) - ndtr((lo - rel) / h)).mean(axis=1)
+            out[:, 1] += (np.log(np.maximum(p, self.floor)) * self.capital_w).sum(axis=1)
         h = self.bandwidth
         if len(self.constraint_days):
             first = capitals[:, :, :-1].min(axis=2)                       # (S, R)

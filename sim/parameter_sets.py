@@ -29,7 +29,7 @@ def simulate_sets(model: Model, base: np.ndarray, draws: Draws, columns, X: np.n
     values = np.tile(base, (S, 1))
     for j, col in enumerate(columns):
         values[:, col] = np.repeat(X[:, j], R)
-    tiled = Draws(*(np.tile(a, (S, 1)) for a in (draws.resistance, draws.u_mode, draws.u_collapse,
+    tiled = Draws(*(np.tile(a, (S, 1)) for a in (draws.resistance, draws.u_mode, draws.u_actor,
                                                   draws.gumbel)))
     return run_batch(model, ParameterTable(values), tiled)
 

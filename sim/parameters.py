@@ -61,6 +61,11 @@ PARAMETERS: tuple[Parameter, ...] = (
        "Log-hazard increase per month of ANSF salary arrears P(t).",
        "Seed: 'The sudden switch ANSF salary management in April 2021 to Afghan military "
        "administration led to months of unpaid ANSF salaries.' (timeline.csv T08)."),
+    _P("pay_saturation_months", 3.0, "months", 0.1, 1000.0, "district",
+       "Arrears act through s (1 - exp(-P/s)): linear for the first months, saturating at s months' "
+       "worth (a soldier unpaid for a year is not twelve times likelier to leave than one unpaid a month).",
+       "ASSUMPTION (issue 10: arrears saturate); s = 3 months, fixed, set before fitting. Seed: "
+       "'months of unpaid ANSF salaries' (timeline.csv T08)."),
     _P("b_air", 3.5, "per unit air support x reach", 0.0, 10.0, "district",
        "Log-hazard decrease per unit of air support A(t) times the district's government reach.",
        "Seed: the February 2020 and April 2021 'drops in US support ... in particular aerial "
@@ -104,27 +109,41 @@ PARAMETERS: tuple[Parameter, ...] = (
        "Seed: 'culminating with victories in weeks-long battles of major cities Herat, Kandahar and "
        "Lashkargah'; 'The remaining ground defense of Lashkar Gah and Kandahar was mostly organized "
        "by hundreds of Afghan Commandos'. Population proxy: districts.csv registered_voters_2019."),
-    _P("cap_b_ramp", 0.963, "per day", 0.0, 5.0, "capital",
-       "Log-hazard increase of every capital, Kabul included, per day since the assault on cities "
-       "began (the assault's growing intensity), counted in whole days up to assault_ramp_days.",
-       "Seed: after Zaranj, 'Insurgents also launched repeated raids on the other provincial "
-       "capitals'; ASSUMPTION that the pressure grows steadily, calibrated."),
-    _P("assault_ramp_days", 30, "days", 0, 120, "capital",
-       "Number of days over which the assault's intensity keeps growing.",
-       "ASSUMPTION: a month, longer than the ten days the record's assault lasted.", integer=True),
-    # ----------------------------------------------------------------- strategic trigger
-    _P("assault_withdrawal_level", 0.9, "progress 0..1", 0.0, 1.0, "trigger",
-       "US withdrawal progress W(t) at which the countdown to the assault on cities starts.",
+    _P("cap_b_forces", 3.0, "per unit share", 0.0, 20.0, "capital",
+       "Log-hazard increase of every capital, Kabul included, per unit national share of districts "
+       "fallen: the Taliban forces, weapons and vehicles freed by the falls of the countryside.",
+       "Seed: in June alone 'They captured 700 trucks and Humvees from the Afghan security forces' "
+       "(history.csv H12); surrendered troops (H18, H28). ASSUMPTION that freed forces scale with the share of districts fallen. Replaces "
+       "the old day-count ramp (issue 10): what grows during an assault is state, not days."),
+    # ----------------------------------------------------------------- the assault decision
+    _P("assault_rate", 0.05, "1/day", 0.0, 10.0, "trigger",
+       "Daily hazard that the Taliban turn on the provincial capitals, at full US withdrawal, half of "
+       "the districts fallen and no air support (0 = never).",
+       "ASSUMPTION (scale); calibrated against 'the assault on the provincial capitals began on "
+       "6 August' (targets.toml) and the capitals' dates."),
+    _P("assault_b_withdrawal", 3.0, "per unit progress", 0.0, 50.0, "trigger",
+       "Log-hazard increase of the assault decision per unit of US withdrawal progress W(t) "
+       "(measured from full withdrawal). Large values make the decision wait for the withdrawal "
+       "(the old clock trigger is the limit).",
        "Seed: NBC, 25 June: the Taliban 'had avoided capturing some targets so as not to run afoul "
-       "of the US'. 0.9 = the Bagram handover on 2 July (timeline.csv T15)."),
-    _P("assault_delay_days", 35.4, "days", 0.0, 150.0, "trigger",
-       "Days between the withdrawal reaching that level and the first day capitals can be assaulted.",
-       "ASSUMPTION; calibrated. Not a capital's date: the first fall still has to emerge from the "
-       "capital hazard."),
-    _P("assault_share_threshold", 0.0, "share", 0.0, 1.0, "trigger",
-       "National share of districts fallen also required before the assault on cities (0: no condition).",
-       "model.md section 3 ('a national share fallen'); ASSUMPTION, compared in calibration."),
-    # ----------------------------------------------------------------- Kabul and collapse
+       "of the US' (timeline.csv T15 context)."),
+    _P("assault_b_share", 10.0, "per unit share", 0.0, 100.0, "trigger",
+       "Log-hazard increase of the assault decision per unit national share of districts fallen "
+       "(measured from half). Large values make the decision wait for a share of the countryside "
+       "(the old share trigger is the limit).",
+       "model.md section 3 ('a national share fallen'); seed: cities besieged after their "
+       "districts fell."),
+    _P("assault_b_air", 2.0, "per unit air support", 0.0, 20.0, "trigger",
+       "Log-hazard decrease of the assault decision per unit of national air support A(t): the "
+       "cities were where US air power could still hurt the attackers.",
+       "Seed: 7 August, B-52s and gunships over the southern cities (timeline.csv T30); the NBC "
+       "quote above. ASSUMPTION for its form."),
+    _P("assault_shape", 5.0, "shape", 0.5, 2000.0, "trigger",
+       "Shape k of the decision's threshold: the Taliban turn on the cities when the decision's "
+       "accumulated hazard reaches a Gamma(k, 1/k) threshold (mean 1). k = 1 is a memoryless "
+       "decision; k -> infinity a deterministic one (the accumulated pressure reaches 1).",
+       "ASSUMPTION: a deliberate decision (the record's leadership planned the assault), calibrated."),
+    # ----------------------------------------------------------------- Kabul and after Kabul
     _P("kabul_base_rate", 2.81e-05, "1/day", 1e-18, 10.0, "kabul",
        "Daily hazard that Kabul falls (the president leaves) once the assault has begun, no capital fallen.",
        "ASSUMPTION (scale); calibrated against 15 August (provinces.csv)."),
@@ -135,14 +154,16 @@ PARAMETERS: tuple[Parameter, ...] = (
        "Log-hazard increase per unit share fallen of the districts of the provinces around Kabul.",
        "Seed: on 15 August the Taliban 'entered the outskirts of Kabul from multiple directions' "
        "(timeline.csv T38)."),
-    _P("collapse_capital_prob", 0.97, "probability", 0.0, 1.0, "kabul",
-       "When Kabul falls, probability that each capital still held surrenders with it.",
-       "Record: by the end of 15 August 33 of the 34 capitals had fallen; Panjshir held out "
-       "(provinces.csv, timeline.csv T43). ASSUMPTION: each held capital surrenders with the share "
-       "that did, 33/34."),
-    _P("collapse_district_prob", 0.9, "probability", 0.0, 1.0, "kabul",
-       "When Kabul falls, probability that each district still held surrenders with it.",
-       "ASSUMPTION. Seed: 'later controlling 305-399 districts' (history.csv H03)."),
+    _P("b_government_gone", 4.0, "log-hazard shift", 0.0, 10.0, "kabul",
+       "Log-hazard increase of every district and capital still held once Kabul has fallen (the "
+       "government gone is a state of the rule, not a coin).",
+       "Seed: Kabul fell on 15 August and the president left; by 16 August the Khost Protection Force "
+       "surrendered (timeline.csv T39, T41); 'later controlling 305-399 districts' (history.csv H03). "
+       "ASSUMPTION for its size: e^4 ~ 55-fold, so what is left falls within days unless it resists."),
+    _P("b_resistance", 6.0, "indicator", 0.0, 20.0, "district",
+       "Log-hazard decrease of districts and capitals where the record names local resistance that held.",
+       "Seed: Panjshir held until 6 September (timeline.csv T42, T43; provinces.csv). ASSUMPTION for "
+       "its size: enough to hold about three weeks after Kabul."),
     # ----------------------------------------------------------------- mode of a fall
     _P("mode_intercept", -0.5, "log-odds", -10.0, 10.0, "mode",
        "Log-odds that a fall is a negotiated surrender rather than a fight, drivers at zero.",

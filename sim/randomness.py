@@ -23,11 +23,11 @@ class Draws:
 
     resistance: np.ndarray   # Exp(1): a district falls when its cumulative hazard reaches it
     u_mode: np.ndarray       # U(0,1): negotiated if below the negotiated probability
-    u_collapse: np.ndarray   # U(0,1): surrenders with Kabul if below the collapse probability
+    u_actor: np.ndarray     # U(0,1) for actors other than districts: [..., 0] sets the assault decision's threshold
     gumbel: np.ndarray       # Gumbel(0,1): keys of the weighted draw of the initial districts
 
     def row(self, i: int) -> "Draws":
-        return Draws(self.resistance[i], self.u_mode[i], self.u_collapse[i], self.gumbel[i])
+        return Draws(self.resistance[i], self.u_mode[i], self.u_actor[i], self.gumbel[i])
 
 
 def replicate_generator(seed: int, replicate: int, stream: int = 0) -> np.random.Generator:
@@ -46,7 +46,7 @@ def _open_uniforms(seed: int, replicate: int, count: int) -> np.ndarray:
 def _draws_from_uniforms(u: np.ndarray, n: int) -> Draws:
     """Inverse-CDF transforms: Exp(1) = -log U, Gumbel = -log(-log U)."""
     return Draws(resistance=-np.log(u[..., :n]), u_mode=u[..., n:2 * n].copy(),
-                 u_collapse=u[..., 2 * n:3 * n].copy(), gumbel=-np.log(-np.log(u[..., 3 * n:])))
+                 u_actor=u[..., 2 * n:3 * n].copy(), gumbel=-np.log(-np.log(u[..., 3 * n:])))
 
 
 def draw_replicate(seed: int, replicate: int, n: int) -> Draws:

@@ -46,7 +46,7 @@ import datetime as dt
 import hashlib
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
@@ -55,7 +55,7 @@ import numpy as np
 from .errors import UserError
 from .geography import REGIONS, Geography, load_geography
 from .parameters import BY_NAME, NAMES, ParameterTable, check_value, defaults
-from .timeline import DEFAULT_END, DRIVERS, EARLIEST_EVENT, START, Event
+from .timeline import DEFAULT_END, DRIVERS, EARLIEST_EVENT, REACTIVE_TRIGGERS, START, Event
 
 NAME_RE = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 TOP_KEYS = {"scenario", "run", "parameters", "strategy", "timeline"}
@@ -64,7 +64,9 @@ RUN_KEYS = {"end"}
 STRATEGY_KEYS = {"focus_regions"}
 BASE_TIMELINE_KEYS = {"events"}
 WHATIF_TIMELINE_KEYS = {"add", "remove", "move", "set"}
-EVENT_KEYS = {"id", "date", "driver", "value", "source", "provinces", "districts"}
+EVENT_KEYS = {"id", "date", "after", "delay_days", "driver", "value", "source", "provinces",
+              "districts"}
+MAX_DELAY_DAYS = 365.0
 OPERATIONS = ("set", "scale", "shift")
 MAX_END = dt.date(2023, 12, 31)
 DEFAULT_FOCUS = ("Northern", "North Eastern")
@@ -280,11 +282,16 @@ def _event(raw: Any, path: Path, key: str, geo: Geography, end: dt.date) -> Even
     if not isinstance(raw, dict):
         raise UserError(f"expected a table (an event), got {type(raw).__name__}", file=path, key=key)
     _unknown(raw, EVENT_KEYS, path, f"{key}.")
-    for k in ("id", "date", "driver", "value", "source"):
+    for k in ("id", "driver", "value", "source"):
         if k not in raw:
-            raise UserError(f"missing; an event needs "
-                            f"{', '.join(sorted(EVENT_KEYS - {'provinces', 'districts'}))}",
-                            file=path, key=f"{key}.{k}")
+            raise UserError("missing; an event needs id, driver, value, source and either date "
+                            "or after (with delay_days)", file=path, key=f"{key}.{k}")
+    if ("date" in raw) == ("after" in raw):
+        raise UserError("an event needs exactly one of date (a dated event) or after (a reaction, "
+                        f"one of: {', '.join(REACTIVE_TRIGGERS)})", file=path, key=f"{key}.date")
+    if "delay_days" in raw and "after" not in raw:
+        raise UserError("delay_days belongs to a reactive event (one with after = ...)", file=path,
+                        key=f"{key}.delay_days")
     ev_id = _string(raw, "id", path, f"{key}.")
     if not NAME_RE.match(ev_id):
         raise UserError(f"event id {ev_id!r} must be 1-64 letters, digits, '_' or '-'", file=path,
@@ -295,7 +302,16 @@ def _event(raw: Any, path: Path, key: str, geo: Geography, end: dt.date) -> Even
                         key=f"{key}.driver")
     _, lo, hi = DRIVERS[driver]
     value = _number(raw["value"], path, f"{key}.value", lo, hi)
-    date = _date(raw["date"], path, f"{key}.date", EARLIEST_EVENT, end)
+    date, after, delay = None, None, 0.0
+    if "date" in raw:
+        date = _date(raw["date"], path, f"{key}.date", EARLIEST_EVENT, end)
+    else:
+        after = raw["after"]
+        if not isinstance(after, str) or after not in REACTIVE_TRIGGERS:
+            raise UserError(f"unknown trigger {after!r}; allowed: "
+                            + "; ".join(f"{k} ({v})" for k, v in REACTIVE_TRIGGERS.items()),
+                            file=path, key=f"{key}.after")
+        delay = _number(raw.get("delay_days", 0.0), path, f"{key}.delay_days", 0.0, MAX_DELAY_DAYS)
     source = _string(raw, "source", path, f"{key}.")
     if not source.strip():
         raise UserError("empty; every event cites its source (the seed sentence or an assumption)",
@@ -315,7 +331,7 @@ def _event(raw: Any, path: Path, key: str, geo: Geography, end: dt.date) -> Even
             if where in raw:
                 raise UserError(f"only air_support_local events take {where} (driver is {driver!r})",
                                 file=path, key=f"{key}.{where}")
-    return Event(ev_id, date, driver, value, source, provinces, districts)
+    return Event(ev_id, date, driver, value, source, provinces, districts, after, delay)
 
 
 def _parameter_changes(table: Mapping, path: Path) -> list[ParameterChange]:
@@ -416,14 +432,14 @@ def _resolve(path: Path, geo: Geography, chain: tuple[Path, ...]) -> Scenario:
         _unknown(timeline, WHATIF_TIMELINE_KEYS, path, "timeline.")
         _apply_timeline_changes(timeline, events, path, geo, end)
         for ev in events.values():    # a moved horizon must still contain every event
-            if ev.date > end:
+            if ev.date is not None and ev.date > end:
                 raise UserError(f"event {ev.id!r} on {ev.date} lies after the horizon {end}",
                                 file=path, key="run.end")
 
     scenario = Scenario(name=name, description=description, path=path, files=(*files, path),
                         file_hashes=(*hashes, digest), changes=tuple(changes),
                         focus_regions=tuple(focus),
-                        events=tuple(sorted(events.values(), key=lambda e: (e.date, e.id))), end=end,
+                        events=tuple(sorted(events.values(), key=lambda e: e.order_key)), end=end,
                         base_name=base.name if base else None)
     scenario.parameters()     # a scale or shift must keep the defaults within their bounds
     return scenario
@@ -461,13 +477,15 @@ def _apply_timeline_changes(timeline: Mapping, events: dict[str, Event], path: P
                                 key=f"{key}.id")
             ev = events[ev_id]
             if op == "move":
-                events[ev_id] = Event(ev.id, _date(raw["date"], path, f"{key}.date", EARLIEST_EVENT, end),
-                                      ev.driver, ev.value, ev.source, ev.provinces, ev.districts)
+                if ev.reactive:
+                    raise UserError(f"event {ev_id!r} is a reaction ({ev.describe_when()}), not "
+                                    "dated: it moves with what it reacts to; remove it and add "
+                                    "another to change its delay", file=path, key=f"{key}.id")
+                events[ev_id] = replace(
+                    ev, date=_date(raw["date"], path, f"{key}.date", EARLIEST_EVENT, end))
             else:
                 _, lo, hi = DRIVERS[ev.driver]
-                events[ev_id] = Event(ev.id, ev.date, ev.driver,
-                                      _number(raw["value"], path, f"{key}.value", lo, hi),
-                                      ev.source, ev.provinces, ev.districts)
+                events[ev_id] = replace(ev, value=_number(raw["value"], path, f"{key}.value", lo, hi))
     adds = timeline.get("add", [])
     if not isinstance(adds, list):
         raise UserError("expected an array of tables [[timeline.add]]", file=path, key="timeline.add")

@@ -35,7 +35,8 @@ from .timeline import day_of
 #: The mechanisms the report asks about.
 DEFAULT_PARAMETERS = ("b_neighbour", "b_momentum", "b_pay", "b_air", "b_mobilization",
                       "cap_b_cascade", "cap_b_encircle", "cap_b_distance", "cap_b_focus",
-                      "cap_b_ramp", "assault_delay_days", "kabul_b_capitals")
+                      "cap_b_forces", "assault_rate", "assault_b_withdrawal", "assault_b_share",
+                      "assault_b_air", "kabul_b_capitals")
 OUTCOME_LABELS = {"kabul_day": "Kabul's fall date (mean day)",
                   "capitals_held_aug15": "capitals held on 15 August (mean)"}
 

@@ -16,8 +16,17 @@ Drivers
                        national level.
 ``pay_arrears``        months of ANSF salary arrears, P(t).
 ``mobilization``       1 while the National Mobilization brake is in force, else 0.
-``withdrawal``         progress of the US withdrawal, W(t) in [0, 1]; the strategic trigger of
-                       the assault on cities counts from the day W first reaches a level.
+``withdrawal``         progress of the US withdrawal, W(t) in [0, 1]; one of the drivers of the
+                       Taliban's decision to turn on the cities.
+
+Reactive events
+---------------
+Some events were reactions, not dates: the B-52 and gunship strikes of 7 August answered the
+assault on the cities. Such an event is declared relative to the state that caused it
+(``after = "assault"``, ``delay_days = 1``) and *adds* its value to the dated level from that
+moment, so in every what-if it moves with the assault (and never happens if the assault never
+comes). The engines hold them as a second, per-replicate index into cumulative deltas
+(:class:`ReactiveDrivers`); between two events every driver is still constant.
 """
 
 from __future__ import annotations
@@ -59,21 +68,46 @@ def date_of(day: float) -> dt.date:
     return START + dt.timedelta(days=int(np.floor(day)))
 
 
+#: States an event may react to, with what they mean.
+REACTIVE_TRIGGERS = {"assault": "the Taliban's assault on the provincial capitals begins"}
+
+
 @dataclass(frozen=True)
 class Event:
-    """One dated change of one driver."""
+    """One change of one driver: dated (``date``) or reactive (``after`` a state change, plus
+    ``delay_days``; its value is then added to the dated level)."""
 
     id: str
-    date: dt.date
+    date: dt.date | None
     driver: str
     value: float
     source: str
     provinces: tuple[str, ...] = ()
     districts: tuple[str, ...] = ()          # pcodes
+    after: str | None = None
+    delay_days: float = 0.0
+
+    @property
+    def reactive(self) -> bool:
+        return self.after is not None
 
     @property
     def day(self) -> float:
+        if self.date is None:
+            raise ValueError(f"reactive event {self.id!r} has no date")
         return day_of(self.date)
+
+    @property
+    def order_key(self) -> tuple:
+        """Dated events by date, then reactive ones by delay; ties by id."""
+        if self.date is None:
+            return (1, dt.date.max, self.delay_days, self.id)
+        return (0, self.date, 0.0, self.id)
+
+    def describe_when(self) -> str:
+        if self.date is None:
+            return f"{self.delay_days:g} days after {self.after}"
+        return self.date.isoformat()
 
 
 @dataclass(frozen=True)
@@ -91,6 +125,23 @@ class DriverState:
         return self.air_national + self.air_local
 
 
+@dataclass(frozen=True, eq=False)
+class ReactiveDrivers:
+    """Reactive events in order of their delay after the assault, as cumulative deltas: level j
+    (0 <= j <= len(delays)) means the first j of them are in force."""
+
+    delays: np.ndarray             # (E,) days after the assault, sorted
+    air: np.ndarray                # (E+1, n) extra air support over each district
+    pay: np.ndarray                # (E+1,)
+    mobilization: np.ndarray       # (E+1,)
+    withdrawal: np.ndarray         # (E+1,)
+    events: tuple[Event, ...]
+
+    @property
+    def count(self) -> int:
+        return len(self.delays)
+
+
 @dataclass(frozen=True)
 class CompiledTimeline:
     """Segments of constant drivers over [0, horizon).
@@ -102,20 +153,17 @@ class CompiledTimeline:
     starts: np.ndarray
     states: tuple[DriverState, ...]
     horizon: float
-    withdrawal_steps: tuple[tuple[float, float], ...]   # (time, level) including pre-start events
     events: tuple[Event, ...]
+    reactive: ReactiveDrivers
 
-    def withdrawal_reached(self, level):
-        """Model time at which W(t) first reaches ``level`` (may be negative; inf if never).
-
-        ``level`` may be an array (one per replicate) and the result then has its shape.
-        """
-        level = np.asarray(level, dtype=float)
-        out = np.full(level.shape, np.inf)
-        for t, w in reversed(self.withdrawal_steps):     # earliest step that reaches it wins
-            out = np.where(w >= level, t, out)
-        out = np.where(level <= INITIAL_LEVELS["withdrawal"], -np.inf, out)   # reached before any event
-        return out if out.shape else float(out)
+    def drivers(self, segment: int, level: int) -> DriverState:
+        """The drivers in force in a dated segment with ``level`` reactive events applied."""
+        st, rx = self.states[segment], self.reactive
+        if level == 0:
+            return st
+        return DriverState(st.air_national, st.air_local + rx.air[level], st.pay + rx.pay[level],
+                           st.mobilization + rx.mobilization[level],
+                           st.withdrawal + rx.withdrawal[level])
 
     def segment_at(self, t: float) -> int:
         return int(np.searchsorted(self.starts, t, side="right") - 1)
@@ -123,23 +171,27 @@ class CompiledTimeline:
 
 def compile_timeline(events: Sequence[Event], geo: Geography, end: dt.date = DEFAULT_END
                      ) -> CompiledTimeline:
-    """Apply the events in date order; events on or before 1 May set the starting levels."""
+    """Apply the dated events in date order (those on or before 1 May set the starting levels)
+    and gather the reactive ones as cumulative deltas."""
     horizon = day_of(end) + 1.0
     levels = dict(INITIAL_LEVELS)
     local = np.zeros(geo.n)
-    ordered = sorted(events, key=lambda e: (e.date, e.id))
-    withdrawal_steps: list[tuple[float, float]] = []
+    ordered = sorted((e for e in events if not e.reactive), key=lambda e: e.order_key)
+    reacting = sorted((e for e in events if e.reactive), key=lambda e: e.order_key)
+
+    def covered(ev: Event) -> np.ndarray:
+        mask = np.zeros(geo.n, dtype=bool)
+        for name in ev.provinces:
+            mask |= geo.province_index == geo.province_by_name(name).index
+        for code in ev.districts:
+            mask[geo.index_of(code)] = True
+        return mask
 
     def apply(ev: Event) -> None:
         if ev.driver == "air_support_local":
-            for name in ev.provinces:
-                local[geo.province_index == geo.province_by_name(name).index] = ev.value
-            for code in ev.districts:
-                local[geo.index_of(code)] = ev.value
+            local[covered(ev)] = ev.value
         else:
             levels[ev.driver] = ev.value
-        if ev.driver == "withdrawal":
-            withdrawal_steps.append((ev.day, ev.value))
 
     def snapshot() -> DriverState:
         return DriverState(levels["air_support"], local.copy(), levels["pay_arrears"],
@@ -158,6 +210,23 @@ def compile_timeline(events: Sequence[Event], geo: Geography, end: dt.date = DEF
             i += 1
         starts.append(t)
         states.append(snapshot())
-    return CompiledTimeline(np.asarray(starts), tuple(states), horizon, tuple(withdrawal_steps),
-                            tuple(ordered))
+    E = len(reacting)
+    r_air, r_pay = np.zeros((E + 1, geo.n)), np.zeros(E + 1)
+    r_mob, r_wd = np.zeros(E + 1), np.zeros(E + 1)
+    for j, ev in enumerate(reacting, start=1):
+        r_air[j], r_pay[j], r_mob[j], r_wd[j] = r_air[j - 1], r_pay[j - 1], r_mob[j - 1], r_wd[j - 1]
+        if ev.driver == "air_support_local":
+            r_air[j] += np.where(covered(ev), ev.value, 0.0)
+        elif ev.driver == "air_support":
+            r_air[j] += ev.value
+        elif ev.driver == "pay_arrears":
+            r_pay[j] += ev.value
+        elif ev.driver == "mobilization":
+            r_mob[j] += ev.value
+        else:
+            r_wd[j] += ev.value
+    reactive = ReactiveDrivers(np.array([e.delay_days for e in reacting], dtype=float), r_air,
+                               r_pay, r_mob, r_wd, tuple(reacting))
+    return CompiledTimeline(np.asarray(starts), tuple(states), horizon,
+                            tuple(ordered) + tuple(reacting), reactive)
 

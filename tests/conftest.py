@@ -71,7 +71,7 @@ def null_values(**overrides) -> dict:
     for name in v:
         if name.startswith(("b_", "cap_b_", "kabul_b_", "mode_b_", "init_w_")):
             v[name] = 0.0
-    v.update(initial_fallen=0, assault_share_threshold=1.0, taliban_strength=0.0,
+    v.update(initial_fallen=0, assault_rate=0.0, taliban_strength=0.0,
              capital_garrison=0.0, rural_defence=0.0)
     v.update(overrides)
     return v

@@ -237,3 +237,33 @@ def test_resume_after_interruption_gives_the_uninterrupted_posterior(tmp_path, g
     resumed = calibrate(cfg, out=out, resume=True, geo=geo)
     np.testing.assert_array_equal(resumed.stages[0].chain, reference.stages[0].chain)
     np.testing.assert_array_equal(resumed.posterior, reference.posterior)
+
+
+def test_the_cascade_is_scored_relative_to_its_first_fall(geo, targets):
+    """Replicates that reproduce the record's sequence exactly, but start it five days late, lose
+    only the first-fall term: the shape of the cascade scores the same (issue 10: an uncertain
+    decision date must not swamp the order and pace of the collapse)."""
+    lik = Likelihood.build(targets, geo)
+    caps = np.full((1, 4, 35), np.inf)
+    mid = (lik.capital_lo + lik.capital_hi) / 2.0          # the middle of each recorded window
+    caps[0, :, lik.capital_slots] = mid[:, None]
+    caps[0, 0, lik.capital_slots] += 0.0
+    late = caps.copy()
+    late[0, :, :34] += 5.0
+    counts = np.zeros((1, 4, len(lik.count_obs)))
+    on_time = lik.components(counts, caps)[0, 1]
+    shifted = lik.components(counts, late)[0, 1]
+    assert shifted < on_time - 3.0                          # the first fall is five days late
+    # the relative part alone: remove the first-fall term from both
+    h = lik.bandwidth
+    from scipy.special import ndtr
+
+    def first_term(c):
+        first = c[0, :, :34].min(axis=1)
+        p = (ndtr((lik.first_day + 1 - first) / h) - ndtr((lik.first_day - first) / h)).mean()
+        return np.log(max(p, lik.floor))
+    assert on_time - first_term(caps) == pytest.approx(shifted - first_term(late), abs=1e-9)
+    # and a cascade that collapses at once scores far worse than the recorded pace
+    instant = caps.copy()
+    instant[0, :, lik.capital_slots] = mid.min()
+    assert lik.components(counts, instant)[0, 1] < on_time - 20.0

@@ -13,6 +13,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from sim import hazard
+from sim.parameters import Params
 from sim.batch import run_batch
 from sim.engine import run_replicate
 from sim.parameters import ParameterTable
@@ -99,7 +101,10 @@ def test_piecewise_constant_timeline_is_honoured_at_its_change_date():
     events = [Event("arrears", change, "pay_arrears", 1.0, "test")]
     geo = tiny_geography(1, [])
     model = tiny_model(geo, events)
-    ft = batch_fall_times(model, null_values(base_rate=rate, b_pay=np.log(factor)), 4000, seed=5)[:, 1]
+    # arrears saturate (A11b): the hazard's factor after the change is exp(b_pay * S(1))
+    values = null_values(base_rate=rate, b_pay=np.log(factor))
+    factor = float(np.exp(values["b_pay"] * hazard.pay_effect(Params(values), 1.0)))
+    ft = batch_fall_times(model, values, 4000, seed=5)[:, 1]
 
     def cdf(t):
         t = np.asarray(t, dtype=float)

@@ -23,15 +23,15 @@ def params(**kw) -> Params:
 
 
 def rural(p, **drivers):
-    d = dict(momentum=0.3, pay=1.0, mobilization=0.0, neighbour_share=0.2, air=0.5, reach=0.7,
-             pakistan=0.0, focus=0.0)
+    d = dict(momentum=0.3, pay=1.0, mobilization=0.0, government_gone=0.0, neighbour_share=0.2,
+             air=0.5, reach=0.7, pakistan=0.0, focus=0.0, resistance=0.0)
     d.update(drivers)
     return hazard.district_log_hazard(p, **d)
 
 
 def capital(p, **drivers):
     d = dict(encirclement=0.5, cascade=0.2, momentum=0.5, pay=2.0, air=0.3, reach=0.8,
-             distance_100km=3.0, focus=0.0, city_size=0.2, assault_days=2.0)
+             distance_100km=3.0, focus=0.0, city_size=0.2, resistance=0.0, government_gone=0.0)
     d.update(drivers)
     return hazard.capital_log_hazard(p, **d)
 
@@ -40,11 +40,25 @@ def capital(p, **drivers):
 RURAL_TERMS = [("b_neighbour", "neighbour_share", +1), ("b_momentum", "momentum", +1),
                ("b_pay", "pay", +1), ("b_mobilization", "mobilization", -1),
                ("b_air", "air", -1), ("b_reach", "reach", -1), ("b_border", "pakistan", +1),
-               ("b_focus", "focus", +1)]
+               ("b_focus", "focus", +1), ("b_resistance", "resistance", -1),
+               ("b_government_gone", "government_gone", +1)]
 CAPITAL_TERMS = [("cap_b_encircle", "encirclement", +1), ("cap_b_cascade", "cascade", +1),
-                 ("b_momentum", "momentum", +1), ("b_pay", "pay", +1), ("b_air", "air", -1),
+                 ("cap_b_forces", "momentum", +1), ("b_pay", "pay", +1), ("b_air", "air", -1),
                  ("cap_b_distance", "distance_100km", +1), ("cap_b_focus", "focus", +1),
-                 ("cap_b_ramp", "assault_days", +1), ("cap_b_size", "city_size", -1)]
+                 ("cap_b_size", "city_size", -1), ("b_resistance", "resistance", -1),
+                 ("b_government_gone", "government_gone", +1)]
+DECISION_TERMS = [("assault_b_withdrawal", "withdrawal", +1), ("assault_b_share", "momentum", +1),
+                  ("assault_b_air", "air_national", -1)]
+
+
+def kabul(p, cascade=0.3, ring=0.3, momentum=0.5, pay=2.0, air=0.3, reach=0.9):
+    return hazard.kabul_log_hazard(p, cascade, ring, momentum, pay, air, reach)
+
+
+def decision(p, **drivers):
+    d = dict(withdrawal=0.6, momentum=0.4, air_national=0.5)
+    d.update(drivers)
+    return hazard.assault_log_hazard(p, **d)
 
 
 @settings(max_examples=60, deadline=None)
@@ -92,10 +106,46 @@ def test_kabul_falls_faster_as_capitals_and_its_ring_fall(lo, hi, c):
     lo, hi = sorted((lo, hi))
     p = params(kabul_b_capitals=c, kabul_b_ring=c)
     if hi - lo > 1e-6:
-        assert hazard.kabul_log_hazard(p, hi, 0.3, 1) > hazard.kabul_log_hazard(p, lo, 0.3, 1)
-        assert hazard.kabul_log_hazard(p, 0.3, hi, 1) > hazard.kabul_log_hazard(p, 0.3, lo, 1)
+        assert kabul(p, cascade=hi) > kabul(p, cascade=lo)
+        assert kabul(p, ring=hi) > kabul(p, ring=lo)
     p0 = params(kabul_b_capitals=0.0, kabul_b_ring=0.0)
-    assert hazard.kabul_log_hazard(p0, hi, hi, 1) == hazard.kabul_log_hazard(p0, lo, lo, 1)
+    assert kabul(p0, cascade=hi, ring=hi) == kabul(p0, cascade=lo, ring=lo)
+
+
+@settings(max_examples=60, deadline=None)
+@given(c=coef, lo=unit, hi=unit, k=st.integers(0, len(DECISION_TERMS) - 1))
+def test_the_assault_decision_moves_with_the_state_in_the_documented_direction(c, lo, hi, k):
+    name, driver, sign = DECISION_TERMS[k]
+    lo, hi = sorted((lo, hi))
+    p = params(**{name: c})
+    if hi - lo > 1e-6:
+        assert np.sign(decision(p, **{driver: hi}) - decision(p, **{driver: lo})) == sign
+    p0 = params(**{name: 0.0})
+    assert decision(p0, **{driver: hi}) == decision(p0, **{driver: lo})
+
+
+def test_an_assault_rate_of_zero_means_the_cities_are_never_attacked():
+    assert hazard.rate(decision(params(assault_rate=0.0))) == 0.0
+
+
+@pytest.mark.parametrize("shape", [1.0, 4.0, 50.0])
+def test_the_decision_threshold_is_gamma_with_mean_one_and_sd_one_over_root_shape(shape):
+    u = (np.arange(20000) + 0.5) / 20000          # a stratified sample of the uniform
+    x = hazard.assault_threshold(params(assault_shape=shape), u)
+    assert x.mean() == pytest.approx(1.0, rel=1e-3)
+    assert x.std() == pytest.approx(shape ** -0.5, rel=1e-2)
+
+
+@settings(max_examples=40, deadline=None)
+@given(lo=months, hi=months, s=st.floats(0.5, 12.0))
+def test_arrears_act_monotonically_and_saturate_below_their_scale(lo, hi, s):
+    lo, hi = sorted((lo, hi))
+    p = params(pay_saturation_months=s)
+    a, b = hazard.pay_effect(p, lo), hazard.pay_effect(p, hi)
+    assert a <= b <= s
+    assert b <= hi + 1e-12                       # never more than the linear effect
+    # a very large scale is the linear effect
+    assert hazard.pay_effect(params(pay_saturation_months=1000.0), hi) == pytest.approx(hi, rel=5e-3)
 
 
 @settings(max_examples=40, deadline=None)
@@ -111,30 +161,32 @@ def test_negotiated_surrender_grows_with_arrears_and_momentum(lo, hi, m_lo, m_hi
 
 def test_levers_shift_only_their_own_hazards():
     base = params()
-    r0, c0, k0 = rural(base), capital(base), hazard.kabul_log_hazard(base, 0.5, 0.5, 1)
+    r0, c0, k0 = rural(base), capital(base), kabul(base)
     rd = params(rural_defence=-1.0)
     assert rural(rd) == pytest.approx(r0 - 1.0) and capital(rd) == c0
     cg = params(capital_garrison=-1.0)
     assert rural(cg) == r0 and capital(cg) == pytest.approx(c0 - 1.0)
-    assert hazard.kabul_log_hazard(cg, 0.5, 0.5, 1) == pytest.approx(k0 - 1.0)
+    assert kabul(cg) == pytest.approx(k0 - 1.0)
     ts = params(taliban_strength=0.5)
     assert np.isclose(rural(ts), r0 + 0.5) and np.isclose(capital(ts), c0 + 0.5)
 
 
 def test_the_rule_is_the_sum_of_its_nationwide_and_local_parts():
     p = params()
-    d = dict(neighbour_share=0.4, air=0.35, reach=0.6, pakistan=1.0, focus=1.0)
-    whole = hazard.district_log_hazard(p, 0.5, 2.0, 1.0, **d)
-    parts = (hazard.nationwide_log_pressure(p, 0.5, 2.0, 1.0)
+    d = dict(neighbour_share=0.4, air=0.35, reach=0.6, pakistan=1.0, focus=1.0, resistance=1.0)
+    whole = hazard.district_log_hazard(p, 0.5, 2.0, 1.0, 1.0, **d)
+    parts = (hazard.nationwide_log_pressure(p, 0.5, 2.0, 1.0, 1.0)
              + hazard.local_log_hazard(p, d["neighbour_share"], d["air"], d["reach"], d["pakistan"],
-                                       d["focus"]))
+                                       d["focus"], d["resistance"]))
     assert whole == parts
 
 
 def test_every_coefficient_in_the_rule_is_documented():
     for name in ("b_neighbour", "b_momentum", "b_pay", "b_air", "b_reach", "b_border", "b_focus",
                  "b_mobilization", "cap_b_encircle", "cap_b_cascade", "cap_b_distance",
-                 "cap_b_focus", "cap_b_ramp", "cap_b_size", "kabul_b_capitals", "kabul_b_ring"):
+                 "cap_b_focus", "cap_b_forces", "cap_b_size", "kabul_b_capitals", "kabul_b_ring",
+                 "assault_b_withdrawal", "assault_b_share", "assault_b_air", "b_government_gone",
+                 "b_resistance"):
         spec = BY_NAME[name]
         assert spec.meaning and spec.source and spec.unit
         assert spec.lower == 0.0     # strengths: signs live in the formula

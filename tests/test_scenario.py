@@ -102,6 +102,21 @@ BAD = {
                                  "timeline.set[0].value", "out of range"),
     "unknown region": ('[strategy]\nfocus_regions = ["Narnia"]\n', "strategy.focus_regions", "unknown region"),
     "horizon before start": ("[run]\nend = 2021-01-01\n", "run.end", "out of range"),
+    "date and after": ('[[timeline.add]]\nid = "x"\ndate = 2021-08-07\nafter = "assault"\n'
+                       'driver = "air_support"\nvalue = 0.1\nsource = "s"\n', "timeline.add[0].date",
+                       "exactly one of date"),
+    "neither date nor after": ('[[timeline.add]]\nid = "x"\ndriver = "air_support"\nvalue = 0.1\n'
+                               'source = "s"\n', "timeline.add[0].date", "exactly one of date"),
+    "unknown trigger": ('[[timeline.add]]\nid = "x"\nafter = "kabul"\ndriver = "air_support"\n'
+                        'value = 0.1\nsource = "s"\n', "timeline.add[0].after", "unknown trigger"),
+    "negative delay": ('[[timeline.add]]\nid = "x"\nafter = "assault"\ndelay_days = -1\n'
+                       'driver = "air_support"\nvalue = 0.1\nsource = "s"\n',
+                       "timeline.add[0].delay_days", "out of range"),
+    "delay without after": ('[[timeline.add]]\nid = "x"\ndate = 2021-08-07\ndelay_days = 1\n'
+                            'driver = "air_support"\nvalue = 0.1\nsource = "s"\n',
+                            "timeline.add[0].delay_days", "reactive event"),
+    "moving a reaction": ('[[timeline.move]]\nid = "b52_strikes"\ndate = 2021-08-01\n',
+                          "timeline.move[0].id", "is a reaction"),
 }
 
 
@@ -198,3 +213,42 @@ def test_unknown_or_ambiguous_district_names_are_refused(tmp_path, geo, ref, nee
         load_scenario(path, geo)
     msg = err.value.one_line()
     assert needle in msg and "timeline.add[0].districts" in msg and str(path) in msg
+
+
+def test_a_reactive_event_follows_the_assault_in_every_replicate(tmp_path, geo):
+    """The surge declared 'after the assault' adds its value at the assault plus its delay, in
+    each replicate at its own time: the capitals' air cover rises then, and not before."""
+    import sim
+    path = whatif(tmp_path, """
+        [[timeline.add]]
+        id = "kabul_surge"
+        after = "assault"
+        delay_days = 2.5
+        driver = "air_support_local"
+        value = 0.7
+        provinces = ["Kabul"]
+        source = "test"
+        """)
+    sc = load_scenario(path, geo)
+    ev = sc.event("kabul_surge")
+    assert ev.reactive and ev.date is None and ev.delay_days == 2.5
+    from sim.engine import run_replicate
+    from sim.model import Model
+    from sim.parameters import Params
+    from sim.randomness import draw_replicate
+    model = Model.build(geo, sc.events, sc.focus_regions, sc.end)
+    rx = model.timeline.reactive
+    assert list(rx.delays) == sorted(rx.delays) and 2.5 in rx.delays
+    kabul = geo.kabul_row
+    j = list(rx.delays).index(2.5) + 1
+    assert rx.air[j, kabul] - rx.air[j - 1, kabul] == pytest.approx(0.7)
+    times = []
+    for k in range(4):
+        res = run_replicate(model, Params(sc.parameters()), draw_replicate(3, k, model.n))
+        hit = [e.time for e in res.log if e.subject == "kabul_surge"]
+        if np.isfinite(res.assault_time) and res.assault_time + 2.5 < model.horizon:
+            assert hit == [pytest.approx(res.assault_time + 2.5)]
+            times.append(hit[0])
+        else:
+            assert hit == []
+    assert len(set(np.round(times, 6))) == len(times)      # each replicate at its own time

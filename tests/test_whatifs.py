@@ -48,13 +48,13 @@ def test_paired_summary_is_computed_as_documented():
 
 
 EXPECTED_CHANGES = {
-    "air_support_sustained": dict(removed={"contractors_leave", "bagram_strikes_from_qatar", "b52_strikes"}),
+    "air_support_sustained": dict(removed={"contractors_leave", "bagram_strikes_from_qatar"}),
     "salaries_paid": dict(removed={"arrears_1_month", "arrears_2_months", "arrears_3_months",
                                    "arrears_4_months"}),
-    "air_and_pay": dict(removed={"contractors_leave", "bagram_strikes_from_qatar", "b52_strikes",
+    "air_and_pay": dict(removed={"contractors_leave", "bagram_strikes_from_qatar",
                                  "arrears_1_month", "arrears_2_months", "arrears_3_months",
                                  "arrears_4_months"}),
-    "surrender_chain_broken": dict(params={"b_neighbour": ("scale", 0.5)}),
+    "surrender_chain_broken": dict(params={"b_neighbour": ("scale", 0.5), "cap_b_cascade": ("scale", 0.5)}),
     "capitals_reinforced": dict(params={"capital_garrison": ("set", -1.0), "rural_defence": ("set", 0.3)}),
     "rural_held": dict(params={"rural_defence": ("set", -0.5), "capital_garrison": ("set", 0.3)}),
     "southern_first": dict(focus=("Southern", "South Eastern")),
@@ -143,12 +143,16 @@ def test_the_map_renders_from_the_package_table_alone(tmp_path, geo):
 
 def test_sensitivity_ranks_parameters_and_bounds_the_indices(geo):
     from sim.sensitivity import sensitivity
-    sens = sensitivity(BASELINE, parameters=("assault_delay_days", "b_air", "kabul_b_ring"),
+    from sim.parameters import BY_NAME
+    sens = sensitivity(BASELINE, parameters=("assault_b_share", "b_air", "kabul_b_ring"),
                        source="fixed", n=32, replicates=6, seed=1, geo=geo)
     tot = sens.total["kabul_day"]
     assert tot.shape == (3,)
-    # fixed parameters: each varies over half to one and a half times its value; the start of
-    # the assault (18-53 days after Bagram) then drives Kabul's date far more than the others
-    assert sens.ranges["assault_delay_days"] == pytest.approx((0.5 * 35.4, 1.5 * 35.4))
-    assert sens.ranking("kabul_day")[0][0] == "assault_delay_days"
+    # fixed parameters: each varies over half to one and a half times its value; the decision's
+    # dependence on the share fallen then moves the assault (by weeks) and Kabul's date with it,
+    # far more than Kabul's ring term does
+    share = BY_NAME["assault_b_share"].default
+    assert sens.ranges["assault_b_share"] == pytest.approx((0.5 * share, 1.5 * share))
+    ranked = [name for name, _ in sens.ranking("kabul_day")]
+    assert ranked.index("assault_b_share") < ranked.index("kabul_b_ring")
     assert np.all(tot[np.isfinite(tot)] > -0.2)

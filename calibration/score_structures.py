@@ -1,0 +1,70 @@
+"""Leave-future-out comparison of model structures (issue 10, item 6).
+
+Each structure was fitted on the record up to a cut-off (``afsim forecast --as-of``) and is scored
+here on what happened after it, by the weighted interval score of its published quantiles
+(``sim/scoring.py``), the same way for each. The in-sample fit of the full calibrations is
+reported beside it, but the comparison is the out-of-sample one: a free calendar delay can hit an
+in-sample constraint exactly.
+
+Run from the project folder: ``python calibration/score_structures.py``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+from sim.geography import load_geography
+from sim.scoring import score_forecast, summarise
+from sim.targets import load_targets
+
+HERE = Path(__file__).resolve().parent
+ORIGIN, HORIZON = dt.date(2021, 5, 1), dt.date(2021, 12, 31)
+CUT_OFFS = (dt.date(2021, 6, 23), dt.date(2021, 7, 21))
+STRUCTURES = {
+    "clock (b7e185f)": {f"forecast-{d}": HERE / "structures" / "clock" / f"forecast-{d}"
+                        for d in CUT_OFFS},
+    "state-driven decision (issue 10)": {f"forecast-{d}": HERE / f"forecast-{d}" for d in CUT_OFFS},
+}
+FULL = {"clock (b7e185f)": HERE / "structures" / "clock" / "default" / "fit_report.json",
+        "state-driven decision (issue 10)": HERE / "default" / "fit_report.json"}
+
+
+def main() -> None:
+    targets = load_targets(HERE / "targets.toml", load_geography())
+    counts = {t.date: t.districts for t in targets.districts if t.weight > 0}
+    result: dict = {"method": __doc__.strip().splitlines()[2], "cut_offs": {}, "in_sample": {}}
+    for d in CUT_OFFS:
+        block = {}
+        for name, folders in STRUCTURES.items():
+            block[name] = summarise(score_forecast(folders[f"forecast-{d}"], d, ORIGIN, HORIZON, counts))
+        result["cut_offs"][d.isoformat()] = block
+    for name, path in FULL.items():
+        rep = json.loads(path.read_text())
+        stages = rep["calibration"]["stages"]
+        result["in_sample"][name] = {
+            "max_log_posterior_capitals_stage": stages["capitals"]["max_log_posterior"],
+            "capital_mae_days": rep["capital_mae_days"], "capital_spearman": rep["capital_spearman"],
+            "coverage_90": rep["coverage_90"], "interval_width_90": rep["interval_width_90"],
+            "p_capital_before_aug6": rep["p_capital_before_aug6"],
+            "kabul_fall_date": rep["kabul_fall_date"]}
+    (HERE / "structures" / "comparison.json").write_text(json.dumps(result, indent=2) + "\n")
+    lines = ["| cut-off | structure | capitals after the cut-off: mean WIS (days) | 90% coverage |"
+             " Kabul: WIS (days), median | district counts after the cut-off: mean WIS | 90% coverage |",
+             "|---|---|---|---|---|---|---|"]
+    for d, block in result["cut_offs"].items():
+        for name, s in block.items():
+            cap, dis, kab = s.get("capital", {}), s.get("districts", {}), s.get("kabul", {})
+            kday = ORIGIN + dt.timedelta(days=int(kab.get("median_day", 0)))
+            lines.append(f"| {d} | {name} | {cap.get('mean_wis_days', float('nan')):.1f} | "
+                         f"{cap.get('coverage_90', float('nan')):.2f} | "
+                         f"{kab.get('wis_days', float('nan')):.1f}, {kday:%d %b} | "
+                         f"{dis.get('mean_wis_districts', float('nan')):.1f} | "
+                         f"{dis.get('coverage_90', float('nan')):.2f} |")
+    (HERE / "structures" / "comparison.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
