@@ -134,6 +134,40 @@ class DistrictFacts:
     def __len__(self) -> int:
         return len(self.facts)
 
+    @classmethod
+    def from_arrays(cls, row, lower, upper, kind, split=None, geo: Geography | None = None
+                    ) -> "DistrictFacts":
+        """Synthetic facts (tests, what-if checks): days since 2021-05-01, ``lower`` -inf for an
+        open 'fell by'. ``geo`` names the districts when given."""
+        row = np.asarray(row, dtype=np.int64)
+        k = row.size
+        lower = np.broadcast_to(np.asarray(lower, dtype=float), (k,)).copy()
+        upper = np.broadcast_to(np.asarray(upper, dtype=float), (k,)).copy()
+        kind = np.broadcast_to(np.asarray(kind, dtype=str), (k,)).copy()
+        split = np.broadcast_to(np.asarray("fit" if split is None else split, dtype=str), (k,)).copy()
+        unknown = sorted(set(kind) - set(KINDS))
+        if unknown:
+            raise ValueError(f"unknown kind(s) {unknown}; expected {KINDS}")
+        if np.any(lower > upper):
+            raise ValueError("lower > upper")
+        fallen = np.isin(kind, sorted(FALLEN_KINDS))
+        if np.any(~fallen & ~np.isfinite(lower)):
+            raise ValueError("a held/repelled fact needs a finite lower day")
+        score = np.where(fallen, upper, lower) + 1.0
+
+        def date(d):
+            return None if not np.isfinite(d) else START + dt.timedelta(days=int(d))
+        facts = tuple(DistrictFact(
+            id=f"S{j:04d}", pcode=geo.pcodes[row[j]] if geo else str(row[j]),
+            district=geo.names[row[j]] if geo else "", province="", kind=str(kind[j]),
+            date_lower=date(lower[j]), date_upper=date(upper[j]), date_precision="synthetic",
+            in_window=True, capital_district=bool(geo.is_capital[row[j]]) if geo else False,
+            split=str(split[j]), split_reason="synthetic", mapping_confidence="", quote="synthetic",
+            source="synthetic", note="") for j in range(k))
+        return cls(facts=facts, row=row, lower=lower, upper=upper, kind=kind, split=split,
+                   outcome=fallen.astype(float), score_day=score, in_window=np.ones(k, dtype=bool),
+                   capital=np.array([f.capital_district for f in facts], dtype=bool))
+
     @property
     def ids(self) -> tuple[str, ...]:
         return tuple(f.id for f in self.facts)
