@@ -129,13 +129,16 @@ def _interval(samples: np.ndarray, level: float) -> tuple[float, float]:
 # ----------------------------------------------------------------------------- the scores
 def district_skill(fall_time: np.ndarray, facts: DistrictFacts | None = None, *,
                    split: str | None = None, kinds=None, capitals: bool | None = None,
-                   bootstrap: int = 2000, seed: int = 0, level: float = 0.9) -> DistrictSkill:
+                   spearman_kinds=DATED_KINDS, bootstrap: int = 2000, seed: int = 0,
+                   level: float = 0.9) -> DistrictSkill:
     """Brier scores, Brier skill over the national-share null and Spearman of median fall dates.
 
     ``facts`` defaults to the package's ``district_facts.csv``; ``split`` ("fit", "holdout" or
     None for all), ``kinds`` and ``capitals`` select among them (in-window facts only). The null
-    is computed from the same ``fall_time``. Intervals: percentile bootstrap over facts
-    (``bootstrap`` resamples, ``seed``), at ``level``.
+    is computed from the same ``fall_time``. The Spearman correlation uses the selected facts of
+    ``spearman_kinds`` with a finite interval (default ``captured`` only; add
+    ``"crossing_captured"`` to read a crossing's date as its district's). Intervals: percentile
+    bootstrap over facts (``bootstrap`` resamples, ``seed``), at ``level``.
     """
     facts = load_district_facts() if facts is None else facts
     facts = facts.select(split=split, kinds=kinds, in_window=True, capitals=capitals)
@@ -149,7 +152,8 @@ def district_skill(fall_time: np.ndarray, facts: DistrictFacts | None = None, *,
     sq_model = (model_probability(fall_time, facts) - outcome) ** 2
     sq_null = (national_share(fall_time, facts.score_day) - outcome) ** 2
 
-    dated = np.isin(facts.kind, sorted(DATED_KINDS)) & np.isfinite(facts.lower)
+    spearman_kinds = {spearman_kinds} if isinstance(spearman_kinds, str) else set(spearman_kinds)
+    dated = np.isin(facts.kind, sorted(spearman_kinds)) & np.isfinite(facts.lower)
     med = median_fall_day(fall_time)[facts.row[dated]]
     med = np.where(np.isfinite(med), med, np.finfo(float).max)   # never: after everything
     obs = facts.midpoint[dated]

@@ -93,6 +93,18 @@ def test_bootstrap_is_seeded_reproducible_and_brackets_the_estimate(true_day):
     assert json.loads(json.dumps(d))["skill"]["value"] == pytest.approx(a.skill.value)
 
 
+def test_spearman_kinds_choose_the_dated_facts(true_day):
+    fall = np.tile(true_day + 0.5, (10, 1))
+    rows = np.arange(N)
+    kind = np.where(rows % 2 == 0, "captured", "crossing_captured")
+    facts = DistrictFacts.from_arrays(rows, true_day, true_day, kind)
+    only = district_skill(fall, facts, bootstrap=50)
+    both = district_skill(fall, facts, bootstrap=50,
+                          spearman_kinds=("captured", "crossing_captured"))
+    assert only.n_dated == N // 2 and both.n_dated == N
+    assert both.spearman.value == pytest.approx(1.0)
+
+
 def test_split_selects_only_that_split(true_day):
     fall = np.tile(true_day + 0.5, (10, 1))
     facts = _dated_facts(true_day, range(N))
