@@ -94,6 +94,25 @@ def model_probability(fall_time: np.ndarray, facts: DistrictFacts) -> np.ndarray
         return (fall_time[:, facts.row] < facts.score_day[None, :]).mean(axis=0)
 
 
+def observation_probability(fall_time: np.ndarray, facts: DistrictFacts) -> np.ndarray:
+    """(k,) the model's probability of each fact *as the record states it* (for a likelihood).
+
+    ``captured``: P(lower <= T < upper + 1), the fall inside the stated interval (a month is the
+    whole month); ``fell_by``, ``crossing_captured``, ``recaptured``: P(T < upper + 1);
+    ``held``, ``repelled``: P(T >= lower + 1), never fallen counting as held. ``T`` is the first
+    fall time in days since 2021-05-01; the probabilities are shares of replicates, so a
+    likelihood should floor them (a fact no replicate reproduces has probability 0).
+    """
+    fall_time = _check(fall_time, facts)
+    t = np.where(np.isnan(fall_time[:, facts.row]), np.inf, fall_time[:, facts.row])
+    fallen_by = t < facts.score_day[None, :]
+    captured = facts.kind == "captured"
+    in_interval = (t >= facts.lower[None, :]) & (t < facts.upper[None, :] + 1.0)
+    ok = np.where(facts.outcome[None, :] == 1, fallen_by, ~fallen_by)
+    ok = np.where(captured[None, :], in_interval, ok)
+    return ok.mean(axis=0)
+
+
 def national_share(fall_time: np.ndarray, days: np.ndarray) -> np.ndarray:
     """The run's mean share of all districts fallen before each of ``days`` (the null)."""
     fall_time = np.asarray(fall_time, dtype=float)

@@ -9,7 +9,7 @@ import pytest
 
 from sim.district_facts import DistrictFacts
 from sim.district_skill import (district_skill, fact_table, median_fall_day, model_probability,
-                                national_share, skill_from_npz)
+                                national_share, observation_probability, skill_from_npz)
 
 N = 40
 
@@ -146,3 +146,18 @@ def test_package_facts_score_a_run_from_its_npz(tmp_path, geo):
     assert s.n_facts == len(facts.select("holdout"))
     rows = fact_table(fall, facts)
     assert len(rows) == len(facts.select()) and {"p_model", "p_null"} <= rows[0].keys()
+
+
+def test_observation_probability_follows_the_stated_model():
+    # one district, four replicates falling on days 10.5, 40.5, 70.5 and never
+    fall = np.array([[10.5], [40.5], [70.5], [np.nan]])
+    facts = DistrictFacts.from_arrays(
+        [0, 0, 0, 0, 0],
+        [31.0, -np.inf, 40.0, 40.0, 39.0],
+        [60.0, 40.0, 40.0, 40.0, 39.0],
+        ["captured", "fell_by", "crossing_captured", "held", "repelled"])
+    p = observation_probability(fall, facts)
+    # captured in June (days 31..60): only the 40.5 replicate; fell by the end of day 40: two;
+    # held at the end of day 40: the 70.5 one and the one that never fell; at the end of day 39
+    # the 40.5 one also still holds
+    np.testing.assert_allclose(p, [0.25, 0.5, 0.5, 0.5, 0.75])
