@@ -62,6 +62,7 @@ DISTRICT_POLYGONS_CODE = "pcode"
 DISTRICT_POLYGONS_NOTE = "Boundaries: AGCHO 2018 via OCHA (CC BY-IGO), simplified"
 #: ``boundaries=CELLS`` draws nearest-centre cells instead of polygons.
 CELLS = "cells"
+CELLS_NOTE = "District areas approximated: each place is given to the nearest district centre"
 #: How far off a polygon edge (degrees, ~1 km) its two sides are tested for their province:
 #: twice the simplification tolerance of the shipped polygons.
 SIDE_OFFSET_DEG = 0.01
@@ -430,9 +431,10 @@ def _style(arrays, *, cmap="Reds", vmin=None, vmax=None, date_values=False, boun
         cmap = DATE_CMAP
     colormap = matplotlib.colormaps[cmap] if isinstance(cmap, str) else cmap
     if isinstance(boundaries, str) and boundaries == CELLS:
-        path, note = None, "District areas approximated: each place is given to the nearest district centre"
+        path, note = None, CELLS_NOTE
     elif boundaries is None or Path(boundaries).resolve() == DISTRICT_POLYGONS.resolve():
-        path, code_property, note = DISTRICT_POLYGONS, DISTRICT_POLYGONS_CODE, DISTRICT_POLYGONS_NOTE
+        path, code_property = DISTRICT_POLYGONS, DISTRICT_POLYGONS_CODE
+        note = DISTRICT_POLYGONS_NOTE
     else:
         path = Path(boundaries)
         note = f"Boundaries: {path.name}"
