@@ -224,7 +224,7 @@ def skill_from_npz(path: str | Path, facts: DistrictFacts | None = None, **kw) -
     path = Path(path)
     if not path.is_file():
         raise UserError("file not found (expected a run's fall_times.npz)", file=path)
-    with np.load(path) as data:
+    with np.load(path, allow_pickle=False) as data:
         fall_time, pcodes = data["fall_time"], [str(p) for p in data["pcode"]]
     facts = load_district_facts() if facts is None else facts
     from .geography import load_geography
