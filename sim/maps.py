@@ -645,6 +645,23 @@ def side_by_side(values_a, values_b, titles=("", ""), geo=None, **kw) -> Figure:
     return fig
 
 
+def difference_map(values, reference, geo=None, *, ax=None, title="", label="", cmap="RdBu_r",
+                   limit=None, boundaries=None, code_property="ADM2_PCODE",
+                   capitals=True) -> Figure:
+    """Map of ``values - reference`` (e.g. a what-if's median fall day minus the baseline's) on a
+    diverging scale centred on zero and symmetric (``limit``, default the largest absolute
+    difference), so that "later" and "earlier" read alike. NaN (in either) is drawn grey.
+    """
+    geo = geo or load_geography()
+    delta = _as_values(values, geo) - _as_values(reference, geo)
+    finite = np.abs(delta[np.isfinite(delta)])
+    lim = float(limit) if limit is not None else (float(finite.max()) if finite.size else 1.0)
+    lim = lim if lim > 0 else 1.0
+    return district_map(delta, geo, ax=ax, title=title, cmap=cmap, vmin=-lim, vmax=lim,
+                        label=label or "difference", boundaries=boundaries,
+                        code_property=code_property, capitals=capitals)
+
+
 # ----------------------------------------------------------------------------- animation
 def collapse_animation(p_fallen: np.ndarray, path, geo: Geography | None = None, *,
                        first_day: int = 0, last_day: int | None = None, every: int = 4,

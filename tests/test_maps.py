@@ -168,6 +168,15 @@ def test_side_by_side_shares_one_scale(tmp_path, values):
     fig.savefig(tmp_path / "pair.png", dpi=60)
 
 
+def test_difference_map_is_centred_on_zero(tmp_path, geo, values):
+    other = values + np.linspace(-3.0, 1.0, geo.n)
+    fig = maps.difference_map(other, values, geo, label="days later than the baseline")
+    patches = next(c for c in fig.axes[0].collections if isinstance(c, PatchCollection))
+    assert patches.norm.vmin == pytest.approx(-3.0) and patches.norm.vmax == pytest.approx(3.0)
+    np.testing.assert_allclose(patches.get_array(), other - values)
+    fig.savefig(tmp_path / "diff.png", dpi=60)
+
+
 # ----------------------------------------------------------------------------- polygon mode
 def test_polygon_mode_draws_every_district(tmp_path, geo, values):
     path = _write_squares(tmp_path / "districts.geojson", geo)
