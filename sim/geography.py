@@ -6,6 +6,10 @@ the package's own tables (``sim/data``, copied from the curated dataset with its
 * the neighbour graph in CSR form with border-length weights, so that "the border-weighted share
   of neighbours fallen" is one sparse product;
 * the covariates the model uses (government reach, Pakistan border, region, distance to Kabul);
+* the spatial covariates of ``covariates.csv`` (``docs/covariates.md``): a non-saturating state
+  presence (log 2019 turnout, standardised), border-crossing districts, the rural ring around
+  each provincial capital, the main highways (an ASSUMPTION built from the neighbour graph) and
+  local resistance named by the record; each an (n,) float array;
 * provinces and their capital districts.
 
 Validation happens on load, because a broken graph would silently bias every result: the
@@ -113,6 +117,19 @@ class Geography:
     provinces: tuple[Province, ...]
     province_neighbours: tuple[frozenset[int], ...]   # adjacent provinces (by index)
     source_dir: Path = field(default=DATA_DIR)
+    # --- spatial covariates (covariates.csv; docs/covariates.md), each (n,) float
+    state_presence: np.ndarray = None   # standardised log(2019 turnout + 0.01): mean 0, sd 1
+    turnout_2019: np.ndarray = None     # valid votes / registered voters 2019 (NaN: no IEC district)
+    border_crossing: np.ndarray = None  # 1 if a crossing of border_crossings.csv lies in it
+    capital_ring: np.ndarray = None     # 1 for rural districts bordering their province's capital
+    highway: np.ndarray = None          # 1 on the ring road or a route to a crossing (ASSUMPTION)
+    local_resistance: np.ndarray = None  # 1 where the record names local resistance
+
+    def __post_init__(self):
+        n = len(self.pcodes)
+        for name in COVARIATE_FIELDS:       # synthetic graphs without covariates: all zero
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, np.zeros(n))
 
     # ----------------------------------------------------------------- convenience
     @property
@@ -188,6 +205,11 @@ DISTRICT_COLUMNS = ("pcode", "name", "province", "province_pcode", "region",
                     "border_countries", "national_border_km", "polling_stations_planned_2019",
                     "polling_stations_reporting_2019", "registered_voters_2019")
 BORDER_COLUMNS = ("pcode_a", "pcode_b", "shared_border_km")
+#: Spatial covariates (``covariates.csv``): Geography attribute -> column.
+COVARIATE_FIELDS = ("state_presence", "turnout_2019", "border_crossing", "capital_ring", "highway",
+                    "local_resistance")
+COVARIATE_FLAGS = ("border_crossing", "capital_ring", "highway", "local_resistance")
+COVARIATE_COLUMNS = ("pcode", *COVARIATE_FIELDS)
 PROVINCE_COLUMNS = ("province", "province_pcode", "province_name_seed", "region", "capital_name",
                     "capital_pcode", "capital_lon", "capital_lat", "capital_fell_on",
                     "fell_on_earliest", "fell_on_latest", "fall_order")
@@ -207,8 +229,93 @@ def _load_default() -> Geography:
 
 def _load(data_dir: Path) -> Geography:
     dpath, bpath, ppath = data_dir / "districts.csv", data_dir / "borders.csv", data_dir / "provinces.csv"
-    return geography_from_rows(_read_csv(dpath), _read_csv(bpath), _read_csv(ppath),
-                               paths=(dpath, bpath, ppath), source_dir=data_dir)
+    cpath, xpath = data_dir / "covariates.csv", data_dir / "border_crossings.csv"
+    geo = geography_from_rows(_read_csv(dpath), _read_csv(bpath), _read_csv(ppath),
+                              paths=(dpath, bpath, ppath), source_dir=data_dir)
+    return with_covariates(geo, _read_csv(cpath), _read_csv(xpath), paths=(cpath, xpath))
+
+
+def with_covariates(geo: Geography, crows: list[dict[str, str]], xrows: list[dict[str, str]],
+                    *, paths=("covariates.csv", "border_crossings.csv")) -> Geography:
+    """The geography with its spatial covariates read from ``covariates.csv`` rows, validated.
+
+    Refused with a one-line :class:`DataError` naming the file, the line and the column: a missing
+    or unknown pcode, a value that is not a finite number, a flag other than 0/1, a turnout
+    outside [0, 1], a ``border_crossing`` that disagrees with ``border_crossings.csv``, or a
+    ``capital_ring`` that disagrees with the neighbour graph (rural districts bordering their own
+    province's capital district).
+    """
+    import dataclasses
+    cpath, xpath = (Path(p) for p in paths)
+    _require(crows, cpath, COVARIATE_COLUMNS)
+    index = {p: i for i, p in enumerate(geo.pcodes)}
+    values = {name: np.full(geo.n, np.nan) for name in COVARIATE_FIELDS}
+    seen = np.zeros(geo.n, dtype=bool)
+    line_of: dict[str, int] = {}
+    for k, r in enumerate(crows):
+        line = k + 2                     # the header is line 1
+        code = r["pcode"].strip()
+        line_of.setdefault(code, line)
+        if code not in index:
+            raise DataError(f"unknown district code {code!r}", file=cpath, key="pcode", line=line)
+        i = index[code]
+        if seen[i]:
+            raise DataError(f"duplicate district code {code!r}", file=cpath, key="pcode", line=line)
+        seen[i] = True
+        for name in COVARIATE_FIELDS:
+            cell = r[name].strip()
+            if name == "turnout_2019" and cell == "":
+                continue                 # no IEC district (AF2116): stays NaN
+            try:
+                v = float(cell)
+            except ValueError:
+                raise DataError(f"expected a number, got {cell!r}", file=cpath, key=name,
+                                line=line) from None
+            if not math.isfinite(v):
+                raise DataError(f"expected a finite number, got {cell!r}", file=cpath, key=name,
+                                line=line)
+            if name in COVARIATE_FLAGS and v not in (0.0, 1.0):
+                raise DataError(f"expected 0 or 1, got {cell!r}", file=cpath, key=name, line=line)
+            if name == "turnout_2019" and not 0.0 <= v <= 1.0:
+                raise DataError(f"turnout {v} outside [0, 1]", file=cpath, key=name, line=line)
+            values[name][i] = v
+    if not seen.all():
+        missing = [geo.pcodes[i] for i in np.flatnonzero(~seen)]
+        raise DataError(f"no row for district(s) {missing[:5]}", file=cpath, key="pcode")
+
+    crossing = np.zeros(geo.n)
+    for k, r in enumerate(xrows):
+        code = r.get("pcode", "").strip()
+        if code not in index:
+            raise DataError(f"unknown district code {code!r}", file=xpath, key="pcode", line=k + 2)
+        crossing[index[code]] = 1.0
+    bad = np.flatnonzero(values["border_crossing"] != crossing)
+    if bad.size:
+        i = int(bad[0])
+        raise DataError(f"border_crossing of {geo.pcodes[i]} is {values['border_crossing'][i]:g} "
+                        f"but {xpath.name} {'lists' if crossing[i] else 'does not list'} a "
+                        "crossing in it", file=cpath, key="border_crossing",
+                        line=line_of[geo.pcodes[i]])
+    ring = capital_ring_from_graph(geo)
+    bad = np.flatnonzero(values["capital_ring"] != ring)
+    if bad.size:
+        i = int(bad[0])
+        raise DataError(f"capital_ring of {geo.pcodes[i]} is {values['capital_ring'][i]:g} but the "
+                        f"neighbour graph gives {ring[i]:g}", file=cpath, key="capital_ring",
+                        line=line_of[geo.pcodes[i]])
+    for arr in values.values():
+        arr.flags.writeable = False
+    return dataclasses.replace(geo, **values)
+
+
+def capital_ring_from_graph(geo: Geography) -> np.ndarray:
+    """(n,) 0/1: rural districts that share a border with their own province's capital district."""
+    ring = np.zeros(geo.n)
+    for prov in geo.provinces:
+        for j in geo.neighbours_of(prov.capital_index):
+            if geo.province_index[j] == prov.index and not geo.is_capital[j]:
+                ring[j] = 1.0
+    return ring
 
 
 def geography_from_rows(drows: list[dict[str, str]], brows: list[dict[str, str]],

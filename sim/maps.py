@@ -1,24 +1,25 @@
 """Maps of Afghanistan's 399 districts coloured by a per-district value.
 
-Two ways to draw a district, because the package ships no district polygons:
+Three ways to draw a district:
 
-* **Default (package data only).** Each district is known by one point inside it
-  (``Geography.lon/lat``), so the map rasterises the country: a longitude/latitude pixel grid
-  over Afghanistan's outline, each pixel given to the nearest district point (distances in a
-  locally equirectangular metric, longitude scaled by cos(latitude)). The cells are an
-  approximation of the real districts -- right in place and adjacency, wrong in the exact
-  line of a border -- and the map says so in a footnote. District borders are drawn where the
-  nearest district changes between neighbouring pixels, province borders where the province
-  changes, and the national outline from Natural Earth.
+* **Default: the real polygons shipped with the package.** ``data/districts_agcho_2018_simplified.
+  geojson`` holds the AGCHO 2018 district polygons (AGCHO via OCHA, HDX
+  ``afg_admbnda_adm2_agcho_20180522``, CC BY-IGO), simplified to 0.005 degree for maps, matched
+  to districts by their pcode (property ``pcode``). Province borders are the polygon edges whose
+  two sides lie in different provinces (tested just off each edge, so the small mismatches of an
+  independently simplified coverage do not turn every district edge into a province line); the
+  national border is where the outer side lies in no district.
 
-* **Real polygons** (``boundaries=PATH``). Pass the AGCHO district boundaries and the real
-  polygons are drawn, matched to districts by their pcode (property ``ADM2_PCODE``, values
-  like ``"AF0101"``, the same codes as ``Geography.pcodes``). The public file is the OCHA HDX
-  dataset "Afghanistan - Subnational Administrative Boundaries"
-  (https://data.humdata.org/dataset/afg-admin-boundaries), file
-  ``afg_admbnda_adm2_agcho_20180522``; licence CC BY-IGO, source AGCHO via OCHA. It is a
-  shapefile: convert it to GeoJSON (``ogr2ogr -f GeoJSON out.geojson in.shp``, or mapshaper),
-  or install the optional package ``pyshp`` to read the ``.shp`` (or its ``.zip``) directly.
+* **Another boundary file** (``boundaries=PATH``): a GeoJSON (or, with the optional package
+  ``pyshp``, a shapefile) whose features carry the pcode in ``code_property`` (default
+  ``ADM2_PCODE``, as in the full-resolution OCHA file; convert a shapefile with
+  ``ogr2ogr -f GeoJSON out.geojson in.shp`` or install ``pyshp``).
+
+* **Nearest-centre cells** (``boundaries="cells"``), the old approximation kept for comparison:
+  a longitude/latitude pixel grid over Afghanistan's outline, each pixel given to the nearest
+  district point (distances in a locally equirectangular metric, longitude scaled by
+  cos(latitude)); right in place and adjacency, wrong in the exact line of a border, and the map
+  says so in a footnote.
 
 Data: ``data/ne_50m_afg_neighbours.geojson`` is Natural Earth 1:50m Admin-0 countries (public
 domain), via GitHub aripiz/cfa-index, clipped to Afghanistan and its neighbours; only
@@ -42,6 +43,7 @@ from matplotlib import patheffects
 from matplotlib.collections import LineCollection, PatchCollection
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, PathPatch
 from matplotlib.path import Path as MplPath
 from matplotlib.ticker import FuncFormatter
@@ -54,6 +56,16 @@ from .timeline import START
 
 OUTLINE_FILE = DATA_DIR / "ne_50m_afg_neighbours.geojson"
 COUNTRY_CODE = "AFG"
+#: The package's district polygons (AGCHO 2018, simplified) and their code property.
+DISTRICT_POLYGONS = DATA_DIR / "districts_agcho_2018_simplified.geojson"
+DISTRICT_POLYGONS_CODE = "pcode"
+DISTRICT_POLYGONS_NOTE = "Boundaries: AGCHO 2018 via OCHA (CC BY-IGO), simplified"
+#: ``boundaries=CELLS`` draws nearest-centre cells instead of polygons.
+CELLS = "cells"
+CELLS_NOTE = "District areas approximated: each place is given to the nearest district centre"
+#: How far off a polygon edge (degrees, ~1 km) its two sides are tested for their province:
+#: twice the simplification tolerance of the shipped polygons.
+SIDE_OFFSET_DEG = 0.01
 
 #: Pixel size in degrees: ~2.5 km, fine enough that the smallest district (Jalalabad city,
 #: 24 km2, 3.5 km from its neighbour's point) still gets its own pixels.
@@ -65,6 +77,7 @@ MIN_MATCHED_SHARE = 0.9
 NAN_GREY = "#d9d9d9"
 DISTRICT_EDGE = dict(colors=(0.15, 0.15, 0.15, 0.35), linewidths=0.25)
 PROVINCE_EDGE = dict(colors="#262626", linewidths=0.8)
+NATIONAL_EDGE = dict(colors="#111111", linewidths=1.2)
 OUTLINE_STYLE = dict(edgecolor="#111111", linewidth=1.2, facecolor="none")
 DATE_CMAP = "YlOrRd_r"      # early falls dark red, late falls pale
 LABELLED_CAPITALS = ("Kabul", "Herat", "Kandahar", "Mazar-i-Sharif")
@@ -331,24 +344,67 @@ def _match_boundaries(by_code, geo: Geography, path: Path, code_property: str) -
 
 
 def _province_segments(rows: dict[int, list], geo: Geography) -> np.ndarray:
-    """Polygon edges that no other district of the same province shares: province borders.
+    """Polygon edges on a province border (or the national border): (k, 2, 2) segments."""
+    provincial, national = _border_segments(rows, geo)
+    return np.concatenate([provincial, national])
 
-    Works on the AGCHO file because neighbouring districts share their vertices exactly; a file
-    without shared vertices degrades to drawing every district edge heavy, never to a gap.
+
+def _border_segments(rows: dict[int, list], geo: Geography,
+                     offset: float = SIDE_OFFSET_DEG) -> tuple[np.ndarray, np.ndarray]:
+    """(province borders, national border) among the polygons' edges.
+
+    An edge is tested at two points just off its middle, one on each side: if both lie in the
+    district's own province it is inside the province and not drawn heavy; if one lies in no
+    district of the province or its neighbours it is on the national border. This works for
+    coverages whose neighbours share vertices exactly and for independently simplified ones,
+    whose shared borders differ by less than the offset.
     """
-    segs, prov = [], []
+    segs_by_prov: dict[int, list[np.ndarray]] = {}
+    polys_by_prov: dict[int, list] = {}
     for row, polygons in rows.items():
+        prov = int(geo.province_index[row])
+        polys_by_prov.setdefault(prov, []).extend(polygons)
         for rings in polygons:
             for ring in rings:
-                segs.append(np.stack([ring, np.roll(ring, -1, axis=0)], axis=1))
-                prov.append(np.full(len(ring), geo.province_index[row]))
-    segs, prov = np.concatenate(segs), np.concatenate(prov)
-    a, b = segs[:, 0], segs[:, 1]
-    swap = (a[:, 0] > b[:, 0]) | ((a[:, 0] == b[:, 0]) & (a[:, 1] > b[:, 1]))
-    lo, hi = np.where(swap[:, None], b, a), np.where(swap[:, None], a, b)
-    keys = np.column_stack([np.round(lo, 7), np.round(hi, 7), prov])
-    _, inverse, counts = np.unique(keys, axis=0, return_inverse=True, return_counts=True)
-    return segs[counts[inverse.ravel()] == 1]
+                segs_by_prov.setdefault(prov, []).append(
+                    np.stack([ring, np.roll(ring, -1, axis=0)], axis=1))
+    paths = {p: _polygons_path(polys) for p, polys in polys_by_prov.items()}
+    provincial, national = [], []
+    for prov, parts in segs_by_prov.items():
+        segs = np.concatenate(parts)
+        d = segs[:, 1] - segs[:, 0]
+        length = np.hypot(d[:, 0], d[:, 1])
+        segs, d, length = segs[length > 0], d[length > 0], length[length > 0]
+        mid = segs.mean(axis=1)
+        normal = np.column_stack([-d[:, 1], d[:, 0]]) / length[:, None] * offset
+        sides = (mid + normal, mid - normal)
+        own = [paths[prov].contains_points(q) for q in sides]
+        border = ~(own[0] & own[1])
+        if not border.any():
+            continue
+        # the side that left the province: in a neighbouring province, or outside the country
+        outer_normal = np.where(own[0][:, None], -normal, normal)[border]
+        outer = mid[border] + outer_normal
+        elsewhere = np.zeros(len(outer), dtype=bool)
+        for other in geo.province_neighbours[prov]:
+            if other in paths:
+                elsewhere |= paths[other].contains_points(outer)
+        # Not in a neighbouring province: a corner of a third province, or a sliver gap of the
+        # simplified coverage; look in every province, and a little further out.
+        for far in (1.0, 3.0):
+            lost = np.flatnonzero(~elsewhere)
+            if not lost.size:
+                break
+            probe = mid[border][lost] + far * outer_normal[lost]
+            for other, other_path in paths.items():
+                if other != prov:
+                    elsewhere[lost] |= other_path.contains_points(probe)
+        on_border = segs[border]
+        provincial.append(on_border[elsewhere])
+        national.append(on_border[~elsewhere])
+    empty = np.zeros((0, 2, 2))
+    return (np.concatenate(provincial) if provincial else empty,
+            np.concatenate(national) if national else empty)
 
 
 # ----------------------------------------------------------------------------- drawing
@@ -357,9 +413,10 @@ class _Style:
     cmap: matplotlib.colors.Colormap
     norm: Normalize
     date_values: bool
-    boundaries: Path | None
+    boundaries: Path | None      # None: nearest-centre cells
     code_property: str
     capitals: bool
+    note: str                    # the footnote naming the boundaries
 
 
 def _style(arrays, *, cmap="Reds", vmin=None, vmax=None, date_values=False, boundaries=None,
@@ -373,10 +430,17 @@ def _style(arrays, *, cmap="Reds", vmin=None, vmax=None, date_values=False, boun
     if date_values and cmap == "Reds":
         cmap = DATE_CMAP
     colormap = matplotlib.colormaps[cmap] if isinstance(cmap, str) else cmap
+    if isinstance(boundaries, str) and boundaries == CELLS:
+        path, note = None, CELLS_NOTE
+    elif boundaries is None or Path(boundaries).resolve() == DISTRICT_POLYGONS.resolve():
+        path, code_property = DISTRICT_POLYGONS, DISTRICT_POLYGONS_CODE
+        note = DISTRICT_POLYGONS_NOTE
+    else:
+        path = Path(boundaries)
+        note = f"Boundaries: {path.name}"
     return _Style(cmap=colormap.with_extremes(bad=NAN_GREY), norm=Normalize(lo, hi),
-                  date_values=date_values,
-                  boundaries=Path(boundaries) if boundaries is not None else None,
-                  code_property=code_property, capitals=capitals)
+                  date_values=date_values, boundaries=path, code_property=code_property,
+                  capitals=capitals, note=note)
 
 
 def _as_values(values, geo: Geography) -> np.ndarray:
@@ -390,17 +454,21 @@ def _draw(ax, values: np.ndarray, geo: Geography, style: _Style, title: str):
     """Draw one map into ``ax``; returns the artist that carries the colour scale."""
     if style.boundaries is None:
         mappable = _draw_raster(ax, values, geo, style)
-        note = "District areas approximated: each place is given to the nearest district centre"
     else:
         mappable = _draw_polygons(ax, values, geo, style)
-        note = f"Boundaries: {style.boundaries.name}"
-    if style.capitals:
-        _draw_capitals(ax, geo)
+    handles = []
     if np.isnan(values).any():
         text = "never fell" if style.date_values else "no value"
-        ax.legend(handles=[Patch(facecolor=NAN_GREY, edgecolor="#888888", label=text)],
-                  loc="lower right", fontsize=8, frameon=False)
-    ax.text(0.01, 0.01, note, transform=ax.transAxes, fontsize=6.5, color="#666666")
+        handles.append(Patch(facecolor=NAN_GREY, edgecolor="#888888", label=text))
+    if style.capitals:
+        _draw_capitals(ax, geo)
+        handles.append(Line2D([], [], marker="o", linestyle="none", markersize=4,
+                              markerfacecolor="black", markeredgecolor="white",
+                              label="provincial capital"))
+    handles.append(Line2D([], [], color=PROVINCE_EDGE["colors"],
+                          linewidth=PROVINCE_EDGE["linewidths"], label="province border"))
+    ax.legend(handles=handles, loc="lower right", fontsize=8, frameon=False)
+    ax.text(0.01, 0.01, style.note, transform=ax.transAxes, fontsize=6.5, color="#666666")
     ax.set_title(title)
     ax.set_axis_off()
     return mappable
@@ -425,20 +493,59 @@ def _draw_raster(ax, values, geo, style: _Style):
     return image
 
 
-def _draw_polygons(ax, values, geo, style: _Style):
-    path = style.boundaries
-    rows = _match_boundaries(_read_boundaries(path, style.code_property), geo, path,
-                             style.code_property)
-    order = sorted(rows)
-    patches = [PathPatch(_polygons_path(rows[r])) for r in order]
-    collection = PatchCollection(patches, cmap=style.cmap, norm=style.norm,
-                                 edgecolors=DISTRICT_EDGE["colors"],
-                                 linewidths=DISTRICT_EDGE["linewidths"], zorder=1)
-    collection.set_array(np.ma.masked_invalid(values[order]))
-    ax.add_collection(collection)
-    ax.add_collection(LineCollection(_province_segments(rows, geo), **PROVINCE_EDGE, zorder=3))
+@dataclass(frozen=True, eq=False)
+class PolygonLayer:
+    """Districts of a boundary file, ready to draw: one Path per matched district, and borders."""
+
+    rows: np.ndarray                  # district rows, in the order of ``paths``
+    paths: tuple                      # matplotlib Paths (lon/lat)
+    province_edges: np.ndarray        # (k, 2, 2)
+    national_edges: np.ndarray        # (k, 2, 2)
+    bounds: tuple[float, float, float, float]   # west, south, east, north
+
+
+def polygon_layer(geo: Geography | None = None, boundaries=None,
+                  code_property: str = "ADM2_PCODE") -> PolygonLayer:
+    """The (cached) drawable polygons: the package's AGCHO districts unless ``boundaries``."""
+    geo = geo or load_geography()
+    if boundaries is None or Path(boundaries).resolve() == DISTRICT_POLYGONS.resolve():
+        path, code_property = DISTRICT_POLYGONS, DISTRICT_POLYGONS_CODE
+    else:
+        path = Path(boundaries)
+    if not path.is_file():
+        raise UserError("file not found (expected a district boundary file: GeoJSON, or a "
+                        "shapefile with pyshp installed)", file=path)
+    stat = path.stat()
+    return _polygon_layer(str(path.resolve()), stat.st_mtime_ns, stat.st_size, code_property, geo)
+
+
+@lru_cache(maxsize=4)
+def _polygon_layer(path: str, _mtime: int, _size: int, code_property: str,
+                   geo: Geography) -> PolygonLayer:
+    file = Path(path)
+    rows = _match_boundaries(_read_boundaries(file, code_property), geo, file, code_property)
+    order = np.array(sorted(rows), dtype=np.int64)
+    provincial, national = _border_segments(rows, geo)
     verts = np.concatenate([r for polys in rows.values() for rings in polys for r in rings])
     (west, south), (east, north) = verts.min(axis=0), verts.max(axis=0)
+    for arr in (order, provincial, national):
+        arr.setflags(write=False)
+    return PolygonLayer(rows=order, paths=tuple(_polygons_path(rows[r]) for r in order),
+                        province_edges=provincial, national_edges=national,
+                        bounds=(float(west), float(south), float(east), float(north)))
+
+
+def _draw_polygons(ax, values, geo, style: _Style):
+    layer = polygon_layer(geo, style.boundaries, style.code_property)
+    collection = PatchCollection([PathPatch(p) for p in layer.paths], cmap=style.cmap,
+                                 norm=style.norm, edgecolors=DISTRICT_EDGE["colors"],
+                                 linewidths=DISTRICT_EDGE["linewidths"], zorder=1)
+    collection.set_array(np.ma.masked_invalid(values[layer.rows]))
+    collection.district_rows = layer.rows       # which district each patch is (for re-colouring)
+    ax.add_collection(collection)
+    ax.add_collection(LineCollection(layer.province_edges, **PROVINCE_EDGE, zorder=3))
+    ax.add_collection(LineCollection(layer.national_edges, **NATIONAL_EDGE, zorder=4))
+    west, south, east, north = layer.bounds
     _frame(ax, west, east, south, north)
     return collection
 
@@ -500,9 +607,10 @@ def district_map(values, geo=None, *, ax=None, title="", cmap="Reds", vmin=None,
 
     ``date_values=True`` reads the values as model days since 2021-05-01 and labels the
     colourbar with calendar dates (the default colormap then becomes ``YlOrRd_r``: early falls
-    dark). ``boundaries`` is a district boundary file (GeoJSON, or shapefile with pyshp) whose
-    features carry the pcode in ``code_property``; without it the districts are approximated by
-    nearest-point cells. Draws into ``ax`` if given; returns the figure either way.
+    dark). Districts are the package's AGCHO polygons; ``boundaries`` is another district
+    boundary file (GeoJSON, or shapefile with pyshp) whose features carry the pcode in
+    ``code_property``, or ``"cells"`` for nearest-centre cells. Draws into ``ax`` if given;
+    returns the figure either way.
     """
     geo = geo or load_geography()
     values = _as_values(values, geo)
@@ -537,13 +645,31 @@ def side_by_side(values_a, values_b, titles=("", ""), geo=None, **kw) -> Figure:
     return fig
 
 
+def difference_map(values, reference, geo=None, *, ax=None, title="", label="", cmap="RdBu_r",
+                   limit=None, boundaries=None, code_property="ADM2_PCODE",
+                   capitals=True) -> Figure:
+    """Map of ``values - reference`` (e.g. a what-if's median fall day minus the baseline's) on a
+    diverging scale centred on zero and symmetric (``limit``, default the largest absolute
+    difference), so that "later" and "earlier" read alike. NaN (in either) is drawn grey.
+    """
+    geo = geo or load_geography()
+    delta = _as_values(values, geo) - _as_values(reference, geo)
+    finite = np.abs(delta[np.isfinite(delta)])
+    lim = float(limit) if limit is not None else (float(finite.max()) if finite.size else 1.0)
+    lim = lim if lim > 0 else 1.0
+    return district_map(delta, geo, ax=ax, title=title, cmap=cmap, vmin=-lim, vmax=lim,
+                        label=label or "difference", boundaries=boundaries,
+                        code_property=code_property, capitals=capitals)
+
+
 # ----------------------------------------------------------------------------- animation
 def collapse_animation(p_fallen: np.ndarray, path, geo: Geography | None = None, *,
                        first_day: int = 0, last_day: int | None = None, every: int = 4,
                        title: str = "", fps: int = 6) -> Path:
     """GIF of the collapse: each frame colours the districts by the probability that they have
-    fallen by that day. ``p_fallen`` is (n, days). Drawn once and re-coloured per frame, so a
-    100-frame animation takes seconds (Pillow, which matplotlib already depends on, writes it)."""
+    fallen by that day. ``p_fallen`` is (n, days). The polygons are drawn once and re-coloured
+    per frame, so a 100-frame animation takes seconds (Pillow, which matplotlib already depends
+    on, writes it)."""
     from matplotlib.animation import FuncAnimation, PillowWriter
     geo = geo or load_geography()
     p_fallen = np.asarray(p_fallen, dtype=float)
@@ -554,17 +680,15 @@ def collapse_animation(p_fallen: np.ndarray, path, geo: Geography | None = None,
     fig = district_map(p_fallen[:, days[0]], geo, vmin=0.0, vmax=1.0, cmap="Reds",
                        label="probability the district is under Taliban control", title=title)
     ax = fig.axes[0]
-    image = next(a for a in ax.get_images())
-    raster = district_raster(geo)
-    on_map = raster.labels >= 0
-    safe = np.maximum(raster.labels, 0)
+    patches = next(c for c in ax.collections if isinstance(c, PatchCollection))
+    rows = patches.district_rows
     stamp = ax.text(0.02, 0.95, "", transform=ax.transAxes, fontsize=13, weight="bold")
 
     def draw(k):
         day = days[k]
-        image.set_data(np.ma.masked_invalid(np.where(on_map, p_fallen[safe, day], np.nan)))
+        patches.set_array(np.ma.masked_invalid(p_fallen[rows, day]))
         stamp.set_text((START + dt.timedelta(days=day)).strftime("%d %B %Y"))
-        return image, stamp
+        return patches, stamp
 
     anim = FuncAnimation(fig, draw, frames=len(days), blit=False)
     path = Path(path)

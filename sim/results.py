@@ -141,6 +141,7 @@ class EnsembleResult:
                 "fall_date_q95": iso_or_blank(q[2][i]),
                 "p_negotiated": "" if np.isnan(p_neg[i]) else round(float(p_neg[i]), 4),
                 "p_taliban_at_start": float(p_start[i]),
+                "lon": round(float(geo.lon[i]), 5), "lat": round(float(geo.lat[i]), 5),
             })
         return rows
 
@@ -265,6 +266,8 @@ class EnsembleResult:
                                 assault_time=self.assault_time, end_time=self.end_time,
                                 replicate=np.arange(self.replicates))
         write_csv(out / "districts.csv", self.districts())
+        from .district_layer import write_district_geojson
+        write_district_geojson(self, out / "districts.geojson")
         write_csv(out / "capitals.csv", self.capitals())
         write_csv(out / "daily.csv", self.daily())
         write_json(out / "summary.json", self.summary_dict())

@@ -1,5 +1,6 @@
-"""District maps: the raster covers every district, both drawing modes render, bad boundary
-files fail as one-line user errors."""
+"""District maps: the package's polygons are drawn by default with real province and national
+borders, the nearest-centre cells still cover every district, bad boundary files fail as
+one-line user errors."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import sys
 
 import numpy as np
 import pytest
+from scipy.spatial import cKDTree
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import PatchCollection
 from matplotlib.figure import Figure
@@ -107,7 +109,46 @@ def test_draws_into_a_given_axes(values):
     fig = Figure()
     ax = fig.add_subplot()
     assert maps.district_map(values, ax=ax) is fig
-    assert len(ax.images) == 1 and len(fig.axes) == 2     # the map and its colourbar
+    patches = [c for c in ax.collections if isinstance(c, PatchCollection)]
+    assert len(patches) == 1 and len(fig.axes) == 2       # the map and its colourbar
+    assert not ax.images                                  # polygons, not pixels
+
+
+def test_default_map_draws_the_shipped_polygons_with_a_legend(geo, values):
+    fig = maps.district_map(values, title="P(fall)")
+    ax = fig.axes[0]
+    patches = next(c for c in ax.collections if isinstance(c, PatchCollection))
+    assert len(patches.get_paths()) == geo.n
+    np.testing.assert_array_equal(patches.district_rows, np.arange(geo.n))
+    np.testing.assert_allclose(patches.get_array(), values)     # district i has value i
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "provincial capital" in labels and "province border" in labels
+    assert any("AGCHO" in t.get_text() for t in ax.texts)        # attribution on the map
+
+
+def test_polygon_borders_separate_provinces_not_every_district(geo):
+    layer = maps.polygon_layer(geo)
+    total = sum(len(r) for p in layer.paths for r in [p.vertices])
+    assert 300 < len(layer.province_edges) < 0.5 * total   # simplified edges do not all go heavy
+    # the national border: about the 6,010 km of the AGCHO outline (data README)
+    seg = layer.national_edges
+    lat = np.radians(seg[:, :, 1].mean(axis=1))
+    dx = (seg[:, 1, 0] - seg[:, 0, 0]) * np.cos(lat)
+    dy = seg[:, 1, 1] - seg[:, 0, 1]
+    km = 111.2 * np.hypot(dx, dy).sum()
+    assert 5000 < km < 6600, km
+    # national-border edges lie on the Natural Earth outline (AGCHO and NE differ by < 0.09 deg)
+    outline = maps.outline_path().interpolated(50).vertices     # densified: ~1 km steps
+    dist, _ = cKDTree(outline).query(seg.mean(axis=1))
+    assert np.quantile(dist, 0.99) < 0.1, np.quantile(dist, 0.99)
+    # ...and no province-border edge does (they are inside the country)
+    dist, _ = cKDTree(outline).query(layer.province_edges.mean(axis=1))
+    assert np.quantile(dist, 0.5) > 0.3
+
+
+def test_cells_mode_is_still_available(values):
+    fig = maps.district_map(values, boundaries="cells")
+    assert len(fig.axes[0].images) == 1
 
 
 def test_wrong_number_of_values_is_refused():
@@ -118,13 +159,22 @@ def test_wrong_number_of_values_is_refused():
 # ----------------------------------------------------------------------------- side by side
 def test_side_by_side_shares_one_scale(tmp_path, values):
     fig = maps.side_by_side(values, values * 0.5 + 0.6, titles=("baseline", "what-if"))
-    maps_axes = [ax for ax in fig.axes if ax.images]
-    assert len(maps_axes) == 2 and len(fig.axes) == 3     # two maps, one colourbar
-    norms = [ax.images[0].norm for ax in maps_axes]
+    collections = [c for ax in fig.axes for c in ax.collections if isinstance(c, PatchCollection)]
+    assert len(collections) == 2 and len(fig.axes) == 3   # two maps, one colourbar
+    norms = [c.norm for c in collections]
     assert norms[0] is norms[1]
     assert norms[0].vmin == pytest.approx(values.min())
     assert norms[0].vmax == pytest.approx((values * 0.5 + 0.6).max())
     fig.savefig(tmp_path / "pair.png", dpi=60)
+
+
+def test_difference_map_is_centred_on_zero(tmp_path, geo, values):
+    other = values + np.linspace(-3.0, 1.0, geo.n)
+    fig = maps.difference_map(other, values, geo, label="days later than the baseline")
+    patches = next(c for c in fig.axes[0].collections if isinstance(c, PatchCollection))
+    assert patches.norm.vmin == pytest.approx(-3.0) and patches.norm.vmax == pytest.approx(3.0)
+    np.testing.assert_allclose(patches.get_array(), other - values)
+    fig.savefig(tmp_path / "diff.png", dpi=60)
 
 
 # ----------------------------------------------------------------------------- polygon mode
