@@ -115,6 +115,7 @@ class _BatchRun:
         self.is_cap_float = geo.is_capital.astype(float)
         self.other_capital = geo.is_capital & (np.arange(n) != self.kabul)
         self.rural_province = np.where(cov.rural, cov.province_index, -1)
+        self.local_all = cov.local()
         self.seg_start = np.append(tl.starts, np.inf)
         self.seg_pay = np.array([s.pay for s in tl.states])
         self.seg_mob = np.array([s.mobilization for s in tl.states])
@@ -215,7 +216,7 @@ class _BatchRun:
         cov = self.model.cov
         tau = self.tau[idx][:, None]
         h = hazard.rate(hazard.local_log_hazard(self._p(idx), self.N[idx], self._air(idx),
-                                                cov.reach, cov.pakistan, cov.focus, cov.resistance))
+                                                self.local_all))
         if first:
             live = cov.rural & ~self.fallen[idx]
             h = np.where(live, h, 0.0)
@@ -252,7 +253,7 @@ class _BatchRun:
         air = self.seg_air[self.seg[row], nb] + self.rx_air[self.level[row], nb]
         h = hazard.rate(hazard.local_log_hazard(
             _RowParams(self.p_cols, row, flat=True), N[flat], air,
-            cov.reach[nb], cov.pakistan[nb], cov.focus[nb], cov.resistance[nb]))
+            cov.local(nb)))
         tau = self.tau[row]
         D_all[flat] = tau + (D_all[flat] - tau) * h_old / h
         h_all[flat] = h

@@ -274,9 +274,10 @@ class StageProblem:
         """(S, 3) log-likelihood terms at S points (z-space)."""
         X = np.column_stack([p.from_z(Z[:, j]) for j, p in enumerate(self.priors)])
         res = simulate_sets(self.model, self.base, self.draws, self.columns, X)
-        counts, caps = self.likelihood.features(res.fall_time, res.assault_time)
+        counts, caps, facts = self.likelihood.features(res.fall_time, res.assault_time)
         S, R = Z.shape[0], self.replicates
-        return self.likelihood.components(counts.reshape(S, R, -1), caps.reshape(S, R, -1))
+        return self.likelihood.components(counts.reshape(S, R, -1), caps.reshape(S, R, -1),
+                                          facts.reshape(S, R, -1))
 
 
 class Evaluator(ParallelSets):
@@ -536,13 +537,15 @@ def calibrate(config: CalibrationConfig | str | Path, *, out: Path | None = None
 def _stage_targets(targets: Targets, stage: str) -> Targets:
     if stage == "rural":
         return replace(targets, capitals=(), constraints=())
-    return replace(targets, districts=())
+    return replace(targets, districts=(), facts=None)
 
 
 def _stage_horizon(stage: str, targets: Targets, config: CalibrationConfig) -> dt.date:
     """Simulate no further than the stage's targets need."""
     if stage == "rural":
         dates = [t.date for t in targets.fitted_districts]
+        if targets.facts is not None and targets.facts.weight > 0:
+            dates.append(targets.facts.latest)
         return max(dates) if dates else dt.date(2021, 5, 2)
     dates = [c.latest for c in targets.capitals] + [c.date for c in targets.constraints]
     last = max(dates) if dates else config.horizon

@@ -155,8 +155,7 @@ class Campaign:
             rows = slice(None)
             self.local_rate = np.empty(self.n)
         self.local_rate[rows] = hazard.rate(hazard.local_log_hazard(
-            self.p, self.neighbour_share[rows], self.air[rows], cov.reach[rows], cov.pakistan[rows],
-            cov.focus[rows], cov.resistance[rows])) * self.exposed[rows]
+            self.p, self.neighbour_share[rows], self.air[rows], cov.local(rows))) * self.exposed[rows]
 
     def hazards(self) -> np.ndarray:
         """Current hazard of every district (0 for the fallen and for capitals not yet assaulted)."""

@@ -133,13 +133,6 @@ class Geography:
 
     # ----------------------------------------------------------------- convenience
     @property
-    def local_resistance(self) -> np.ndarray:
-        """(n,) 0/1: districts where the record names local resistance that held: Panjshir, which
-        the Taliban took only on 6 September (provinces.csv; timeline.csv T42, T43)."""
-        panjshir = [p.index for p in self.provinces if p.pcode == "AF08"]
-        return np.isin(self.province_index, panjshir).astype(float)
-
-    @property
     def n(self) -> int:
         return len(self.pcodes)
 

@@ -16,6 +16,9 @@ Rural district i::
                  + b_neighbour * N_i(t)                                       (neighbours fallen)
                  - b_air * A_i(t) * reach_i                                   (air support x reach)
                  - b_reach * reach_i + b_border * pakistan_i + b_focus * focus_i
+                 - b_presence * presence_i                                    (state presence)
+                 + b_highway * highway_i + b_crossing * crossing_i            (strategic targets)
+                 + b_ring * ring_i                                            (ring of a capital)
                  - b_resistance * resistance_i                                (local resistance)
 
 with S(P) = s (1 - exp(-P / s)) the saturating effect of P months of arrears (s =
@@ -82,6 +85,24 @@ class CapitalCovariates:
 
 
 @dataclass(frozen=True, eq=False)
+class LocalCovariates:
+    """A district's own static inputs of the rural rule (arrays over some districts). A new
+    district covariate is a field here, a column of :class:`Covariates` and a term of
+    :func:`local_log_hazard`: the engines pass this object through and need no edit."""
+
+    reach: np.ndarray
+    pakistan: np.ndarray
+    focus: np.ndarray
+    resistance: np.ndarray
+    presence: np.ndarray
+    highway: np.ndarray
+    crossing: np.ndarray
+    ring: np.ndarray
+
+    NAMES = ("reach", "pakistan", "focus", "resistance", "presence", "highway", "crossing", "ring")
+
+
+@dataclass(frozen=True, eq=False)
 class Covariates:
     """Static inputs of the rule, derived once from the geography and the scenario's strategy."""
 
@@ -92,6 +113,10 @@ class Covariates:
     distance_100km: np.ndarray   # (n,) distance to Kabul in 100 km
     city_size: np.ndarray        # (n,) log(registered voters / the capitals' median); 0 if unknown
     resistance: np.ndarray       # (n,) 0/1: local resistance named by the record
+    presence: np.ndarray         # (n,) standardised log 2019 turnout (non-saturating state presence)
+    highway: np.ndarray          # (n,) 0/1: on the main highways (docs/covariates.md)
+    crossing: np.ndarray         # (n,) 0/1: holds a border crossing
+    ring: np.ndarray             # (n,) 0/1: rural district bordering its province's capital
     rural: np.ndarray            # (n,) bool: not a provincial capital
     capital_rows: np.ndarray     # (34,) rows of capitals, province order
     kabul_slot: int              # position of Kabul in capital_rows
@@ -109,6 +134,10 @@ class Covariates:
         rows = self.capital_rows
         return CapitalCovariates(self.reach[rows], self.distance_100km[rows], self.focus[rows],
                                  self.city_size[rows], self.resistance[rows])
+
+    def local(self, rows=slice(None)) -> "LocalCovariates":
+        """The district covariates of the rural rule, for some rows (all by default)."""
+        return LocalCovariates(*(getattr(self, name)[rows] for name in LocalCovariates.NAMES))
 
     def encirclement(self, fallen) -> np.ndarray:
         """Share of each province's rural districts fallen, from (n,) or (R, n) fallen flags."""
@@ -138,7 +167,11 @@ class Covariates:
             focus=geo.in_regions(focus_regions).astype(float),
             southern=geo.in_regions(["Southern"]).astype(float),
             distance_100km=geo.distance_to_kabul_km / 100.0, city_size=size,
-            resistance=np.asarray(geo.local_resistance, dtype=float), rural=rural,
+            resistance=np.asarray(geo.local_resistance, dtype=float),
+            presence=np.asarray(geo.state_presence, dtype=float),
+            highway=np.asarray(geo.highway, dtype=float),
+            crossing=np.asarray(geo.border_crossing, dtype=float),
+            ring=np.asarray(geo.capital_ring, dtype=float), rural=rural,
             capital_rows=capital_rows,
             kabul_slot=int(np.flatnonzero(capital_rows == geo.kabul_row)[0]),
             province_index=geo.province_index, province_members=members, province_sizes=sizes,
@@ -174,18 +207,19 @@ def nationwide_log_pressure(p: Params, momentum, pay, mobilization, government_g
             - p.b_mobilization * mobilization + p.b_government_gone * government_gone)
 
 
-def local_log_hazard(p: Params, neighbour_share, air, reach, pakistan, focus, resistance):
+def local_log_hazard(p: Params, neighbour_share, air, c: LocalCovariates):
     """A district's own part of the rural rule: its neighbours, its air cover, its covariates."""
-    return (p.b_neighbour * neighbour_share - p.b_air * air * reach
-            - p.b_reach * reach + p.b_border * pakistan + p.b_focus * focus
-            - p.b_resistance * resistance)
+    return (p.b_neighbour * neighbour_share - p.b_air * air * c.reach
+            - p.b_reach * c.reach + p.b_border * c.pakistan + p.b_focus * c.focus
+            - p.b_presence * c.presence + p.b_highway * c.highway + p.b_crossing * c.crossing
+            + p.b_ring * c.ring - p.b_resistance * c.resistance)
 
 
 def district_log_hazard(p: Params, momentum, pay, mobilization, government_gone, neighbour_share,
-                        air, reach, pakistan, focus, resistance):
+                        air, c: LocalCovariates):
     """Log surrender hazard of a rural district (per day): the rule, in one line."""
     return (nationwide_log_pressure(p, momentum, pay, mobilization, government_gone)
-            + local_log_hazard(p, neighbour_share, air, reach, pakistan, focus, resistance))
+            + local_log_hazard(p, neighbour_share, air, c))
 
 
 # --------------------------------------------------------------------------- the assault decision

@@ -11,17 +11,25 @@ is a smooth function of the parameters, which is what lets an MCMC sampler work 
   relative to the first fall in the same replicate (the record: days after 6 August). Each is the
   probability of falling in the recorded day (or window), from the R simulated times smoothed with
   a normal kernel; the log of it, floored, times the weight (a composite likelihood: the weights
-  carry the judgement that the dates are not independent). Together they hold the same
-  information as the absolute dates, but the shape of the cascade is no longer swamped by the
+  carry the judgement that the dates are not independent). Kabul's date also counts absolutely
+  (the end of the republic). Together they hold the information of the absolute dates, but the
+  shape of the cascade is no longer swamped by the
   uncertainty of when the Taliban turned on the cities: with a stochastic decision (issue 10) an
   absolute-date likelihood preferred cascades that collapse everything at once.
 * Constraints: the kernel-smoothed probability that no capital fell before a date, and that the
   assault on the capitals began on the recorded day.
+* District facts (issue 11; ``sim/data/district_facts.csv``, the fit split only): each dated
+  district-level fact of the record as it is stated, kernel-smoothed like the capitals. A capture
+  dated to a month is the probability of falling within that month; "fell by" (and a border
+  crossing captured, or a district later recaptured) the probability of having fallen by the date;
+  "held" or "repelled" the probability of still being held at the end of that day. The log of each,
+  floored, times the weight. This is what lets the spatial coefficients be estimated: the counts
+  cannot tell which districts fell.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.special import ndtr
@@ -30,7 +38,7 @@ from .geography import Geography
 from .targets import Targets
 from .timeline import day_of
 
-COMPONENTS = ("districts", "capitals", "constraints")
+COMPONENTS = ("districts", "capitals", "constraints", "district_facts")
 
 
 @dataclass(frozen=True, eq=False)
@@ -43,6 +51,7 @@ class Likelihood:
     capital_hi: np.ndarray        # (C,) end of the latest recorded day
     capital_w: np.ndarray         # (C,)
     first_day: float              # start of the day the first recorded capital fell (inf: none)
+    kabul_target: int             # position of Kabul among the capital targets (-1: none)
     constraint_days: np.ndarray   # (Q,) no capital before these days
     constraint_w: np.ndarray      # (Q,)
     assault_days: np.ndarray      # (A,) the assault began on these days
@@ -50,6 +59,12 @@ class Likelihood:
     bandwidth: float
     floor: float
     capital_rows: np.ndarray      # (34,) district rows of the capitals
+    fact_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # (F,)
+    fact_lo: np.ndarray = field(default_factory=lambda: np.zeros(0))   # a capture's start (-inf: open)
+    fact_hi: np.ndarray = field(default_factory=lambda: np.zeros(0))   # fallen before this time
+    fact_held: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))  # says it held
+    fact_w: float = 0.0
+    fact_bandwidth: float = 1.0
 
     @classmethod
     def build(cls, targets: Targets, geo: Geography) -> "Likelihood":
@@ -66,32 +81,44 @@ class Likelihood:
             capital_hi=np.array([day_of(c.latest) + 1 for c in caps]),
             capital_w=np.array([c.weight for c in caps]),
             first_day=float(min(day_of(c.earliest) for c in caps)) if caps else float("inf"),
+            kabul_target=next((k for k, c in enumerate(caps)
+                               if geo.capital_rows[c.province_index] == geo.kabul_row), -1),
             constraint_days=np.array([day_of(c.date) for c in cons]),
             constraint_w=np.array([c.weight for c in cons]),
             assault_days=np.array([day_of(c.date) for c in starts]),
             assault_w=np.array([c.weight for c in starts]),
-            bandwidth=targets.bandwidth, floor=targets.floor, capital_rows=geo.capital_rows)
+            bandwidth=targets.bandwidth, floor=targets.floor, capital_rows=geo.capital_rows,
+            **_fact_fields(targets, geo))
+
+    @property
+    def n_facts(self) -> int:
+        return len(self.fact_rows)
 
     # ------------------------------------------------------------------ features of replicates
     def features(self, fall_time: np.ndarray, assault_time: np.ndarray | None = None
-                 ) -> tuple[np.ndarray, np.ndarray]:
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """What the likelihood reads from (M, n) fall times and (M,) assault times: counts at the
-        checkpoints (M, K), and the capitals' fall times with the assault's start appended
-        (M, 35), NaN read as never (+inf)."""
+        checkpoints (M, K), the capitals' fall times with the assault's start appended (M, 35),
+        and the fall times of the facts' districts (M, F), NaN read as never (+inf)."""
         with np.errstate(invalid="ignore"):
             counts = (fall_time[:, None, :] < self.count_days[None, :, None]).sum(axis=2)
         caps = fall_time[:, self.capital_rows]
         assault = np.full(len(fall_time), np.nan) if assault_time is None else assault_time
         times = np.column_stack([caps, assault])
-        return counts.astype(float), np.where(np.isnan(times), np.inf, times)
+        facts = fall_time[:, self.fact_rows]
+        return (counts.astype(float), np.where(np.isnan(times), np.inf, times),
+                np.where(np.isnan(facts), np.inf, facts))
 
     # ------------------------------------------------------------------ the terms
-    def components(self, counts: np.ndarray, capitals: np.ndarray) -> np.ndarray:
+    def components(self, counts: np.ndarray, capitals: np.ndarray, facts: np.ndarray | None = None
+                   ) -> np.ndarray:
         """Log-likelihood terms for S parameter values: counts (S, R, K), capitals (S, R, 35: the
-        34 capitals' fall times, then the assault's start) -> (S, 3) in the order of
-        :data:`COMPONENTS`."""
+        34 capitals' fall times, then the assault's start), the facts' districts' fall times
+        (S, R, F) -> (S, 4) in the order of :data:`COMPONENTS`."""
         S = counts.shape[0]
-        out = np.zeros((S, 3))
+        out = np.zeros((S, 4))
+        if self.n_facts and facts is not None:
+            out[:, 3] = self._facts(facts)
         if len(self.count_obs):
             out[:, 0] = self._counts(counts)
         if len(self.capital_slots):
@@ -109,6 +136,13 @@ class Likelihood:
             hi = self.capital_hi - 1.0 - self.first_day + 0.5
             p = (ndtr((hi - rel) / h) - ndtr((lo - rel) / h)).mean(axis=1)
             out[:, 1] += (np.log(np.maximum(p, self.floor)) * self.capital_w).sum(axis=1)
+            # when it ended: Kabul's date, absolutely, with its own weight (the end of the
+            # republic is the record's best-known date, and the one the what-ifs are about)
+            k = self.kabul_target
+            if k >= 0:
+                xk = x[:, :, k]
+                pk = (ndtr((self.capital_hi[k] - xk) / h) - ndtr((self.capital_lo[k] - xk) / h)).mean(axis=1)
+                out[:, 1] += np.log(np.maximum(pk, self.floor)) * self.capital_w[k]
         h = self.bandwidth
         if len(self.constraint_days):
             first = capitals[:, :, :-1].min(axis=2)                       # (S, R)
@@ -121,6 +155,14 @@ class Likelihood:
             out[:, 2] += (np.log(np.maximum(a, self.floor)) * self.assault_w).sum(axis=1)
         return out
 
+    def _facts(self, t: np.ndarray) -> np.ndarray:
+        h = self.fact_bandwidth
+        with np.errstate(invalid="ignore"):
+            by = ndtr((self.fact_hi - t) / h)                           # fallen by (or in) the fact
+            after_lo = ndtr((self.fact_lo - t) / h)                     # 0 where the interval is open
+        p = np.where(self.fact_held, 1.0 - by, by - np.nan_to_num(after_lo, nan=0.0)).mean(axis=1)
+        return (np.log(np.maximum(p, self.floor)) * self.fact_w).sum(axis=1)
+
     def _counts(self, counts: np.ndarray) -> np.ndarray:
         S, R, K = counts.shape
         mu = counts.mean(axis=1)                                          # (S, K)
@@ -131,3 +173,21 @@ class Likelihood:
         sign, logdet = np.linalg.slogdet(cov)
         sol = np.linalg.solve(cov, resid[..., None])[..., 0]
         return -0.5 * (np.einsum("sk,sk->s", resid, sol) + logdet + K * np.log(2 * np.pi))
+
+
+def _fact_fields(targets: Targets, geo: Geography) -> dict:
+    """The facts the targets ask for, as the likelihood's arrays (none when they ask for none)."""
+    if targets.facts is None or targets.facts.weight == 0:
+        return {}
+    from .district_facts import load_district_facts
+    ft = targets.facts
+    facts = load_district_facts(geo=geo)
+    keep = facts.in_window & ~facts.capital & (facts.score_day <= day_of(ft.latest) + 1.0)
+    if ft.split != "all":
+        keep &= facts.split == ft.split
+    idx = np.flatnonzero(keep)
+    captured = facts.kind[idx] == "captured"
+    return dict(fact_rows=facts.row[idx].astype(np.int64),
+                fact_lo=np.where(captured, facts.lower[idx], -np.inf),
+                fact_hi=np.where(captured, facts.upper[idx] + 1.0, facts.score_day[idx]),
+                fact_held=facts.outcome[idx] == 0, fact_w=ft.weight, fact_bandwidth=ft.bandwidth)

@@ -80,6 +80,25 @@ PARAMETERS: tuple[Parameter, ...] = (
     _P("b_focus", 0.6, "indicator", 0.0, 5.0, "district",
        "Log-hazard increase for districts in the offensive's focus regions (strategy.focus_regions).",
        "Seed: 'its strategic choice of attacking northern provinces'."),
+    _P("b_presence", 0.0, "per standard deviation", 0.0, 5.0, "district",
+       "Log-hazard decrease per standard deviation of state presence (log 2019 turnout, "
+       "standardised): a measure that does not saturate where the reach does.",
+       "ASSUMPTION (issue 11): turnout measures how far the state reached; covariates.csv "
+       "state_presence (docs/covariates.md). Estimated from the district facts."),
+    _P("b_highway", 0.0, "indicator", 0.0, 5.0, "district",
+       "Log-hazard increase for districts on the main highways (the ring road and the routes to "
+       "the crossings).",
+       "Seed: the Taliban took 'control of most of Afghanistan's main highways' (timeline.csv T05) "
+       "and sought 'freedom of movement on the main Afghan highways'; the road network is an "
+       "ASSUMPTION built from the neighbour graph (docs/covariates.md). Estimated."),
+    _P("b_crossing", 0.0, "indicator", 0.0, 5.0, "district",
+       "Log-hazard increase for districts holding a border crossing or customs post (revenue).",
+       "Seed: the table of captured frontier crossings (border_crossings.csv). Estimated."),
+    _P("b_ring", 0.0, "indicator", 0.0, 5.0, "district",
+       "Log-hazard increase for rural districts bordering their province's capital (the ring "
+       "the Taliban closed around each city).",
+       "Seed: Kandahar, 'All surrounding districts save for Daman District had fallen'; Herat's "
+       "Karukh; covariates.csv capital_ring. Estimated."),
     _P("b_mobilization", 2.48, "indicator", 0.0, 5.0, "district",
        "Log-hazard decrease while the National Mobilization of militias is in force (a brake).",
        "Seed: 25 June, 'a program called National Mobilization that aimed to arm militia groups "

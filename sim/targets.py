@@ -60,6 +60,27 @@ class Constraint:
     why: str
 
 
+FACT_SPLITS = ("fit", "all")
+
+
+@dataclass(frozen=True)
+class FactTargets:
+    """Which district-level facts (``sim/data/district_facts.csv``) the calibration sees, and how.
+
+    Only the ``fit`` split by default: the ``holdout`` facts are kept out for validation (their
+    split was fixed by a stated rule before any fitting; ``docs/district_facts.md``). Facts are
+    scored only up to ``latest``, because the countryside's module simulates no assault on the
+    cities and could not reproduce August.
+    """
+
+    split: str
+    weight: float
+    bandwidth: float
+    latest: dt.date
+    source: str
+    why: str
+
+
 @dataclass(frozen=True)
 class Targets:
     path: Path
@@ -68,6 +89,7 @@ class Targets:
     districts: tuple[CountTarget, ...]
     capitals: tuple[CapitalTarget, ...]
     constraints: tuple[Constraint, ...]
+    facts: FactTargets | None = None
 
     @property
     def fitted_districts(self) -> tuple[CountTarget, ...]:
@@ -86,7 +108,11 @@ class Targets:
         constraints = [replace(c, date=min(c.date, cutoff)) for c in self.constraints
                        if c.kind == "no_capital_before"]
         constraints += [c for c in self.constraints if c.kind == "assault_start" and c.date < cutoff]
-        return replace(self, districts=districts, capitals=capitals, constraints=tuple(constraints))
+        facts = self.facts
+        if facts is not None:        # facts are scored strictly before the cut-off's morning
+            facts = replace(facts, latest=min(facts.latest, cutoff - dt.timedelta(days=1)))
+        return replace(self, districts=districts, capitals=capitals, constraints=tuple(constraints),
+                       facts=facts)
 
 
 def _date(value, path, key) -> dt.date:
@@ -124,7 +150,8 @@ def load_targets(path: str | Path, geo: Geography) -> Targets:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise UserError(f"not a valid UTF-8 TOML file: {exc}", file=path) from None
-    _check_keys(data, {"settings", "districts", "capitals", "constraints"}, path, "targets")
+    _check_keys(data, {"settings", "districts", "capitals", "constraints", "district_facts"}, path,
+                "targets")
     settings = data.get("settings", {})
     _check_keys(settings, {"capital_bandwidth_days", "capital_probability_floor"}, path, "settings")
     bandwidth = _num(settings, "capital_bandwidth_days", path, "settings", 0.01, 10)
@@ -171,4 +198,24 @@ def load_targets(path: str | Path, geo: Geography) -> Targets:
                                       _date(t.get("date"), path, f"{where}.date"),
                                       _num(t, "weight", path, where, 0, 100),
                                       str(t.get("source", "")), str(t.get("why", ""))))
-    return Targets(path, bandwidth, floor, tuple(districts), tuple(capitals), tuple(constraints))
+    facts = None
+    if "district_facts" in data:
+        f = data["district_facts"]
+        if not isinstance(f, dict):
+            raise UserError("expected a table [district_facts]", file=path, key="district_facts")
+        _check_keys(f, {"split", "weight", "bandwidth_days", "latest", "source", "why"}, path,
+                    "district_facts")
+        split = f.get("split", "fit")
+        if split not in FACT_SPLITS:
+            raise UserError(f"unknown split {split!r}; allowed: {', '.join(FACT_SPLITS)} (the "
+                            "holdout facts are for validation only)", file=path,
+                            key="district_facts.split")
+        latest = _date(f.get("latest"), path, "district_facts.latest")
+        if not START <= latest <= LAST_CUTOFF:
+            raise UserError(f"date {latest} outside {START} to {LAST_CUTOFF}", file=path,
+                            key="district_facts.latest")
+        facts = FactTargets(split, _num(f, "weight", path, "district_facts", 0, 100),
+                            _num(f, "bandwidth_days", path, "district_facts", 0.01, 30), latest,
+                            str(f.get("source", "")), str(f.get("why", "")))
+    return Targets(path, bandwidth, floor, tuple(districts), tuple(capitals), tuple(constraints),
+                   facts)

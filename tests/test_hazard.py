@@ -22,11 +22,16 @@ def params(**kw) -> Params:
     return Params(v)
 
 
+LOCAL = dict(reach=0.7, pakistan=0.0, focus=0.0, resistance=0.0, presence=0.1, highway=0.0,
+             crossing=0.0, ring=0.0)
+
+
 def rural(p, **drivers):
     d = dict(momentum=0.3, pay=1.0, mobilization=0.0, government_gone=0.0, neighbour_share=0.2,
-             air=0.5, reach=0.7, pakistan=0.0, focus=0.0, resistance=0.0)
+             air=0.5, **LOCAL)
     d.update(drivers)
-    return hazard.district_log_hazard(p, **d)
+    local = hazard.LocalCovariates(*(d.pop(k) for k in hazard.LocalCovariates.NAMES))
+    return hazard.district_log_hazard(p, c=local, **d)
 
 
 def capital(p, **drivers):
@@ -41,6 +46,8 @@ RURAL_TERMS = [("b_neighbour", "neighbour_share", +1), ("b_momentum", "momentum"
                ("b_pay", "pay", +1), ("b_mobilization", "mobilization", -1),
                ("b_air", "air", -1), ("b_reach", "reach", -1), ("b_border", "pakistan", +1),
                ("b_focus", "focus", +1), ("b_resistance", "resistance", -1),
+               ("b_presence", "presence", -1), ("b_highway", "highway", +1),
+               ("b_crossing", "crossing", +1), ("b_ring", "ring", +1),
                ("b_government_gone", "government_gone", +1)]
 CAPITAL_TERMS = [("cap_b_encircle", "encirclement", +1), ("cap_b_cascade", "cascade", +1),
                  ("cap_b_forces", "momentum", +1), ("b_pay", "pay", +1), ("b_air", "air", -1),
@@ -173,11 +180,10 @@ def test_levers_shift_only_their_own_hazards():
 
 def test_the_rule_is_the_sum_of_its_nationwide_and_local_parts():
     p = params()
-    d = dict(neighbour_share=0.4, air=0.35, reach=0.6, pakistan=1.0, focus=1.0, resistance=1.0)
-    whole = hazard.district_log_hazard(p, 0.5, 2.0, 1.0, 1.0, **d)
+    c = hazard.LocalCovariates(0.6, 1.0, 1.0, 1.0, -0.4, 1.0, 1.0, 1.0)
+    whole = hazard.district_log_hazard(p, 0.5, 2.0, 1.0, 1.0, 0.4, 0.35, c)
     parts = (hazard.nationwide_log_pressure(p, 0.5, 2.0, 1.0, 1.0)
-             + hazard.local_log_hazard(p, d["neighbour_share"], d["air"], d["reach"], d["pakistan"],
-                                       d["focus"], d["resistance"]))
+             + hazard.local_log_hazard(p, 0.4, 0.35, c))
     assert whole == parts
 
 
@@ -186,7 +192,7 @@ def test_every_coefficient_in_the_rule_is_documented():
                  "b_mobilization", "cap_b_encircle", "cap_b_cascade", "cap_b_distance",
                  "cap_b_focus", "cap_b_forces", "cap_b_size", "kabul_b_capitals", "kabul_b_ring",
                  "assault_b_withdrawal", "assault_b_share", "assault_b_air", "b_government_gone",
-                 "b_resistance"):
+                 "b_resistance", "b_presence", "b_highway", "b_crossing", "b_ring"):
         spec = BY_NAME[name]
         assert spec.meaning and spec.source and spec.unit
         assert spec.lower == 0.0     # strengths: signs live in the formula
