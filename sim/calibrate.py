@@ -31,7 +31,6 @@ import json
 import os
 import shutil
 import time
-import tomllib
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Sequence
@@ -156,16 +155,9 @@ def _keys(table, allowed, path, where):
 
 def load_config(path: str | Path) -> CalibrationConfig:
     """Read and validate a calibration config (``calibration/*.toml``)."""
+    from .config_checks import read_config
     path = Path(path)
-    if not path.is_file():
-        raise UserError("file not found (expected a calibration TOML file)", file=path)
-    raw = path.read_bytes()
-    try:
-        data = tomllib.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise UserError(f"not UTF-8 text (invalid byte at offset {exc.start})", file=path) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise UserError(f"not valid TOML: {exc}", file=path) from None
+    data, raw = read_config(path)
     _keys(data, {"calibration", "sampler", "stages", "predictive"}, path, "")
     cal = data.get("calibration", {})
     _keys(cal, {"name", "description", "scenario", "targets", "seed", "horizon"}, path, "calibration.")
