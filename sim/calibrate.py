@@ -28,6 +28,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import math
 import os
 import shutil
 import time
@@ -268,7 +269,13 @@ class StageProblem:
         res = simulate_sets(self.model, self.base, self.draws, self.columns, X)
         counts, caps = self.likelihood.features(res.fall_time, res.assault_time)
         S, R = Z.shape[0], self.replicates
-        return self.likelihood.components(counts.reshape(S, R, -1), caps.reshape(S, R, -1))
+        counts, caps = counts.reshape(S, R, -1), caps.reshape(S, R, -1)
+        # One point at a time, on arrays of one fixed shape: numpy's reductions over the
+        # replicates take another order when several points share a batch, and the points a
+        # batch holds depend on --workers (differences of ~3e-14 the sampler accepted on).
+        return np.concatenate([
+            self.likelihood.components(np.ascontiguousarray(counts[s:s + 1]),
+                                       np.ascontiguousarray(caps[s:s + 1])) for s in range(S)])
 
 
 class Evaluator(ParallelSets):
@@ -280,7 +287,8 @@ class Evaluator(ParallelSets):
         out = np.full(len(Z), -np.inf)
         ok = np.isfinite(lp)
         if ok.any():
-            out[ok] = lp[ok] + self.evaluate(Z[ok]).sum(axis=1)
+            terms = self.evaluate(Z[ok])
+            out[ok] = [math.fsum((p, *t)) for p, t in zip(lp[ok], terms)]   # a fixed order
         return out
 
 
