@@ -110,7 +110,7 @@ class ChunkStore:
                     arrays = [z[f] for f in _FIELDS]
                     key, start, stop, digest = (str(z["key"]), int(z["start"]), int(z["stop"]),
                                                 str(z["sha256"]))
-            except (OSError, ValueError, KeyError, TypeError, EOFError) as exc:
+            except Exception as exc:      # noqa: BLE001 - BadZipFile, zlib.error, EOFError, ...
                 raise self._refuse(path, f"cannot be read ({type(exc).__name__}: it is truncated "
                                    "or damaged)") from None
             if key != self.key:
