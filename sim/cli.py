@@ -6,6 +6,7 @@ Every user mistake ends as one line on stderr and exit code 2; nothing is writte
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import time
@@ -451,7 +452,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except Terminated:
         print("afsim: terminated; no partial output was left behind", file=sys.stderr)
-        return 143
+        # the output's temporary folder and lock are gone (the exception unwound them) and the
+        # workers were terminated; exit now rather than wait in the interpreter's exit hooks,
+        # which join process-pool threads that can hang once their workers were killed
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(143)
     except KeyboardInterrupt:
         print("afsim: interrupted; no partial output was left behind", file=sys.stderr)
         return 130

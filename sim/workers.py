@@ -19,12 +19,15 @@ PR_SET_PDEATHSIG = 1
 
 def die_with_parent() -> None:
     """In a worker: be terminated when the parent process dies (Linux; a no-op elsewhere)."""
+    # a forked worker inherits the CLI's SIGTERM handler (which raises, to clean up the parent's
+    # output); in a worker that would only abort the task at hand, so SIGTERM must kill it
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     if not sys.platform.startswith("linux"):
         return
     try:
         libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-    except (OSError, AttributeError):
+        libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+    except (OSError, AttributeError, ctypes.ArgumentError):
         return
     if os.getppid() == 1:            # the parent died before the request took effect
         os._exit(1)
