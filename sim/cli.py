@@ -46,7 +46,16 @@ _positive_int = _whole_number(1, MAX_REPLICATES, f"a whole number from 1 to {MAX
 _replicates = _positive_int
 _seed = _whole_number(0, 2 ** 63 - 1, "a whole number 0 <= seed < 2**63")
 _workers = _whole_number(0, MAX_WORKERS, f"a whole number from 0 (all cores) to {MAX_WORKERS}")
-_sobol_n = _whole_number(8, MAX_SOBOL_N, f"a power of 2 from 8 to {MAX_SOBOL_N:,}")
+_sobol_n_range = _whole_number(8, MAX_SOBOL_N, f"a power of 2 from 8 to {MAX_SOBOL_N:,}")
+
+
+def _sobol_n(text: str) -> int:
+    """A power of 2, checked when the flag is read (compare runs its sensitivity last)."""
+    value = _sobol_n_range(text)
+    if value & (value - 1):
+        raise argparse.ArgumentTypeError(f"expected a power of 2 from 8 to {MAX_SOBOL_N:,}, got "
+                                         f"{value}")
+    return value
 _sobol_replicates = _whole_number(1, MAX_SOBOL_REPLICATES,
                                   f"a whole number from 1 to {MAX_SOBOL_REPLICATES:,}")
 

@@ -315,6 +315,8 @@ def test_map_scenario_and_sensitivity_parameters_are_checked_before_simulating(t
     whatif = ROOT / "scenarios" / "salaries_paid.toml"
     assert_one_line_error(*cli("compare", BASELINE, whatif, "--map-scenario", "nope", "-q",
                                "--out", tmp_path / "c"), "--map-scenario", "nope")
+    assert_one_line_error(*cli("compare", BASELINE, whatif, "--sobol-n", 12, "-q",
+                               "--out", tmp_path / "c"), "--sobol-n", "power of 2")
     for bad in ("", "b_pay,b_pay", "b_pay", "b_pay,,b_air", "b_pay,nope"):
         assert_one_line_error(*cli("sensitivity", BASELINE, "--parameters", bad, "-q", "--out",
                                    tmp_path / "s"), "--parameters")
