@@ -124,11 +124,8 @@ def test_a_utf16_posterior_is_refused(tmp_path):
     assert not (tmp_path / "o").exists()
 
 
-def test_sensitivity_is_the_same_bytes_with_the_same_seed(tmp_path, geo):
-    from sim.sensitivity import sensitivity
-    kw = dict(parameters=("b_pay", "b_air"), source="fixed", n=8, replicates=2, seed=3, geo=geo)
-    a, b = sensitivity(BASELINE, **kw), sensitivity(BASELINE, **kw)
-    assert a.rows() == b.rows()
+def test_sensitivity_is_the_same_bytes_with_the_same_seed(tmp_path):
+    # scipy's own bootstrap drew from fresh entropy: the intervals differed on every run
     assert cli("sensitivity", BASELINE, "--parameters", "b_pay,b_air", "--sobol-n", 8,
                "--sobol-replicates", 2, "--workers", 1, "--fixed-parameters", "-q", "--out",
                tmp_path / "s1")[0] == 0
@@ -151,14 +148,14 @@ def test_calibration_log_probability_does_not_depend_on_how_points_are_batched(g
     cfg = load_config(ROOT / "calibration" / "default.toml")
     scen, targets = load_scenario(cfg.scenario_path, geo), load_targets(cfg.targets_path, geo)
     stage = [s for s in cfg.stages if s.name == "capitals"][0]
-    R = 16
+    R = 8
     base = np.tile(np.array([scen.parameters()[n] for n in NAMES]), (R, 1))
     problem = StageProblem(_model_for(scen, geo, _stage_horizon(stage.name, targets, cfg)), base,
                            draw_batch(1, range(R), geo.n),
                            np.array([NAMES.index(n) for n in stage.names]), stage.priors,
                            Likelihood.build(_stage_targets(targets, stage.name), geo))
     rng = np.random.default_rng(0)
-    Z = np.column_stack([p.from_unit(rng.random(12)) for p in stage.priors])
+    Z = np.column_stack([p.from_unit(rng.random(6)) for p in stage.priors])
     ev = Evaluator(problem, 1)
     whole = ev.log_prob(Z)
     halves = np.concatenate([ev.log_prob(part) for part in np.array_split(Z, 2)])
@@ -367,11 +364,22 @@ def test_bad_output_locations_are_one_line_errors(tmp_path):
     a_file = tmp_path / "file"
     a_file.write_text("x")
     for out, needle in [(a_file / "out", "is a file"), ("/proc/nope/out", "--out"),
-                        (tmp_path / ("a" * 300), "bytes"), ("/", "root")]:
+                        (tmp_path / ("a" * 300), "bytes"), ("/", "root"),
+                        ("/proc", "mount point")]:
         assert_one_line_error(*cli("run", BASELINE, *FAST, "--out", out, "--force"), needle)
     assert_one_line_error(*cli("run", BASELINE, *FAST, "-n", 18446744073709551616, "--out",
                                tmp_path / "o"), "--replicates")
     assert listing(tmp_path) == ["file"]
+
+
+def test_an_output_on_a_read_only_file_system_is_refused_before_simulating(tmp_path,
+                                                                          monkeypatch):
+    import importlib
+    output = importlib.import_module("sim.output")
+    monkeypatch.setattr(output.os, "access", lambda path, mode: False)   # as EROFS makes it
+    assert_one_line_error(*cli("run", BASELINE, *FAST, "--out", tmp_path / "ro" / "run"),
+                          "not writable")
+    assert listing(tmp_path) == []
 
 
 def test_a_full_disk_leaves_no_output_checkpoint_or_temporary(tmp_path, monkeypatch):
