@@ -12,6 +12,7 @@ import datetime as dt
 from pathlib import Path
 
 from .errors import UserError
+from .scenario import NAME_RE
 from .userfiles import read_toml
 
 SECTIONS = ("calibration", "sampler", "stages", "predictive")
@@ -38,6 +39,10 @@ def check_config_structure(data: dict, path: Path) -> None:
                              or not isinstance(cal["horizon"], dt.date)):
         raise UserError(f"expected a date YYYY-MM-DD (no time of day), got {cal['horizon']!r}",
                         file=path, key="calibration.horizon")
+    name = cal.get("name")
+    if isinstance(name, str) and not NAME_RE.fullmatch(name):
+        raise UserError(f"name {name!r:.70} must be 1-64 letters, digits, '_' or '-'", file=path,
+                        key="calibration.name")
     for key in ("name", "scenario", "targets"):
         value = cal.get(key)
         if isinstance(value, str) and ("\x00" in value or (key != "name" and not value.strip())):

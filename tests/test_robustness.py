@@ -361,6 +361,20 @@ anything = st.one_of(scalars, huge, st.lists(scalars, max_size=3),
                      st.datetimes(dt.datetime(1900, 1, 1), dt.datetime(2100, 1, 1)))
 
 
+@settings(max_examples=75, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(slot=st.sampled_from(SLOTS), value=huge)
+def test_integers_beyond_the_float_range_in_any_scenario_slot_are_refused(tmp_path, geo, slot,
+                                                                          value):
+    doc = valid_whatif()
+    section, key = slot
+    target = doc[section][0] if isinstance(doc[section], list) else doc[section]
+    target[key] = value
+    path = tmp_path / "huge.toml"
+    path.write_text(toml_text(doc), encoding="utf-8")
+    assert assert_clean(path, geo) is not None
+
+
 def files_in(folder):
     return sorted(p.relative_to(folder) for p in folder.rglob("*"))
 

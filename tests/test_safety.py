@@ -412,6 +412,9 @@ CAL = {"calibration": f'name = "t"\nscenario = "{BASELINE}"\n'
      "sampler.initial_design"),
     ("[calibration]\n{calibration}[sampler]\nwalkers = 2\nsteps = 4\n[stages.rural]\n{rural}",
      "sampler.walkers"),
+    ("[calibration]\n{calibration}[sampler]\n{sampler}[stages.rural]\n{rural}".replace(
+        "{calibration}", CAL["calibration"].replace('name = "t"', 'name = "t\\n"')),
+     "calibration.name"),
 ])
 def test_bad_calibration_configs_are_one_line_errors(tmp_path, text, key):
     path = tmp_path / "cal.toml"
