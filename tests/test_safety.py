@@ -382,14 +382,17 @@ def test_an_output_on_a_read_only_file_system_is_refused_before_simulating(tmp_p
     assert listing(tmp_path) == []
 
 
-def test_a_full_disk_leaves_no_output_checkpoint_or_temporary(tmp_path, monkeypatch):
+@pytest.mark.parametrize("where", ["output", "checkpoint"])
+def test_a_full_disk_leaves_no_output_checkpoint_or_temporary(tmp_path, monkeypatch, where):
     import errno
-
-    import sim.results
+    import importlib
 
     def full(*a, **k):
         raise OSError(errno.ENOSPC, "No space left on device")
-    monkeypatch.setattr(sim.results, "write_csv", full)
+    if where == "output":
+        monkeypatch.setattr(importlib.import_module("sim.results"), "write_csv", full)
+    else:
+        monkeypatch.setattr(importlib.import_module("sim.checkpoint").np, "savez", full)
     assert_one_line_error(*cli("run", BASELINE, *FAST, "--out", tmp_path / "o"), "disk is full")
     assert listing(tmp_path) == []
 
