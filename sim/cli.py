@@ -159,6 +159,8 @@ def cmd_calibrate(args) -> int:
     workers = resolve_workers(args.workers)
     started = time.perf_counter()
     with output_lock(args.out):
+        if args.resume:
+            _check_calibration_checkpoint(args.out, config)
         result = calibrate(config, out=args.out, resume=args.resume, workers=workers,
                            progress=not args.quiet)
         report = write_calibration(result, args.out, replicates=args.replicates, workers=workers,
@@ -181,6 +183,8 @@ def cmd_forecast(args) -> int:
     workers = resolve_workers(args.workers)
     started = time.perf_counter()
     with output_lock(args.out):
+        if args.resume:
+            _check_calibration_checkpoint(args.out, config)
         result = calibrate(config, out=args.out, as_of=args.as_of, resume=args.resume,
                            workers=workers, progress=not args.quiet)
         s = write_forecast(result, args.out,
@@ -218,6 +222,35 @@ def _check_calibration_inputs(config, as_of=None) -> None:
         raise UserError("the config's capitals stage needs capital dates or constraints with a "
                         "weight > 0 (none in the targets" + (f" before {as_of})" if as_of else ")"),
                         file=config.targets_path, key="capitals")
+
+
+def _check_calibration_checkpoint(out, config) -> None:
+    """With --resume, each stage's saved sampler state must be readable and of this config's
+    shape (walkers, dimensions, steps); a damaged one is a one-line error, not a traceback."""
+    import numpy as np
+    folder = Path(str(out) + ".checkpoint")
+    for stage in config.stages:
+        path = folder / f"stage_{stage.name}.npz"
+        if not path.exists():
+            continue
+        W, d = config.walkers, len(stage.priors)
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                shapes = {k: z[k].shape for k in ("chain", "log_prob", "accepted", "coords",
+                                                  "last_log_prob", "rs_keys")}
+                str(z["digest"]), int(z["rs_pos"]), int(z["rs_has_gauss"]), float(z["rs_cached"])
+        except Exception as exc:       # noqa: BLE001 - BadZipFile, zlib.error, KeyError, ...
+            raise UserError(f"the calibration checkpoint cannot be read ({type(exc).__name__}: "
+                            "truncated or damaged); delete it and run again without --resume",
+                            file=path, key="--resume") from None
+        steps = shapes["chain"][0] if shapes["chain"] else -1
+        expected = {"chain": (steps, W, d), "log_prob": (steps, W), "accepted": (W,),
+                    "coords": (W, d), "last_log_prob": (W,), "rs_keys": (624,)}
+        wrong = [k for k, v in expected.items() if shapes[k] != v]
+        if wrong or not 0 < steps <= config.steps:
+            raise UserError(f"the calibration checkpoint does not fit this config ({wrong[0] if wrong else 'steps'} "
+                            f"has shape {shapes[wrong[0]] if wrong else steps}); delete it and run "
+                            "again without --resume", file=path, key="--resume")
 
 
 def _print_fit(report: dict, what: str, seconds: float, out) -> None:

@@ -524,3 +524,33 @@ def test_output_folders_follow_the_umask(tmp_path):
     finally:
         os.umask(old)
     assert (tmp_path / "run").stat().st_mode & 0o777 == 0o755
+
+
+def test_a_damaged_calibration_checkpoint_is_a_one_line_error_on_resume(tmp_path):
+    import importlib
+
+    import emcee
+    from sim.calibrate import load_config
+    from sim.cli import _check_calibration_checkpoint
+    cal = importlib.import_module("sim.calibrate")
+    path = tmp_path / "cal.toml"
+    path.write_text("[calibration]\n{calibration}[sampler]\n{sampler}[stages.rural]\n{rural}"
+                    .format(**CAL))
+    config = load_config(path)
+    out = tmp_path / "o"
+    ck = tmp_path / "o.checkpoint" / "stage_rural.npz"
+    ck.parent.mkdir()
+    W = config.walkers
+    rs = np.random.RandomState(1).get_state()
+    state = emcee.State(np.zeros((W, 1)), log_prob=np.zeros(W), random_state=rs)
+    cal._save_checkpoint(ck, "key", [np.zeros((W, 1))] * 2, [np.zeros(W)] * 2, np.zeros(W), state)
+    _check_calibration_checkpoint(out, config)                  # a sound one passes
+    raw = ck.read_bytes()
+    for damaged in (raw[: len(raw) // 2], b"junk"):
+        ck.write_bytes(damaged)
+        assert_one_line_error(*cli("calibrate", path, "--out", out, "--resume", "-q"),
+                              "stage_rural.npz", "--resume")
+    state = emcee.State(np.zeros((W, 3)), log_prob=np.zeros(W), random_state=rs)   # wrong shape
+    cal._save_checkpoint(ck, "key", [np.zeros((W, 3))], [np.zeros(W)], np.zeros(W), state)
+    assert_one_line_error(*cli("calibrate", path, "--out", out, "--resume", "-q"),
+                          "does not fit this config")
