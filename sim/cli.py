@@ -105,6 +105,10 @@ def _discard_checkpoint_on(exc: UserError, checkpoint: Path) -> None:
     """A full disk: the checkpoint cannot be trusted to be whole and holds space; remove it."""
     if getattr(exc, "disk_full", False):
         shutil.rmtree(checkpoint, ignore_errors=True)
+    try:
+        checkpoint.rmdir()               # compare's folder of per-scenario checkpoints, if empty
+    except OSError:
+        pass
 
 
 def cmd_run(args) -> int:

@@ -514,6 +514,10 @@ def test_a_bad_scheduler_leaves_no_checkpoint(tmp_path):
     code, err = cli("run", BASELINE, *FAST, "--out", out, "--scheduler", "nope://0")
     assert_one_line_error(code, err, "--scheduler")
     assert listing(tmp_path) == []
+    code, err = cli("compare", BASELINE, *FAST, "--no-sensitivity", "--out", tmp_path / "c",
+                    "--scheduler", "nope://0")
+    assert_one_line_error(code, err, "--scheduler")
+    assert listing(tmp_path) == []
     assert cli("run", BASELINE, *FAST, "--out", out)[0] == 0        # the next plain run works
 
 
