@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import glob
 import json
 import os
 import shutil
@@ -233,7 +234,8 @@ def remove_stale_temporaries(target: str | Path) -> list[Path]:
     removed = []
     if not target.parent.is_dir():
         return removed
-    for pattern in (f".{target.name}.tmp-*", f".{target.name}.old-*"):
+    name = glob.escape(target.name)          # a name with [ or * must match only itself
+    for pattern in (f".{name}.tmp-*", f".{name}.old-*"):
         for stale in target.parent.glob(pattern):
             if stale.is_dir() and not stale.is_symlink():
                 shutil.rmtree(stale, ignore_errors=True)

@@ -501,6 +501,12 @@ def test_workers_are_capped_at_the_chunks_and_cores(monkeypatch, geo):
 
 
 def test_stale_temporaries_are_removed_by_the_next_run(tmp_path):
+    other = tmp_path / ".run.tmp-other"      # another output's: '.r*.tmp-*' as a glob matches it
+    other.mkdir()
+    assert cli("run", BASELINE, *FAST, "--out", tmp_path / "r*")[0] == 0
+    assert other.exists()
+    shutil.rmtree(tmp_path / "r*")
+    other.rmdir()
     stale = tmp_path / ".run.tmp-dead1234"
     (stale / "plots").mkdir(parents=True)
     (stale / "fall_times.npz").write_bytes(b"x" * 1000)
