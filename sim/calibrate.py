@@ -28,10 +28,10 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import math
 import os
 import shutil
 import time
-import tomllib
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Sequence
@@ -156,16 +156,9 @@ def _keys(table, allowed, path, where):
 
 def load_config(path: str | Path) -> CalibrationConfig:
     """Read and validate a calibration config (``calibration/*.toml``)."""
+    from .config_checks import read_config
     path = Path(path)
-    if not path.is_file():
-        raise UserError("file not found (expected a calibration TOML file)", file=path)
-    raw = path.read_bytes()
-    try:
-        data = tomllib.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise UserError(f"not UTF-8 text (invalid byte at offset {exc.start})", file=path) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise UserError(f"not valid TOML: {exc}", file=path) from None
+    data, raw = read_config(path)
     _keys(data, {"calibration", "sampler", "stages", "predictive"}, path, "")
     cal = data.get("calibration", {})
     _keys(cal, {"name", "description", "scenario", "targets", "seed", "horizon"}, path, "calibration.")
@@ -271,13 +264,20 @@ class StageProblem:
         return sum(p.log_density_z(Z[:, j]) for j, p in enumerate(self.priors))
 
     def evaluate(self, Z: np.ndarray) -> np.ndarray:
-        """(S, 3) log-likelihood terms at S points (z-space)."""
+        """(S, 4) log-likelihood terms at S points (z-space)."""
         X = np.column_stack([p.from_z(Z[:, j]) for j, p in enumerate(self.priors)])
         res = simulate_sets(self.model, self.base, self.draws, self.columns, X)
         counts, caps, facts = self.likelihood.features(res.fall_time, res.assault_time)
         S, R = Z.shape[0], self.replicates
-        return self.likelihood.components(counts.reshape(S, R, -1), caps.reshape(S, R, -1),
-                                          facts.reshape(S, R, -1))
+        counts, caps = counts.reshape(S, R, -1), caps.reshape(S, R, -1)
+        facts = facts.reshape(S, R, -1)
+        # One point at a time, on arrays of one fixed shape: numpy's reductions over the
+        # replicates take another order when several points share a batch, and the points a
+        # batch holds depend on --workers (differences of ~3e-14 the sampler accepted on).
+        return np.concatenate([
+            self.likelihood.components(np.ascontiguousarray(counts[s:s + 1]),
+                                       np.ascontiguousarray(caps[s:s + 1]),
+                                       np.ascontiguousarray(facts[s:s + 1])) for s in range(S)])
 
 
 class Evaluator(ParallelSets):
@@ -289,7 +289,8 @@ class Evaluator(ParallelSets):
         out = np.full(len(Z), -np.inf)
         ok = np.isfinite(lp)
         if ok.any():
-            out[ok] = lp[ok] + self.evaluate(Z[ok]).sum(axis=1)
+            terms = self.evaluate(Z[ok])
+            out[ok] = [math.fsum((p, *t)) for p, t in zip(lp[ok], terms)]   # a fixed order
         return out
 
 

@@ -6,6 +6,7 @@ Every user mistake ends as one line on stderr and exit code 2; nothing is writte
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import time
@@ -34,13 +35,33 @@ def _whole_number(lo: int, hi: int | None, allowed: str):
     return parse
 
 
-_positive_int = _whole_number(1, None, "a whole number >= 1")
+#: Upper bounds of the sizes a user types: far beyond any sensible run, small enough that no
+#: array size or integer conversion overflows.
+MAX_REPLICATES = 10 ** 8
+MAX_WORKERS = 4096
+MAX_SOBOL_N = 2 ** 20
+MAX_SOBOL_REPLICATES = 10 ** 5
+
+_positive_int = _whole_number(1, MAX_REPLICATES, f"a whole number from 1 to {MAX_REPLICATES:,}")
+_replicates = _positive_int
 _seed = _whole_number(0, 2 ** 63 - 1, "a whole number 0 <= seed < 2**63")
-_workers = _whole_number(0, None, "a whole number >= 0 (0 = all cores)")
+_workers = _whole_number(0, MAX_WORKERS, f"a whole number from 0 (all cores) to {MAX_WORKERS}")
+_sobol_n_range = _whole_number(8, MAX_SOBOL_N, f"a power of 2 from 8 to {MAX_SOBOL_N:,}")
+
+
+def _sobol_n(text: str) -> int:
+    """A power of 2, checked when the flag is read (compare runs its sensitivity last)."""
+    value = _sobol_n_range(text)
+    if value & (value - 1):
+        raise argparse.ArgumentTypeError(f"expected a power of 2 from 8 to {MAX_SOBOL_N:,}, got "
+                                         f"{value}")
+    return value
+_sobol_replicates = _whole_number(1, MAX_SOBOL_REPLICATES,
+                                  f"a whole number from 1 to {MAX_SOBOL_REPLICATES:,}")
 
 
 def _add_run_options(p: argparse.ArgumentParser, *, default_replicates: int = 200) -> None:
-    p.add_argument("--replicates", "-n", type=_positive_int, default=default_replicates,
+    p.add_argument("--replicates", "-n", type=_replicates, default=default_replicates,
                    help=f"number of replicates (default {default_replicates})")
     p.add_argument("--seed", type=_seed, default=1, help="random seed (default 1)")
     p.add_argument("--workers", type=_workers, default=1,
@@ -80,23 +101,39 @@ def _parameter_source(args):
     return None
 
 
+def _discard_checkpoint_on(exc: UserError, checkpoint: Path) -> None:
+    """A full disk: the checkpoint cannot be trusted to be whole and holds space; remove it."""
+    if getattr(exc, "disk_full", False):
+        shutil.rmtree(checkpoint, ignore_errors=True)
+    try:
+        checkpoint.rmdir()               # compare's folder of per-scenario checkpoints, if empty
+    except OSError:
+        pass
+
+
 def cmd_run(args) -> int:
     from .ensemble import run
-    from .output import check_output_dir
+    from .output import check_output_dir, output_lock
     from .scenario import load_scenario
     scenario = load_scenario(args.scenario)
     out = Path(args.out) if args.out else Path("results") / scenario.name
-    check_output_dir(out, args.force)
+    check_output_dir(out, args.force, inputs=[*scenario.files, args.posterior])
+    source = _parameter_source(args)
     started = time.perf_counter()
     checkpoint = Path(str(out) + ".checkpoint")
-    result = run(scenario, replicates=args.replicates, seed=args.seed,
-                 parameters=_parameter_source(args), engine=args.engine, workers=args.workers,
-                 scheduler=args.scheduler, progress=not args.quiet,
-                 keep_fall_times=args.keep_fall_times, chunk_size=args.chunk_size,
-                 checkpoint=checkpoint, resume=args.resume)
-    result.extra_manifest["command"] = "afsim " + " ".join(sys.argv[1:])
-    result.write(out, force=args.force, plots=not args.no_plots)
-    shutil.rmtree(checkpoint, ignore_errors=True)
+    with output_lock(out):
+        try:
+            result = run(scenario, replicates=args.replicates, seed=args.seed,
+                         parameters=source, engine=args.engine, workers=args.workers,
+                         scheduler=args.scheduler, progress=not args.quiet,
+                         keep_fall_times=args.keep_fall_times, chunk_size=args.chunk_size,
+                         checkpoint=checkpoint, resume=args.resume)
+            result.extra_manifest["command"] = "afsim " + " ".join(sys.argv[1:])
+            result.write(out, force=args.force, plots=not args.no_plots)
+        except UserError as exc:
+            _discard_checkpoint_on(exc, checkpoint)
+            raise
+        shutil.rmtree(checkpoint, ignore_errors=True)
     s = result.summary_dict()
     kq = s["kabul_fall_date"]
     print(f"{scenario.name}: {args.replicates} replicates in {time.perf_counter() - started:.1f} s "
@@ -119,15 +156,20 @@ def cmd_calibrate(args) -> int:
     from .calibrate import calibrate, load_config
     from .calibration_output import write_calibration
     from .ensemble import resolve_workers
-    from .output import check_output_dir
+    from .output import check_output_dir, output_lock
     config = load_config(args.config)
-    check_output_dir(args.out, args.force)
+    _check_calibration_inputs(config)
+    check_output_dir(args.out, args.force, inputs=_calibration_inputs(config))
     workers = resolve_workers(args.workers)
     started = time.perf_counter()
-    result = calibrate(config, out=args.out, resume=args.resume, workers=workers,
-                       progress=not args.quiet)
-    report = write_calibration(result, args.out, replicates=args.replicates, workers=workers,
-                               progress=not args.quiet, force=args.force, set_default=args.set_default)
+    with output_lock(args.out):
+        if args.resume:
+            _check_calibration_checkpoint(args.out, config)
+        result = calibrate(config, out=args.out, resume=args.resume, workers=workers,
+                           progress=not args.quiet)
+        report = write_calibration(result, args.out, replicates=args.replicates, workers=workers,
+                                   progress=not args.quiet, force=args.force,
+                                   set_default=args.set_default)
     _print_fit(report, f"calibration '{config.name}'", time.perf_counter() - started, args.out)
     if args.set_default:
         print("  installed as the package's default posterior (sim/data/posterior.csv)")
@@ -138,21 +180,81 @@ def cmd_forecast(args) -> int:
     from .calibrate import calibrate, load_config
     from .calibration_output import write_forecast
     from .ensemble import resolve_workers
-    from .output import check_output_dir
+    from .output import check_output_dir, output_lock
     config = load_config(args.config)
-    check_output_dir(args.out, args.force)
+    _check_calibration_inputs(config, args.as_of)
+    check_output_dir(args.out, args.force, inputs=_calibration_inputs(config))
     workers = resolve_workers(args.workers)
     started = time.perf_counter()
-    result = calibrate(config, out=args.out, as_of=args.as_of, resume=args.resume, workers=workers,
-                       progress=not args.quiet)
-    s = write_forecast(result, args.out, replicates=args.replicates or config.predictive_replicates,
-                       workers=workers, progress=not args.quiet, force=args.force)
+    with output_lock(args.out):
+        if args.resume:
+            _check_calibration_checkpoint(args.out, config)
+        result = calibrate(config, out=args.out, as_of=args.as_of, resume=args.resume,
+                           workers=workers, progress=not args.quiet)
+        s = write_forecast(result, args.out,
+                           replicates=args.replicates or config.predictive_replicates,
+                           workers=workers, progress=not args.quiet, force=args.force)
     k = s["kabul_fall_date"]
     print(f"forecast as of {args.as_of} in {time.perf_counter() - started:.0f} s -> {args.out}")
     print(f"  Kabul: median {k['q50'] or 'after the horizon'}, 80% interval {k['q10']} to "
           f"{k['q90'] or 'after the horizon'}; P(by 31 Aug) {s['p_kabul_falls_by_2021_08_31']:.2f}, "
           f"P(by 31 Dec) {s['p_kabul_falls_by_2021_12_31']:.2f}")
     return 0
+
+
+def _calibration_inputs(config) -> list:
+    return [config.path, config.scenario_path, config.targets_path]
+
+
+def _check_calibration_inputs(config, as_of=None) -> None:
+    """The scenario and targets a config names, read before anything is simulated."""
+    from .geography import load_geography
+    from .scenario import load_scenario
+    from .targets import load_targets
+    geo = load_geography()
+    load_scenario(config.scenario_path, geo)
+    targets = load_targets(config.targets_path, geo)
+    if as_of is not None:
+        targets = targets.as_of(as_of)
+    stages = {s.name for s in config.stages}
+    if "rural" in stages and not targets.fitted_districts:
+        raise UserError("the config's rural stage needs district counts with a weight > 0 "
+                        "(none in the targets" + (f" before {as_of})" if as_of else ")"),
+                        file=config.targets_path, key="districts")
+    if "capitals" in stages and not (any(c.weight > 0 for c in targets.capitals)
+                                     or any(c.weight > 0 for c in targets.constraints)):
+        raise UserError("the config's capitals stage needs capital dates or constraints with a "
+                        "weight > 0 (none in the targets" + (f" before {as_of})" if as_of else ")"),
+                        file=config.targets_path, key="capitals")
+
+
+def _check_calibration_checkpoint(out, config) -> None:
+    """With --resume, each stage's saved sampler state must be readable and of this config's
+    shape (walkers, dimensions, steps); a damaged one is a one-line error, not a traceback."""
+    import numpy as np
+    folder = Path(str(out) + ".checkpoint")
+    for stage in config.stages:
+        path = folder / f"stage_{stage.name}.npz"
+        if not path.exists():
+            continue
+        W, d = config.walkers, len(stage.priors)
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                shapes = {k: z[k].shape for k in ("chain", "log_prob", "accepted", "coords",
+                                                  "last_log_prob", "rs_keys")}
+                str(z["digest"]), int(z["rs_pos"]), int(z["rs_has_gauss"]), float(z["rs_cached"])
+        except Exception as exc:       # noqa: BLE001 - BadZipFile, zlib.error, KeyError, ...
+            raise UserError(f"the calibration checkpoint cannot be read ({type(exc).__name__}: "
+                            "truncated or damaged); delete it and run again without --resume",
+                            file=path, key="--resume") from None
+        steps = shapes["chain"][0] if shapes["chain"] else -1
+        expected = {"chain": (steps, W, d), "log_prob": (steps, W), "accepted": (W,),
+                    "coords": (W, d), "last_log_prob": (W,), "rs_keys": (624,)}
+        wrong = [k for k, v in expected.items() if shapes[k] != v]
+        if wrong or not 0 < steps <= config.steps:
+            raise UserError(f"the calibration checkpoint does not fit this config ({wrong[0] if wrong else 'steps'} "
+                            f"has shape {shapes[wrong[0]] if wrong else steps}); delete it and run "
+                            "again without --resume", file=path, key="--resume")
 
 
 def _print_fit(report: dict, what: str, seconds: float, out) -> None:
@@ -163,28 +265,63 @@ def _print_fit(report: dict, what: str, seconds: float, out) -> None:
         print(f"  {key:42s} {shown:>10s}   goal {g['goal']:<32s} {'met' if g['met'] else 'NOT met'}")
 
 
+def _check_boundaries(path: Path) -> None:
+    """Read and match a boundary file before simulating (not after, when a mistake costs a run)."""
+    from .geography import load_geography
+    from .maps import _match_boundaries, _read_boundaries
+    from .userfiles import read_bytes
+    read_bytes(path, "a district boundary file (GeoJSON, or a shapefile with pyshp)", limit=2 ** 31)
+    try:
+        _match_boundaries(_read_boundaries(path, "ADM2_PCODE"), load_geography(), path,
+                          "ADM2_PCODE")
+    except UserError:
+        raise
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError, RecursionError) as exc:
+        raise UserError(f"not a valid district boundary file ({type(exc).__name__}: "
+                        f"{' '.join(str(exc).split()[:12])})", file=path,
+                        key="--boundaries") from None
+
+
 def cmd_compare(args) -> int:
     from .compare import compare
-    from .output import check_output_dir
+    from .output import check_output_dir, output_lock
+    from .scenario import load_scenario
     from .sensitivity import sensitivity
-    check_output_dir(args.out, args.force)
+    scenarios = [load_scenario(p) for p in args.scenarios]
+    names = {s.name for s in scenarios} | {s.base_name for s in scenarios if s.base_name}
+    if args.map_scenario is not None and (args.map_scenario not in names
+                                          or args.map_scenario == _baseline_name(scenarios)):
+        raise UserError(f"unknown what-if {args.map_scenario!r}; allowed: "
+                        f"{', '.join(sorted(n for n in names if n != _baseline_name(scenarios)))}",
+                        key="--map-scenario")
+    if args.boundaries is not None:
+        _check_boundaries(args.boundaries)
+    inputs = [f for s in scenarios for f in s.files] + [args.posterior, args.boundaries]
+    check_output_dir(args.out, args.force, inputs=inputs)
+    source = _parameter_source(args)
     started = time.perf_counter()
     checkpoint = Path(str(args.out) + ".checkpoint")
-    comp = compare(args.scenarios, replicates=args.replicates, seed=args.seed,
-                   parameters=_parameter_source(args), workers=args.workers,
-                   scheduler=args.scheduler, progress=not args.quiet,
-                   keep_fall_times=args.keep_fall_times, chunk_size=args.chunk_size,
-                   checkpoint=checkpoint, resume=args.resume, engine=args.engine)
-    if args.sensitivity:
-        comp.sensitivity = sensitivity(comp.results[comp.baseline].scenario,
-                                       source=comp.base.source, n=args.sobol_n,
-                                       replicates=args.sobol_replicates, seed=args.seed,
-                                       workers=args.workers or 0, progress=not args.quiet)
-    comp.notes["command"] = "afsim " + " ".join(sys.argv[1:])
-    comp.elapsed = time.perf_counter() - started
-    comp.write(args.out, force=args.force, plots=not args.no_plots, boundaries=args.boundaries,
-               map_scenario=args.map_scenario, animation=args.animation)
-    shutil.rmtree(checkpoint, ignore_errors=True)
+    with output_lock(args.out):
+        try:
+            comp = compare(scenarios, replicates=args.replicates, seed=args.seed,
+                           parameters=source, workers=args.workers,
+                           scheduler=args.scheduler, progress=not args.quiet,
+                           keep_fall_times=args.keep_fall_times, chunk_size=args.chunk_size,
+                           checkpoint=checkpoint, resume=args.resume, engine=args.engine)
+            if args.sensitivity:
+                comp.sensitivity = sensitivity(comp.results[comp.baseline].scenario,
+                                               source=comp.base.source, n=args.sobol_n,
+                                               replicates=args.sobol_replicates, seed=args.seed,
+                                               workers=args.workers or 0, progress=not args.quiet)
+            comp.notes["command"] = "afsim " + " ".join(sys.argv[1:])
+            comp.elapsed = time.perf_counter() - started
+            comp.write(args.out, force=args.force, plots=not args.no_plots,
+                       boundaries=args.boundaries, map_scenario=args.map_scenario,
+                       animation=args.animation)
+        except UserError as exc:
+            _discard_checkpoint_on(exc, checkpoint)
+            raise
+        shutil.rmtree(checkpoint, ignore_errors=True)
     print(f"compared {len(comp.names)} scenarios x {args.replicates} replicates in "
           f"{time.perf_counter() - started:.0f} s -> {args.out}/report.html")
     for line in comp.findings():
@@ -195,19 +332,31 @@ def cmd_compare(args) -> int:
     return 0
 
 
+def _baseline_name(scenarios) -> str | None:
+    for s in scenarios:
+        if s.base_name is None:
+            return s.name
+    return scenarios[0].base_name if scenarios else None
+
+
 def cmd_sensitivity(args) -> int:
-    from .output import atomic_directory, check_output_dir
+    from .output import atomic_directory, check_output_dir, output_lock
     from .plots import sensitivity_chart
     from .results import write_csv
-    from .sensitivity import DEFAULT_PARAMETERS, sensitivity
-    check_output_dir(args.out, args.force)
-    params = tuple(args.parameters.split(",")) if args.parameters else DEFAULT_PARAMETERS
-    sens = sensitivity(args.scenario, parameters=params, source=_parameter_source(args),
-                       n=args.sobol_n, replicates=args.sobol_replicates, seed=args.seed,
-                       workers=args.workers or 0, progress=not args.quiet)
-    with atomic_directory(args.out, force=args.force) as tmp:
-        write_csv(tmp / "sensitivity.csv", sens.rows())
-        sensitivity_chart(sens).savefig(tmp / "sensitivity.png", dpi=120)
+    from .scenario import load_scenario
+    from .sensitivity import DEFAULT_PARAMETERS, check_parameter_names, sensitivity
+    scenario = load_scenario(args.scenario)
+    params = (check_parameter_names(args.parameters.split(","), key="--parameters")
+              if args.parameters is not None else DEFAULT_PARAMETERS)
+    check_output_dir(args.out, args.force, inputs=[*scenario.files, args.posterior])
+    source = _parameter_source(args)
+    with output_lock(args.out):
+        sens = sensitivity(scenario, parameters=params, source=source,
+                           n=args.sobol_n, replicates=args.sobol_replicates, seed=args.seed,
+                           workers=args.workers or 0, progress=not args.quiet)
+        with atomic_directory(args.out, force=args.force) as tmp:
+            write_csv(tmp / "sensitivity.csv", sens.rows())
+            sensitivity_chart(sens).savefig(tmp / "sensitivity.png", dpi=120)
     print(f"sensitivity in {sens.seconds:.0f} s -> {args.out}")
     for outcome in sens.outcomes:
         top = ", ".join(f"{n} {v:.2f}" for n, v in sens.ranking(outcome)[:4])
@@ -216,9 +365,9 @@ def cmd_sensitivity(args) -> int:
 
 
 def _add_sobol_options(p) -> None:
-    p.add_argument("--sobol-n", type=_positive_int, default=256,
+    p.add_argument("--sobol-n", type=_sobol_n, default=256,
                    help="Sobol base sample size, a power of 2 (default 256)")
-    p.add_argument("--sobol-replicates", type=_positive_int, default=16,
+    p.add_argument("--sobol-replicates", type=_sobol_replicates, default=16,
                    help="replicates per parameter set in the sensitivity analysis (default 16)")
 
 
@@ -325,17 +474,50 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, handled like Ctrl-C: workers stopped, temporary output removed."""
+
+
+def _on_sigterm(signum, frame):
+    raise Terminated()
+
+
 def main(argv: list[str] | None = None) -> int:
+    import errno
+    import signal
+    import threading
     parser = build_parser()
     args = parser.parse_args(argv)
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         return args.func(args)
     except UserError as exc:
         print(f"afsim: error: {exc.one_line()}", file=sys.stderr)
         return 2
+    except Terminated:
+        print("afsim: terminated; no partial output was left behind", file=sys.stderr)
+        # the output's temporary folder and lock are gone (the exception unwound them) and the
+        # workers were terminated; exit now rather than wait in the interpreter's exit hooks,
+        # which join process-pool threads that can hang once their workers were killed
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(143)
     except KeyboardInterrupt:
         print("afsim: interrupted; no partial output was left behind", file=sys.stderr)
         return 130
+    except OSError as exc:
+        # the machine, not the program: a full disk, a read-only or vanished folder
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM,
+                             errno.ENAMETOOLONG, errno.ENOTDIR, errno.ENOENT, errno.EIO):
+            raise
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"afsim: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 2
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":   # pragma: no cover

@@ -119,6 +119,8 @@ _WORKER_MODEL: Model | None = None
 
 def _init_worker(model: Model) -> None:
     global _WORKER_MODEL
+    from .workers import die_with_parent
+    die_with_parent()
     _WORKER_MODEL = model
 
 
@@ -148,13 +150,20 @@ def run_chunks(model: Model, table: ParameterTable, seed: int, parts: list[range
         for r, chunk in zip(parts, map_chunks_dask(scheduler, model, jobs)):
             on_chunk(r, chunk)
         return
-    if workers <= 1 or len(parts) == 1:
+    from .workers import stop_pool, usable_workers
+    workers = usable_workers(workers, len(parts))
+    if workers <= 1:
         for r, job in zip(parts, jobs):
             on_chunk(r, run_job(model, job))
         return
-    with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(model,)) as ex:
+    ex = ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(model,))
+    try:
         for r, chunk in zip(parts, ex.map(_worker_chunk, jobs)):
             on_chunk(r, chunk)
+    except BaseException:
+        stop_pool(ex)            # an interrupt or an error: do not wait for the queued chunks
+        raise
+    ex.shutdown()
 
 
 def resolve_workers(workers: int | None) -> int:
@@ -204,7 +213,8 @@ def run(scenario: Scenario | str | Path, replicates: int = 200, seed: int = 1, *
                             key="--replicates")
         keep_fall_times = True
     builder = ResultBuilder(model, replicates, keep_fall_times)
-    workers = resolve_workers(workers)
+    workers = min(resolve_workers(workers), os.cpu_count() or 1) if scheduler is None else \
+        resolve_workers(workers)
     chunk_size = chunk_size or auto_chunk_size(replicates, 1 if scheduler is None and workers == 1
                                                else max(workers, 2))
     parts = chunks_of(replicates, chunk_size)
@@ -221,7 +231,7 @@ def run(scenario: Scenario | str | Path, replicates: int = 200, seed: int = 1, *
             resume=resume)
     bar = progress_bar(replicates, scenario.name, progress, unit="rep")
     started = time.perf_counter()
-    done = store.load(parts) if store else {}
+    done = store.load(parts, model.n) if store else {}
     for r, chunk in done.items():
         builder.add(r, chunk)
         bar.update(len(r))
@@ -232,8 +242,13 @@ def run(scenario: Scenario | str | Path, replicates: int = 200, seed: int = 1, *
         builder.add(r, chunk)
         bar.update(len(r))
 
-    run_chunks(model, table, seed, [r for r in parts if r not in done], engine=engine,
-               workers=workers, scheduler=scheduler, on_chunk=take)
+    try:
+        run_chunks(model, table, seed, [r for r in parts if r not in done], engine=engine,
+                   workers=workers, scheduler=scheduler, on_chunk=take)
+    except BaseException:
+        if store is not None:
+            store.discard_if_unused()    # e.g. a bad --scheduler: no empty checkpoint left to block
+        raise
     bar.close()
     return EnsembleResult.from_builder(builder, scenario=scenario, seed=seed, source=source,
                                        table=table, engine=engine,

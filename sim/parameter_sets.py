@@ -39,6 +39,8 @@ _PROBLEM = None
 
 def _init(problem) -> None:
     global _PROBLEM
+    from .workers import die_with_parent
+    die_with_parent()
     _PROBLEM = problem
 
 
@@ -51,7 +53,8 @@ class ParallelSets:
 
     def __init__(self, problem, workers: int = 1):
         self.problem = problem
-        self.workers = max(1, int(workers))
+        import os
+        self.workers = max(1, min(int(workers), os.cpu_count() or 1))
         self.pool = None
         if self.workers > 1:
             self.pool = ProcessPoolExecutor(self.workers, initializer=_init, initargs=(problem,))
@@ -65,13 +68,17 @@ class ParallelSets:
         parts = [p for p in np.array_split(X, min(self.workers, len(X))) if len(p)]
         return np.concatenate(list(self.pool.map(_evaluate_in_worker, parts)))
 
-    def close(self) -> None:
+    def close(self, now: bool = False) -> None:
         if self.pool is not None:
-            self.pool.shutdown()
+            if now:
+                from .workers import stop_pool
+                stop_pool(self.pool)
+            else:
+                self.pool.shutdown()
             self.pool = None
 
     def __enter__(self):
         return self
 
-    def __exit__(self, *exc):
-        self.close()
+    def __exit__(self, exc_type, *exc):
+        self.close(now=exc_type is not None)

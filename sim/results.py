@@ -257,7 +257,10 @@ class EnsembleResult:
 
     def write_into(self, out: Path, *, plots: bool = True, fall_times: bool = True) -> None:
         out.mkdir(parents=True, exist_ok=True)
-        write_json(out / "manifest.json", self.manifest())
+        from .reproduce import manifest_digest
+        manifest = json.loads(json.dumps(self.manifest(), default=_json_default))
+        manifest["manifest_sha256"] = manifest_digest(manifest)
+        write_json(out / "manifest.json", manifest)
         if fall_times and self.has_fall_times:
             np.savez_compressed(out / "fall_times.npz", fall_time=self.fall_time,
                                 pcode=np.array(self.geo.pcodes), mode=self.mode,

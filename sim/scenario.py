@@ -45,7 +45,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
-import tomllib
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Iterable, Mapping
@@ -53,11 +52,12 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 
 from .errors import UserError
+from .userfiles import as_float, decode_utf8, parse_toml, read_bytes
 from .geography import REGIONS, Geography, load_geography
 from .parameters import BY_NAME, NAMES, ParameterTable, check_value, defaults
 from .timeline import DEFAULT_END, DRIVERS, EARLIEST_EVENT, REACTIVE_TRIGGERS, START, Event
 
-NAME_RE = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
+NAME_RE = re.compile(r"[A-Za-z0-9_\-]{1,64}")     # used with fullmatch: no trailing newline
 TOP_KEYS = {"scenario", "run", "parameters", "strategy", "timeline"}
 SCENARIO_KEYS = {"name", "description", "base"}
 RUN_KEYS = {"end"}
@@ -68,6 +68,8 @@ EVENT_KEYS = {"id", "date", "after", "delay_days", "driver", "value", "source", 
               "districts"}
 MAX_DELAY_DAYS = 365.0
 OPERATIONS = ("set", "scale", "shift")
+#: Longest chain of ``base`` files (the shipped what-ifs use 2).
+MAX_CHAIN = 32
 MAX_END = dt.date(2023, 12, 31)
 DEFAULT_FOCUS = ("Northern", "North Eastern")
 
@@ -119,7 +121,9 @@ class Scenario:
         for ch in self.changes:
             col = values[:, NAMES.index(ch.name)]
             spec = BY_NAME[ch.name]
-            bad = (col < spec.lower) | (col > spec.upper)
+            bad = (col < spec.lower) | (col > spec.upper) | ~np.isfinite(col)
+            if spec.integer:
+                bad |= col != np.round(col)
             if np.any(bad):
                 _check_result(ch, float(col[np.flatnonzero(bad)[0]]))
         return ParameterTable(values)
@@ -148,6 +152,9 @@ def _check_result(ch: ParameterChange, value: float) -> None:
         raise UserError(f"{ch.op} {ch.value:g} gives {value:g}, outside the allowed range "
                         f"[{spec.lower:g}, {spec.upper:g}] {spec.unit}", file=ch.file,
                         key=f"parameters.{ch.name}")
+    if spec.integer and value != int(value):
+        raise UserError(f"{ch.op} {ch.value:g} gives {value:g}, not a whole number ({ch.name} "
+                        f"counts {spec.unit})", file=ch.file, key=f"parameters.{ch.name}")
 
 
 # ====================================================================== loading
@@ -159,29 +166,12 @@ def load_scenario(path: str | Path, geo: Geography | None = None) -> Scenario:
 
 
 def _read_toml(path: Path) -> tuple[dict[str, Any], str]:
-    if not path.exists():
-        raise UserError("file not found (expected a scenario TOML file)", file=path)
-    if path.is_dir():
-        raise UserError("is a directory (expected a scenario TOML file)", file=path)
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise UserError(f"not UTF-8 text (invalid byte at offset {exc.start}); save the file as "
-                        "UTF-8", file=path) from None
+    raw = read_bytes(path, "a scenario TOML file")
+    text = decode_utf8(raw, path)
     if not text.strip():
         raise UserError("the file is empty (expected a [scenario] table with name and description)",
                         file=path)
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        line = getattr(exc, "lineno", None)
-        msg = str(exc)
-        m = re.search(r"\(at line (\d+), column (\d+)\)", msg)
-        if m and line is None:
-            line = int(m.group(1))
-        raise UserError(f"not valid TOML: {msg}", file=path, line=line) from None
-    return data, hashlib.sha256(raw).hexdigest()
+    return parse_toml(text, path), hashlib.sha256(raw).hexdigest()
 
 
 def _unknown(table: Mapping, allowed: Iterable[str], path: Path, prefix: str) -> None:
@@ -232,10 +222,11 @@ def _number(value: Any, path: Path, key: str, lo: float, hi: float) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise UserError(f"expected a number, got {type(value).__name__} {value!r}", file=path,
                         key=key)
-    value = float(value)
-    if not np.isfinite(value) or not (lo <= value <= hi):
-        raise UserError(f"value {value:g} out of range; allowed [{lo:g}, {hi:g}]", file=path, key=key)
-    return value
+    number = as_float(value)
+    if number is None or not np.isfinite(number) or not (lo <= number <= hi):
+        shown = f"{number:g}" if number is not None else "beyond the float range"
+        raise UserError(f"value {shown} out of range; allowed [{lo:g}, {hi:g}]", file=path, key=key)
+    return number
 
 
 def _province_list(value: Any, path: Path, key: str, geo: Geography) -> tuple[str, ...]:
@@ -293,7 +284,7 @@ def _event(raw: Any, path: Path, key: str, geo: Geography, end: dt.date) -> Even
         raise UserError("delay_days belongs to a reactive event (one with after = ...)", file=path,
                         key=f"{key}.delay_days")
     ev_id = _string(raw, "id", path, f"{key}.")
-    if not NAME_RE.match(ev_id):
+    if not NAME_RE.fullmatch(ev_id):
         raise UserError(f"event id {ev_id!r} must be 1-64 letters, digits, '_' or '-'", file=path,
                         key=f"{key}.id")
     driver = _string(raw, "driver", path, f"{key}.")
@@ -350,6 +341,9 @@ def _parameter_changes(table: Mapping, path: Path) -> list[ParameterChange]:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise UserError(f"expected a number, got {type(value).__name__} {value!r}", file=path,
                             key=key)
+        if as_float(value) is None:
+            raise UserError(f"number beyond the float range; allowed [{BY_NAME[name].lower:g}, "
+                            f"{BY_NAME[name].upper:g}]", file=path, key=key)
         if op == "set":
             check_value(name, value, file=path, key=key)
         elif op == "scale" and not (0.0 <= value <= 100.0):
@@ -361,7 +355,14 @@ def _parameter_changes(table: Mapping, path: Path) -> list[ParameterChange]:
 
 
 def _resolve(path: Path, geo: Geography, chain: tuple[Path, ...]) -> Scenario:
-    real = path.resolve()
+    try:
+        real = path.resolve()
+    except (OSError, RuntimeError):      # a symlink loop
+        raise UserError("cannot resolve the path (a symlink loop?); expected a scenario TOML file",
+                        file=path) from None
+    if len(chain) >= MAX_CHAIN:
+        raise UserError(f"chain of base files longer than {MAX_CHAIN}", file=path,
+                        key="scenario.base")
     if real in chain:
         cycle = " -> ".join(p.name for p in (*chain, real))
         raise UserError(f"scenario inheritance has a cycle ({cycle})", file=path, key="scenario.base")
@@ -373,7 +374,7 @@ def _resolve(path: Path, geo: Geography, chain: tuple[Path, ...]) -> Scenario:
                         key="scenario")
     _unknown(meta, SCENARIO_KEYS, path, "scenario.")
     name = _string(meta, "name", path, "scenario.")
-    if not NAME_RE.match(name):
+    if not NAME_RE.fullmatch(name):
         raise UserError(f"name {name!r} must be 1-64 letters, digits, '_' or '-'", file=path,
                         key="scenario.name")
     description = _string(meta, "description", path, "scenario.")

@@ -95,6 +95,39 @@ class OutcomeProblem:
         return np.column_stack([kabul.mean(axis=1), held.mean(axis=1)])
 
 
+def check_parameter_names(names: Sequence[str], key: str = "parameters") -> tuple[str, ...]:
+    """At least two distinct, known parameter names (Sobol indices of one parameter are 1)."""
+    names = [n.strip() if isinstance(n, str) else n for n in names]
+    if any(not isinstance(n, str) or not n for n in names):
+        raise UserError(f"an empty parameter name in {','.join(map(str, names))!r}; expected "
+                        "comma-separated names", key=key)
+    unknown = [p for p in names if p not in BY_NAME]
+    if unknown:
+        raise UserError(f"unknown parameter(s) {unknown[:5]}; allowed: {', '.join(NAMES)}", key=key)
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise UserError(f"parameter(s) {dup} given twice; each may appear once", key=key)
+    if len(names) < 2:
+        raise UserError(f"at least two parameters are needed (Sobol indices apportion the variance "
+                        f"between them), got {len(names)}", key=key)
+    return tuple(names)
+
+
+def _seeded_bootstrap(res, seed: int, n_resamples: int = 200, confidence_level: float = 0.95):
+    """The bootstrap intervals of ``SobolResult.bootstrap``, but from a seeded generator (scipy's
+    own method draws from fresh entropy, so two identical runs differed): (low, high), each
+    (2: first and total order, outcomes, parameters)."""
+    from scipy.stats import bootstrap
+
+    def statistic(idx):
+        return res._indices_method(res._f_A[:, idx], res._f_B[:, idx], res._f_AB[..., idx])
+
+    b = bootstrap([np.arange(res._f_A.shape[1])], statistic=statistic, method="BCa",
+                  n_resamples=n_resamples, confidence_level=confidence_level,
+                  rng=np.random.default_rng([seed, 59]))
+    return np.asarray(b.confidence_interval.low), np.asarray(b.confidence_interval.high)
+
+
 def sensitivity(scenario: Scenario | str, *, parameters: Sequence[str] = DEFAULT_PARAMETERS,
                 source: ParameterSource | str | None = None, n: int = 256, replicates: int = 16,
                 seed: int = 1, workers: int = 1, progress: bool = False,
@@ -107,12 +140,10 @@ def sensitivity(scenario: Scenario | str, *, parameters: Sequence[str] = DEFAULT
     geo = geo or load_geography()
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario, geo)
-    if n < 8 or n & (n - 1):
-        raise UserError(f"the Sobol sample size must be a power of 2 >= 8, got {n}", key="--sobol-n")
-    unknown = [p for p in parameters if p not in BY_NAME]
-    if unknown:
-        raise UserError(f"unknown parameter(s) {unknown}; allowed: {', '.join(NAMES)}",
-                        key="parameters")
+    if n < 8 or n & (n - 1) or n > 2 ** 20:
+        raise UserError(f"the Sobol sample size must be a power of 2 from 8 to 2**20, got {n}",
+                        key="--sobol-n")
+    parameters = check_parameter_names(parameters)
     source = resolve_parameter_source(source)
     rows = scenario.apply_table(source.table(seed, range(max(64, len(source.rows))))).values
     centre = np.median(rows, axis=0)
@@ -146,17 +177,13 @@ def sensitivity(scenario: Scenario | str, *, parameters: Sequence[str] = DEFAULT
 
         res = sobol_indices(func=func, n=n, dists=dists, random_state=np.random.default_rng(seed))
     bar.close()
-    boot = res.bootstrap(confidence_level=0.95, n_resamples=200)
+    low, high = _seeded_bootstrap(res, seed)
     outcomes = ("kabul_day", "capitals_held_aug15")
     return Sensitivity(
         names=tuple(parameters), ranges=ranges, outcomes=outcomes,
         first={o: np.asarray(res.first_order[k]) for k, o in enumerate(outcomes)},
         total={o: np.asarray(res.total_order[k]) for k, o in enumerate(outcomes)},
-        first_ci={o: (np.asarray(boot.first_order.confidence_interval.low[k]),
-                      np.asarray(boot.first_order.confidence_interval.high[k]))
-                  for k, o in enumerate(outcomes)},
-        total_ci={o: (np.asarray(boot.total_order.confidence_interval.low[k]),
-                      np.asarray(boot.total_order.confidence_interval.high[k]))
-                  for k, o in enumerate(outcomes)},
+        first_ci={o: (low[0][k], high[0][k]) for k, o in enumerate(outcomes)},
+        total_ci={o: (low[1][k], high[1][k]) for k, o in enumerate(outcomes)},
         evaluations=n * (len(parameters) + 2), replicates=replicates,
         seconds=time.perf_counter() - started)

@@ -9,16 +9,20 @@ date, which is how the forecast mode calibrates "as an analyst could have at the
 from __future__ import annotations
 
 import datetime as dt
-import tomllib
+import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .errors import UserError
 from .geography import Geography
-from .timeline import START
+from .timeline import DEFAULT_END, START
+from .userfiles import as_float, read_toml
 
 FIRST_CUTOFF = dt.date(2021, 5, 15)
 LAST_CUTOFF = dt.date(2021, 8, 15)
+#: Capital fall dates and constraints must lie in the campaign the model simulates.
+CAMPAIGN_END = DEFAULT_END
+ID_RE = re.compile(r"[A-Za-z0-9_\-]{1,64}")      # with fullmatch: no trailing newline
 
 
 @dataclass(frozen=True)
@@ -115,24 +119,51 @@ class Targets:
                        facts=facts)
 
 
-def _date(value, path, key) -> dt.date:
-    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
-        return value
+def _date(value, path, key, lo: dt.date = START, hi: dt.date = CAMPAIGN_END) -> dt.date:
     if isinstance(value, str):
         try:
-            return dt.date.fromisoformat(value)
+            value = dt.date.fromisoformat(value)
         except ValueError:
             pass
-    raise UserError(f"expected a date YYYY-MM-DD, got {value!r}", file=path, key=key)
+    if not isinstance(value, dt.date) or isinstance(value, dt.datetime):
+        raise UserError(f"expected a date YYYY-MM-DD, got {value!r}", file=path, key=key)
+    if not lo <= value <= hi:
+        raise UserError(f"date {value} outside the campaign; allowed {lo} to {hi}", file=path, key=key)
+    return value
+
+
+def _id(table, path, where, default) -> str:
+    value = table.get("id", default)
+    if not isinstance(value, str) or not ID_RE.fullmatch(value):
+        raise UserError(f"expected an id of 1-64 letters, digits, '_' or '-', got {value!r}",
+                        file=path, key=f"{where}.id")
+    return value
+
+
+def _text(table, key, path, where) -> str:
+    value = table.get(key, "")
+    if not isinstance(value, str):
+        raise UserError(f"expected a string, got {type(value).__name__} {value!r:.40}", file=path,
+                        key=f"{where}.{key}")
+    return value
+
+
+def _tables(data, key, path) -> list:
+    items = data.get(key, [])
+    if not isinstance(items, list) or not all(isinstance(t, dict) for t in items):
+        raise UserError(f"expected an array of tables [[{key}]]", file=path, key=key)
+    return items
 
 
 def _num(table, key, path, where, lo, hi) -> float:
     v = table.get(key)
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         raise UserError(f"expected a number, got {v!r}", file=path, key=f"{where}.{key}")
-    if not lo <= v <= hi:
-        raise UserError(f"value {v} out of range; allowed [{lo}, {hi}]", file=path, key=f"{where}.{key}")
-    return float(v)
+    f = as_float(v)
+    if f is None or not lo <= f <= hi:
+        raise UserError(f"value {v!r:.40} out of range; allowed [{lo}, {hi}]", file=path,
+                        key=f"{where}.{key}")
+    return f
 
 
 def _check_keys(table, allowed, path, where):
@@ -144,38 +175,35 @@ def _check_keys(table, allowed, path, where):
 
 def load_targets(path: str | Path, geo: Geography) -> Targets:
     path = Path(path)
-    if not path.is_file():
-        raise UserError("file not found (expected a targets TOML file)", file=path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise UserError(f"not a valid UTF-8 TOML file: {exc}", file=path) from None
+    data, _ = read_toml(path, "a targets TOML file")
     _check_keys(data, {"settings", "districts", "capitals", "constraints", "district_facts"}, path,
                 "targets")
     settings = data.get("settings", {})
+    if not isinstance(settings, dict):
+        raise UserError("expected a table [settings]", file=path, key="settings")
     _check_keys(settings, {"capital_bandwidth_days", "capital_probability_floor"}, path, "settings")
     bandwidth = _num(settings, "capital_bandwidth_days", path, "settings", 0.01, 10)
     floor = _num(settings, "capital_probability_floor", path, "settings", 1e-12, 0.5)
 
     districts = []
-    for k, t in enumerate(data.get("districts", [])):
+    for k, t in enumerate(_tables(data, "districts", path)):
         where = f"districts[{k}]"
         _check_keys(t, {"id", "date", "districts", "tolerance", "weight", "source", "why"}, path, where)
-        d = _date(t.get("date"), path, f"{where}.date")
-        if not START <= d <= LAST_CUTOFF:
-            raise UserError(f"date {d} outside {START} to {LAST_CUTOFF}", file=path, key=f"{where}.date")
-        districts.append(CountTarget(str(t.get("id", where)), d,
+        d = _date(t.get("date"), path, f"{where}.date", START, LAST_CUTOFF)
+        districts.append(CountTarget(_id(t, path, where, f"districts_{k}"), d,
                                      _num(t, "districts", path, where, 0, geo.n),
                                      _num(t, "tolerance", path, where, 1e-4, 1.0),
                                      _num(t, "weight", path, where, 0, 100),
-                                     str(t.get("source", "")), str(t.get("why", ""))))
+                                     _text(t, "source", path, where), _text(t, "why", path, where)))
     capitals = []
-    for k, t in enumerate(data.get("capitals", [])):
+    for k, t in enumerate(_tables(data, "capitals", path)):
         where = f"capitals[{k}]"
         _check_keys(t, {"province", "capital", "earliest", "latest", "weight", "source", "why"}, path,
                     where)
         try:
-            prov = geo.province_by_name(str(t.get("province")))
+            if not isinstance(t.get("province"), str):
+                raise KeyError(t.get("province"))
+            prov = geo.province_by_name(t["province"])
         except KeyError:
             raise UserError(f"unknown province {t.get('province')!r}; allowed: "
                             f"{', '.join(geo.province_names())}", file=path,
@@ -184,20 +212,27 @@ def load_targets(path: str | Path, geo: Geography) -> Targets:
                                                                               f"{where}.latest")
         if hi < lo:
             raise UserError(f"latest {hi} is before earliest {lo}", file=path, key=f"{where}.latest")
-        capitals.append(CapitalTarget(prov.name, prov.index, str(t.get("capital", prov.capital)), lo,
+        capital = t.get("capital", prov.capital)
+        if not isinstance(capital, str) or not capital.strip() or "\n" in capital:
+            raise UserError(f"expected the capital's name, got {capital!r:.40}", file=path,
+                            key=f"{where}.capital")
+        capitals.append(CapitalTarget(prov.name, prov.index, capital, lo,
                                       hi, _num(t, "weight", path, where, 0, 100),
-                                      str(t.get("source", "")), str(t.get("why", ""))))
+                                      _text(t, "source", path, where), _text(t, "why", path, where)))
     constraints = []
-    for k, t in enumerate(data.get("constraints", [])):
+    for k, t in enumerate(_tables(data, "constraints", path)):
         where = f"constraints[{k}]"
         _check_keys(t, {"id", "kind", "date", "weight", "source", "why"}, path, where)
         if t.get("kind") not in CONSTRAINT_KINDS:
             raise UserError(f"unknown kind {t.get('kind')!r}; allowed: {', '.join(CONSTRAINT_KINDS)}",
                             file=path, key=f"{where}.kind")
-        constraints.append(Constraint(str(t.get("id", where)), t["kind"],
+        constraints.append(Constraint(_id(t, path, where, f"constraints_{k}"), t["kind"],
                                       _date(t.get("date"), path, f"{where}.date"),
                                       _num(t, "weight", path, where, 0, 100),
-                                      str(t.get("source", "")), str(t.get("why", ""))))
+                                      _text(t, "source", path, where), _text(t, "why", path, where)))
+    if not any(t.weight > 0 for t in districts) and not any(c.weight > 0 for c in capitals):
+        raise UserError("no district count or capital with a weight > 0: nothing to fit",
+                        file=path, key="districts")
     facts = None
     if "district_facts" in data:
         f = data["district_facts"]
@@ -210,12 +245,10 @@ def load_targets(path: str | Path, geo: Geography) -> Targets:
             raise UserError(f"unknown split {split!r}; allowed: {', '.join(FACT_SPLITS)} (the "
                             "holdout facts are for validation only)", file=path,
                             key="district_facts.split")
-        latest = _date(f.get("latest"), path, "district_facts.latest")
-        if not START <= latest <= LAST_CUTOFF:
-            raise UserError(f"date {latest} outside {START} to {LAST_CUTOFF}", file=path,
-                            key="district_facts.latest")
+        latest = _date(f.get("latest"), path, "district_facts.latest", START, LAST_CUTOFF)
         facts = FactTargets(split, _num(f, "weight", path, "district_facts", 0, 100),
                             _num(f, "bandwidth_days", path, "district_facts", 0.01, 30), latest,
-                            str(f.get("source", "")), str(f.get("why", "")))
+                            _text(f, "source", path, "district_facts"),
+                            _text(f, "why", path, "district_facts"))
     return Targets(path, bandwidth, floor, tuple(districts), tuple(capitals), tuple(constraints),
                    facts)

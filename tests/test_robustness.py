@@ -1,8 +1,10 @@
 """Robustness: malformed input always gives the clean error; interrupted runs resume exactly.
 
-The property-based tests generate well over 1,000 malformed scenario files per run (hypothesis,
-derandomised so CI is reproducible) and require, every time, a one-line UserError naming the
-file, or a scenario that loads; never another exception.
+The property-based tests generate about 3,000 malformed inputs per run (hypothesis, derandomised
+so CI is reproducible): scenario files, calibration configs, targets, posterior CSVs, manifests,
+checkpoint chunks and command-line flags. Each must give a one-line UserError naming the file
+(exit code 2 from the CLI) with nothing written, or load with only valid values; never another
+exception. ``pytest --hypothesis-show-statistics`` shows the counts.
 """
 
 from __future__ import annotations
@@ -345,3 +347,347 @@ def test_results_files_are_data_not_code():
     for line in sources.splitlines():
         if "np.load(" in line:
             assert "allow_pickle=False" in line, line
+
+
+# ================================================================ beyond scenario files
+# Calibration configs, targets, posterior CSVs, manifests, checkpoint chunks and command-line
+# flags: every malformed input is refused with a one-line UserError (or exit code 2 from the
+# CLI) naming the file or flag, and nothing is written.
+
+MORE = settings(max_examples=150, deadline=None, derandomize=True,
+                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+
+huge = st.sampled_from([10 ** 19, -(10 ** 19), 10 ** 400, 2 ** 63, 2 ** 64])
+anything = st.one_of(scalars, huge, st.lists(scalars, max_size=3),
+                     st.dictionaries(names, scalars, max_size=2),
+                     st.datetimes(dt.datetime(1900, 1, 1), dt.datetime(2100, 1, 1)))
+
+
+@settings(max_examples=75, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(slot=st.sampled_from(SLOTS), value=huge)
+def test_integers_beyond_the_float_range_in_any_scenario_slot_are_refused(tmp_path, geo, slot,
+                                                                          value):
+    doc = valid_whatif()
+    section, key = slot
+    target = doc[section][0] if isinstance(doc[section], list) else doc[section]
+    target[key] = value
+    path = tmp_path / "huge.toml"
+    path.write_text(toml_text(doc), encoding="utf-8")
+    assert assert_clean(path, geo) is not None
+
+
+def files_in(folder):
+    return sorted(p.relative_to(folder) for p in folder.rglob("*"))
+
+
+def assert_refused_or_loaded(load, path):
+    """``load(path)`` succeeds or raises a one-line UserError naming the file; nothing else."""
+    try:
+        load(path)
+    except UserError as err:
+        msg = err.one_line()
+        assert str(path) in msg and "\n" not in msg, msg
+        return msg
+    return None
+
+
+# ---------------------------------------------------------------- calibration configs
+
+def valid_config(tmp_path) -> dict:
+    return {
+        "calibration": {"name": "t", "scenario": str(BASELINE),
+                        "targets": str(ROOT / "calibration" / "targets.toml"), "seed": 1,
+                        "horizon": dt.date(2021, 8, 31)},
+        "sampler": {"walkers": 8, "steps": 10, "burn_in": 2, "thin": 1, "checkpoint_every": 2,
+                    "initial_design": 16, "search_generations": 2},
+        "predictive": {"replicates": 50},
+        "stages.rural": {"replicates": 8},
+        "stages.rural.parameters": [{"name": "b_pay", "prior": "uniform", "lower": 0.0,
+                                     "upper": 3.0, "why": "x"}],
+    }
+
+
+CONFIG_SLOTS = [("calibration", k) for k in ("name", "scenario", "targets", "seed", "horizon")] + \
+    [("sampler", k) for k in ("walkers", "steps", "burn_in", "thin", "checkpoint_every",
+                              "initial_design", "search_generations")] + \
+    [("predictive", "replicates"), ("stages.rural", "replicates"), ("stages.rural", "parameters"),
+     ("TOP", "calibration"), ("TOP", "sampler"), ("TOP", "stages"), ("TOP", "predictive")] + \
+    [("stages.rural.parameters", k) for k in ("name", "prior", "lower", "upper", "mean", "sd", "why")]
+
+
+def config_text(doc: dict) -> str:
+    top = {k: v for k, v in doc.items() if not isinstance(v, (dict, list))}
+    lines = [f"{k} = {toml_value(v)}" for k, v in top.items()]
+    rest = {k: v for k, v in doc.items() if isinstance(v, (dict, list))}
+    return "\n".join(lines) + "\n" + toml_text(rest)
+
+
+@MORE
+@given(slot=st.sampled_from(CONFIG_SLOTS), value=anything)
+def test_any_value_in_a_calibration_config_loads_or_fails_cleanly(tmp_path, slot, value):
+    doc = valid_config(tmp_path)
+    section, key = slot
+    if section == "TOP":
+        doc.pop(key, None)
+        if key == "stages":
+            doc.pop("stages.rural", None)
+            doc.pop("stages.rural.parameters", None)
+        doc = {key: value, **doc} if not isinstance(value, (dict, list)) else doc
+    elif isinstance(doc[section], list):
+        doc[section][0][key] = value
+    elif key == "parameters":
+        doc.pop("stages.rural.parameters")
+        doc[section][key] = value
+    else:
+        doc[section][key] = value
+    path = tmp_path / "cal.toml"
+    path.write_text(config_text(doc), encoding="utf-8")
+    before = files_in(tmp_path)
+    assert_refused_or_loaded(load_config, path)
+    assert files_in(tmp_path) == before
+
+
+# ---------------------------------------------------------------- targets
+
+def valid_targets() -> dict:
+    return {
+        "settings": {"capital_bandwidth_days": 0.5, "capital_probability_floor": 0.002},
+        "districts": [{"id": "a", "date": dt.date(2021, 5, 31), "districts": 88, "tolerance": 0.05,
+                       "weight": 1.0, "source": "s", "why": "w"}],
+        "capitals": [{"province": "Nimroz", "capital": "Zaranj", "earliest": dt.date(2021, 8, 6),
+                      "latest": dt.date(2021, 8, 6), "weight": 1.0, "source": "s", "why": "w"}],
+        "constraints": [{"id": "c", "kind": "no_capital_before", "date": dt.date(2021, 8, 6),
+                         "weight": 1.0, "source": "s", "why": "w"}],
+    }
+
+
+TARGET_SLOTS = [("settings", k) for k in ("capital_bandwidth_days", "capital_probability_floor")] + \
+    [("districts", k) for k in ("id", "date", "districts", "tolerance", "weight", "source")] + \
+    [("capitals", k) for k in ("province", "capital", "earliest", "latest", "weight", "why")] + \
+    [("constraints", k) for k in ("id", "kind", "date", "weight")]
+
+
+@MORE
+@given(slot=st.sampled_from(TARGET_SLOTS), value=anything)
+def test_any_value_in_a_targets_file_loads_or_fails_cleanly(tmp_path, geo, slot, value):
+    from sim.targets import load_targets
+    doc = valid_targets()
+    section, key = slot
+    target = doc[section][0] if isinstance(doc[section], list) else doc[section]
+    target[key] = value
+    path = tmp_path / "targets.toml"
+    path.write_text(toml_text(doc), encoding="utf-8")
+    assert_refused_or_loaded(lambda p: load_targets(p, geo), path)
+
+
+@MORE
+@given(day=st.dates(dt.date(1900, 1, 1), dt.date(2100, 12, 31)),
+       where=st.sampled_from([("capitals", "earliest"), ("constraints", "date"),
+                              ("districts", "date")]))
+def test_target_dates_outside_the_campaign_are_refused(tmp_path, geo, day, where):
+    from sim.targets import LAST_CUTOFF, load_targets
+    from sim.timeline import DEFAULT_END, START
+    doc = valid_targets()
+    section, key = where
+    doc[section][0][key] = day
+    if key == "earliest":
+        doc[section][0]["latest"] = day
+    path = tmp_path / "targets.toml"
+    path.write_text(toml_text(doc), encoding="utf-8")
+    msg = assert_refused_or_loaded(lambda p: load_targets(p, geo), path)
+    hi = LAST_CUTOFF if section == "districts" else DEFAULT_END
+    if not START <= day <= hi:
+        assert msg is not None and f"{section}[0]" in msg
+
+
+# ---------------------------------------------------------------- posterior CSVs
+
+cells = st.one_of(st.floats(allow_nan=True, allow_infinity=True).map(repr),
+                  st.integers(-10 ** 6, 10 ** 6).map(str), st.text(max_size=8),
+                  st.sampled_from(["", "1e999", "-0", "10.5", "500", "nan", "inf", "1,2", '"']))
+posterior_columns = st.lists(st.sampled_from(["base_rate", "b_pay", "initial_fallen",
+                                              "assault_ramp_days", "weight", "draw", "nope", ""]),
+                             min_size=1, max_size=4)
+
+
+@MORE
+@given(columns=posterior_columns, rows=st.lists(st.lists(cells, min_size=0, max_size=5),
+                                                 min_size=0, max_size=4))
+def test_any_posterior_csv_loads_valid_values_or_fails_cleanly(tmp_path, columns, rows):
+    from sim.parameters import BY_NAME
+    from sim.posterior import read_posterior
+    path = tmp_path / "post.csv"
+    text = ",".join(columns) + "\n" + "".join(",".join(r) + "\n" for r in rows)
+    path.write_text(text, encoding="utf-8")
+    try:
+        src = read_posterior(path)
+    except UserError as err:
+        assert str(path) in err.one_line() and "\n" not in err.one_line()
+        return
+    # accepted: then every value is a finite number within its bounds (whole where it must be)
+    from sim.parameters import NAMES
+    assert np.all(np.isfinite(src.rows)) and np.all(np.isfinite(src.weights))
+    for j, name in enumerate(NAMES):
+        spec = BY_NAME[name]
+        col = src.rows[:, j]
+        assert np.all((col >= spec.lower) & (col <= spec.upper)), name
+        if spec.integer:
+            assert np.all(col == np.round(col)), name
+
+
+@MORE
+@given(data=st.binary(max_size=120), encoding=st.sampled_from(["raw", "utf-16", "utf-32"]))
+def test_arbitrary_bytes_as_a_posterior_never_crash(tmp_path, data, encoding):
+    from sim.posterior import read_posterior
+    path = tmp_path / "post.csv"
+    if encoding == "raw":
+        path.write_bytes(data)
+    else:
+        path.write_bytes(("b_pay,weight\n1.0,1\n" + data.decode("latin-1")).encode(encoding))
+    assert_refused_or_loaded(read_posterior, path)
+
+
+# ---------------------------------------------------------------- manifests
+
+def valid_manifest() -> dict:
+    return {"scenario": "baseline", "scenario_files": [str(BASELINE)],
+            "scenario_file_sha256": ["0" * 64], "seed": 1, "replicates": 10,
+            "parameter_source_kind": "fixed", "parameter_source_values": {"b_pay": 1.0},
+            "engine": "batch", "fall_times_kept": True, "package_version": "0"}
+
+
+MANIFEST_KEYS = ["scenario_files", "scenario_file_sha256", "seed", "replicates",
+                 "parameter_source_kind", "parameter_source_values", "parameter_source_file",
+                 "engine", "fall_times_kept", "scenarios"]
+
+
+@MORE
+@given(key=st.sampled_from(MANIFEST_KEYS), value=st.one_of(anything, st.none()),
+       drop=st.booleans())
+def test_a_corrupted_manifest_is_refused_in_one_line(tmp_path, key, value, drop):
+    import json
+    from sim.reproduce import _manifest
+    m = valid_manifest()
+    if drop:
+        m.pop(key, None)
+    else:
+        m[key] = value
+    (tmp_path / "manifest.json").write_text(json.dumps(m, default=str))
+    msg = assert_refused_or_loaded(_manifest, tmp_path)
+    if msg is None:          # accepted: the values reproduce reads are of the right kind
+        if "scenario_files" in m:
+            assert isinstance(m["seed"], int) and isinstance(m["replicates"], int)
+
+
+@MORE
+@given(data=st.binary(max_size=200))
+def test_arbitrary_bytes_as_a_manifest_never_crash(tmp_path, data):
+    from sim.reproduce import _manifest
+    (tmp_path / "manifest.json").write_bytes(data)
+    assert assert_refused_or_loaded(_manifest, tmp_path) is not None
+
+
+# ---------------------------------------------------------------- checkpoint chunks
+
+@pytest.fixture(scope="module")
+def saved_checkpoint(tmp_path_factory, geo):
+    ck = tmp_path_factory.mktemp("ck") / "run.checkpoint"
+    sim.run(BASELINE, replicates=40, seed=4, parameters="fixed", geo=geo, chunk_size=20,
+            checkpoint=ck)
+    return ck
+
+
+CHUNK_DAMAGE = ["truncate", "bytes", "zeros", "swap", "shape", "drop_field", "key"]
+
+
+@MORE
+@given(how=st.sampled_from(CHUNK_DAMAGE), cut=st.integers(0, 4000), junk=st.binary(max_size=64))
+def test_a_damaged_checkpoint_chunk_is_refused_on_resume(tmp_path, geo, saved_checkpoint, how,
+                                                         cut, junk):
+    import shutil
+    ck = tmp_path / "run.checkpoint"
+    if ck.exists():
+        shutil.rmtree(ck)
+    shutil.copytree(saved_checkpoint, ck)
+    a, b = ck / "chunk_00000000_00000020.npz", ck / "chunk_00000020_00000040.npz"
+    raw = a.read_bytes()
+    if how == "truncate":
+        a.write_bytes(raw[:cut % len(raw)])
+    elif how == "bytes":
+        a.write_bytes(junk)
+    elif how == "swap":
+        a.write_bytes(b.read_bytes())
+        b.write_bytes(raw)
+    else:
+        with np.load(a, allow_pickle=False) as z:
+            d = {k: z[k] for k in z.files}
+        if how == "zeros":
+            d["fall_time"] = np.zeros_like(d["fall_time"])
+        elif how == "shape":
+            d["fall_time"] = d["fall_time"][:, : 1 + cut % 300]
+        elif how == "drop_field":
+            d.pop(["mode", "sha256", "start", "end_time"][cut % 4])
+        else:
+            d["key"] = np.array("0" * 64)
+        with open(a, "wb") as fh:
+            np.savez(fh, **d)
+    with pytest.raises(UserError) as err:
+        sim.run(BASELINE, replicates=40, seed=4, parameters="fixed", geo=geo, chunk_size=20,
+                checkpoint=ck, resume=True)
+    assert "--resume" in err.value.one_line() and "\n" not in err.value.one_line()
+
+
+# ---------------------------------------------------------------- command-line flags
+
+def run_cli(argv):
+    """sim.cli.main in-process: (exit code, stderr)."""
+    import contextlib
+    import io
+    from sim.cli import main
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        try:
+            code = main([str(a) for a in argv])
+        except SystemExit as exc:
+            code = exc.code
+    return code, err.getvalue()
+
+
+NUMERIC_FLAGS = {"run": ["--replicates", "--seed", "--workers", "--chunk-size"],
+                 "sensitivity": ["--sobol-n", "--sobol-replicates", "--seed", "--workers"],
+                 "compare": ["--replicates", "--sobol-n", "--sobol-replicates"]}
+def _parses_as_int(text: str) -> bool:
+    try:
+        int(text)
+    except ValueError:
+        return False
+    return True
+
+
+bad_numbers = st.one_of(st.integers(max_value=-1), st.integers(min_value=2 ** 63),
+                        st.sampled_from(["", "1.5", "1e3", "0x10", "nan", "ten", "-0.0"]),
+                        st.text(max_size=6).filter(lambda t: not _parses_as_int(t)))
+
+
+@MORE
+@given(cmd=st.sampled_from(sorted(NUMERIC_FLAGS)), data=st.data(), value=bad_numbers)
+def test_bad_numbers_on_the_command_line_exit_2_in_one_line(tmp_path, cmd, data, value):
+    flag = data.draw(st.sampled_from(NUMERIC_FLAGS[cmd]))
+    out = tmp_path / "out"
+    code, err = run_cli([cmd, BASELINE, flag, str(value), "--out", out, "-q"])
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert not out.exists() and files_in(tmp_path) == []
+
+
+@MORE
+@given(text=st.text(max_size=30))
+def test_bad_sensitivity_parameter_lists_exit_2(tmp_path, text):
+    from sim.parameters import NAMES
+    names = text.split(",")
+    if len(names) >= 2 and len(set(names)) == len(names) and all(n in NAMES for n in names):
+        return
+    out = tmp_path / "out"
+    code, err = run_cli(["sensitivity", BASELINE, "--parameters", text, "--out", out, "-q"])
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert files_in(tmp_path) == []
