@@ -78,7 +78,8 @@ def reproduce(run_dir: str | Path, *, workers: int = 1, progress: bool = False) 
             notes.append(f"{post} has changed since the run (sha256 differs)")
     result = run(files[-1], replicates=int(m["replicates"]), seed=int(m["seed"]),
                  parameters=source, engine=m.get("engine", "batch"), workers=workers,
-                 progress=progress, keep_fall_times=bool(m.get("fall_times_kept", True)))
+                 progress=progress, keep_fall_times=bool(m.get("fall_times_kept", True)),
+                 replicates_per_draw=int(m.get("replicates_per_draw", 1)))
     checks = {}
     with tempfile.TemporaryDirectory() as tmp:
         new = Path(tmp)

@@ -79,6 +79,8 @@ class EnsembleResult:
     engine: str = "batch"
     elapsed: float = 0.0
     extra_manifest: dict = field(default_factory=dict)
+    replicates_per_draw: int = 1          # consecutive replicates sharing one parameter draw
+    plot_day_range: tuple[float, float] | None = None   # shared x range of capitals.png, if set
 
     @classmethod
     def from_builder(cls, b: ResultBuilder, **kw) -> "EnsembleResult":
@@ -226,6 +228,7 @@ class EnsembleResult:
             "parameters": params,
             "seed": self.seed,
             "replicates": self.replicates,
+            "replicates_per_draw": self.replicates_per_draw,
             "engine": self.engine,
             "fall_times_kept": self.has_fall_times,
             "start_date": START.isoformat(),
@@ -263,14 +266,41 @@ class EnsembleResult:
                                 mode_names=np.array(["held", "negotiated", "fight",
                                                      "taliban_at_start"]),
                                 assault_time=self.assault_time, end_time=self.end_time,
-                                replicate=np.arange(self.replicates))
+                                replicate=np.arange(self.replicates),
+                                draw_group=np.arange(self.replicates) // self.replicates_per_draw,
+                                dates=np.array([d.isoformat() for d in self.dates]),
+                                README=np.array(fall_times_readme(self)))
         write_csv(out / "districts.csv", self.districts())
         write_csv(out / "capitals.csv", self.capitals())
         write_csv(out / "daily.csv", self.daily())
         write_json(out / "summary.json", self.summary_dict())
         if plots:
             from .plots import write_run_plots
-            write_run_plots(self, out / "plots")
+            write_run_plots(self, out / "plots", day_range=self.plot_day_range)
+
+
+def fall_times_readme(result) -> list[str]:
+    """The layout of fall_times.npz, stored in the file itself (its ``README`` array)."""
+    origin = START.isoformat()
+    return [
+        f"fall_times.npz written by afsim {__version__}: scenario '{result.scenario.name}', "
+        f"{result.replicates} replicates x {result.geo.n} districts, seed {result.seed}.",
+        "Load with numpy.load(path); every array is plain numpy (no pickle needed).",
+        f"Time unit: days since {origin} 00:00 (local day boundaries; day d is the date "
+        f"{origin} + floor(d) days). NaN = did not happen before the horizon "
+        f"({date_of(result.model.horizon - 1).isoformat()}).",
+        "fall_time[replicate, district]: float64, time the district fell (Taliban-held on "
+        f"{origin}: 0).",
+        "mode[replicate, district]: int8, how it fell; codes in mode_names "
+        "(0 held, 1 negotiated, 2 fight, 3 Taliban-held at the start).",
+        "pcode[district]: AGCHO district code of each column (same order as districts.csv).",
+        "replicate[replicate]: replicate number k (its random numbers depend on seed and k only).",
+        "draw_group[replicate]: k // replicates_per_draw; replicates of one group share one "
+        f"posterior parameter draw (replicates_per_draw = {result.replicates_per_draw}).",
+        "assault_time[replicate], end_time[replicate]: start of the assault on the cities and end "
+        "of the run, in the same time unit.",
+        f"dates[day]: ISO date of model day 0, 1, ... ({len(result.dates)} days), for labelling.",
+    ]
 
 
 def write_csv(path: Path, rows: list[dict]) -> None:
