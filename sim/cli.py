@@ -39,12 +39,17 @@ _seed = _whole_number(0, 2 ** 63 - 1, "a whole number 0 <= seed < 2**63")
 _workers = _whole_number(0, None, "a whole number >= 0 (0 = all cores)")
 
 
-def _add_run_options(p: argparse.ArgumentParser, *, default_replicates: int = 200) -> None:
+def _add_run_options(p: argparse.ArgumentParser, *, default_replicates: int = 200,
+                     default_per_draw: int = 1) -> None:
     p.add_argument("--replicates", "-n", type=_positive_int, default=default_replicates,
                    help=f"number of replicates (default {default_replicates})")
+    p.add_argument("--replicates-per-draw", type=_positive_int, default=default_per_draw,
+                   help="consecutive replicates sharing one posterior draw, so that the spread "
+                        "across draws can be told from simulation noise (default "
+                        f"{default_per_draw})")
     p.add_argument("--seed", type=_seed, default=1, help="random seed (default 1)")
-    p.add_argument("--workers", type=_workers, default=1,
-                   help="local worker processes (0 = all cores; default 1)")
+    p.add_argument("--workers", type=_workers, default=0,
+                   help="local worker processes (default 0 = every core available)")
     p.add_argument("--scheduler", default=None,
                    help="address of a Dask distributed scheduler to run on instead of local workers")
     p.add_argument("--engine", choices=("batch", "simpy"), default="batch",
@@ -93,7 +98,8 @@ def cmd_run(args) -> int:
                  parameters=_parameter_source(args), engine=args.engine, workers=args.workers,
                  scheduler=args.scheduler, progress=not args.quiet,
                  keep_fall_times=args.keep_fall_times, chunk_size=args.chunk_size,
-                 checkpoint=checkpoint, resume=args.resume)
+                 checkpoint=checkpoint, resume=args.resume,
+                 replicates_per_draw=args.replicates_per_draw)
     result.extra_manifest["command"] = "afsim " + " ".join(sys.argv[1:])
     result.write(out, force=args.force, plots=not args.no_plots)
     shutil.rmtree(checkpoint, ignore_errors=True)
@@ -163,27 +169,50 @@ def _print_fit(report: dict, what: str, seconds: float, out) -> None:
         print(f"  {key:42s} {shown:>10s}   goal {g['goal']:<32s} {'met' if g['met'] else 'NOT met'}")
 
 
+def _structures(args):
+    """--structure NAME=POSTERIOR (repeatable): the primary source first, then each named one."""
+    from .ensemble import resolve_parameter_source
+    from .posterior import read_posterior
+    primary = _parameter_source(args)
+    if not args.structure:
+        return primary
+    first = resolve_parameter_source(primary)
+    out = {first.label: first}
+    for item in args.structure:
+        name, sep, path = item.partition("=")
+        if not sep or not name or not path:
+            raise UserError(f"expected NAME=POSTERIOR.csv, got {item!r}", key="--structure")
+        if name in out:
+            raise UserError(f"structure {name!r} given twice", key="--structure")
+        out[name] = read_posterior(path)
+    return out
+
+
 def cmd_compare(args) -> int:
     from .compare import compare
+    from .ensemble import resolve_workers
     from .output import check_output_dir
-    from .sensitivity import sensitivity
+    from .sensitivity import cached_sensitivity, sensitivity
     check_output_dir(args.out, args.force)
     started = time.perf_counter()
     checkpoint = Path(str(args.out) + ".checkpoint")
     comp = compare(args.scenarios, replicates=args.replicates, seed=args.seed,
-                   parameters=_parameter_source(args), workers=args.workers,
+                   parameters=_structures(args), workers=args.workers,
                    scheduler=args.scheduler, progress=not args.quiet,
                    keep_fall_times=args.keep_fall_times, chunk_size=args.chunk_size,
-                   checkpoint=checkpoint, resume=args.resume, engine=args.engine)
+                   checkpoint=checkpoint, resume=args.resume, engine=args.engine,
+                   replicates_per_draw=args.replicates_per_draw)
     if args.sensitivity:
-        comp.sensitivity = sensitivity(comp.results[comp.baseline].scenario,
-                                       source=comp.base.source, n=args.sobol_n,
-                                       replicates=args.sobol_replicates, seed=args.seed,
-                                       workers=args.workers or 0, progress=not args.quiet)
+        kw = dict(source=comp.base.source, n=args.sobol_n, replicates=args.sobol_replicates,
+                  seed=args.seed, workers=resolve_workers(args.workers), progress=not args.quiet)
+        scenario = comp.results[comp.baseline].scenario
+        comp.sensitivity = (sensitivity(scenario, **kw) if args.no_cache
+                            else cached_sensitivity(scenario, cache_dir=args.cache_dir, **kw))
     comp.notes["command"] = "afsim " + " ".join(sys.argv[1:])
     comp.elapsed = time.perf_counter() - started
     comp.write(args.out, force=args.force, plots=not args.no_plots, boundaries=args.boundaries,
-               map_scenario=args.map_scenario, animation=args.animation)
+               map_scenario=args.map_scenario, animation=args.animation,
+               progress=not args.quiet)
     shutil.rmtree(checkpoint, ignore_errors=True)
     print(f"compared {len(comp.names)} scenarios x {args.replicates} replicates in "
           f"{time.perf_counter() - started:.0f} s -> {args.out}/report.html")
@@ -204,7 +233,7 @@ def cmd_sensitivity(args) -> int:
     params = tuple(args.parameters.split(",")) if args.parameters else DEFAULT_PARAMETERS
     sens = sensitivity(args.scenario, parameters=params, source=_parameter_source(args),
                        n=args.sobol_n, replicates=args.sobol_replicates, seed=args.seed,
-                       workers=args.workers or 0, progress=not args.quiet)
+                       workers=args.workers, progress=not args.quiet)
     with atomic_directory(args.out, force=args.force) as tmp:
         write_csv(tmp / "sensitivity.csv", sens.rows())
         sensitivity_chart(sens).savefig(tmp / "sensitivity.png", dpi=120)
@@ -285,10 +314,19 @@ def build_parser() -> argparse.ArgumentParser:
                    help="scenario files; the baseline is added if not given (e.g. scenarios/*.toml)")
     p.add_argument("--out", "-o", type=Path, default=Path("results/compare"),
                    help="output folder (default results/compare)")
-    _add_run_options(p, default_replicates=1000)
+    _add_run_options(p, default_replicates=1000, default_per_draw=10)
+    p.add_argument("--structure", action="append", default=[], metavar="NAME=POSTERIOR",
+                   help="also run every scenario under this posterior (one per structural variant "
+                        "of the model; repeatable): effects then report their spread across "
+                        "structures")
     p.add_argument("--no-sensitivity", dest="sensitivity", action="store_false",
                    help="skip the global sensitivity analysis")
     _add_sobol_options(p)
+    p.add_argument("--cache-dir", type=Path, default=None,
+                   help="where the baseline's sensitivity analysis is cached, keyed by its inputs "
+                        "(default $AFSIM_CACHE_DIR or ~/.cache/afsim)")
+    p.add_argument("--no-cache", action="store_true",
+                   help="recompute the sensitivity analysis even if cached")
     p.add_argument("--boundaries", type=Path, default=None,
                    help="AGCHO district boundary file (GeoJSON, or .shp with pyshp) for real "
                         "polygons on the maps")
@@ -315,7 +353,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("reproduce", help="rerun a result from its manifest and check it matches")
     p.add_argument("run_dir", type=Path, help="output folder of afsim run")
-    p.add_argument("--workers", type=_workers, default=1, help="local worker processes (0 = all cores)")
+    p.add_argument("--workers", type=_workers, default=0,
+                   help="local worker processes (default 0 = every core available)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_reproduce)
 

@@ -11,17 +11,32 @@ are the replicate means of
 Ranges: a calibrated parameter varies over its posterior 5-95% range (so the indices apportion
 the *remaining* uncertainty), any other over half to one and a half times its value; the other
 parameters stay at their posterior medians (or defaults).
+
+Which parameters: by default those the parameter source leaves uncertain (the columns that vary
+across the posterior's draws), or, with fixed parameters, those the package's calibration
+estimates (the columns of ``sim/data/posterior.csv``); no name is written here, so the analysis
+follows the model as its parameter table and calibration change.
+
+The analysis depends only on the scenario, the parameter source, the seed, the sizes and the
+code, so :func:`cached_sensitivity` keeps its result in a cache folder keyed by a hash of all of
+them: ``afsim compare`` reruns it only when one changes.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
+import os
+import pickle
 from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
-from .ensemble import ParameterSource, resolve_parameter_source
+from .ensemble import ParameterSource, resolve_parameter_source, resolve_workers
 from .errors import UserError
 from .geography import Geography, load_geography
 from .model import Model
@@ -32,10 +47,29 @@ from .randomness import Draws, draw_batch
 from .scenario import Scenario, load_scenario
 from .timeline import day_of
 
-#: The mechanisms the report asks about.
-DEFAULT_PARAMETERS = ("b_neighbour", "b_momentum", "b_pay", "b_air", "b_mobilization",
-                      "cap_b_cascade", "cap_b_encircle", "cap_b_distance", "cap_b_focus",
-                      "cap_b_ramp", "assault_delay_days", "kabul_b_capitals")
+#: ``parameters=DEFAULT_PARAMETERS`` (or None) asks for :func:`default_parameters`.
+DEFAULT_PARAMETERS = None
+
+
+def calibrated_parameters() -> tuple[str, ...]:
+    """The parameters the package's calibration estimates (the columns of its posterior)."""
+    from .posterior import DEFAULT_POSTERIOR
+    if not DEFAULT_POSTERIOR.is_file():
+        return ()
+    with DEFAULT_POSTERIOR.open(encoding="utf-8") as fh:
+        header = fh.readline().strip().split(",")
+    return tuple(n for n in NAMES if n in header)
+
+
+def default_parameters(source: ParameterSource) -> tuple[str, ...]:
+    """The parameters whose uncertainty the analysis apportions: those that vary across the
+    source's draws; for a fixed source, the package's calibrated parameters."""
+    rows = np.asarray(source.rows)
+    if source.kind != "fixed" and len(rows) > 1:
+        varying = tuple(n for j, n in enumerate(NAMES) if np.ptp(rows[:, j]) > 0)
+        if varying:
+            return varying
+    return calibrated_parameters() or tuple(NAMES)
 OUTCOME_LABELS = {"kabul_day": "Kabul's fall date (mean day)",
                   "capitals_held_aug15": "capitals held on 15 August (mean)"}
 
@@ -53,11 +87,15 @@ class Sensitivity:
     replicates: int
     seconds: float = 0.0
     labels: dict = field(default_factory=lambda: dict(OUTCOME_LABELS))
+    cache_note: str = ""
 
     def rows(self) -> list[dict]:
         out = []
         for j, n in enumerate(self.names):
             row = {"parameter": n, "range_lo": self.ranges[n][0], "range_hi": self.ranges[n][1]}
+            assumption = getattr(BY_NAME.get(n), "assumption", None)
+            if assumption is not None:           # the parameter table may name its assumption
+                row["assumption"] = assumption
             for o in self.outcomes:
                 row.update({f"{o}_first": round(float(self.first[o][j]), 4),
                             f"{o}_total": round(float(self.total[o][j]), 4),
@@ -94,7 +132,7 @@ class OutcomeProblem:
         return np.column_stack([kabul.mean(axis=1), held.mean(axis=1)])
 
 
-def sensitivity(scenario: Scenario | str, *, parameters: Sequence[str] = DEFAULT_PARAMETERS,
+def sensitivity(scenario: Scenario | str, *, parameters: Sequence[str] | None = DEFAULT_PARAMETERS,
                 source: ParameterSource | str | None = None, n: int = 256, replicates: int = 16,
                 seed: int = 1, workers: int = 1, progress: bool = False,
                 geo: Geography | None = None) -> Sensitivity:
@@ -108,11 +146,13 @@ def sensitivity(scenario: Scenario | str, *, parameters: Sequence[str] = DEFAULT
         scenario = load_scenario(scenario, geo)
     if n < 8 or n & (n - 1):
         raise UserError(f"the Sobol sample size must be a power of 2 >= 8, got {n}", key="--sobol-n")
+    source = resolve_parameter_source(source)
+    chosen = parameters is None
+    parameters = tuple(default_parameters(source) if chosen else parameters)
     unknown = [p for p in parameters if p not in BY_NAME]
     if unknown:
         raise UserError(f"unknown parameter(s) {unknown}; allowed: {', '.join(NAMES)}",
                         key="parameters")
-    source = resolve_parameter_source(source)
     rows = scenario.apply_table(source.table(seed, range(max(64, len(source.rows))))).values
     centre = np.median(rows, axis=0)
     ranges = {}
@@ -124,8 +164,14 @@ def sensitivity(scenario: Scenario | str, *, parameters: Sequence[str] = DEFAULT
         spec = BY_NAME[name]
         lo, hi = max(lo, spec.lower), min(hi, spec.upper)
         if not hi > lo:
-            raise UserError(f"parameter {name} has an empty range ({lo}, {hi})", key="parameters")
+            if chosen:                # a parameter at zero (a switched-off term): nothing to vary
+                continue
+            raise UserError(f"parameter {name} has an empty range ({lo}, {hi}): it does not vary "
+                            "in this parameter source and is zero", key="parameters")
         ranges[name] = (float(lo), float(hi))
+    parameters = tuple(p for p in parameters if p in ranges)
+    if not parameters:
+        raise UserError("no parameter to vary", key="parameters")
     model = Model.build(geo, scenario.events, scenario.focus_regions, scenario.end)
     problem = OutcomeProblem(model, np.tile(centre, (replicates, 1)),
                              draw_batch(seed, range(replicates), geo.n),
@@ -134,7 +180,7 @@ def sensitivity(scenario: Scenario | str, *, parameters: Sequence[str] = DEFAULT
     dists = [uniform(loc=ranges[p][0], scale=ranges[p][1] - ranges[p][0]) for p in parameters]
     started = time.perf_counter()
     bar = progress_bar(n * (len(parameters) + 2), "sensitivity", progress, unit="set")
-    with ParallelSets(problem, workers) as runner:
+    with ParallelSets(problem, resolve_workers(workers)) as runner:
         def func(x: np.ndarray) -> np.ndarray:          # x: (d, m) -> (2, m)
             out = []
             for a in range(0, x.shape[1], 64):
@@ -159,3 +205,78 @@ def sensitivity(scenario: Scenario | str, *, parameters: Sequence[str] = DEFAULT
                   for k, o in enumerate(outcomes)},
         evaluations=n * (len(parameters) + 2), replicates=replicates,
         seconds=time.perf_counter() - started)
+
+
+# ====================================================================== the cache
+
+def default_cache_dir() -> Path:
+    """$AFSIM_CACHE_DIR, else $XDG_CACHE_HOME/afsim, else ~/.cache/afsim."""
+    env = os.environ.get("AFSIM_CACHE_DIR")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "afsim"
+
+
+@lru_cache(maxsize=1)
+def code_fingerprint() -> str:
+    """sha256 of the package's code and data: a model change invalidates the cache even when
+    the version number does not move."""
+    root = Path(__file__).parent
+    h = hashlib.sha256()
+    for path in sorted([*root.glob("*.py"), *(root / "data").glob("*")]):
+        if path.is_file():
+            h.update(path.name.encode())
+            h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def cache_key(scenario: Scenario, source: ParameterSource, *, parameters, n: int, replicates: int,
+              seed: int) -> str:
+    from . import __version__
+    digest = source.digest or hashlib.sha256(np.ascontiguousarray(source.rows).tobytes()
+                                             + np.ascontiguousarray(source.weights).tobytes()).hexdigest()
+    ident = {"scenario": scenario.hash, "source": digest, "source_kind": source.kind,
+             "parameters": list(parameters) if parameters is not None else None, "n": int(n),
+             "replicates": int(replicates), "seed": int(seed), "version": __version__,
+             "code": code_fingerprint()}
+    return hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()
+
+
+def cached_sensitivity(scenario: Scenario, *, source: ParameterSource, cache_dir: str | Path | None = None,
+                       parameters: Sequence[str] | None = DEFAULT_PARAMETERS, n: int = 256,
+                       replicates: int = 16, seed: int = 1, workers: int = 1,
+                       progress: bool = False, geo: Geography | None = None) -> Sensitivity:
+    """:func:`sensitivity`, read from ``cache_dir`` when the same inputs were analysed before.
+
+    The key hashes the scenario files, the parameter source (the posterior file's sha256, or its
+    values), the parameters, the sizes, the seed, the package version and its code and data. The
+    result's ``cache_note`` says whether it came from the cache."""
+    import sys
+    folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    key = cache_key(scenario, source, parameters=parameters, n=n, replicates=replicates, seed=seed)
+    path = folder / f"sensitivity-{key[:24]}.pkl"
+    if path.is_file():
+        try:
+            with path.open("rb") as fh:
+                sens = pickle.load(fh)
+            if isinstance(sens, Sensitivity):
+                sens.cache_note = f"Read from the cache ({path}), computed earlier on the same inputs."
+                if progress:
+                    print(f"sensitivity: same inputs as before, read from the cache {path}",
+                          file=sys.stderr)
+                return sens
+        except Exception:                 # a damaged or foreign file: compute again
+            pass
+    sens = sensitivity(scenario, parameters=parameters, source=source, n=n, replicates=replicates,
+                       seed=seed, workers=workers, progress=progress, geo=geo)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".tmp{os.getpid()}")
+        with tmp.open("wb") as fh:
+            pickle.dump(sens, fh)
+        os.replace(tmp, path)
+        sens.cache_note = f"Computed in {sens.seconds:.0f} s and cached in {path}."
+    except OSError as exc:                # an unwritable cache must not fail the comparison
+        sens.cache_note = f"Computed in {sens.seconds:.0f} s (not cached: {exc})."
+    return sens
