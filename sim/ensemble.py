@@ -9,6 +9,7 @@ cluster give bit-identical outputs.
 from __future__ import annotations
 
 import os
+import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -142,8 +143,26 @@ def simulate(model: Model, table: ParameterTable, seed: int, replicates: Sequenc
 _WORKER_MODEL: Model | None = None
 
 
+def die_with_parent() -> None:
+    """In a worker process: ask Linux to kill it when its parent dies. Without this, a run
+    killed hard (SIGKILL, the OOM killer) leaves its workers computing, holding the terminal's
+    pipes open. Elsewhere a no-op."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+        import signal
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGKILL))          # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() == 1:                            # the parent died before the call
+        os._exit(1)
+
+
 def _init_worker(model: Model) -> None:
     global _WORKER_MODEL
+    die_with_parent()
     _WORKER_MODEL = model
 
 

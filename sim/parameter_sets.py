@@ -39,6 +39,8 @@ _PROBLEM = None
 
 def _init(problem) -> None:
     global _PROBLEM
+    from .ensemble import die_with_parent
+    die_with_parent()
     _PROBLEM = problem
 
 

@@ -28,7 +28,6 @@ import datetime as dt
 import hashlib
 import json
 import os
-import pickle
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -103,6 +102,29 @@ class Sensitivity:
                             f"{o}_total_ci95_hi": round(float(self.total_ci[o][1][j]), 4)})
             out.append(row)
         return out
+
+    def to_json(self) -> dict:
+        arr = lambda a: [float(v) for v in np.asarray(a)]          # noqa: E731
+        return {"names": list(self.names), "ranges": {k: list(v) for k, v in self.ranges.items()},
+                "outcomes": list(self.outcomes),
+                "first": {k: arr(v) for k, v in self.first.items()},
+                "total": {k: arr(v) for k, v in self.total.items()},
+                "first_ci": {k: [arr(v[0]), arr(v[1])] for k, v in self.first_ci.items()},
+                "total_ci": {k: [arr(v[0]), arr(v[1])] for k, v in self.total_ci.items()},
+                "evaluations": self.evaluations, "replicates": self.replicates,
+                "seconds": self.seconds, "labels": self.labels}
+
+    @classmethod
+    def from_json(cls, d: dict) -> "Sensitivity":
+        arr = np.asarray
+        return cls(names=tuple(d["names"]), ranges={k: tuple(v) for k, v in d["ranges"].items()},
+                   outcomes=tuple(d["outcomes"]),
+                   first={k: arr(v) for k, v in d["first"].items()},
+                   total={k: arr(v) for k, v in d["total"].items()},
+                   first_ci={k: (arr(v[0]), arr(v[1])) for k, v in d["first_ci"].items()},
+                   total_ci={k: (arr(v[0]), arr(v[1])) for k, v in d["total_ci"].items()},
+                   evaluations=int(d["evaluations"]), replicates=int(d["replicates"]),
+                   seconds=float(d["seconds"]), labels=dict(d["labels"]))
 
     def ranking(self, outcome: str = "kabul_day") -> list[tuple[str, float]]:
         order = np.argsort(-self.total[outcome])
@@ -249,32 +271,30 @@ def cached_sensitivity(scenario: Scenario, *, source: ParameterSource, cache_dir
                        progress: bool = False, geo: Geography | None = None) -> Sensitivity:
     """:func:`sensitivity`, read from ``cache_dir`` when the same inputs were analysed before.
 
-    The key hashes the scenario files, the parameter source (the posterior file's sha256, or its
+    The cache is plain JSON (no pickle: a cache folder is not trusted code). The key hashes
+    the scenario files, the parameter source (the posterior file's sha256, or its
     values), the parameters, the sizes, the seed, the package version and its code and data. The
     result's ``cache_note`` says whether it came from the cache."""
     import sys
     folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     key = cache_key(scenario, source, parameters=parameters, n=n, replicates=replicates, seed=seed)
-    path = folder / f"sensitivity-{key[:24]}.pkl"
+    path = folder / f"sensitivity-{key[:24]}.json"
     if path.is_file():
         try:
-            with path.open("rb") as fh:
-                sens = pickle.load(fh)
-            if isinstance(sens, Sensitivity):
-                sens.cache_note = f"Read from the cache ({path}), computed earlier on the same inputs."
-                if progress:
-                    print(f"sensitivity: same inputs as before, read from the cache {path}",
-                          file=sys.stderr)
-                return sens
-        except Exception:                 # a damaged or foreign file: compute again
+            sens = Sensitivity.from_json(json.loads(path.read_text(encoding="utf-8")))
+            sens.cache_note = f"Read from the cache ({path}), computed earlier on the same inputs."
+            if progress:
+                print(f"sensitivity: same inputs as before, read from the cache {path}",
+                      file=sys.stderr)
+            return sens
+        except (ValueError, KeyError, TypeError, OSError):   # damaged or foreign: compute again
             pass
     sens = sensitivity(scenario, parameters=parameters, source=source, n=n, replicates=replicates,
                        seed=seed, workers=workers, progress=progress, geo=geo)
     try:
         folder.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".tmp{os.getpid()}")
-        with tmp.open("wb") as fh:
-            pickle.dump(sens, fh)
+        tmp.write_text(json.dumps(sens.to_json()), encoding="utf-8")
         os.replace(tmp, path)
         sens.cache_note = f"Computed in {sens.seconds:.0f} s and cached in {path}."
     except OSError as exc:                # an unwritable cache must not fail the comparison

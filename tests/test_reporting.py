@@ -220,7 +220,7 @@ def test_the_sensitivity_cache_skips_recomputation_on_the_same_inputs(tmp_path, 
     np.testing.assert_array_equal(first.total["kabul_day"], second.total["kabul_day"])
     S.cached_sensitivity(scen, seed=2, **kw)              # another input: computed again
     assert calls == [1, 2]
-    assert len(list(tmp_path.glob("sensitivity-*.pkl"))) == 2
+    assert len(list(tmp_path.glob("sensitivity-*.json"))) == 2
 
 
 def test_default_sensitivity_parameters_come_from_the_source_not_from_the_code():
