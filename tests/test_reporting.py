@@ -301,3 +301,34 @@ def test_fall_times_npz_describes_itself(written, geo):
         assert z["dates"][0] == "2021-05-01" and len(z["dates"]) == 245
         np.testing.assert_array_equal(z["draw_group"], np.arange(40) // 5)
         assert z["fall_time"].shape == (40, geo.n)
+
+
+def test_the_capitals_charts_of_a_comparison_share_one_time_axis(written):
+    from sim.plots import capitals_chart, capitals_day_range
+    from sim.report import _shared_capitals_range
+    comp, _ = written
+    lo, hi = _shared_capitals_range(comp)
+    spans = [capitals_day_range(r) for r in comp.results.values()]
+    assert lo == min(a for a, _ in spans) and hi == max(b for _, b in spans)
+    limits = {capitals_chart(r, day_range=(lo, hi)).axes[0].get_xlim() for r in comp.results.values()}
+    assert len(limits) == 1
+
+
+def test_sensitivity_outcomes_are_the_comparisons_headline_outcomes(geo):
+    import datetime as dt
+    from sim.model import Model
+    from sim.randomness import draw_batch
+    from sim.scenario import load_scenario
+    from sim.sensitivity import OutcomeProblem
+    from sim.timeline import day_of
+    R = 12
+    scen = load_scenario(BASELINE, geo)
+    vals = np.array([defaults()[n] for n in NAMES])
+    model = Model.build(geo, scen.events, scen.focus_regions, scen.end)
+    problem = OutcomeProblem(model, np.tile(vals, (R, 1)), draw_batch(3, range(R), geo.n),
+                             np.array([0]), day_of(dt.date(2021, 8, 15)) + 1, geo.capital_rows,
+                             geo.kabul_row)
+    kabul, held = problem.evaluate(vals[:1][None, :])[0]
+    res = sim.run(BASELINE, replicates=R, seed=3, parameters="fixed", geo=geo)
+    assert held == pytest.approx(res.summary.caps_held_at_kabul.mean())
+    assert kabul == pytest.approx(OUTCOMES["kabul_days"].per_replicate(res).mean())
