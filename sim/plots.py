@@ -355,8 +355,10 @@ def survival_chart(comparison) -> Figure:
         axes = [fig.add_subplot()]
         spans = [(lo, hi)]
     colors = _colors(comparison.names)
+    order = [comparison.baseline] + comparison.whatifs()      # legend: largest effect first
     for ax, (a, b) in zip(axes, spans):
-        for name, res in comparison.results.items():
+        for name in order:
+            res = comparison.results[name]
             days = np.arange(np.floor(a), np.ceil(b) + 1)
             ax.step(_to_dates(days), _survival(res, days), where="post", color=colors[name],
                     linewidth=2.6 if name == comparison.baseline else 1.6,

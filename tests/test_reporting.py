@@ -332,3 +332,21 @@ def test_sensitivity_outcomes_are_the_comparisons_headline_outcomes(geo):
     res = sim.run(BASELINE, replicates=R, seed=3, parameters="fixed", geo=geo)
     assert held == pytest.approx(res.summary.caps_held_at_kabul.mean())
     assert kabul == pytest.approx(OUTCOMES["kabul_days"].per_replicate(res).mean())
+
+
+def test_compare_cli_with_a_second_structure_reports_the_spread_across_structures(tmp_path):
+    from sim.cli import main
+    root = BASELINE.parents[1]
+    post = root / "calibration" / "share_trigger" / "posterior.csv"
+    out = tmp_path / "cmp"
+    code = main(["compare", str(BASELINE), str(SCENARIOS / "salaries_paid.toml"), "-n", "20",
+                 "--replicates-per-draw", "5", "--workers", "1", "--no-plots", "--no-sensitivity",
+                 "--quiet", "--structure", f"share_trigger={post}", "--out", str(out)])
+    assert code == 0
+    rows = _csv(out / "comparison.csv")
+    r = rows[1]
+    assert r["scenario"] == "salaries_paid" and r["replicates_per_draw"] == "5"
+    lo, hi = float(r["kabul_days_effect_structure_min"]), float(r["kabul_days_effect_structure_max"])
+    assert lo <= float(r["kabul_days_effect_mean"]) <= hi
+    assert main(["compare", str(BASELINE), "--structure", "nameonly", "--out",
+                 str(tmp_path / "x")]) == 2
