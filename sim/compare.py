@@ -31,6 +31,7 @@ how often.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
@@ -504,7 +505,8 @@ def compare(scenarios: Sequence[str | Path | Scenario], replicates: int = 1000, 
         for s in ordered:
             ck = None
             if checkpoint:
-                ck = Path(checkpoint) / (s.name if k == 0 else f"{sname}__{s.name}")
+                safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", sname)
+                ck = Path(checkpoint) / (s.name if k == 0 else f"{safe}__{s.name}")
             results[s.name] = run(s, replicates=replicates, seed=seed, parameters=source,
                                   workers=workers, scheduler=scheduler, progress=progress, geo=geo,
                                   keep_fall_times=keep_fall_times, chunk_size=chunk_size,
