@@ -259,7 +259,7 @@ def _difference_maps(comparison, save, boundaries) -> None:
         shift = np.clip(d["median_fall_day"], -s_lim, s_lim)
         district_map(shift, geo, ax=ax2, cmap=DIFF_CMAP, vmin=-s_lim, vmax=s_lim,
                      boundaries=boundaries,
-                     label=f"shift of the median fall date, days (blue: later; clipped at +-{s_lim:.0f})",
+                     label=f"shift of the median fall date, days (blue: later; clipped at \u00b1{s_lim:.0f})",
                      title="median fall date")
         fig.suptitle(f"{name} minus {comparison.baseline}, per district\n", fontsize=13)
         save(fig, f"diff_map_{name}.png", f"Difference map {name}",
