@@ -350,3 +350,29 @@ def test_compare_cli_with_a_second_structure_reports_the_spread_across_structure
     assert lo <= float(r["kabul_days_effect_mean"]) <= hi
     assert main(["compare", str(BASELINE), "--structure", "nameonly", "--out",
                  str(tmp_path / "x")]) == 2
+
+
+def test_a_compare_scenario_folder_reproduces_with_its_replicates_per_draw(written):
+    from sim.reproduce import reproduce
+    _, out = written
+    rep = reproduce(out / "salaries_paid")
+    assert rep["match"], rep
+
+
+def test_the_report_names_the_assumptions_that_decide_the_effects_when_sensitivity_does(written):
+    from types import SimpleNamespace
+    from sim.report import _decided_by, _effects_table
+    comp, _ = written
+    names = list(NAMES[:3])
+    fake = SimpleNamespace(
+        outcomes=("kabul_day",),
+        rows=lambda: [{"parameter": n, "assumption": f"A{k + 1}: words"} for k, n in enumerate(names)],
+        ranking=lambda outcome: [(names[2], 0.6), (names[0], 0.3), (names[1], 0.01)])
+    comp.sensitivity = fake
+    try:
+        assert _decided_by(comp) == "A3: words; A1: words"        # by size; negligible ones left out
+        assert "decided by" in _effects_table(comp) and "A3: words" in _effects_table(comp)
+        fake.rows = lambda: [{"parameter": n} for n in names]     # no such column: nothing claimed
+        assert _decided_by(comp) == "" and "decided by" not in _effects_table(comp)
+    finally:
+        comp.sensitivity = None
