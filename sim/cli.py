@@ -101,7 +101,7 @@ def cmd_run(args) -> int:
                  checkpoint=checkpoint, resume=args.resume,
                  replicates_per_draw=args.replicates_per_draw)
     result.extra_manifest["command"] = "afsim " + " ".join(sys.argv[1:])
-    result.write(out, force=args.force, plots=not args.no_plots)
+    result.write(out, force=args.force, plots=not args.no_plots, progress=not args.quiet)
     shutil.rmtree(checkpoint, ignore_errors=True)
     s = result.summary_dict()
     kq = s["kabul_fall_date"]

@@ -250,14 +250,19 @@ class EnsembleResult:
 
     # ------------------------------------------------------------------ writing the contract
     def write(self, out_dir: str | Path, *, force: bool = False, plots: bool = True,
-              fall_times: bool = True) -> Path:
+              fall_times: bool = True, progress: bool = False) -> Path:
         """Write the output contract into ``out_dir`` atomically (all files or none)."""
         from .output import atomic_directory
+        from .progress import progress_bar
+        bar = progress_bar(3 if plots else 2, "writing", progress, unit="step")
         with atomic_directory(out_dir, force=force) as tmp:
-            self.write_into(tmp, plots=plots, fall_times=fall_times)
+            self.write_into(tmp, plots=plots, fall_times=fall_times, on_step=bar.update)
+        bar.close()
         return Path(out_dir)
 
-    def write_into(self, out: Path, *, plots: bool = True, fall_times: bool = True) -> None:
+    def write_into(self, out: Path, *, plots: bool = True, fall_times: bool = True,
+                   on_step=None) -> None:
+        step = on_step or (lambda n=1: None)
         out.mkdir(parents=True, exist_ok=True)
         write_json(out / "manifest.json", self.manifest())
         if fall_times and self.has_fall_times:
@@ -270,13 +275,16 @@ class EnsembleResult:
                                 draw_group=np.arange(self.replicates) // self.replicates_per_draw,
                                 dates=np.array([d.isoformat() for d in self.dates]),
                                 README=np.array(fall_times_readme(self)))
+        step(1)
         write_csv(out / "districts.csv", self.districts())
         write_csv(out / "capitals.csv", self.capitals())
         write_csv(out / "daily.csv", self.daily())
         write_json(out / "summary.json", self.summary_dict())
+        step(1)
         if plots:
             from .plots import write_run_plots
             write_run_plots(self, out / "plots", day_range=self.plot_day_range)
+            step(1)
 
 
 def fall_times_readme(result) -> list[str]:
