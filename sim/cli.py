@@ -60,12 +60,17 @@ _sobol_replicates = _whole_number(1, MAX_SOBOL_REPLICATES,
                                   f"a whole number from 1 to {MAX_SOBOL_REPLICATES:,}")
 
 
-def _add_run_options(p: argparse.ArgumentParser, *, default_replicates: int = 200) -> None:
+def _add_run_options(p: argparse.ArgumentParser, *, default_replicates: int = 200,
+                     default_per_draw: int = 1) -> None:
     p.add_argument("--replicates", "-n", type=_replicates, default=default_replicates,
                    help=f"number of replicates (default {default_replicates})")
+    p.add_argument("--replicates-per-draw", type=_positive_int, default=default_per_draw,
+                   help="consecutive replicates sharing one posterior draw, so that the spread "
+                        "across draws can be told from simulation noise (default "
+                        f"{default_per_draw})")
     p.add_argument("--seed", type=_seed, default=1, help="random seed (default 1)")
-    p.add_argument("--workers", type=_workers, default=1,
-                   help="local worker processes (0 = all cores; default 1)")
+    p.add_argument("--workers", type=_workers, default=0,
+                   help="local worker processes (default 0 = every core available)")
     p.add_argument("--scheduler", default=None,
                    help="address of a Dask distributed scheduler to run on instead of local workers")
     p.add_argument("--engine", choices=("batch", "simpy"), default="batch",
@@ -127,9 +132,10 @@ def cmd_run(args) -> int:
                          parameters=source, engine=args.engine, workers=args.workers,
                          scheduler=args.scheduler, progress=not args.quiet,
                          keep_fall_times=args.keep_fall_times, chunk_size=args.chunk_size,
-                         checkpoint=checkpoint, resume=args.resume)
+                         checkpoint=checkpoint, resume=args.resume,
+                         replicates_per_draw=args.replicates_per_draw)
             result.extra_manifest["command"] = "afsim " + " ".join(sys.argv[1:])
-            result.write(out, force=args.force, plots=not args.no_plots)
+            result.write(out, force=args.force, plots=not args.no_plots, progress=not args.quiet)
         except UserError as exc:
             _discard_checkpoint_on(exc, checkpoint)
             raise
@@ -282,11 +288,31 @@ def _check_boundaries(path: Path) -> None:
                         key="--boundaries") from None
 
 
+def _structures(args):
+    """--structure NAME=POSTERIOR (repeatable): the primary source first, then each named one."""
+    from .ensemble import resolve_parameter_source
+    from .posterior import read_posterior
+    primary = _parameter_source(args)
+    if not args.structure:
+        return primary
+    first = resolve_parameter_source(primary)
+    out = {first.label: first}
+    for item in args.structure:
+        name, sep, path = item.partition("=")
+        if not sep or not name or not path:
+            raise UserError(f"expected NAME=POSTERIOR.csv, got {item!r}", key="--structure")
+        if name in out:
+            raise UserError(f"structure {name!r} given twice", key="--structure")
+        out[name] = read_posterior(path)
+    return out
+
+
 def cmd_compare(args) -> int:
     from .compare import compare
+    from .ensemble import resolve_workers
     from .output import check_output_dir, output_lock
     from .scenario import load_scenario
-    from .sensitivity import sensitivity
+    from .sensitivity import cached_sensitivity, sensitivity
     scenarios = [load_scenario(p) for p in args.scenarios]
     names = {s.name for s in scenarios} | {s.base_name for s in scenarios if s.base_name}
     if args.map_scenario is not None and (args.map_scenario not in names
@@ -298,7 +324,7 @@ def cmd_compare(args) -> int:
         _check_boundaries(args.boundaries)
     inputs = [f for s in scenarios for f in s.files] + [args.posterior, args.boundaries]
     check_output_dir(args.out, args.force, inputs=inputs)
-    source = _parameter_source(args)
+    source = _structures(args)
     started = time.perf_counter()
     checkpoint = Path(str(args.out) + ".checkpoint")
     with output_lock(args.out):
@@ -307,17 +333,20 @@ def cmd_compare(args) -> int:
                            parameters=source, workers=args.workers,
                            scheduler=args.scheduler, progress=not args.quiet,
                            keep_fall_times=args.keep_fall_times, chunk_size=args.chunk_size,
-                           checkpoint=checkpoint, resume=args.resume, engine=args.engine)
+                           checkpoint=checkpoint, resume=args.resume, engine=args.engine,
+                           replicates_per_draw=args.replicates_per_draw)
             if args.sensitivity:
-                comp.sensitivity = sensitivity(comp.results[comp.baseline].scenario,
-                                               source=comp.base.source, n=args.sobol_n,
-                                               replicates=args.sobol_replicates, seed=args.seed,
-                                               workers=args.workers or 0, progress=not args.quiet)
+                kw = dict(source=comp.base.source, n=args.sobol_n, replicates=args.sobol_replicates,
+                          seed=args.seed, workers=resolve_workers(args.workers),
+                          progress=not args.quiet)
+                scenario = comp.results[comp.baseline].scenario
+                comp.sensitivity = (sensitivity(scenario, **kw) if args.no_cache
+                                    else cached_sensitivity(scenario, cache_dir=args.cache_dir, **kw))
             comp.notes["command"] = "afsim " + " ".join(sys.argv[1:])
             comp.elapsed = time.perf_counter() - started
             comp.write(args.out, force=args.force, plots=not args.no_plots,
                        boundaries=args.boundaries, map_scenario=args.map_scenario,
-                       animation=args.animation)
+                       animation=args.animation, progress=not args.quiet)
         except UserError as exc:
             _discard_checkpoint_on(exc, checkpoint)
             raise
@@ -364,9 +393,9 @@ def cmd_sensitivity(args) -> int:
     return 0
 
 
-def _add_sobol_options(p) -> None:
-    p.add_argument("--sobol-n", type=_sobol_n, default=256,
-                   help="Sobol base sample size, a power of 2 (default 256)")
+def _add_sobol_options(p, default_n: int = 256) -> None:
+    p.add_argument("--sobol-n", type=_sobol_n, default=default_n,
+                   help=f"Sobol base sample size, a power of 2 (default {default_n})")
     p.add_argument("--sobol-replicates", type=_sobol_replicates, default=16,
                    help="replicates per parameter set in the sensitivity analysis (default 16)")
 
@@ -434,10 +463,21 @@ def build_parser() -> argparse.ArgumentParser:
                    help="scenario files; the baseline is added if not given (e.g. scenarios/*.toml)")
     p.add_argument("--out", "-o", type=Path, default=Path("results/compare"),
                    help="output folder (default results/compare)")
-    _add_run_options(p, default_replicates=1000)
+    _add_run_options(p, default_replicates=1000, default_per_draw=10)
+    p.add_argument("--structure", action="append", default=[], metavar="NAME=POSTERIOR",
+                   help="also run every scenario under this posterior (one per structural variant "
+                        "of the model; repeatable): effects then report their spread across "
+                        "structures")
     p.add_argument("--no-sensitivity", dest="sensitivity", action="store_false",
                    help="skip the global sensitivity analysis")
-    _add_sobol_options(p)
+    # half the standalone command's sample: the first compare on a fresh machine stays near two
+    # minutes on 2 cores (later ones read the cache); `afsim sensitivity` for more precision
+    _add_sobol_options(p, default_n=128)
+    p.add_argument("--cache-dir", type=Path, default=None,
+                   help="where the baseline's sensitivity analysis is cached, keyed by its inputs "
+                        "(default $AFSIM_CACHE_DIR or ~/.cache/afsim)")
+    p.add_argument("--no-cache", action="store_true",
+                   help="recompute the sensitivity analysis even if cached")
     p.add_argument("--boundaries", type=Path, default=None,
                    help="AGCHO district boundary file (GeoJSON, or .shp with pyshp) for real "
                         "polygons on the maps")
@@ -464,7 +504,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("reproduce", help="rerun a result from its manifest and check it matches")
     p.add_argument("run_dir", type=Path, help="output folder of afsim run")
-    p.add_argument("--workers", type=_workers, default=1, help="local worker processes (0 = all cores)")
+    p.add_argument("--workers", type=_workers, default=0,
+                   help="local worker processes (default 0 = every core available)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_reproduce)
 

@@ -9,6 +9,7 @@ cluster give bit-identical outputs.
 from __future__ import annotations
 
 import os
+import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -45,8 +46,14 @@ class ParameterSource:
     """Where each replicate's parameters come from, before the scenario's changes are applied.
 
     ``fixed``: every replicate uses the same values (the table's defaults unless given).
-    ``posterior``: replicate k draws one row of a posterior sample, with its weight, from its own
-    random stream; parameter and stochastic uncertainty then both show in the results.
+    ``posterior``: replicate k draws one row of a posterior sample, with its weight, from the
+    random stream of its *draw group* ``k // replicates_per_draw``; parameter and stochastic
+    uncertainty then both show in the results. With ``replicates_per_draw = m > 1`` the
+    replicates of one group share a parameter draw, so the spread of an outcome (or of a paired
+    effect) can be split into the part due to the posterior (between groups) and the Monte Carlo
+    noise of the simulation (within groups): see :func:`sim.compare.decompose`. The assignment
+    depends on (seed, k, m) only, never on workers or chunks; m = 1 is the historical
+    one-draw-per-replicate assignment, bit for bit.
     """
 
     kind: str                       # "fixed" | "posterior"
@@ -70,15 +77,34 @@ class ParameterSource:
         w = np.ones(len(rows)) if weights is None else np.asarray(weights, dtype=float)
         return cls("posterior", label, rows, w / w.sum(), path, digest)
 
-    def table(self, seed: int, replicates: Sequence[int]) -> ParameterTable:
+    def picks(self, seed: int, replicates: Sequence[int], replicates_per_draw: int = 1) -> np.ndarray:
+        """The posterior row each replicate uses (0 for a fixed source)."""
+        m = check_replicates_per_draw(replicates_per_draw)
+        groups = np.asarray(list(replicates), dtype=np.int64) // m
         if self.kind == "fixed":
-            return ParameterTable(np.tile(self.rows[0], (len(replicates), 1)))
-        picks = np.empty(len(replicates), dtype=np.int64)
+            return np.zeros(len(groups), dtype=np.int64)
         cdf = np.cumsum(self.weights)
-        for i, rep in enumerate(replicates):
-            u = replicate_generator(seed, rep, 1).random()
-            picks[i] = min(int(np.searchsorted(cdf, u, side="right")), len(cdf) - 1)
-        return ParameterTable(self.rows[picks])
+        chosen: dict[int, int] = {}
+        for g in np.unique(groups):
+            u = replicate_generator(seed, int(g), 1).random()
+            chosen[int(g)] = min(int(np.searchsorted(cdf, u, side="right")), len(cdf) - 1)
+        return np.array([chosen[int(g)] for g in groups], dtype=np.int64)
+
+    def table(self, seed: int, replicates: Sequence[int], replicates_per_draw: int = 1
+              ) -> ParameterTable:
+        return ParameterTable(self.rows[self.picks(seed, replicates, replicates_per_draw)])
+
+
+def check_replicates_per_draw(m) -> int:
+    if isinstance(m, bool) or not isinstance(m, (int, np.integer)) or m < 1:
+        raise UserError(f"replicates per draw must be a whole number >= 1, got {m!r}",
+                        key="--replicates-per-draw")
+    return int(m)
+
+
+def draw_groups(replicates: int, replicates_per_draw: int) -> np.ndarray:
+    """Replicate k's draw group, k // m: the replicates that share one parameter draw."""
+    return np.arange(replicates) // check_replicates_per_draw(replicates_per_draw)
 
 
 def default_parameter_source() -> ParameterSource:
@@ -166,9 +192,18 @@ def run_chunks(model: Model, table: ParameterTable, seed: int, parts: list[range
     ex.shutdown()
 
 
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity, which containers and taskset limit),
+    not the machine's count."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):        # not Linux
+        return os.cpu_count() or 1
+
+
 def resolve_workers(workers: int | None) -> int:
     if workers is None or workers == 0:
-        return os.cpu_count() or 1
+        return available_cores()
     if workers < 0:
         raise UserError(f"workers must be >= 0, got {workers}", key="--workers")
     return workers
@@ -180,7 +215,8 @@ def run(scenario: Scenario | str | Path, replicates: int = 200, seed: int = 1, *
         parameters: ParameterSource | str | None = None, engine: str = "batch",
         workers: int | None = 1, scheduler: str | None = None, chunk_size: int | None = None,
         progress: bool = False, geo: Geography | None = None, keep_fall_times: bool | None = None,
-        checkpoint: str | Path | None = None, resume: bool = False):
+        checkpoint: str | Path | None = None, resume: bool = False,
+        replicates_per_draw: int = 1):
     """Run a scenario's ensemble and return an :class:`~sim.results.EnsembleResult`.
 
     ``parameters``: a :class:`ParameterSource`, ``"fixed"`` (the table's defaults) or ``None``
@@ -189,6 +225,11 @@ def run(scenario: Scenario | str | Path, replicates: int = 200, seed: int = 1, *
     ``keep_fall_times``: keep the full (replicates x districts) fall times (``fall_times.npz``).
     ``None`` keeps them up to 20,000 replicates and asks for an explicit choice above that; the
     summaries (every other output) are streamed and need little memory whatever the size.
+
+    ``replicates_per_draw``: how many consecutive replicates share one posterior draw (replicate k
+    uses the draw of group k // m). 1 (the default for a single run) gives the most informative
+    predictive distribution; comparisons use more (see :func:`sim.compare.compare`) so that the
+    posterior's share of an effect's spread can be told from Monte Carlo noise.
 
     ``checkpoint``: a folder where finished chunks are saved as they complete; with ``resume`` a
     run continues from the chunks already there (see :mod:`sim.checkpoint`).
@@ -203,7 +244,8 @@ def run(scenario: Scenario | str | Path, replicates: int = 200, seed: int = 1, *
         raise UserError(f"unknown engine {engine!r}; allowed: {', '.join(ENGINES)}", key="--engine")
     source = resolve_parameter_source(parameters)
     model = Model.build(geo, scenario.events, scenario.focus_regions, scenario.end)
-    base_table = source.table(seed, range(replicates))
+    replicates_per_draw = check_replicates_per_draw(replicates_per_draw)
+    base_table = source.table(seed, range(replicates), replicates_per_draw)
     table = scenario.apply_table(base_table)
     if keep_fall_times is None:
         if replicates > FALL_TIMES_LIMIT:
@@ -250,9 +292,11 @@ def run(scenario: Scenario | str | Path, replicates: int = 200, seed: int = 1, *
             store.discard_if_unused()    # e.g. a bad --scheduler: no empty checkpoint left to block
         raise
     bar.close()
-    return EnsembleResult.from_builder(builder, scenario=scenario, seed=seed, source=source,
-                                       table=table, engine=engine,
-                                       elapsed=time.perf_counter() - started)
+    result = EnsembleResult.from_builder(builder, scenario=scenario, seed=seed, source=source,
+                                         table=table, engine=engine,
+                                         elapsed=time.perf_counter() - started)
+    result.replicates_per_draw = replicates_per_draw
+    return result
 
 
 def resolve_parameter_source(parameters) -> ParameterSource:

@@ -32,12 +32,19 @@ def _to_dates(days) -> list[dt.datetime]:
     return [_ORIGIN + dt.timedelta(days=float(d)) for d in days]
 
 
-def _date_axis(ax, axis="x") -> None:
-    loc = mdates.AutoDateLocator(minticks=5, maxticks=10)
-    fmt = mdates.ConciseDateFormatter(loc)
+def _date_label(value, _pos=None) -> str:
+    """One line per tick: '15 Aug', with the year only outside 2021 (no wrapped labels)."""
+    d = mdates.num2date(value)
+    return f"{d.day} {d:%b}" + (f" {d.year}" if d.year != START.year else "")
+
+
+def _date_axis(ax, axis="x", maxticks: int = 8) -> None:
+    loc = mdates.AutoDateLocator(minticks=3, maxticks=maxticks)
     target = ax.xaxis if axis == "x" else ax.yaxis
     target.set_major_locator(loc)
-    target.set_major_formatter(fmt)
+    target.set_major_formatter(FuncFormatter(_date_label))
+    if axis == "x":
+        ax.tick_params(axis="x", labelrotation=0)
 
 
 def _title(result) -> str:
@@ -96,8 +103,22 @@ def fan_chart(result, ax=None, *, history: bool = True, label: str | None = None
     return fig
 
 
-def capitals_chart(result, ax=None) -> Figure:
-    """Each capital's simulated fall-date interval beside its historical date."""
+def capitals_day_range(result) -> tuple[float, float]:
+    """The x range (model days) capitals_chart gives one result; union them to share an axis."""
+    horizon = result.model.horizon
+    geo = result.geo
+    lo_all = result.summary.fall_day_quantile(0.02, geo.capital_rows)
+    hi_all = result.summary.fall_day_quantile(0.98, geo.capital_rows)
+    lo_day = float(np.min(lo_all)) if np.isfinite(lo_all).any() else 90
+    hi_day = min(horizon, float(np.max(hi_all[np.isfinite(hi_all)])) + 3) if np.isfinite(hi_all).any() \
+        else horizon
+    return min(lo_day, 96) - 3, max(hi_day, 108)
+
+
+def capitals_chart(result, ax=None, day_range: tuple[float, float] | None = None) -> Figure:
+    """Each capital's simulated fall-date interval beside its historical date.
+
+    ``day_range`` (model days) fixes the time axis, e.g. to share one across scenarios."""
     geo = result.geo
     hist = {c.pcode: c for c in capital_falls(geo)}
     order = sorted(geo.provinces, key=lambda p: (p.fell_on == "", p.fell_on, p.fall_order.zfill(5)))
@@ -128,13 +149,7 @@ def capitals_chart(result, ax=None) -> Figure:
     ax.set_yticks(range(n))
     ax.set_yticklabels([f"{p.capital} ({p.name})" for p in order], fontsize=8)
     ax.invert_yaxis()
-    lo_all = result.summary.fall_day_quantile(0.02, geo.capital_rows)
-    hi_all = result.summary.fall_day_quantile(0.98, geo.capital_rows)
-    lo_day = float(np.min(lo_all)) if np.isfinite(lo_all).any() else 90
-    hi_day = min(horizon, float(np.max(hi_all[np.isfinite(hi_all)])) + 3) if np.isfinite(hi_all).any() \
-        else horizon
-    lo_day = min(lo_day, 96) - 3
-    hi_day = max(hi_day, 108)
+    lo_day, hi_day = day_range if day_range is not None else capitals_day_range(result)
     ax.set_xlim(_to_dates([lo_day])[0], _to_dates([hi_day])[0])
     ax.grid(axis="x", alpha=0.3)
     _date_axis(ax)
@@ -150,11 +165,11 @@ def capitals_chart(result, ax=None) -> Figure:
     return fig
 
 
-def write_run_plots(result, folder: Path) -> list[Path]:
+def write_run_plots(result, folder: Path, day_range: tuple[float, float] | None = None) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     out = []
     for name, fig in (("districts_fan.png", fan_chart(result)),
-                      ("capitals.png", capitals_chart(result))):
+                      ("capitals.png", capitals_chart(result, day_range=day_range))):
         path = folder / name
         fig.savefig(path, dpi=130)
         out.append(path)
@@ -302,28 +317,71 @@ def _colors(names):
     return {n: PALETTE[i % len(PALETTE)] for i, n in enumerate(names)}
 
 
+def _survival(res, days: np.ndarray) -> np.ndarray:
+    kab = res.kabul_fall_time
+    with np.errstate(invalid="ignore"):
+        return np.array([1.0 - (kab < d).mean() for d in days])
+
+
+def survival_window(comparison) -> tuple[float, float, bool]:
+    """(start, end, broken) of the survival chart's main panel, in model days: from a few days
+    before the earliest fall to three weeks after the baseline's 99th percentile; ``broken`` when
+    some scenario still holds in more than 2% of replicates at the end of that window, so the
+    rest of the horizon goes to a second, compressed panel."""
+    horizon = comparison.base.model.horizon
+    firsts = [np.nanmin(r.kabul_fall_time) for r in comparison.results.values()
+              if np.isfinite(r.kabul_fall_time).any()]
+    lo = max(0.0, (min(firsts) if firsts else 60.0) - 5)
+    b = comparison.base.kabul_fall_time
+    hi_base = float(quantiles(b, 0.99)) if np.isfinite(b).mean() >= 0.99 else horizon
+    hi = min(horizon, max(hi_base + 21, lo + 30))
+    broken = hi < horizon and any(_survival(r, np.array([hi]))[0] > 0.02
+                                  for r in comparison.results.values())
+    return lo, hi, broken
+
+
 def survival_chart(comparison) -> Figure:
-    """Probability that the republic still stands (Kabul not fallen), by date, per scenario."""
-    fig = Figure(figsize=(10, 5.5), layout="constrained")
-    ax = fig.add_subplot()
+    """Probability that the republic still stands (Kabul not fallen), by date, per scenario.
+
+    When a scenario holds for months the axis is broken: the left panel shows the weeks around
+    the baseline's fall at full resolution, the right one the rest of the horizon."""
+    lo, hi, broken = survival_window(comparison)
+    horizon = comparison.base.model.horizon
+    fig = Figure(figsize=(11, 5.5), layout="constrained")
+    if broken:
+        axes = fig.subplots(1, 2, sharey=True, gridspec_kw=dict(width_ratios=[3, 1.2], wspace=0.02))
+        spans = [(lo, hi), (hi, horizon)]
+    else:
+        axes = [fig.add_subplot()]
+        spans = [(lo, hi)]
     colors = _colors(comparison.names)
-    for name, res in comparison.results.items():
-        kab = res.kabul_fall_time
-        days = np.arange(res.n_days + 1)
-        with np.errstate(invalid="ignore"):
-            alive = [1.0 - (kab < d).mean() for d in days]
-        ax.step(_to_dates(days), alive, where="post", color=colors[name],
-                linewidth=2.6 if name == comparison.baseline else 1.6,
-                label=name + (" (baseline)" if name == comparison.baseline else ""))
-    ax.axvline(dt.datetime(2021, 8, 15, 12), color=MUTED, linestyle=":", linewidth=1.2)
-    ax.text(dt.datetime(2021, 8, 16), 0.02, "Kabul fell\n15 Aug 2021", fontsize=8, color=MUTED)
-    ax.set_ylim(0, 1.02)
-    ax.set_xlim(_to_dates([60])[0], _to_dates([comparison.base.model.horizon])[0])
-    ax.set_ylabel("P(Kabul still held)")
-    ax.grid(alpha=0.3)
-    _date_axis(ax)
-    ax.legend(loc="lower left", fontsize=8, framealpha=0.9)
-    ax.set_title("Survival of the republic by scenario (paired runs on the same random numbers)\n"
+    order = [comparison.baseline] + comparison.whatifs()      # legend: largest effect first
+    for ax, (a, b) in zip(axes, spans):
+        for name in order:
+            res = comparison.results[name]
+            days = np.arange(np.floor(a), np.ceil(b) + 1)
+            ax.step(_to_dates(days), _survival(res, days), where="post", color=colors[name],
+                    linewidth=2.6 if name == comparison.baseline else 1.6,
+                    label=name + (" (baseline)" if name == comparison.baseline else ""))
+        ax.set_xlim(_to_dates([a])[0], _to_dates([b])[0])
+        ax.grid(alpha=0.3)
+        _date_axis(ax, maxticks=8 if ax is axes[0] else 4)
+    main = axes[0]
+    kabul_fell = dt.datetime(2021, 8, 15, 12)
+    if _to_dates([lo])[0] < kabul_fell < _to_dates([hi])[0]:
+        main.axvline(kabul_fell, color=MUTED, linestyle=":", linewidth=1.2)
+        main.text(kabul_fell + dt.timedelta(hours=12), 0.02, "Kabul fell\n15 Aug 2021", fontsize=8,
+                  color=MUTED)
+    main.set_ylim(0, 1.02)
+    main.set_ylabel("P(Kabul still held)")
+    main.legend(loc="lower left", fontsize=8, framealpha=0.9)
+    if broken:
+        right = axes[1]
+        right.spines["left"].set_linestyle((0, (4, 3)))
+        main.spines["right"].set_linestyle((0, (4, 3)))
+        right.set_title("the rest of the horizon (compressed)", fontsize=9)
+        right.tick_params(axis="y", left=False)
+    fig.suptitle("Survival of the republic by scenario (paired runs on the same random numbers)\n"
                  f"{comparison.replicates} replicates per scenario, seed {comparison.seed}, "
                  f"{comparison.base.source.label}", fontsize=11)
     return fig
@@ -362,72 +420,135 @@ def scenario_fans(comparison) -> Figure:
 
 
 def capitals_held_chart(comparison, date: dt.date = dt.date(2021, 8, 15)) -> Figure:
-    """Capitals still held on a date, per scenario: distribution over replicates."""
+    """Capitals still held, per scenario (sorted by the mean): when Kabul falls, and on a date.
+
+    A mean can lie outside its own 50% range when the distribution is lopsided or bimodal (in
+    most replicates every capital falls, in a few many hold): such a mean is drawn hollow, and
+    the median is marked too, so the dot is never read as a typical value."""
     names = comparison.names
-    fig = Figure(figsize=(10, 0.45 * len(names) + 1.8), layout="constrained")
-    ax = fig.add_subplot()
+    panels = [("capitals_held_at_kabul_fall", "other capitals still held when Kabul falls (of 33)",
+               33, 1, "record: 1 (Panjshir)"),
+              (None, f"capitals still held on {date:%d %B %Y} (of 34)", 34, 1, "record: 1 (Panjshir)")]
+    fig = Figure(figsize=(12, 0.45 * len(names) + 2.2), layout="constrained")
+    axes = fig.subplots(1, 2, squeeze=False)[0]
     colors = _colors(names)
-    for y, name in enumerate(names):
-        held = comparison.held(name, date, capitals=True)
-        q = np.quantile(held, [0.05, 0.25, 0.5, 0.75, 0.95], method="inverted_cdf")
-        ax.plot([q[0], q[4]], [y, y], color=colors[name], linewidth=1.3)
-        ax.plot([q[1], q[3]], [y, y], color=colors[name], linewidth=6, alpha=0.6, solid_capstyle="butt")
-        ax.plot([held.mean()], [y], marker="o", color=colors[name])
-    ax.axvline(1, color=HISTORY, linestyle=":", linewidth=1)
-    ax.text(1.2, len(names) - 0.6, "record: 1 (Panjshir)", fontsize=8, color=HISTORY)
-    ax.set_yticks(range(len(names)))
-    ax.set_yticklabels(names)
-    ax.invert_yaxis()
-    ax.set_xlim(-0.5, 34.5)
-    ax.set_xlabel(f"provincial capitals still held on {date:%d %B %Y} (of 34)")
-    ax.grid(axis="x", alpha=0.3)
-    ax.set_title("Capitals held on 15 August: mean (dot), 50% and 90% ranges over replicates", fontsize=11)
+    outside_any = False
+    for ax, (key, xlabel, total, record, note) in zip(axes, panels):
+        data = {n: (comparison.outcome(n, key) if key else comparison.held(n, date, capitals=True))
+                for n in names}
+        order = sorted(names, key=lambda n: (-data[n].mean(), n))
+        for y, name in enumerate(order):
+            held = data[name]
+            q = np.quantile(held, [0.05, 0.25, 0.5, 0.75, 0.95], method="inverted_cdf")
+            mean = held.mean()
+            ax.plot([q[0], q[4]], [y, y], color=colors[name], linewidth=1.3)
+            ax.plot([q[1], q[3]], [y, y], color=colors[name], linewidth=6, alpha=0.6,
+                    solid_capstyle="butt")
+            ax.plot([q[2]], [y], marker="|", color="black", markersize=10)
+            outside = not (q[1] <= mean <= q[3])
+            outside_any |= outside
+            ax.plot([mean], [y], marker="o", color=colors[name],
+                    markerfacecolor="white" if outside else colors[name])
+        ax.axvline(record, color=HISTORY, linestyle=":", linewidth=1)
+        ax.text(record + 0.3, len(names) - 1 + 0.35, note, fontsize=8, color=HISTORY)
+        ax.set_yticks(range(len(order)))
+        ax.set_yticklabels(order, fontsize=8)
+        ax.invert_yaxis()
+        ax.set_xlim(-0.5, total + 0.5)
+        ax.set_xlabel(xlabel)
+        ax.grid(axis="x", alpha=0.3)
+    title = ("Capitals held: mean (dot), median (bar), 50% and 90% ranges over replicates; "
+             "sorted by the mean")
+    if outside_any:
+        title += ("\nhollow dot: the mean lies outside the 50% range (a lopsided, often two-peaked "
+                  "distribution); read the median and the ranges")
+    fig.suptitle(title, fontsize=10)
     return fig
 
 
-def forest_chart(comparison, outcomes=("kabul_days", "capitals_held_aug15", "districts_held_aug15")
-                 ) -> Figure:
-    """Paired effects against the baseline: mean with 90% CI (thick) and the 5-95% range of the
-    per-replicate differences (thin)."""
-    from .compare import OUTCOMES
+FOREST_OUTCOMES = ("kabul_days", "capitals_held_at_kabul_fall", "districts_held_at_kabul_fall")
+
+
+def forest_chart(comparison, outcomes=FOREST_OUTCOMES) -> Figure:
+    """Paired effects against the baseline, each panel sorted by the size of its effect: the
+    mean (dot) with its Monte Carlo 90% interval (black tick), the 5-95% spread across posterior
+    draws (thick), across structures when there are several (open bracket), and the 5-95% range
+    of the per-replicate differences (thin)."""
+    from .compare import OUTCOMES, outcome_key
     names = [n for n in comparison.names if n != comparison.baseline]
-    fig = Figure(figsize=(4.3 * len(outcomes), 0.45 * len(names) + 2.0), layout="constrained")
-    axes = fig.subplots(1, len(outcomes), sharey=True, squeeze=False)[0]
+    fig = Figure(figsize=(4.6 * len(outcomes), 0.5 * len(names) + 2.3), layout="constrained")
+    axes = fig.subplots(1, len(outcomes), squeeze=False)[0]
     colors = _colors(comparison.names)
     for ax, outcome in zip(axes, outcomes):
-        effects = [comparison.effect(name, outcome) for name in names]
-        for y, (name, e) in enumerate(zip(names, effects)):
-            ax.plot([e["q05"], e["q95"]], [y, y], color=colors[name], linewidth=1, alpha=0.6)
-            ax.plot(list(e["ci90"]), [y, y], color=colors[name], linewidth=5, solid_capstyle="butt")
+        key = outcome_key(outcome)
+        effects = {name: comparison.effect(name, key) for name in names}
+        order = sorted(names, key=lambda n: (-abs(effects[n]["mean"]), n))
+        for y, name in enumerate(order):
+            e = effects[name]
+            ax.plot([e["replicate_q05"], e["replicate_q95"]], [y, y], color=colors[name],
+                    linewidth=1, alpha=0.5)
+            if np.isfinite(e["pred_q05"]):
+                ax.plot([e["pred_q05"], e["pred_q95"]], [y, y], color=colors[name], linewidth=5,
+                        solid_capstyle="butt", alpha=0.85)
+            if "structure_min" in e:
+                ax.plot([e["structure_min"], e["structure_max"]], [y + 0.28] * 2, color=HISTORY,
+                        linewidth=1, marker="|")
+            lo, hi = e["ci90"]
+            ax.plot([lo, hi], [y, y], color="black", linewidth=2.2, solid_capstyle="butt")
             ax.plot([e["mean"]], [y], marker="o", color="black", markersize=4)
             ax.annotate(f"{e['mean']:+.1f}", (e["mean"], y), textcoords="offset points",
                         xytext=(0, 7), ha="center", fontsize=7)
-        means = sorted(abs(e["mean"]) for e in effects)
+        means = sorted(abs(e["mean"]) for e in effects.values())
         # one effect of months beside effects of days: a symmetric log axis for Kabul's date
-        log_axis = outcome == "kabul_days" and means and means[-1] > 30 and means[-1] > 10 * (
+        log_axis = key == "kabul_days" and means and means[-1] > 30 and means[-1] > 10 * (
             means[len(means) // 2] + 0.5)
         if log_axis:
             ax.set_xscale("symlog", linthresh=2)
-            ticks = [t for t in (-30, -10, -3, 0, 3, 10, 30, 100, 300)
-                     if min(e["q05"] for e in effects) - 1 <= t <= max(e["q95"] for e in effects) + 50]
+            lo_all = min(e["replicate_q05"] for e in effects.values())
+            hi_all = max(e["replicate_q95"] for e in effects.values())
+            ticks = [t for t in (-30, -10, -3, 0, 3, 10, 30, 100, 300) if lo_all - 1 <= t <= hi_all + 50]
             ax.set_xticks(ticks)
             ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
         ax.axvline(0, color=MUTED, linewidth=1)
-        ax.set_title(OUTCOMES[outcome][0] + (" (log scale beyond 2 days)" if log_axis else ""),
-                     fontsize=10)
+        ax.set_title(OUTCOMES[key].label + (" (log scale beyond 2 days)" if log_axis else ""),
+                     fontsize=9)
+        ax.set_yticks(range(len(order)))
+        ax.set_yticklabels(order, fontsize=8)
+        ax.set_ylim(len(order) - 0.5, -0.8)           # room above the first label
         ax.grid(axis="x", alpha=0.3)
-    axes[0].set_yticks(range(len(names)))
-    axes[0].set_yticklabels(names)
-    axes[0].invert_yaxis()
-    fig.suptitle("Effect of each what-if against the baseline (paired): mean, 90% CI of the mean "
-                 "(thick), 5-95% of per-replicate differences (thin)", fontsize=11)
+    fig.suptitle(f"Effect of each what-if against '{comparison.baseline}' (paired), each panel "
+                 "sorted by size\nmean (dot; black bar: its Monte Carlo 90% interval), 5-95% across "
+                 "posterior draws (thick), 5-95% of single replicates (thin)"
+                 + ("; bracket: range across structures" if len(comparison.structures) > 1 else ""),
+                 fontsize=10)
     return fig
+
+
+def readable_name(name: str, width: int = 64) -> str:
+    """A parameter's meaning from the parameter table, shortened for a chart label (at most
+    ``width`` characters, on two lines)."""
+    import textwrap
+
+    from .parameters import BY_NAME
+    spec = BY_NAME.get(name)
+    if spec is None or not spec.meaning:
+        return name
+    text = spec.meaning.split(";")[0].split(": ")[0].rstrip(".")
+    for lead, short in (("Log-hazard increase ", "hazard up "), ("Log-hazard decrease ", "hazard down "),
+                        ("Increase of the ", ""), ("Extra ", "")):
+        if text.startswith(lead):
+            text = short + text[len(lead):]
+            break
+    text = text[0].upper() + text[1:] if text else name
+    if len(text) > width:
+        text = text[:width - 3].rsplit(" ", 1)[0] + "..."
+    return "\n".join(textwrap.wrap(text, width=(width + 1) // 2 + 4)[:2])
 
 
 def sensitivity_chart(sens) -> Figure:
     """Sobol indices (first order and total) of each parameter, per outcome."""
     outcomes = list(sens.outcomes)
-    fig = Figure(figsize=(5.2 * len(outcomes), 0.42 * len(sens.names) + 2.0), layout="constrained")
+    fig = Figure(figsize=(4.6 * len(outcomes) + 3, 0.55 * len(sens.names) + 2.0), layout="constrained")
     axes = fig.subplots(1, len(outcomes), sharey=True, squeeze=False)[0]
     y = np.arange(len(sens.names))
     order = np.argsort(-sens.total[outcomes[0]])
@@ -442,7 +563,8 @@ def sensitivity_chart(sens) -> Figure:
         ax.set_xlim(0, max(1.0, float(np.nanmax(hi)) * 1.05))
         ax.grid(axis="x", alpha=0.3)
     axes[0].set_yticks(y)
-    axes[0].set_yticklabels([sens.names[i] for i in order])
+    axes[0].set_yticklabels([f"{readable_name(sens.names[i])} ({sens.names[i]})" for i in order],
+                            fontsize=8)
     axes[0].invert_yaxis()
     axes[0].legend(loc="lower right", fontsize=8)
     fig.suptitle(f"Global sensitivity (Sobol indices, {sens.evaluations} parameter sets x "

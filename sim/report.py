@@ -3,7 +3,12 @@
 Layout of a comparison folder::
 
     report.html            every figure and the comparison table; opens in a browser, no server
-    comparison.csv         one row per scenario (see sim.compare.Comparison.table)
+    comparison.csv         one row per scenario, baseline first, what-ifs by effect size
+                           (see sim.compare.Comparison.table)
+    effects.csv            one row per (outcome, what-if): every effect with its Monte Carlo
+                           error and its spread across posterior draws (and structures)
+    effects_by_province.csv, effects_by_region.csv
+                           per what-if and area: shifts of fall dates, P(fallen by 15 Aug)
     sensitivity.csv        Sobol indices, when a sensitivity analysis was run
     plots/*.png            the report's figures
     <scenario>/            each scenario's own run outputs (the contract of ``afsim run``)
@@ -16,10 +21,17 @@ import datetime as dt
 import html
 from pathlib import Path
 
+import re
+from importlib import resources
+
 import numpy as np
 
 from . import __version__
+from .progress import progress_bar
 from .results import write_csv, write_json
+
+#: The packaged text of the report's "Structural assumptions" section.
+STRUCTURAL_ASSUMPTIONS = "structural_assumptions.md"
 
 
 def _img(path: Path, alt: str) -> str:
@@ -48,30 +60,103 @@ body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:11
 padding:0 1em;color:#1f1f1f;line-height:1.45}
 h1{font-size:1.6em}h2{margin-top:1.8em;border-bottom:1px solid #ddd;padding-bottom:.2em}
 table{border-collapse:collapse;font-size:.82em;margin:1em 0}th,td{border:1px solid #ddd;padding:.3em .5em;
-text-align:right}th{background:#f4f4f4}td:first-child,th:first-child{text-align:left}
+text-align:right;white-space:nowrap}th{background:#f4f4f4;white-space:normal}
+td:first-child,th:first-child{text-align:left}
 figure{margin:1em 0}img{max-width:100%}.meta{color:#555;font-size:.9em}li{margin:.3em 0}
 .small{font-size:.85em;color:#444}
 """
 
 
+
+def structural_assumptions_markdown() -> str:
+    return resources.files("sim").joinpath("data", STRUCTURAL_ASSUMPTIONS).read_text(encoding="utf-8")
+
+
+def _inline(text: str) -> str:
+    out = html.escape(text)
+    out = re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", out)
+    out = re.sub(r"`(.+?)`", r"<code>\1</code>", out)
+    return out
+
+
+def markdown_html(text: str, *, top_level: int = 3) -> str:
+    """The small Markdown subset of the packaged texts: headings, bullet lists, paragraphs,
+    **bold** and `code`. Headings are demoted to start at ``top_level``."""
+    parts, para, items = [], [], []
+
+    def flush():
+        if para:
+            parts.append(f"<p>{_inline(' '.join(para))}</p>")
+            para.clear()
+        if items:
+            parts.append("<ul>" + "".join(f"<li>{_inline(i)}</li>" for i in items) + "</ul>")
+            items.clear()
+
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not stripped:
+            flush()
+        elif stripped.startswith("#"):
+            flush()
+            level = min(6, len(stripped) - len(stripped.lstrip("#")) + top_level - 1)
+            parts.append(f"<h{level}>{_inline(stripped.lstrip('#').strip())}</h{level}>")
+        elif stripped[:2] in ("- ", "* "):
+            if para:
+                flush()
+            items.append(stripped[2:])
+        elif items and line.startswith((" ", "\t")):
+            items[-1] += " " + stripped
+        else:
+            para.append(stripped)
+    flush()
+    return "\n".join(parts)
+
+
+def _drop_title(text: str) -> str:
+    """The packaged file's own top heading repeats the section's title: drop it."""
+    lines = text.splitlines()
+    if lines and lines[0].startswith("# "):
+        lines = lines[1:]
+    return "\n".join(lines)
+
+
 def write_comparison_outputs(comparison, out: Path, *, plots: bool = True, boundaries=None,
-                             map_scenario: str | None = None, animation: bool = True) -> None:
+                             map_scenario: str | None = None, animation: bool = True,
+                             progress: bool = False) -> None:
     """Write every file of a comparison into ``out`` (an empty folder)."""
     from . import plots as P
     out.mkdir(parents=True, exist_ok=True)
+    others = comparison.whatifs()
+    figures = 6 + len(others) + int(animation) + int(comparison.sensitivity is not None)
+    n_steps = len(comparison.results) + 1 + (figures if plots else 0)
+    bar = progress_bar(n_steps, "report", progress, unit="step")
+    day_range = _shared_capitals_range(comparison) if plots else None
     for name, res in comparison.results.items():
+        res.plot_day_range = day_range
         res.write_into(out / name, plots=plots)
+        bar.update(1)
     rows = comparison.table()
     write_csv(out / "comparison.csv", rows)
+    effects = comparison.effects()
+    if effects:
+        write_csv(out / "effects.csv", effects)
+    by_area = {level: comparison.effects_by_area(level) for level in ("province", "region")}
+    for level, area_rows in by_area.items():
+        if area_rows:
+            write_csv(out / f"effects_by_{level}.csv", area_rows)
     sens = comparison.sensitivity
     if sens is not None:
         write_csv(out / "sensitivity.csv", sens.rows())
     write_json(out / "manifest.json", {
         "scenarios": comparison.names, "baseline": comparison.baseline, "seed": comparison.seed,
-        "replicates": comparison.replicates, "parameter_source": comparison.base.source.label,
+        "replicates": comparison.replicates, "replicates_per_draw": comparison.replicates_per_draw,
+        "parameter_source": comparison.base.source.label,
+        "structures": {s: next(iter(r.values())).source.label
+                       for s, r in comparison.structures.items()},
         "package_version": __version__, "elapsed_seconds": round(comparison.elapsed, 2),
         "scenario_hashes": {n: r.scenario.hash for n, r in comparison.results.items()},
         **comparison.notes})
+    bar.update(1)
     figs: list[tuple[str, str, str]] = []          # (file, alt, caption)
     if plots:
         pdir = out / "plots"
@@ -80,25 +165,41 @@ def write_comparison_outputs(comparison, out: Path, *, plots: bool = True, bound
         def save(fig, name, alt, caption):
             fig.savefig(pdir / name, dpi=120)
             figs.append((name, alt, caption))
+            bar.update(1)
 
+        lo, hi, broken = P.survival_window(comparison)
         save(P.survival_chart(comparison), "survival.png", "Kabul survival curves",
-             "Probability that Kabul is still held, by date, for every scenario.")
+             "Probability that Kabul is still held, by date, for every scenario"
+             + ("; the right panel compresses the rest of the horizon, where some scenario still "
+                "holds." if broken else "."))
         save(P.forest_chart(comparison), "effects.png", "Paired effects",
-             "Effect of each what-if against the baseline, paired replicate by replicate.")
+             "Effect of each what-if against the baseline, paired replicate by replicate; each "
+             "panel sorted by the size of the effect.")
         save(P.scenario_fans(comparison), "fans.png", "Districts under Taliban control per scenario",
              "Districts under Taliban control over time; dashed: the baseline's median.")
-        save(P.capitals_held_chart(comparison), "capitals_held.png", "Capitals held on 15 August",
-             "Provincial capitals still held on 15 August 2021, per scenario.")
+        save(P.capitals_held_chart(comparison), "capitals_held.png", "Capitals held",
+             "Provincial capitals still held when Kabul falls and on 15 August 2021, per scenario.")
         _maps(comparison, save, boundaries, map_scenario)
+        _difference_maps(comparison, save, boundaries)
         if animation:
             gif = _animation(comparison, out)
             figs.append((gif, "Animated map of the collapse",
                          "The baseline's collapse, every third day from 1 May to 31 August 2021."))
+            bar.update(1)
         if sens is not None:
             save(P.sensitivity_chart(sens), "sensitivity.png", "Sobol indices",
                  "Which parameters' uncertainty moves the outcomes (Sobol indices).")
-    (out / "report.html").write_text(render_html(comparison, rows, figs, out / "plots"),
+    (out / "report.html").write_text(render_html(comparison, rows, figs, out / "plots",
+                                                 effects=effects, by_area=by_area),
                                      encoding="utf-8")
+    bar.close()
+
+
+def _shared_capitals_range(comparison) -> tuple[float, float]:
+    """One time axis for every scenario's capitals chart, so they can be read side by side."""
+    from .plots import capitals_day_range
+    spans = [capitals_day_range(r) for r in comparison.results.values()]
+    return min(a for a, _ in spans), max(b for _, b in spans)
 
 
 def _maps(comparison, save, boundaries, map_scenario) -> None:
@@ -111,11 +212,11 @@ def _maps(comparison, save, boundaries, map_scenario) -> None:
                        title=f"Baseline: median date each district falls ({base.replicates} replicates)")
     save(fig, "map_baseline_median_fall.png", "Map of median fall dates",
          "Baseline: median date on which each district falls (grey: held in most replicates).")
-    others = [n for n in comparison.names if n != comparison.baseline]
+    others = comparison.whatifs()
     if not others:
         return
     if map_scenario is None or map_scenario not in comparison.results:
-        map_scenario = max(others, key=lambda n: abs(comparison.effect(n, "kabul_days")["mean"]))
+        map_scenario = others[0]
     aug15 = dt.date(2021, 8, 15)
     p_base = base.summary.p_fallen_by(aug15)
     p_alt = comparison.results[map_scenario].summary.p_fallen_by(aug15)
@@ -129,6 +230,46 @@ def _maps(comparison, save, boundaries, map_scenario) -> None:
          "(the what-if with the largest effect on Kabul unless chosen with --map-scenario).")
 
 
+DIFF_CMAP = "RdBu"          # red: falls earlier / more likely than in the baseline; blue: later
+
+
+def _difference_maps(comparison, save, boundaries) -> None:
+    """Per what-if, two maps of what-if minus baseline per district, on diverging scales centred
+    on zero: the change in the probability of still being held on 15 August (one scale for every
+    what-if, so those maps compare) and the shift of the median fall date (each what-if its own
+    scale: one that moves Kabul by months would otherwise wash out those that move it by days)."""
+    from matplotlib.figure import Figure
+
+    from .maps import district_map
+    others = comparison.whatifs()
+    if not others:
+        return
+    diffs = {n: comparison.district_differences(n) for n in others}
+    p_lim = max(0.05, max(float(np.nanmax(np.abs(d["p_fallen_by_2021_08_15"]))) for d in diffs.values()))
+    geo = comparison.base.geo
+    for name in others:
+        d = diffs[name]
+        s_lim = max(1.0, float(np.nanquantile(np.abs(d["median_fall_day"]), 0.98)))
+        fig = Figure(figsize=(16, 7.2), layout="constrained")
+        ax1, ax2 = fig.subplots(1, 2)
+        district_map(-d["p_fallen_by_2021_08_15"], geo, ax=ax1, cmap=DIFF_CMAP, vmin=-p_lim,
+                     vmax=p_lim, boundaries=boundaries,
+                     label="change in P(held on 15 Aug): what-if minus baseline (blue: more often held)",
+                     title="P(still held on 15 August)")
+        shift = np.clip(d["median_fall_day"], -s_lim, s_lim)
+        district_map(shift, geo, ax=ax2, cmap=DIFF_CMAP, vmin=-s_lim, vmax=s_lim,
+                     boundaries=boundaries,
+                     label=f"shift of the median fall date, days (blue: later; clipped at \u00b1{s_lim:.0f})",
+                     title="median fall date")
+        fig.suptitle(f"{name} minus {comparison.baseline}, per district\n", fontsize=13)
+        save(fig, f"diff_map_{name}.png", f"Difference map {name}",
+             f"{name} minus {comparison.baseline}, district by district: the change in the "
+             "probability of still being held on 15 August (left) and the shift of the median "
+             "fall date (right; a district held in most replicates counts as falling at the "
+             "horizon). Blue: held longer under the what-if. The left scale is the same for every "
+             "what-if; the right one is the what-if's own.")
+
+
 def _animation(comparison, out: Path) -> str | None:
     """The baseline's collapse, day by day (raster maps only: polygons would be slow to redraw)."""
     from .maps import collapse_animation
@@ -140,7 +281,76 @@ def _animation(comparison, out: Path) -> str | None:
     return path.name
 
 
-def render_html(comparison, rows, figs, pdir: Path) -> str:
+def _num(v, digits: int = 1, signed: bool = True) -> str:
+    if v == "" or v is None or (isinstance(v, float) and not np.isfinite(v)):
+        return "n/a"
+    return f"{v:+.{digits}f}" if signed else f"{v:.{digits}f}"
+
+
+def _effects_table(comparison) -> str:
+    """The what-if table: headline effects, sorted by the effect on Kabul, with each effect's
+    Monte Carlo error and its spread across posterior draws (and structures) kept apart."""
+    from .compare import HEADLINE, OUTCOMES
+    multi = len(comparison.structures) > 1
+    head = ["what-if"]
+    for key in HEADLINE:
+        label = html.escape(OUTCOMES[key].label)
+        head += [f"{label}: mean", "MC s.e.", "5-95% across draws"] + (["range across structures"]
+                                                                        if multi else [])
+    decided = _decided_by(comparison)
+    if decided:
+        head.append("decided by (largest Sobol total effects)")
+    body = []
+    for name in comparison.whatifs():
+        cells = [html.escape(name)]
+        for key in HEADLINE:
+            e = comparison.effect(name, key)
+            cells += [_num(e["mean"]), _num(e["mc_se"], 2, False),
+                      f"{_num(e['pred_q05'])} to {_num(e['pred_q95'])}"]
+            if multi:
+                cells.append(f"{_num(e['structure_min'])} to {_num(e['structure_max'])}")
+        if decided:
+            cells.append(html.escape(decided))
+        body.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    return ("<table><thead><tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr></thead><tbody>"
+            + "".join(body) + "</tbody></table>")
+
+
+def _decided_by(comparison) -> str:
+    """Which structural assumptions decide the effects, when the sensitivity output says (a
+    column ``assumption`` in its rows): those of the parameters with the largest total Sobol
+    index on Kabul's date. Empty when there is no such column."""
+    sens = comparison.sensitivity
+    if sens is None:
+        return ""
+    rows = sens.rows()
+    if not rows or "assumption" not in rows[0]:
+        return ""
+    by_param = {r["parameter"]: r["assumption"] for r in rows if r.get("assumption")}
+    picked = []
+    for name, value in sens.ranking(sens.outcomes[0])[:3]:
+        a = by_param.get(name)
+        if a and a not in picked and value > 0.05:
+            picked.append(a)
+    return "; ".join(picked)
+
+
+def _pivot(rows: list[dict], level: str, order: list[str], value: str, fmt) -> str:
+    """Areas as rows, what-ifs as columns."""
+    if not rows:
+        return ""
+    areas = list(dict.fromkeys(r[level] for r in sorted(rows, key=lambda r: r[level])))
+    cell = {(r["scenario"], r[level]): r for r in rows}
+    head = "".join(f"<th>{html.escape(n)}</th>" for n in order)
+    body = []
+    for a in areas:
+        tds = "".join(f"<td>{fmt(cell[(n, a)])}</td>" if (n, a) in cell else "<td></td>" for n in order)
+        body.append(f"<tr><td>{html.escape(a)}</td>{tds}</tr>")
+    return (f"<table><thead><tr><th>{level}</th>{head}</tr></thead><tbody>{''.join(body)}"
+            "</tbody></table>")
+
+
+def render_html(comparison, rows, figs, pdir: Path, *, effects=None, by_area=None) -> str:
     base = comparison.base
     scen_items = []
     for name, res in comparison.results.items():
@@ -150,42 +360,96 @@ def render_html(comparison, rows, figs, pdir: Path) -> str:
                           + (f" (changes {html.escape(', '.join(changes))})" if changes else "")
                           + f": {html.escape(sc.description)}</li>")
     findings = "".join(f"<li>{html.escape(f)}</li>" for f in comparison.findings())
-    columns = [("scenario", "scenario"), ("kabul_fall_q50", "Kabul falls (median)"),
-               ("kabul_fall_q05", "5%"), ("kabul_fall_q95", "95%"),
-               ("p_kabul_by_2021_08_31", "P(Kabul by 31 Aug)"),
-               ("p_kabul_by_2021_12_31", "P(Kabul by 31 Dec)"),
+    columns = [("scenario", "scenario"), ("kabul_fall_date_q50", "Kabul falls (median)"),
+               ("kabul_fall_date_q05", "5%"), ("kabul_fall_date_q95", "95%"),
+               ("kabul_held_share", "Kabul held to the horizon (share)"),
+               ("capitals_held_at_kabul_fall_q50", "other capitals held at Kabul's fall (median)"),
+               ("districts_held_at_kabul_fall_q50", "districts held at Kabul's fall (median)"),
+               ("p_kabul_fallen_by_2021_08_31", "P(Kabul by 31 Aug)"),
                ("capitals_held_2021_08_15_q50", "capitals held 15 Aug (median)"),
                ("districts_held_2021_08_15_q50", "districts held 15 Aug (median)"),
-               ("d_kabul_days_mean", "Kabul delay vs baseline (days)"),
-               ("d_kabul_days_ci90_lo", "90% CI lo"), ("d_kabul_days_ci90_hi", "90% CI hi"),
-               ("d_capitals_held_aug15_mean", "extra capitals held 15 Aug")]
+               ("kabul_days_effect_mean", "Kabul holds vs baseline (days)"),
+               ("kabul_days_effect_pred_q05", "5% across draws"),
+               ("kabul_days_effect_pred_q95", "95% across draws")]
     sens_html = ""
     sens = comparison.sensitivity
     if sens is not None:
-        top = sens.ranking("kabul_day")[:3]
+        from .plots import readable_name
+        top = sens.ranking(sens.outcomes[0])[:3]
+        cached = getattr(sens, "cache_note", "")
         sens_html = ("<h2>Which parameter matters most</h2><p>Sobol total-effect indices "
-                     f"({sens.evaluations} parameter sets x {sens.replicates} replicates). For "
-                     "Kabul's fall date the largest are: "
-                     + ", ".join(f"<b>{html.escape(n)}</b> ({v:.2f})" for n, v in top)
+                     f"({sens.evaluations} parameter sets x {sens.replicates} replicates) of the "
+                     f"baseline. For Kabul's fall date the largest are: "
+                     + ", ".join(f"<b>{html.escape(readable_name(n).replace(chr(10), ' '))}</b> "
+                                 f"(<code>{html.escape(n)}</code>, {v:.2f})" for n, v in top)
                      + ". Ranges: posterior 5-95% for calibrated parameters, half to one and a half "
-                     "times the value otherwise; see sensitivity.csv.</p>")
+                     "times the value otherwise; see sensitivity.csv."
+                     + (f" {html.escape(cached)}" if cached else "") + "</p>")
         sens_html += "".join(_img(pdir / f, a) + f"<p class='small'>{html.escape(c)}</p>"
                              for f, a, c in figs if f == "sensitivity.png")
+    diff_html = "".join(_img(pdir / f, a) + f"<p class='small'>{html.escape(c)}</p>"
+                        for f, a, c in figs if f.startswith("diff_map_"))
     fig_html = "".join(_img(pdir / f, a) + f"<p class='small'>{html.escape(c)}</p>"
-                       for f, a, c in figs if f != "sensitivity.png")
+                       for f, a, c in figs if f != "sensitivity.png" and not f.startswith("diff_map_"))
+    order = comparison.whatifs()
+    by_area = by_area or {}
+    area_html = ""
+    if order and by_area.get("region"):
+        area_html = (
+            "<h2>Effects by region and province</h2><p>Per what-if (columns, largest effect on "
+            "Kabul first): the median over the area's districts of the shift of each district's "
+            "median fall date, in days (positive: later than in the baseline; a district held in "
+            "more than half the replicates counts as falling at the horizon), and in brackets the "
+            "change in the share of its districts fallen by 15 August, in percentage points. "
+            "Every column, including the capitals' shifts and the paired mean shifts, is in "
+            "effects_by_region.csv and effects_by_province.csv.</p><h3>Regions</h3>"
+            + _pivot(by_area["region"], "region", order, "district_median_shift_days", _area_cell)
+            + "<h3>Provinces</h3>"
+            + _pivot(by_area.get("province", []), "province", order, "district_median_shift_days",
+                     _area_cell))
+    structures = ""
+    if len(comparison.structures) > 1:
+        structures = (" Structures compared (one posterior each): "
+                      + ", ".join(f"<b>{html.escape(s)}</b>" for s in comparison.structures)
+                      + "; the first is the primary one shown in the figures.")
+    m = comparison.replicates_per_draw
+    draws = -(-comparison.replicates // m)
+    uncertainty = (
+        f"<p>Each posterior draw is simulated {m} times ({draws} draws x {m} replicates), so an "
+        "effect's spread splits into two parts that are shown apart: the <b>Monte Carlo standard "
+        "error</b> of the mean (it shrinks with more replicates and says how precisely this run "
+        "computed the mean) and the <b>spread across posterior draws</b> (5-95% of the per-draw "
+        "mean effects, with the within-draw simulation noise removed by a one-way random-effects "
+        "decomposition): how uncertain the effect is given the calibration. Neither includes the "
+        "uncertainty in the model's structure, below." + structures + "</p>"
+        if m > 1 else
+        "<p>Every replicate has its own posterior draw (replicates per draw = 1), so the spread "
+        "across draws cannot be told from simulation noise and is not shown; rerun with "
+        "<code>--replicates-per-draw 10</code>.</p>")
     return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
 <title>afsim: what-if comparison</title><style>{CSS}</style></head><body>
 <h1>What if? The fall of the Afghan republic, 2021, under {len(rows) - 1} alternative histories</h1>
 <p class="meta">Scenarios: {', '.join(html.escape(n) for n in comparison.names)}. Baseline:
 <b>{html.escape(comparison.baseline)}</b>. {comparison.replicates} replicates per scenario, seed
-{comparison.seed}, paired on common random numbers. Parameters: {html.escape(base.source.label)}.
-afsim {__version__}, generated {dt.datetime.now().strftime('%Y-%m-%d %H:%M')}, run time
-{comparison.elapsed:.0f} s.</p>
-<h2>Findings</h2><p>Effects are paired differences against the baseline (mean, 90% confidence
-interval of the mean, and the 5-95% range over replicates). Kabul's date is censored at the
-horizon (31 December 2021), so delays are lower bounds when Kabul often holds.</p><ul>{findings}</ul>
-<h2>Comparison table</h2>{_table(rows, columns)}<p class="small">All columns, with intervals, are in
-comparison.csv; each scenario's full outputs are in its own folder.</p>
+{comparison.seed}, paired on common random numbers, {m} replicates per posterior draw. Parameters:
+{html.escape(base.source.label)}. afsim {__version__}, generated
+{dt.datetime.now().strftime('%Y-%m-%d %H:%M')}, run time {comparison.elapsed:.0f} s.</p>
+<h2>What-if effects</h2><p>Paired differences against <b>{html.escape(comparison.baseline)}</b>,
+sorted by the size of the effect on Kabul. The headline outcomes are measured relative to Kabul's
+own fall (how many days longer it holds; how many other capitals and districts are still held when
+it falls) rather than as counts on 15 August, which swing by dozens when Kabul moves by a day.
+Kabul's fall day is censored at the horizon (31 December 2021): a replicate in which Kabul holds
+counts as falling on the last day, so the mean is a restricted mean and a delay is a lower bound
+where Kabul holds (the share is in comparison.csv, <code>kabul_held_share</code>).</p>
+{uncertainty}
+{_effects_table(comparison)}
+<h2>Structural assumptions</h2><div class="small">{markdown_html(_drop_title(structural_assumptions_markdown()))}</div>
+<h2>Findings</h2><ul>{findings}</ul>
+<h2>Comparison table</h2>{_table(rows, columns)}<p class="small">All columns, with every effect's
+Monte Carlo error and spread across draws, are in comparison.csv (one row per scenario) and
+effects.csv (one row per effect); each scenario's full outputs are in its own folder.</p>
+{area_html}
+<h2>Difference maps</h2>{diff_html}
 {sens_html}
 <h2>Figures</h2>{fig_html}
 <h2>Scenarios</h2><ul>{''.join(scen_items)}</ul>
@@ -195,3 +459,8 @@ baseline, so differences are due to the policy alone. The model and its assumpti
 in the project's README and docs/assumptions.md; the parameters' meanings and sources in
 docs/parameters.md.</p></body></html>
 """
+
+
+def _area_cell(r: dict) -> str:
+    return (f"{r['district_median_shift_days']:+.0f} ({100 * r['p_fallen_by_2021_08_15_diff']:+.0f})"
+            .replace("+0 (+0)", "0 (0)"))

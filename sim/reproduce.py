@@ -169,7 +169,8 @@ def _reproduce_run(run_dir: Path, m: dict, *, workers: int, progress: bool) -> d
     kept = bool(m.get("fall_times_kept", True))
     result = run(files[-1], replicates=int(m["replicates"]), seed=int(m["seed"]),
                  parameters=source, engine=m.get("engine", "batch"), workers=workers,
-                 progress=progress, keep_fall_times=kept)
+                 progress=progress, keep_fall_times=kept,
+                 replicates_per_draw=int(m.get("replicates_per_draw", 1)))
     from .results import _json_default
     fresh = json.loads(json.dumps(result.manifest(), default=_json_default))
     for key in REPRODUCIBLE_KEYS:

@@ -79,6 +79,8 @@ class EnsembleResult:
     engine: str = "batch"
     elapsed: float = 0.0
     extra_manifest: dict = field(default_factory=dict)
+    replicates_per_draw: int = 1          # consecutive replicates sharing one parameter draw
+    plot_day_range: tuple[float, float] | None = None   # shared x range of capitals.png, if set
 
     @classmethod
     def from_builder(cls, b: ResultBuilder, **kw) -> "EnsembleResult":
@@ -227,6 +229,7 @@ class EnsembleResult:
             "parameters": params,
             "seed": self.seed,
             "replicates": self.replicates,
+            "replicates_per_draw": self.replicates_per_draw,
             "engine": self.engine,
             "fall_times_kept": self.has_fall_times,
             "start_date": START.isoformat(),
@@ -248,14 +251,19 @@ class EnsembleResult:
 
     # ------------------------------------------------------------------ writing the contract
     def write(self, out_dir: str | Path, *, force: bool = False, plots: bool = True,
-              fall_times: bool = True) -> Path:
+              fall_times: bool = True, progress: bool = False) -> Path:
         """Write the output contract into ``out_dir`` atomically (all files or none)."""
         from .output import atomic_directory
+        from .progress import progress_bar
+        bar = progress_bar(3 if plots else 2, "writing", progress, unit="step")
         with atomic_directory(out_dir, force=force) as tmp:
-            self.write_into(tmp, plots=plots, fall_times=fall_times)
+            self.write_into(tmp, plots=plots, fall_times=fall_times, on_step=bar.update)
+        bar.close()
         return Path(out_dir)
 
-    def write_into(self, out: Path, *, plots: bool = True, fall_times: bool = True) -> None:
+    def write_into(self, out: Path, *, plots: bool = True, fall_times: bool = True,
+                   on_step=None) -> None:
+        step = on_step or (lambda n=1: None)
         out.mkdir(parents=True, exist_ok=True)
         from .reproduce import manifest_digest
         manifest = json.loads(json.dumps(self.manifest(), default=_json_default))
@@ -267,16 +275,46 @@ class EnsembleResult:
                                 mode_names=np.array(["held", "negotiated", "fight",
                                                      "taliban_at_start"]),
                                 assault_time=self.assault_time, end_time=self.end_time,
-                                replicate=np.arange(self.replicates))
+                                replicate=np.arange(self.replicates),
+                                draw_group=np.arange(self.replicates) // self.replicates_per_draw,
+                                dates=np.array([d.isoformat() for d in self.dates]),
+                                README=np.array(fall_times_readme(self)))
+        step(1)
         write_csv(out / "districts.csv", self.districts())
         from .district_layer import write_district_geojson
         write_district_geojson(self, out / "districts.geojson")
         write_csv(out / "capitals.csv", self.capitals())
         write_csv(out / "daily.csv", self.daily())
         write_json(out / "summary.json", self.summary_dict())
+        step(1)
         if plots:
             from .plots import write_run_plots
-            write_run_plots(self, out / "plots")
+            write_run_plots(self, out / "plots", day_range=self.plot_day_range)
+            step(1)
+
+
+def fall_times_readme(result) -> list[str]:
+    """The layout of fall_times.npz, stored in the file itself (its ``README`` array)."""
+    origin = START.isoformat()
+    return [
+        f"fall_times.npz written by afsim {__version__}: scenario '{result.scenario.name}', "
+        f"{result.replicates} replicates x {result.geo.n} districts, seed {result.seed}.",
+        "Load with numpy.load(path); every array is plain numpy (no pickle needed).",
+        f"Time unit: days since {origin} 00:00 (local day boundaries; day d is the date "
+        f"{origin} + floor(d) days). NaN = did not happen before the horizon "
+        f"({date_of(result.model.horizon - 1).isoformat()}).",
+        "fall_time[replicate, district]: float64, time the district fell (Taliban-held on "
+        f"{origin}: 0).",
+        "mode[replicate, district]: int8, how it fell; codes in mode_names "
+        "(0 held, 1 negotiated, 2 fight, 3 Taliban-held at the start).",
+        "pcode[district]: AGCHO district code of each column (same order as districts.csv).",
+        "replicate[replicate]: replicate number k (its random numbers depend on seed and k only).",
+        "draw_group[replicate]: k // replicates_per_draw; replicates of one group share one "
+        f"posterior parameter draw (replicates_per_draw = {result.replicates_per_draw}).",
+        "assault_time[replicate], end_time[replicate]: start of the assault on the cities and end "
+        "of the run, in the same time unit.",
+        f"dates[day]: ISO date of model day 0, 1, ... ({len(result.dates)} days), for labelling.",
+    ]
 
 
 def write_csv(path: Path, rows: list[dict]) -> None:

@@ -9,7 +9,9 @@ accumulated as chunks arrive, in memory that does not grow with the district cou
 * per replicate, the number of districts and of capitals fallen by the end of each day (int16 /
   int8: 49 MB at 100,000 replicates), from which daily quantiles, survival curves and every
   "held on date X" outcome of a comparison are exact;
-* per replicate, Kabul's fall time, the assault's start and the end of the run.
+* per replicate, Kabul's fall time, the assault's start and the end of the run;
+* per replicate, how many of the other capitals and districts were still held when Kabul fell
+  (not fallen strictly before it; at the horizon when Kabul held).
 
 Day-level quantiles equal the calendar days of the sample quantiles of the continuous times
 (the floor is monotone), so the tables are the same whichever way they are computed.
@@ -58,6 +60,8 @@ class Summary:
         self.assault_time = np.full(replicates, np.nan)
         self.end_time = np.full(replicates, np.nan)
         self.filled = np.zeros(replicates, dtype=bool)
+        self.caps_held_at_kabul = np.zeros(replicates, dtype=np.int16)
+        self.districts_held_at_kabul = np.zeros(replicates, dtype=np.int16)
 
     def add(self, reps: range, fall_time: np.ndarray, mode: np.ndarray, assault_time: np.ndarray,
             end_time: np.ndarray) -> None:
@@ -74,6 +78,12 @@ class Summary:
         self.daily_all[sl] = _cumulative_by_day(day, D)
         self.daily_caps[sl] = _cumulative_by_day(day[:, self.capital_rows], D)
         self.kabul_time[sl] = fall_time[:, self.kabul_row]
+        kabul = np.where(np.isnan(fall_time[:, self.kabul_row]), np.inf, fall_time[:, self.kabul_row])
+        before = np.where(fell, fall_time, np.inf) < kabul[:, None]
+        before[:, self.kabul_row] = False
+        others = self.capital_rows[self.capital_rows != self.kabul_row]
+        self.caps_held_at_kabul[sl] = len(others) - before[:, others].sum(axis=1)
+        self.districts_held_at_kabul[sl] = (n - 1) - before.sum(axis=1)
         self.assault_time[sl] = assault_time
         self.end_time[sl] = end_time
         self.filled[sl] = True
