@@ -51,7 +51,46 @@ def goals_table(report: dict) -> dict:
                                          and abs(k["median_error_days"]) <= 2}
     out["kabul_interval_90_width"] = {"value": k["width_90_days"], "goal": "<= 12 days",
                                       "met": k["width_90_days"] is not None and k["width_90_days"] <= 12}
+    c = report.get("coherence")
+    if c:
+        out["capitals_before_kabul_median"] = {"value": c["capitals_before_kabul_q50"],
+                                               "goal": ">= 20 (record: 32)",
+                                               "met": c["capitals_before_kabul_q50"] >= 20}
+        out["districts_fallen_at_kabul_median"] = {
+            "value": c["share_fallen_at_kabul_q50"], "goal": ">= 0.5 (record: about 0.9)",
+            "met": c["share_fallen_at_kabul_q50"] >= 0.5}
+    d = (report.get("district_skill") or {}).get("holdout")
+    if d:
+        out["district_brier_skill_holdout"] = {"value": d["skill"]["value"], "goal": ">= 0.3",
+                                               "met": d["skill"]["value"] >= 0.3}
+        sp = d["spearman"]["value"]
+        out["district_spearman_holdout"] = {"value": sp, "goal": ">= 0.55",
+                                            "met": sp is not None and np.isfinite(sp) and sp >= 0.55}
     return out
+
+
+def coherence(fall_time: np.ndarray, geo) -> dict:
+    """What had fallen when Kabul fell (replicates where it fell): capitals strictly before it,
+    and the share of all districts (the record: 32 capitals, about 90% of districts)."""
+    kabul = fall_time[:, geo.kabul_row]
+    fell = np.isfinite(kabul)
+    if not fell.any():
+        return {"p_kabul_falls": 0.0}
+    ft, k = fall_time[fell], kabul[fell][:, None]
+    caps = (ft[:, geo.capital_rows] < k).sum(axis=1)
+    share = (ft < k).sum(axis=1) / geo.n
+    return {"p_kabul_falls": float(fell.mean()),
+            "capitals_before_kabul_q05": float(np.quantile(caps, 0.05)),
+            "capitals_before_kabul_q50": float(np.median(caps)),
+            "capitals_before_kabul_q95": float(np.quantile(caps, 0.95)),
+            "share_fallen_at_kabul_q50": float(np.median(share))}
+
+
+def district_validation(fall_time: np.ndarray) -> dict:
+    """Skill at the district facts (issue 11): the held-out split is the validation the fit
+    never saw; the fit split is shown beside it. Same run for the model and its null."""
+    from .district_skill import district_skill
+    return {split: district_skill(fall_time, split=split).to_dict() for split in ("holdout", "fit")}
 
 
 def build_report(result: CalibrationResult, pred) -> dict:
@@ -61,6 +100,8 @@ def build_report(result: CalibrationResult, pred) -> dict:
     aq = quantiles(pred.assault_time, [0.05, 0.5, 0.95])
     report["assault_start_date"] = {k: (date_of(v).isoformat() if np.isfinite(v) else None)
                                     for k, v in zip(("q05", "q50", "q95"), aq)}
+    report["coherence"] = coherence(pred.fall_time, geo)
+    report["district_skill"] = district_validation(pred.fall_time)
     report["goals"] = goals_table(report)
     report["null_models"] = null_models(geo, full_targets)
     report["calibration"] = {

@@ -135,7 +135,10 @@ class Likelihood:
             lo = self.capital_lo - self.first_day - 0.5
             hi = self.capital_hi - 1.0 - self.first_day + 0.5
             p = (ndtr((hi - rel) / h) - ndtr((lo - rel) / h)).mean(axis=1)
-            out[:, 1] += (np.log(np.maximum(p, self.floor)) * self.capital_w).sum(axis=1)
+            out[:, 1] += (np.log(np.maximum(p, self.floor)) * self.capital_w * 0.5).sum(axis=1)
+            # ... and when it happened: each date absolutely, with the other half of its weight
+            pa = (ndtr((self.capital_hi - x) / h) - ndtr((self.capital_lo - x) / h)).mean(axis=1)
+            out[:, 1] += (np.log(np.maximum(pa, self.floor)) * self.capital_w * 0.5).sum(axis=1)
             # when it ended: Kabul's date, absolutely, with its own weight (the end of the
             # republic is the record's best-known date, and the one the what-ifs are about)
             k = self.kabul_target

@@ -34,7 +34,7 @@ def headline_figures() -> dict:
         out[label] = {
             "fall_time_sha256": _digest(np.nan_to_num(ft, nan=-1.0)),
             "mode_sha256": _digest(r.mode),
-            "kabul_day_q50": float(np.nanquantile(np.where(np.isnan(kabul), np.inf, kabul), 0.5)),
+            "kabul_day_q50": float(np.median(np.where(np.isnan(kabul), 1e9, kabul))),
             "assault_day_mean": float(np.nanmean(r.assault_time)) if np.isfinite(r.assault_time).any()
             else None,
             "districts_fallen_mean": {d: float(np.mean(np.sum(ft < day_of(dt.date.fromisoformat(d)) + 1,

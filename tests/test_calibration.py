@@ -241,9 +241,9 @@ def test_resume_after_interruption_gives_the_uninterrupted_posterior(tmp_path, g
 
 def test_the_cascade_is_scored_relative_to_its_first_fall(geo, targets):
     """Replicates that reproduce the record's sequence exactly, but start it five days late, lose
-    only the absolute terms (the first fall's date and Kabul's): the shape of the cascade scores
-    the same (issue 10: an uncertain decision date must not swamp the order and pace of the
-    collapse)."""
+    only the absolute terms (the first fall's date, Kabul's, and the absolute half of each
+    capital's weight): the relative half scores the same (issue 10: an uncertain decision date
+    must not swamp the order and pace of the collapse)."""
     lik = Likelihood.build(targets, geo)
     caps = np.full((1, 4, 35), np.inf)
     mid = (lik.capital_lo + lik.capital_hi) / 2.0          # the middle of each recorded window
@@ -265,7 +265,10 @@ def test_the_cascade_is_scored_relative_to_its_first_fall(geo, targets):
         k = lik.kabul_target
         xk = c[0, :, lik.capital_slots[k]]
         pk = (ndtr((lik.capital_hi[k] - xk) / h) - ndtr((lik.capital_lo[k] - xk) / h)).mean()
-        return np.log(max(p, lik.floor)) + np.log(max(pk, lik.floor)) * lik.capital_w[k]
+        x = c[0, :, lik.capital_slots].T                                   # (R, C)
+        pa = (ndtr((lik.capital_hi - x) / h) - ndtr((lik.capital_lo - x) / h)).mean(axis=0)
+        return (np.log(max(p, lik.floor)) + np.log(max(pk, lik.floor)) * lik.capital_w[k]
+                + (np.log(np.maximum(pa, lik.floor)) * lik.capital_w * 0.5).sum())
     assert on_time - first_term(caps) == pytest.approx(shifted - first_term(late), abs=1e-9)
     # and a cascade that collapses at once scores far worse than the recorded pace
     instant = caps.copy()
