@@ -154,7 +154,9 @@ def test_the_audit_catches_a_state_array_left_out_of_the_compaction(geo, monkeyp
     """The check above can fail: drop one array from the compaction list and it does."""
     from sim import batch
     sc, model = baseline_model(geo)
-    table = ParameterTable.constant(sc.parameters(), 120)
+    # no assault on the cities: replicates end with different districts held, so a stale
+    # province count cannot pass by chance (after Kabul nearly everything falls everywhere)
+    table = ParameterTable.constant({**sc.parameters(), "assault_rate": 0.0}, 120)
     monkeypatch.setattr(batch._BatchRun, "_STATE",
                         tuple(n for n in batch._BatchRun._STATE if n != "enc_count"))
     with pytest.raises((AssertionError, IndexError, ValueError)):
