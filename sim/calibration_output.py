@@ -16,6 +16,7 @@ import numpy as np
 
 from .calibrate import CalibrationResult, finish_checkpoints, summarise_stage, to_json
 from .ensemble import run
+from .errors import UserError
 from .fit import fit_report, null_models
 from .output import atomic_directory
 from .posterior import DEFAULT_POSTERIOR
@@ -142,9 +143,23 @@ def write_calibration(result: CalibrationResult, out: Path, *, replicates: int |
         (tmp / "fit_report.json").write_text(to_json(report) + "\n", encoding="utf-8")
     finish_checkpoints(out)
     if set_default:
-        DEFAULT_POSTERIOR.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(Path(out) / "posterior.csv", DEFAULT_POSTERIOR)
+        target = default_posterior_target()
+        shutil.copyfile(Path(out) / "posterior.csv", target)
     return report
+
+
+def default_posterior_target(package_dir: Path | None = None) -> Path:
+    """Where ``--set-default`` installs a posterior: the project's own ``sim/data/posterior.csv``,
+    and only in a source checkout (a ``pyproject.toml`` beside the package). An installed copy
+    (site-packages after ``pip install .``) is refused: writing there would change every run of
+    that environment silently and be lost on the next install."""
+    package_dir = Path(package_dir) if package_dir is not None else DEFAULT_POSTERIOR.parent.parent
+    project = package_dir.parent
+    if not (project / "pyproject.toml").is_file() or "site-packages" in package_dir.parts:
+        raise UserError(f"the package at {package_dir} is an installed copy, not a project folder; "
+                        "run --set-default from a source checkout (pip install -e .), or pass "
+                        "--posterior FILE to later runs", key="--set-default")
+    return package_dir / "data" / DEFAULT_POSTERIOR.name
 
 
 def _write_common(result: CalibrationResult, pred, report: dict, tmp: Path) -> None:

@@ -166,6 +166,9 @@ def cmd_calibrate(args) -> int:
     config = load_config(args.config)
     _check_calibration_inputs(config)
     check_output_dir(args.out, args.force, inputs=_calibration_inputs(config))
+    if args.set_default:                 # refused before hours of sampling, not after
+        from .calibration_output import default_posterior_target
+        target = default_posterior_target()
     workers = resolve_workers(args.workers)
     started = time.perf_counter()
     with output_lock(args.out):
@@ -178,7 +181,7 @@ def cmd_calibrate(args) -> int:
                                    set_default=args.set_default)
     _print_fit(report, f"calibration '{config.name}'", time.perf_counter() - started, args.out)
     if args.set_default:
-        print("  installed as the package's default posterior (sim/data/posterior.csv)")
+        print(f"  installed as the project's default posterior ({target})")
     return 0
 
 

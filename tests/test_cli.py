@@ -118,3 +118,21 @@ def test_an_existing_output_folder_needs_force(run_dir):
     proc = afsim("run", BASELINE, "--replicates", 5, "--out", run_dir, "--quiet")
     assert proc.returncode == 2 and "--force" in proc.stderr
     assert {p.name: p.stat().st_mtime_ns for p in run_dir.iterdir()} == before
+
+
+def test_set_default_writes_only_into_a_project_folder(tmp_path):
+    """Issue 14: --set-default never writes into an installed copy (site-packages)."""
+    from sim.calibration_output import default_posterior_target
+    from sim.errors import UserError
+    project = tmp_path / "proj"
+    (project / "sim" / "data").mkdir(parents=True)
+    (project / "pyproject.toml").write_text("[project]\nname = 'x'\n")
+    assert default_posterior_target(project / "sim") == project / "sim" / "data" / "posterior.csv"
+    installed = tmp_path / "lib" / "python3.11" / "site-packages" / "sim"
+    installed.mkdir(parents=True)
+    with pytest.raises(UserError, match="installed copy"):
+        default_posterior_target(installed)
+    bare = tmp_path / "bare" / "sim"
+    bare.mkdir(parents=True)
+    with pytest.raises(UserError, match="--set-default|installed copy"):
+        default_posterior_target(bare)
