@@ -123,10 +123,12 @@ class _BatchRun:
         self.seg_air_national = np.array([s.air_national for s in tl.states])
         self.seg_air = np.array([s.air_by_district() for s in tl.states])  # (K, n)
         self.seg_air_caps = np.ascontiguousarray(self.seg_air[:, self.caps])  # (K, 34)
+        self.seg_gar_caps = np.array([s.garrison[self.caps] for s in tl.states])  # (K, 34)
         rx = tl.reactive
         self.rx_delay = np.append(rx.delays, np.inf)          # (E+1,): the next one's delay
         self.rx_air, self.rx_pay, self.rx_mob = rx.air, rx.pay, rx.mobilization
         self.rx_air_caps = np.ascontiguousarray(rx.air[:, self.caps])
+        self.rx_gar_caps = np.ascontiguousarray(rx.garrison[:, self.caps])
         # Only a change of air cover changes districts' own rates; pay, brake and withdrawal
         # steps act through the nationwide factor alone.
         self.air_changes = np.r_[False, np.any(self.seg_air[1:] != self.seg_air[:-1], axis=1), False]
@@ -269,15 +271,16 @@ class _BatchRun:
         momentum = (self.n_fallen[idx] / self.n)[:, None]
         pay = self._pay(idx)[:, None]
         air = self.seg_air_caps[seg] + self.rx_air_caps[level]
+        garrison = self.seg_gar_caps[seg] + self.rx_gar_caps[level]
         at = cov.at_capitals
         lam = hazard.rate(hazard.capital_log_hazard(
             p, cov.encirclement_from_counts(self.enc_count[idx]), cascade, momentum, pay, air,
             at.reach, at.distance_100km, at.focus, at.city_size, at.resistance,
-            self.gone[idx][:, None]))
+            self.gone[idx][:, None], garrison))
         k = self.kabul_slot
         lam[:, k] = hazard.rate(hazard.kabul_log_hazard(
             p, cascade, (self.ring_count[idx] / cov.ring_size)[:, None], momentum, pay,
-            air[:, k:k + 1], at.reach[k]))[:, 0]
+            air[:, k:k + 1], at.reach[k], garrison[:, k:k + 1]))[:, 0]
         # a fallen capital's rate is zero: it accumulates nothing and never comes next
         self.lam_c[idx] = np.where(self.caps_down[idx], 0.0, lam)
 

@@ -173,11 +173,13 @@ class Campaign:
             at = cov.at_capitals
             lam_cap = hazard.rate(hazard.capital_log_hazard(
                 p, encirclement, cascade, momentum, drv.pay, self.air_capitals, at.reach,
-                at.distance_100km, at.focus, at.city_size, at.resistance, self.government_gone))
+                at.distance_100km, at.focus, at.city_size, at.resistance, self.government_gone,
+                self.garrison_capitals))
             ring = self.ring_fallen / cov.ring_size
             k = cov.kabul_slot
             lam_cap[k] = hazard.rate(hazard.kabul_log_hazard(
-                p, cascade, ring, momentum, drv.pay, self.air_capitals[k], at.reach[k]))
+                p, cascade, ring, momentum, drv.pay, self.air_capitals[k], at.reach[k],
+                self.garrison_capitals[k]))
             lam_cap[self.fallen[rows]] = 0.0
             lam[rows] = lam_cap
         return lam
@@ -193,6 +195,7 @@ class Campaign:
     def _set_air(self) -> None:
         self.air = self.drivers.air_by_district()
         self.air_capitals = self.air[self.model.cov.capital_rows]
+        self.garrison_capitals = self.drivers.garrison[self.model.cov.capital_rows]
         self._refresh_local()
 
     def surrenders(self):

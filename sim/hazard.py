@@ -35,7 +35,7 @@ delay after the withdrawal (the old clock); assault_b_share -> infinity is a sha
 
 Provincial capital c (zero until the assault has begun)::
 
-    log lambda_c = log cap_base_rate + taliban_strength + capital_garrison
+    log lambda_c = log cap_base_rate + taliban_strength + capital_garrison - G_c(t)
                  + cap_b_encircle * E_c(t) + cap_b_cascade * C(t) + cap_b_forces * M(t)
                  + b_pay * S(P(t)) - b_air * A_c(t) * reach_c + b_government_gone * G(t)
                  + cap_b_distance * distance_to_Kabul_c / 100 km + cap_b_focus * focus_c
@@ -44,7 +44,7 @@ Provincial capital c (zero until the assault has begun)::
 
 Kabul (zero until the assault has begun; its fall ends the republic: G becomes 1)::
 
-    log lambda_K = log kabul_base_rate + taliban_strength + capital_garrison
+    log lambda_K = log kabul_base_rate + taliban_strength + capital_garrison - G_K(t)
                  + kabul_b_capitals * C(t) + kabul_b_ring * R(t) + cap_b_forces * M(t)
                  + b_pay * S(P(t)) - b_air * A_K(t) * reach_K
 
@@ -52,7 +52,8 @@ with M the national share of districts fallen (the bandwagon in the countryside;
 for the cities), N_i the border-weighted share of i's neighbours fallen, E_c the share of the
 capital's own province (other districts) fallen, C the share of the other 33 capitals fallen, R
 the share fallen of the districts in the provinces around Kabul, W the withdrawal's progress and
-G = 1 once Kabul has fallen.
+G = 1 once Kabul has fallen, and G_c(t) the timeline's garrison driver over city c (0 unless a
+scenario reinforces it).
 
 The rural rule is split into a nationwide factor (the same for every district of a replicate)
 and the district's own factor, because the batch engine exploits that split; their sum *is* the
@@ -242,9 +243,10 @@ def assault_threshold(p: Params, u):
 # --------------------------------------------------------------------------- capitals and Kabul
 
 def capital_log_hazard(p: Params, encirclement, cascade, momentum, pay, air, reach,
-                       distance_100km, focus, city_size, resistance, government_gone):
-    """Log hazard of a provincial capital once the assault on cities has begun."""
-    return (np.log(p.cap_base_rate) + p.taliban_strength + p.capital_garrison
+                       distance_100km, focus, city_size, resistance, government_gone, garrison=0.0):
+    """Log hazard of a provincial capital once the assault on cities has begun (``garrison``: the
+    timeline's garrison driver over the city, a log-hazard decrease)."""
+    return (np.log(p.cap_base_rate) + p.taliban_strength + p.capital_garrison - garrison
             + p.cap_b_encircle * encirclement + p.cap_b_cascade * cascade
             + p.cap_b_forces * momentum + p.b_pay * pay_effect(p, pay) - p.b_air * air * reach
             + p.b_government_gone * government_gone
@@ -252,9 +254,9 @@ def capital_log_hazard(p: Params, encirclement, cascade, momentum, pay, air, rea
             - p.b_resistance * resistance)
 
 
-def kabul_log_hazard(p: Params, cascade, ring, momentum, pay, air, reach):
+def kabul_log_hazard(p: Params, cascade, ring, momentum, pay, air, reach, garrison=0.0):
     """Log hazard that Kabul falls, once the assault has begun."""
-    return (np.log(p.kabul_base_rate) + p.taliban_strength + p.capital_garrison
+    return (np.log(p.kabul_base_rate) + p.taliban_strength + p.capital_garrison - garrison
             + p.kabul_b_capitals * cascade + p.kabul_b_ring * ring + p.cap_b_forces * momentum
             + p.b_pay * pay_effect(p, pay) - p.b_air * air * reach)
 

@@ -55,7 +55,8 @@ from .errors import UserError
 from .userfiles import as_float, decode_utf8, parse_toml, read_bytes
 from .geography import REGIONS, Geography, load_geography
 from .parameters import BY_NAME, NAMES, ParameterTable, check_value, defaults
-from .timeline import DEFAULT_END, DRIVERS, EARLIEST_EVENT, REACTIVE_TRIGGERS, START, Event
+from .timeline import (DEFAULT_END, DRIVERS, EARLIEST_EVENT, LOCAL_DRIVERS, REACTIVE_TRIGGERS,
+                       START, Event)
 
 NAME_RE = re.compile(r"[A-Za-z0-9_\-]{1,64}")     # used with fullmatch: no trailing newline
 TOP_KEYS = {"scenario", "run", "parameters", "strategy", "timeline"}
@@ -309,9 +310,9 @@ def _event(raw: Any, path: Path, key: str, geo: Geography, end: dt.date) -> Even
                         file=path, key=f"{key}.source")
     provinces: tuple[str, ...] = ()
     districts: tuple[str, ...] = ()
-    if driver == "air_support_local":
+    if driver in LOCAL_DRIVERS:
         if "provinces" not in raw and "districts" not in raw:
-            raise UserError("missing; air_support_local needs the provinces or districts it covers",
+            raise UserError(f"missing; {driver} needs the provinces or districts it covers",
                             file=path, key=f"{key}.provinces")
         if "provinces" in raw:
             provinces = _province_list(raw["provinces"], path, f"{key}.provinces", geo)
@@ -320,7 +321,8 @@ def _event(raw: Any, path: Path, key: str, geo: Geography, end: dt.date) -> Even
     else:
         for where in ("provinces", "districts"):
             if where in raw:
-                raise UserError(f"only air_support_local events take {where} (driver is {driver!r})",
+                raise UserError(f"only {' and '.join(LOCAL_DRIVERS)} events take {where} "
+                                f"(driver is {driver!r})",
                                 file=path, key=f"{key}.{where}")
     return Event(ev_id, date, driver, value, source, provinces, districts, after, delay)
 

@@ -14,6 +14,9 @@ Drivers
                        pre-2020 level the ANSF was trained to depend on).
 ``air_support_local``  extra air support over the listed provinces and/or districts, added to the
                        national level.
+``garrison``           strength added to the garrison of the capitals in the listed provinces or
+                       districts, as a log-hazard decrease of those cities ("Kabul's garrison
+                       reinforced from 1 July").
 ``pay_arrears``        months of ANSF salary arrears, P(t).
 ``mobilization``       1 while the National Mobilization brake is in force, else 0.
 ``withdrawal``         progress of the US withdrawal, W(t) in [0, 1]; one of the drivers of the
@@ -49,10 +52,15 @@ EARLIEST_EVENT = dt.date(2020, 1, 1)
 DRIVERS = {
     "air_support": ("national air support and contractor level A(t)", 0.0, 2.0),
     "air_support_local": ("extra air support over the listed provinces or districts", 0.0, 2.0),
+    "garrison": ("strength added to the garrisons of the capitals in the listed provinces or "
+                 "districts (log-hazard decrease of those cities, Kabul included)", 0.0, 5.0),
     "pay_arrears": ("months of ANSF salary arrears P(t)", 0.0, 24.0),
     "mobilization": ("National Mobilization brake in force (0 or 1)", 0.0, 1.0),
     "withdrawal": ("US withdrawal progress W(t)", 0.0, 1.0),
 }
+
+#: Drivers that act over listed provinces or districts (the others are national).
+LOCAL_DRIVERS = ("air_support_local", "garrison")
 
 #: Driver values before any event: full air support, salaries paid, no brake, no withdrawal.
 INITIAL_LEVELS = {"air_support": 1.0, "pay_arrears": 0.0, "mobilization": 0.0, "withdrawal": 0.0}
@@ -119,6 +127,7 @@ class DriverState:
     pay: float
     mobilization: float
     withdrawal: float
+    garrison: np.ndarray = field(default=None, repr=False)   # (n,) added garrison strength
 
     def air_by_district(self) -> np.ndarray:
         """A(t) over each district: the national level plus any local support."""
@@ -132,6 +141,7 @@ class ReactiveDrivers:
 
     delays: np.ndarray             # (E,) days after the assault, sorted
     air: np.ndarray                # (E+1, n) extra air support over each district
+    garrison: np.ndarray           # (E+1, n) extra garrison strength
     pay: np.ndarray                # (E+1,)
     mobilization: np.ndarray       # (E+1,)
     withdrawal: np.ndarray         # (E+1,)
@@ -163,7 +173,7 @@ class CompiledTimeline:
             return st
         return DriverState(st.air_national, st.air_local + rx.air[level], st.pay + rx.pay[level],
                            st.mobilization + rx.mobilization[level],
-                           st.withdrawal + rx.withdrawal[level])
+                           st.withdrawal + rx.withdrawal[level], st.garrison + rx.garrison[level])
 
     def segment_at(self, t: float) -> int:
         return int(np.searchsorted(self.starts, t, side="right") - 1)
@@ -176,6 +186,7 @@ def compile_timeline(events: Sequence[Event], geo: Geography, end: dt.date = DEF
     horizon = day_of(end) + 1.0
     levels = dict(INITIAL_LEVELS)
     local = np.zeros(geo.n)
+    garrison = np.zeros(geo.n)
     ordered = sorted((e for e in events if not e.reactive), key=lambda e: e.order_key)
     reacting = sorted((e for e in events if e.reactive), key=lambda e: e.order_key)
 
@@ -190,12 +201,14 @@ def compile_timeline(events: Sequence[Event], geo: Geography, end: dt.date = DEF
     def apply(ev: Event) -> None:
         if ev.driver == "air_support_local":
             local[covered(ev)] = ev.value
+        elif ev.driver == "garrison":
+            garrison[covered(ev)] = ev.value
         else:
             levels[ev.driver] = ev.value
 
     def snapshot() -> DriverState:
         return DriverState(levels["air_support"], local.copy(), levels["pay_arrears"],
-                           levels["mobilization"], levels["withdrawal"])
+                           levels["mobilization"], levels["withdrawal"], garrison.copy())
 
     starts, states = [0.0], []
     i = 0
@@ -212,10 +225,14 @@ def compile_timeline(events: Sequence[Event], geo: Geography, end: dt.date = DEF
         states.append(snapshot())
     E = len(reacting)
     r_air, r_pay = np.zeros((E + 1, geo.n)), np.zeros(E + 1)
+    r_gar = np.zeros((E + 1, geo.n))
     r_mob, r_wd = np.zeros(E + 1), np.zeros(E + 1)
     for j, ev in enumerate(reacting, start=1):
         r_air[j], r_pay[j], r_mob[j], r_wd[j] = r_air[j - 1], r_pay[j - 1], r_mob[j - 1], r_wd[j - 1]
-        if ev.driver == "air_support_local":
+        r_gar[j] = r_gar[j - 1]
+        if ev.driver == "garrison":
+            r_gar[j] += np.where(covered(ev), ev.value, 0.0)
+        elif ev.driver == "air_support_local":
             r_air[j] += np.where(covered(ev), ev.value, 0.0)
         elif ev.driver == "air_support":
             r_air[j] += ev.value
@@ -226,7 +243,7 @@ def compile_timeline(events: Sequence[Event], geo: Geography, end: dt.date = DEF
         else:
             r_wd[j] += ev.value
     reactive = ReactiveDrivers(np.array([e.delay_days for e in reacting], dtype=float), r_air,
-                               r_pay, r_mob, r_wd, tuple(reacting))
+                               r_gar, r_pay, r_mob, r_wd, tuple(reacting))
     return CompiledTimeline(np.asarray(starts), tuple(states), horizon,
                             tuple(ordered) + tuple(reacting), reactive)
 
