@@ -526,6 +526,18 @@ def _on_sigterm(signum, frame):
     raise Terminated()
 
 
+def _resume_hint(args) -> str:
+    """How to continue an interrupted run, when it left a checkpoint to continue from."""
+    out = getattr(args, "out", None)
+    if out is None or not hasattr(args, "resume"):
+        return ""
+    if not Path(str(out) + ".checkpoint").exists():
+        return ""
+    again = "" if getattr(args, "resume", False) else " --resume"
+    return (f"; the finished work is saved in {out}.checkpoint: run the same command{again} "
+            "to continue")
+
+
 def main(argv: list[str] | None = None) -> int:
     import errno
     import signal
@@ -549,7 +561,8 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.flush()
         os._exit(143)
     except KeyboardInterrupt:
-        print("afsim: interrupted; no partial output was left behind", file=sys.stderr)
+        print("afsim: interrupted; no partial output was left behind" + _resume_hint(args),
+              file=sys.stderr)
         return 130
     except OSError as exc:
         # the machine, not the program: a full disk, a read-only or vanished folder

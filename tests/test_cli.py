@@ -136,3 +136,27 @@ def test_set_default_writes_only_into_a_project_folder(tmp_path):
     bare.mkdir(parents=True)
     with pytest.raises(UserError, match="--set-default|installed copy"):
         default_posterior_target(bare)
+
+
+def test_an_interrupt_says_how_to_resume_when_a_checkpoint_was_left(tmp_path, monkeypatch, capsys):
+    """Issue 14 item 7: Ctrl-C prints how to resume (the same command with --resume)."""
+    import sim.cli as cli
+    out = tmp_path / "run"
+    (tmp_path / "run.checkpoint").mkdir()
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(cli, "cmd_run", interrupted)
+    parser = cli.build_parser
+    monkeypatch.setattr(cli, "build_parser", lambda: _with_func(parser(), interrupted))
+    code = cli.main(["run", str(BASELINE), "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 130 and "--resume" in err and "run.checkpoint" in err
+
+
+def _with_func(parser, func):
+    parser.set_defaults(func=func)
+    sub = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
+    for p in sub.choices.values():
+        p.set_defaults(func=func)
+    return parser
