@@ -95,7 +95,7 @@ def _flat(a: np.ndarray) -> np.ndarray:
 
 class _BatchRun:
     # per-row state arrays, compacted together when finished rows are dropped
-    _STATE = ("rows", "alive", "p_table", "r", "r_caps", "u_mode", "fallen", "fall_time",
+    _STATE = ("rows", "alive", "r", "r_caps", "u_mode", "fallen", "fall_time",
               "mode", "N", "n_fallen", "enc_count", "ring_count", "caps_fallen", "caps_down", "t", "seg",
               "level", "assault", "r_decision", "H_decision", "lam_decision", "gone", "tau", "h", "D",
               "Hc", "lam_c", "g")
@@ -141,7 +141,6 @@ class _BatchRun:
         self.out_end = np.full(R, self.horizon)
 
         p = Params.from_table(table)
-        self.p_table = table.values
         self.p_cols = _Columns(table.values)
         self.rows = np.arange(R)
         self.alive = np.ones(R, dtype=bool)
@@ -190,6 +189,9 @@ class _BatchRun:
     def _pay(self, idx):
         return self.seg_pay[self.seg[idx]] + self.rx_pay[self.level[idx]]
 
+    def _mobilization(self, idx):
+        return self.seg_mob[self.seg[idx]] + self.rx_mob[self.level[idx]]
+
     def _air(self, idx):
         return self.seg_air[self.seg[idx]] + self.rx_air[self.level[idx]]
 
@@ -198,7 +200,7 @@ class _BatchRun:
         p = self._p(idx)
         self.g[idx] = hazard.rate(hazard.nationwide_log_pressure(
             p, (self.n_fallen[idx] / self.n)[:, None], self._pay(idx)[:, None],
-            (self.seg_mob[self.seg[idx]] + self.rx_mob[self.level[idx]])[:, None],
+            self._mobilization(idx)[:, None],
             self.gone[idx][:, None])[:, 0])
 
     def _refresh_decision(self, idx) -> None:

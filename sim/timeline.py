@@ -127,7 +127,7 @@ class DriverState:
     pay: float
     mobilization: float
     withdrawal: float
-    garrison: np.ndarray = field(default=None, repr=False)   # (n,) added garrison strength
+    garrison: np.ndarray = field(repr=False)   # (n,) added garrison strength over each district
 
     def air_by_district(self) -> np.ndarray:
         """A(t) over each district: the national level plus any local support."""
