@@ -16,8 +16,13 @@ is a smooth function of the parameters, which is what lets an MCMC sampler work 
   shape of the cascade is no longer swamped by the
   uncertainty of when the Taliban turned on the cities: with a stochastic decision (issue 10) an
   absolute-date likelihood preferred cascades that collapse everything at once.
-* Constraints: the kernel-smoothed probability that no capital fell before a date, and that the
-  assault on the capitals began on the recorded day.
+* Constraints: the kernel-smoothed probability that no capital fell before a date, that the
+  assault on the capitals began on the recorded day, and that at least so many other capitals
+  fell before Kabul (the order within each replicate, which the capitals' dates scored one by
+  one cannot see: a posterior could match every capital's date on average while Kabul falls
+  halfway through the cascade in most replicates). The count of capitals fallen before Kabul is
+  smoothed like the dates (each capital's contribution is Phi((t_Kabul - t_c) / h)), and "at
+  least k" is a normal CDF of half a capital around k - 1/2.
 * District facts (issue 11; ``sim/data/district_facts.csv``, the fit split only): each dated
   district-level fact of the record as it is stated, kernel-smoothed like the capitals. A capture
   dated to a month is the probability of falling within that month; "fell by" (and a border
@@ -56,6 +61,9 @@ class Likelihood:
     constraint_w: np.ndarray      # (Q,)
     assault_days: np.ndarray      # (A,) the assault began on these days
     assault_w: np.ndarray         # (A,)
+    order_counts: np.ndarray      # (B,) at least this many other capitals fell before Kabul
+    order_w: np.ndarray           # (B,)
+    kabul_slot: int               # Kabul's position among the 34 capitals
     bandwidth: float
     floor: float
     capital_rows: np.ndarray      # (34,) district rows of the capitals
@@ -72,6 +80,7 @@ class Likelihood:
         caps = [c for c in targets.capitals if c.weight > 0]
         cons = [c for c in targets.constraints if c.weight > 0 and c.kind == "no_capital_before"]
         starts = [c for c in targets.constraints if c.weight > 0 and c.kind == "assault_start"]
+        orders = [c for c in targets.constraints if c.weight > 0 and c.kind == "capitals_before_kabul"]
         return cls(
             count_days=np.array([day_of(t.date) + 1 for t in counts]),
             count_obs=np.array([t.districts for t in counts]),
@@ -87,6 +96,9 @@ class Likelihood:
             constraint_w=np.array([c.weight for c in cons]),
             assault_days=np.array([day_of(c.date) for c in starts]),
             assault_w=np.array([c.weight for c in starts]),
+            order_counts=np.array([c.count for c in orders], dtype=float),
+            order_w=np.array([c.weight for c in orders]),
+            kabul_slot=int(np.flatnonzero(geo.capital_rows == geo.kabul_row)[0]),
             bandwidth=targets.bandwidth, floor=targets.floor, capital_rows=geo.capital_rows,
             **_fact_fields(targets, geo))
 
@@ -156,7 +168,19 @@ class Likelihood:
             a = (ndtr((self.assault_days + 1 - start) / h)
                  - ndtr((self.assault_days - start) / h)).mean(axis=1)
             out[:, 2] += (np.log(np.maximum(a, self.floor)) * self.assault_w).sum(axis=1)
+        if len(self.order_counts):
+            out[:, 2] += self._order(capitals[:, :, :-1], h)
         return out
+
+    def _order(self, caps: np.ndarray, h: float) -> np.ndarray:
+        """log P(at least k other capitals fell before Kabul), times the weight, per value."""
+        kabul = caps[:, :, self.kabul_slot][..., None]                     # (S, R, 1)
+        others = np.delete(caps, self.kabul_slot, axis=2)                  # (S, R, 33)
+        with np.errstate(invalid="ignore"):
+            before = ndtr((kabul - others) / h)                            # inf - inf: neither fell
+        smooth_count = np.nan_to_num(before, nan=0.0).sum(axis=2)          # (S, R)
+        p = ndtr((smooth_count[:, :, None] - (self.order_counts - 0.5)) / 0.5).mean(axis=1)
+        return (np.log(np.maximum(p, self.floor)) * self.order_w).sum(axis=1)
 
     def _facts(self, t: np.ndarray) -> np.ndarray:
         h = self.fact_bandwidth

@@ -48,13 +48,15 @@ class CapitalTarget:
     why: str
 
 
-CONSTRAINT_KINDS = ("no_capital_before", "assault_start")
+CONSTRAINT_KINDS = ("no_capital_before", "assault_start", "capitals_before_kabul")
 
 
 @dataclass(frozen=True)
 class Constraint:
-    """A fact about the whole sequence: ``no_capital_before`` a date, or the ``assault_start``
-    on the capitals on a date."""
+    """A fact about the whole sequence: ``no_capital_before`` a date, the ``assault_start`` on
+    the capitals on a date, or ``capitals_before_kabul``: at least ``count`` of the other capitals
+    fell before Kabul (known from ``date``, the day Kabul fell). The last is a fact about each
+    replicate's *order*, which the capitals' dates, scored one by one, cannot see."""
 
     id: str
     kind: str
@@ -62,6 +64,7 @@ class Constraint:
     weight: float
     source: str
     why: str
+    count: int = 0
 
 
 FACT_SPLITS = ("fit", "all")
@@ -111,7 +114,8 @@ class Targets:
         # the start of the assault was known only once it had happened.
         constraints = [replace(c, date=min(c.date, cutoff)) for c in self.constraints
                        if c.kind == "no_capital_before"]
-        constraints += [c for c in self.constraints if c.kind == "assault_start" and c.date < cutoff]
+        constraints += [c for c in self.constraints
+                        if c.kind in ("assault_start", "capitals_before_kabul") and c.date < cutoff]
         facts = self.facts
         if facts is not None:        # facts are scored strictly before the cut-off's morning
             facts = replace(facts, latest=min(facts.latest, cutoff - dt.timedelta(days=1)))
@@ -222,14 +226,25 @@ def load_targets(path: str | Path, geo: Geography) -> Targets:
     constraints = []
     for k, t in enumerate(_tables(data, "constraints", path)):
         where = f"constraints[{k}]"
-        _check_keys(t, {"id", "kind", "date", "weight", "source", "why"}, path, where)
+        _check_keys(t, {"id", "kind", "date", "weight", "source", "why", "count"}, path, where)
         if t.get("kind") not in CONSTRAINT_KINDS:
             raise UserError(f"unknown kind {t.get('kind')!r}; allowed: {', '.join(CONSTRAINT_KINDS)}",
                             file=path, key=f"{where}.kind")
+        count = 0
+        if t["kind"] == "capitals_before_kabul":
+            n_others = len(geo.capital_rows) - 1
+            count = _num(t, "count", path, where, 1, n_others)
+            if count != int(count):
+                raise UserError(f"expected a whole number of capitals, got {t['count']!r}",
+                                file=path, key=f"{where}.count")
+        elif "count" in t:
+            raise UserError(f"'count' applies only to kind 'capitals_before_kabul', not "
+                            f"{t['kind']!r}", file=path, key=f"{where}.count")
         constraints.append(Constraint(_id(t, path, where, f"constraints_{k}"), t["kind"],
                                       _date(t.get("date"), path, f"{where}.date"),
                                       _num(t, "weight", path, where, 0, 100),
-                                      _text(t, "source", path, where), _text(t, "why", path, where)))
+                                      _text(t, "source", path, where), _text(t, "why", path, where),
+                                      int(count)))
     if not any(t.weight > 0 for t in districts) and not any(c.weight > 0 for c in capitals):
         raise UserError("no district count or capital with a weight > 0: nothing to fit",
                         file=path, key="districts")

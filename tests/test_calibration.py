@@ -274,3 +274,52 @@ def test_the_cascade_is_scored_relative_to_its_first_fall(geo, targets):
     instant = caps.copy()
     instant[0, :, lik.capital_slots] = mid.min()
     assert lik.components(counts, instant)[0, 1] < on_time - 20.0
+
+
+def test_kabul_falling_mid_cascade_is_penalised_by_the_order_constraint(geo, targets):
+    """The order within each replicate (issue 10, coherence): an ensemble in which Kabul falls
+    after the other capitals in every replicate against one in which, in half the replicates, it
+    swaps dates with the tenth capital and falls mid-cascade."""
+    lik = Likelihood.build(targets, geo)
+    assert lik.order_counts.tolist() == [26.0]
+    R = 8
+    caps = np.full((1, R, 35), np.inf)
+    rng = np.random.default_rng(3)
+    others = [s for s in range(34) if s != lik.kabul_slot]
+    base = np.sort(rng.uniform(97, 105, size=33))
+    caps[0, :, others] = base[:, None]
+    caps[0, :, lik.kabul_slot] = 106.0                     # last, in every replicate
+    mixed = caps.copy()
+    mixed[0, : R // 2, lik.kabul_slot] = base[9]
+    mixed[0, : R // 2, others[9]] = 106.0
+    good = lik._order(caps[:, :, :34], lik.bandwidth)[0]
+    bad = lik._order(mixed[:, :, :34], lik.bandwidth)[0]
+    assert good == pytest.approx(0.0, abs=1e-6)             # certainly at least 26 before Kabul
+    assert bad == pytest.approx(np.log(0.5), abs=0.01)      # half the replicates break the order
+    # a replicate where Kabul never falls counts every fallen capital as before it
+    never = caps.copy()
+    never[0, :, lik.kabul_slot] = np.inf
+    assert lik._order(never[:, :, :34], lik.bandwidth)[0] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_the_order_constraint_is_unknown_before_kabul_fell(targets):
+    cut = dt.date(2021, 8, 14)
+    assert all(c.kind != "capitals_before_kabul" for c in targets.as_of(cut).constraints)
+    assert any(c.kind == "capitals_before_kabul" for c in targets.constraints)
+
+
+@pytest.mark.parametrize("extra, key, message", [
+    ('kind = "capitals_before_kabul"\ncount = 40', "count", "out of range"),
+    ('kind = "capitals_before_kabul"\ncount = 25.5', "count", "whole number"),
+    ('kind = "capitals_before_kabul"', "count", "expected a number"),
+    ('kind = "no_capital_before"\ncount = 3', "count", "applies only"),
+])
+def test_a_bad_order_constraint_is_a_one_line_error(tmp_path, geo, extra, key, message):
+    text = TARGETS.read_text(encoding="utf-8") + (
+        f'\n[[constraints]]\nid = "x"\n{extra}\ndate = 2021-08-15\nweight = 1.0\n')
+    bad = tmp_path / "targets.toml"
+    bad.write_text(text, encoding="utf-8")
+    with pytest.raises(UserError) as err:
+        load_targets(bad, geo)
+    assert err.value.key.endswith(f".{key}") and message in str(err.value)
+    assert "\n" not in str(err.value)
