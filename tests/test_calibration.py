@@ -323,3 +323,25 @@ def test_a_bad_order_constraint_is_a_one_line_error(tmp_path, geo, extra, key, m
         load_targets(bad, geo)
     assert err.value.key.endswith(f".{key}") and message in str(err.value)
     assert "\n" not in str(err.value)
+
+
+def test_the_fit_report_and_forecast_judge_the_conditional_predictive_too(tmp_path, geo):
+    """End to end on a tiny calibration: the fit report carries the predictive conditioned on the
+    counts the calibration saw, with every measure of the unconditional one; a forecast conditions
+    only on the counts dated before its cut-off."""
+    import json
+    from sim.calibration_output import write_calibration, write_forecast
+    cfg = small_config(tmp_path, str(TARGETS), steps=4, walkers=6, reps=6, burn=2, design=12)
+    rep = write_calibration(calibrate(cfg, geo=geo), tmp_path / "cal", replicates=40)
+    cond = rep["conditional_on_recorded_counts"]
+    assert set(rep) - {"conditional_on_recorded_counts", "null_models", "calibration"} <= set(cond)
+    assert cond["conditioned_on"] == ["end_may", "end_june", "milley_21_july", "end_july",
+                                      "three_months"]
+    assert 4 <= cond["effective_replicates"] <= 40 and cond["replicates"] == 40
+    on_disk = json.loads((tmp_path / "cal" / "fit_report.json").read_text())
+    assert on_disk["conditional_on_recorded_counts"]["goals"].keys() == rep["goals"].keys()
+    cut = dt.date(2021, 6, 23)
+    fc = write_forecast(calibrate(cfg, geo=geo, as_of=cut), tmp_path / "fc", replicates=40,
+                        workers=1, progress=False, force=False)
+    assert fc["conditional_on_counts_known_at_the_cutoff"]["conditioned_on"] == ["end_may"]
+    assert fc["conditional_on_counts_known_at_the_cutoff"]["replicates"] == 40
