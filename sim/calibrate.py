@@ -38,12 +38,14 @@ from typing import Sequence
 
 import numpy as np
 
+from .batch import run_batch
+from .conditioning import observation_log_weights
 from .errors import UserError
 from .geography import Geography, load_geography
 from .likelihood import Likelihood
 from .model import Model
 from .parameter_sets import ParallelSets, simulate_sets
-from .parameters import BY_NAME, NAMES
+from .parameters import BY_NAME, NAMES, ParameterTable
 from .progress import progress_bar
 from .randomness import Draws, draw_batch
 from .scenario import Scenario, load_scenario
@@ -99,6 +101,9 @@ class StageConfig:
     name: str
     priors: tuple[Prior, ...]
     replicates: int
+    #: Candidate countrysides per replicate when the stage conditions on the recorded counts
+    #: (1: no conditioning; see :func:`conditioned_replicates`).
+    candidates: int = 1
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -180,7 +185,7 @@ def load_config(path: str | Path) -> CalibrationConfig:
             continue
         st = stages_raw[sname]
         where = f"stages.{sname}."
-        _keys(st, {"replicates", "parameters"}, path, where)
+        _keys(st, {"replicates", "parameters", "condition_on_counts"}, path, where)
         priors = []
         for k, pr in enumerate(st.get("parameters", [])):
             w = f"{where}parameters[{k}]."
@@ -209,8 +214,13 @@ def load_config(path: str | Path) -> CalibrationConfig:
             priors.append(Prior(name, kind, lo, hi, mean, sd, why))
         if not priors:
             raise UserError("a stage needs at least one parameter", file=path, key=f"{where}parameters")
+        candidates = int(_optional(st, "condition_on_counts", 1, path, where, int, 1, 1000))
+        if candidates > 1 and sname == "rural":
+            raise UserError("the countryside's own stage fits the counts; it cannot also be "
+                            "conditioned on them", file=path, key=f"{where}condition_on_counts")
         stages.append(StageConfig(sname, tuple(priors),
-                                  int(_need(st, "replicates", path, where, int, 2, 100000))))
+                                  int(_need(st, "replicates", path, where, int, 2, 100000)),
+                                  candidates))
     if not stages:
         raise UserError(f"no stages; expected one or both of {', '.join(STAGES)}", file=path,
                         key="stages")
@@ -516,8 +526,12 @@ def calibrate(config: CalibrationConfig | str | Path, *, out: Path | None = None
                 base[:, NAMES.index(name)] = rural_samples[pick, j]
         lik = Likelihood.build(_stage_targets(targets, stage.name), geo)
         horizon = _stage_horizon(stage.name, targets, config)
+        replicates = range(R)
+        if stage.candidates > 1 and targets.fitted_districts:
+            replicates = conditioned_replicates(scenario, geo, base, config.seed, stage.candidates,
+                                                targets.fitted_districts)
         problem = StageProblem(_model_for(scenario, geo, horizon), base,
-                               draw_batch(config.seed, range(R), geo.n),
+                               draw_batch(config.seed, replicates, geo.n),
                                np.array([NAMES.index(n) for n in stage.names]), stage.priors, lik)
         evaluator = Evaluator(problem, workers)
         try:
@@ -533,6 +547,38 @@ def calibrate(config: CalibrationConfig | str | Path, *, out: Path | None = None
     res = CalibrationResult(config, targets, scenario, stage_results, posterior, config.calibrated,
                             time.perf_counter() - started, as_of)
     return res
+
+
+def conditioned_replicates(scenario: Scenario, geo: Geography, base: np.ndarray, seed: int,
+                           candidates: int, points) -> list[int]:
+    """The replicate numbers a stage runs, each countryside chosen to match the recorded counts.
+
+    The capitals' stage fits the cities given the countryside; an unconditioned replicate brings
+    countrysides that did not happen (30 districts ahead of the record on 21 July), and with a
+    share-driven decision their early assaults blur the cities' dates the stage is fitting. So for
+    each replicate r (carrying its own stage-1 draw, ``base[r]``), ``candidates`` random streams
+    (replicate numbers r, r + R, r + 2R, ...) are simulated as the countryside alone up to the last
+    recorded count, and one is chosen with probability proportional to the likelihood of the
+    recorded counts given its own (the calibration's observation model;
+    :func:`sim.conditioning.observation_log_weights`). One choice per stage-1 draw: the draws keep
+    their weights, so the counts condition the countryside's randomness and are not used a second
+    time on the parameters. The chosen numbers are fixed for the whole stage (common random
+    numbers), and stream r is candidate 0, so ``candidates = 1`` is the unconditioned stage.
+    """
+    R = len(base)
+    numbers = np.arange(R)[:, None] + R * np.arange(candidates)[None, :]          # (R, m)
+    last = max(t.date for t in points)
+    rural = np.repeat(base, candidates, axis=0)
+    rural[:, NAMES.index("assault_rate")] = 0.0
+    res = run_batch(_model_for(scenario, geo, last + dt.timedelta(days=1)), ParameterTable(rural),
+                    draw_batch(seed, numbers.ravel(), geo.n))
+    logw = observation_log_weights(res.fall_time, points).reshape(R, candidates)
+    rng = np.random.default_rng([int(seed), 43])
+    chosen = []
+    for r in range(R):
+        w = np.exp(logw[r] - logw[r].max())
+        chosen.append(int(numbers[r, rng.choice(candidates, p=w / w.sum())]))
+    return chosen
 
 
 def _stage_targets(targets: Targets, stage: str) -> Targets:
