@@ -19,9 +19,10 @@ index from 1 May 2021, one byte while the horizon is under 255 days, else two; t
 count means "not by the horizon"), base64 in a JSON block. The probability of having fallen by day
 d is then the number of levels at or before d, in whole percent (rounded down), exact to the
 percent for any day, and the median fall date is level 50, the same inverted-CDF quantile as
-``districts.csv``'s ``fall_date_q50``. That is 40 kB per scenario for 399 districts, against
-100 kB for a daily curve at the same resolution; the geometry (the package's simplified AGCHO
-polygons, on a grid of 0.01 degree of latitude, relative SVG path commands) is about 150 kB once.
+``districts.csv``'s ``fall_date_q50``. That is 40 kB per scenario for 399 districts (56 kB as
+base64 with the daily expected counts), against 98 kB for a daily curve at the same resolution;
+the geometry (the package's simplified AGCHO polygons, on a grid of 0.01 degree of latitude,
+relative SVG path commands), style and script are 170 kB once: 0.73 MB for ten scenarios.
 
 **Tested** in a real headless Chromium (``tests/test_interactive_map.py``): loaded with
 ``#selftest&scenario=NAME&district=PCODE&day=N`` the page selects the scenario and the day,
@@ -262,8 +263,9 @@ width:max-content;max-width:none}
 .afm-tip th{background:none;font-weight:600;color:#444}
 .afm-tip td:first-child,.afm-tip th:first-child{text-align:left}
 .afm-tip tr.afm-sel td{font-weight:700;background:#f3f3f3}
-.afm-legend{display:flex;flex-wrap:wrap;align-items:flex-end;gap:.4em 1.4em;font-size:.88em;margin:.3em 0 .5em}
-#afm-legend-title{margin-bottom:.2em}
+.afm-legend{font-size:.88em;margin:.3em 0 .5em}
+.afm-legend-row{display:flex;flex-wrap:wrap;align-items:flex-start;gap:.4em 1.6em}
+#afm-legend-title{margin-bottom:.25em}
 .afm-bar{position:relative;width:300px;height:14px;border:1px solid #999}
 .afm-ticks{position:relative;width:300px;height:1.2em;font-size:.85em}
 .afm-ticks span{position:absolute;transform:translateX(-50%)}
@@ -446,11 +448,11 @@ def map_section_html(comparison) -> str:
 <button type="button" id="afm-play">&#9654; play</button>
 </div>
 <div class="afm-status" id="afm-status"></div>
-<div class="afm-legend"><div><div id="afm-legend-title"></div><div class="afm-bar" id="afm-bar"></div>
-<div class="afm-ticks" id="afm-ticks"></div></div>
+<div class="afm-legend"><div id="afm-legend-title"></div><div class="afm-legend-row">
+<div><div class="afm-bar" id="afm-bar"></div><div class="afm-ticks" id="afm-ticks"></div></div>
 <span class="afm-key"><svg width="14" height="14"><circle cx="7" cy="7" r="4" fill="#111" stroke="#fff"/></svg>provincial capital</span>
 <span class="afm-key"><svg width="26" height="10"><line x1="0" y1="5" x2="26" y2="5" stroke="#3a3a3a" stroke-width="2"/></svg>province border</span>
-</div>
+</div></div>
 <div class="afm-stage">{_svg(comparison, project)}<div class="afm-tip" id="afm-tip" hidden></div></div>
 <p class="afm-note">Hover or tap a district for every scenario's probability of having fallen by the
 chosen day (in whole percent, rounded down) and its median fall date. {html.escape(ATTRIBUTION)}</p>
