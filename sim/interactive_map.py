@@ -107,11 +107,22 @@ def map_payload(comparison) -> dict:
     return {"start": START.isoformat(), "days": days, "levels": LEVELS,
             "opening_day": int(min(max(day_of(OPENING_DAY), 0), days - 1)),
             "baseline": comparison.names.index(comparison.baseline),
+            # pcode, name, province, is a capital, the day the capital fell in the record (or null)
             "districts": [[geo.pcodes[i], geo.names[i], geo.provinces[geo.province_index[i]].name,
-                           int(bool(geo.is_capital[i]))] for i in range(geo.n)],
+                           int(bool(geo.is_capital[i])), _recorded_fall(geo, i)]
+                          for i in range(geo.n)],
             "palette": _palette("YlOrRd", LEVELS + 1, low=0.02),
             "diverging": _palette("RdBu_r", 2 * LEVELS + 1),
             "scenarios": scenarios}
+
+
+def _recorded_fall(geo, row: int) -> int | None:
+    """The day a provincial capital fell in the record (the seed's table), for the tooltip: the
+    reader compares it with the simulated median."""
+    prov = geo.provinces[geo.province_index[row]]
+    if not geo.is_capital[row] or not prov.fell_on:
+        return None
+    return (dt.date.fromisoformat(prov.fell_on) - START).days
 
 
 def _palette(name: str, n: int, low: float = 0.0) -> list[str]:
@@ -369,6 +380,7 @@ JS = r"""
     }).join("");
     tip.innerHTML = "<b>" + esc(dist[1]) + "</b>, " + esc(dist[2]) + " province" +
       (dist[3] ? " (provincial capital)" : "") + " <span style=\"color:#777\">" + esc(dist[0]) + "</span>" +
+      (dist[4] !== null ? "<br>fell in the record on " + dateOf(dist[4]) : "") +
       "<table><tr><th>scenario</th><th>P(fallen by " + dateOf(st.day) + ")</th><th>median fall date</th></tr>" +
       rows + "</table>";
   }

@@ -154,6 +154,8 @@ def test_the_slider_and_the_difference_mode_recolour_the_map(written, tmp_path):
     early = _selftest(tmp_path, out / "map.html", scenario="baseline", district="AF0101", day=0)
     assert early["fill"] == palette[_percent(comp.base, kabul, 0)] == palette[0]
     assert early["date"] == "1 May 2021"
+    assert "Kabul, Kabul province (provincial capital)" in early["tooltip"]
+    assert "fell in the record on 15 Aug 2021" in early["tooltip"]
     row, day = _informative(comp.base)
     diff = _selftest(tmp_path, out / "map.html", scenario="salaries_paid",
                      district=comp.base.geo.pcodes[row], day=day, mode="diff")
