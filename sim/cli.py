@@ -420,6 +420,22 @@ def cmd_parameters(args) -> int:
     return 0
 
 
+def cmd_scenarios(args) -> int:
+    """The shipped scenarios, so a user who installed the package knows what names to type."""
+    import textwrap
+    from .shipped import shipped_descriptions, shipped_dir
+    rows = shipped_descriptions()
+    if not rows:
+        raise UserError("no shipped scenarios found (the package's scenarios folder is missing)")
+    print(f"Shipped scenarios ({shipped_dir()}); run one by name from any folder, e.g. "
+          "afsim run baseline, afsim compare baseline salaries_paid:")
+    for name, description, base in rows:
+        first = description.split(". ")[0].rstrip(".") + "."        # the full text is in the file
+        print(f"\n{name}" + (f"  (changes {Path(base).stem})" if base else ""))
+        print(textwrap.fill(first, width=96, initial_indent="    ", subsequent_indent="    "))
+    return 0
+
+
 def _add_calibration_options(p: argparse.ArgumentParser, replicates_help: str,
                              resume_help: str) -> None:
     """The options calibrate and forecast share (both run a calibration)."""
@@ -439,7 +455,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser("run", help="run one scenario's ensemble and write the output contract")
-    p.add_argument("scenario", type=Path, help="scenario TOML file (e.g. scenarios/baseline.toml)")
+    p.add_argument("scenario", type=Path, help="scenario TOML file (e.g. scenarios/baseline.toml) "
+                   "or a shipped scenario's name (e.g. baseline; see afsim scenarios)")
     p.add_argument("--out", "-o", type=Path, default=None,
                    help="output folder (default results/<scenario name>)")
     _add_run_options(p)
@@ -463,7 +480,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("compare", help="run what-ifs against the baseline (paired) and write a report")
     p.add_argument("scenarios", type=Path, nargs="+",
-                   help="scenario files; the baseline is added if not given (e.g. scenarios/*.toml)")
+                   help="scenario files or shipped names; the baseline is added if not given "
+                        "(e.g. scenarios/*.toml, or baseline salaries_paid)")
     p.add_argument("--out", "-o", type=Path, default=Path("results/compare"),
                    help="output folder (default results/compare)")
     _add_run_options(p, default_replicates=1000, default_per_draw=10)
@@ -515,6 +533,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("parameters", help="list every model parameter with its meaning and source")
     p.add_argument("--markdown", action="store_true", help="as the Markdown table of docs/parameters.md")
     p.set_defaults(func=cmd_parameters)
+
+    p = sub.add_parser("scenarios", help="list the scenarios shipped with the package (usable by name)")
+    p.set_defaults(func=cmd_scenarios)
     return parser
 
 

@@ -3,6 +3,8 @@
 Layout of a comparison folder::
 
     report.html            every figure and the comparison table; opens in a browser, no server
+    map.html               the interactive map alone (also in report.html): offline, no server;
+                           see sim.interactive_map
     comparison.csv         one row per scenario, baseline first, what-ifs by effect size
                            (see sim.compare.Comparison.table)
     effects.csv            one row per (outcome, what-if): every effect with its Monte Carlo
@@ -128,7 +130,7 @@ def write_comparison_outputs(comparison, out: Path, *, plots: bool = True, bound
     out.mkdir(parents=True, exist_ok=True)
     others = comparison.whatifs()
     figures = 6 + len(others) + int(animation) + int(comparison.sensitivity is not None)
-    n_steps = len(comparison.results) + 1 + (figures if plots else 0)
+    n_steps = len(comparison.results) + 2 + (figures if plots else 0)
     bar = progress_bar(n_steps, "report", progress, unit="step")
     day_range = _shared_capitals_range(comparison) if plots else None
     for name, res in comparison.results.items():
@@ -156,6 +158,9 @@ def write_comparison_outputs(comparison, out: Path, *, plots: bool = True, bound
         "package_version": __version__, "elapsed_seconds": round(comparison.elapsed, 2),
         "scenario_hashes": {n: r.scenario.hash for n, r in comparison.results.items()},
         **comparison.notes})
+    bar.update(1)
+    from .interactive_map import write_interactive_map
+    interactive = write_interactive_map(comparison, out)          # map.html; embedded below too
     bar.update(1)
     figs: list[tuple[str, str, str]] = []          # (file, alt, caption)
     if plots:
@@ -190,7 +195,8 @@ def write_comparison_outputs(comparison, out: Path, *, plots: bool = True, bound
             save(P.sensitivity_chart(sens), "sensitivity.png", "Sobol indices",
                  "Which parameters' uncertainty moves the outcomes (Sobol indices).")
     (out / "report.html").write_text(render_html(comparison, rows, figs, out / "plots",
-                                                 effects=effects, by_area=by_area),
+                                                 effects=effects, by_area=by_area,
+                                                 interactive=interactive),
                                      encoding="utf-8")
     bar.close()
 
@@ -350,7 +356,8 @@ def _pivot(rows: list[dict], level: str, order: list[str], value: str, fmt) -> s
             "</tbody></table>")
 
 
-def render_html(comparison, rows, figs, pdir: Path, *, effects=None, by_area=None) -> str:
+def render_html(comparison, rows, figs, pdir: Path, *, effects=None, by_area=None,
+                interactive: str = "") -> str:
     base = comparison.base
     scen_items = []
     for name, res in comparison.results.items():
@@ -443,6 +450,7 @@ counts as falling on the last day, so the mean is a restricted mean and a delay 
 where Kabul holds (the share is in comparison.csv, <code>kabul_held_share</code>).</p>
 {uncertainty}
 {_effects_table(comparison)}
+{"<h2>Interactive map</h2>" + interactive if interactive else ""}
 <h2>Structural assumptions</h2><div class="small">{markdown_html(_drop_title(structural_assumptions_markdown()))}</div>
 <h2>Findings</h2><ul>{findings}</ul>
 <h2>Comparison table</h2>{_table(rows, columns)}<p class="small">All columns, with every effect's

@@ -161,9 +161,12 @@ def _check_result(ch: ParameterChange, value: float) -> None:
 # ====================================================================== loading
 
 def load_scenario(path: str | Path, geo: Geography | None = None) -> Scenario:
-    """Load, validate and resolve a scenario file (following ``base`` to the baseline)."""
+    """Load, validate and resolve a scenario file (following ``base`` to the baseline).
+
+    ``path`` may also be a shipped scenario's bare name (``"baseline"``; see :mod:`sim.shipped`)."""
+    from .shipped import resolve_scenario
     geo = geo or load_geography()
-    return _resolve(Path(path), geo, chain=())
+    return _resolve(resolve_scenario(path), geo, chain=())
 
 
 def _read_toml(path: Path) -> tuple[dict[str, Any], str]:
