@@ -404,7 +404,8 @@ def test_the_countrysides_own_stage_cannot_condition_on_counts(tmp_path):
         load_config(path)
     assert err.value.key == "stages.rural.condition_on_counts"
     path.write_text(cfg.replace("condition_on_counts = 4", "").replace(
-        "condition_on_counts = 16", "condition_on_counts = 0"), encoding="utf-8")
+        "[stages.capitals]\nreplicates = 64\n",
+        "[stages.capitals]\nreplicates = 64\ncondition_on_counts = 0\n"), encoding="utf-8")
     with pytest.raises(UserError) as err:
         load_config(path)
     assert err.value.key == "stages.capitals.condition_on_counts"
