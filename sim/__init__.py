@@ -14,8 +14,7 @@ The pieces, one concept per module: :mod:`sim.geography` (the district graph),
 contract), :mod:`sim.plots` (figures).
 """
 
-__version__ = "0.1.0"
-
+from .version import __version__  # noqa: F401  (re-exported)
 from .errors import DataError, UserError  # noqa: E402
 from .geography import load_geography  # noqa: E402
 from .scenario import load_scenario  # noqa: E402

@@ -448,7 +448,7 @@ def _add_calibration_options(p: argparse.ArgumentParser, replicates_help: str,
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import __version__
+    from .version import __version__
     parser = _Parser(prog="afsim", description="Simulate the 2021 fall of the Afghan republic, "
                      "district by district.")
     parser.add_argument("--version", action="version", version=f"afsim {__version__}")

@@ -262,7 +262,7 @@ def run(scenario: Scenario | str | Path, replicates: int = 200, seed: int = 1, *
     parts = chunks_of(replicates, chunk_size)
     store = None
     if checkpoint is not None:
-        from . import __version__
+        from .version import __version__
         from .checkpoint import ChunkStore, run_identity
         # the chunk size is not part of the identity: it follows the number of workers, and a
         # replicate's numbers do not depend on it; saved chunks of another size are simply not

@@ -28,7 +28,7 @@ from importlib import resources
 
 import numpy as np
 
-from . import __version__
+from .version import __version__
 from .progress import progress_bar
 from .results import write_csv, write_json
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__
+from .version import __version__
 from .errors import UserError
 from .scenario import NAME_RE
 from .userfiles import decode_utf8, read_bytes

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__
+from .version import __version__
 from .model import Model
 from .parameters import NAMES, ParameterTable
 from .summary import Summary

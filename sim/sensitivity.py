@@ -285,7 +285,7 @@ def code_fingerprint() -> str:
 
 def cache_key(scenario: Scenario, source: ParameterSource, *, parameters, n: int, replicates: int,
               seed: int) -> str:
-    from . import __version__
+    from .version import __version__
     digest = source.digest or hashlib.sha256(np.ascontiguousarray(source.rows).tobytes()
                                              + np.ascontiguousarray(source.weights).tobytes()).hexdigest()
     ident = {"scenario": scenario.hash, "source": digest, "source_kind": source.kind,
