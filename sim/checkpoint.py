@@ -19,8 +19,9 @@ from pathlib import Path
 import numpy as np
 
 from .errors import UserError
+from .outcomes import Outcomes
 
-_FIELDS = ("fall_time", "mode", "assault_time", "end_time")
+_FIELDS = Outcomes.FIELDS
 
 
 def run_identity(**parts) -> dict:
@@ -97,7 +98,6 @@ class ChunkStore:
 
     def load(self, parts, n: int | None = None) -> dict:
         """The saved chunks among ``parts`` (a list of ranges), by range, each verified."""
-        from .ensemble import Chunk
         done = {}
         for r in parts:
             path = self._path(r)
@@ -124,7 +124,7 @@ class ChunkStore:
                     raise self._refuse(path, f"has {f} of shape {a.shape}, expected {shape}")
             if _digest(arrays) != digest:
                 raise self._refuse(path, "does not match its sha256 (its contents were changed)")
-            done[r] = Chunk(*arrays)
+            done[r] = Outcomes(*arrays)
         return done
 
     def save(self, r: range, chunk) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Iterator, Sequence
 
+from .chunks import run_job
 from .errors import UserError
 
 
@@ -32,7 +33,6 @@ def _client(address: str):
 
 def map_chunks_dask(address: str, model, jobs: Sequence[tuple]) -> Iterator:
     """Run the jobs on the cluster, yielding their results in job order."""
-    from .ensemble import run_job
     client = _client(address)
     try:
         remote_model = client.scatter(model, broadcast=True)

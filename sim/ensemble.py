@@ -18,17 +18,16 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .batch import run_batch
-from .engine import run_replicate
+from .chunks import ENGINES, run_job, simulate  # noqa: F401  (simulate: re-exported)
 from .errors import UserError
 from .geography import Geography, load_geography
 from .model import Model
-from .parameters import NAMES, ParameterTable, Params, defaults
-from .randomness import draw_batch, draw_replicate, replicate_generator
+from .outcomes import Outcomes
+from .parameters import NAMES, ParameterTable, defaults
+from .randomness import replicate_generator
 from .progress import progress_bar
 from .scenario import Scenario, load_scenario
 
-ENGINES = ("batch", "simpy")
 #: The batch engine is fastest on a few thousand replicates at a time (numpy overhead per event
 #: is amortised; beyond that the state arrays fall out of cache).
 MAX_CHUNK = 2000
@@ -114,31 +113,7 @@ def default_parameter_source() -> ParameterSource:
     return post if post is not None else ParameterSource.fixed(label="hand-set defaults (uncalibrated)")
 
 
-# ====================================================================== simulation of a chunk
-
-@dataclass
-class Chunk:
-    fall_time: np.ndarray
-    mode: np.ndarray
-    assault_time: np.ndarray
-    end_time: np.ndarray
-
-
-def simulate(model: Model, table: ParameterTable, seed: int, replicates: Sequence[int],
-             engine: str = "batch") -> Chunk:
-    """Simulate the given replicate numbers (row k of ``table`` is replicate ``replicates[k]``)."""
-    replicates = list(replicates)
-    if engine == "batch":
-        res = run_batch(model, table, draw_batch(seed, replicates, model.n))
-        return Chunk(res.fall_time, res.mode, res.assault_time, res.end_time)
-    if engine == "simpy":
-        outs = [run_replicate(model, Params(table.row(k)), draw_replicate(seed, rep, model.n),
-                              record_log=False) for k, rep in enumerate(replicates)]
-        return Chunk(np.array([o.fall_time for o in outs]).reshape(len(outs), model.n),
-                     np.array([o.mode for o in outs], dtype=np.int8).reshape(len(outs), model.n),
-                     np.array([o.assault_time for o in outs]), np.array([o.end_time for o in outs]))
-    raise UserError(f"unknown engine {engine!r}; allowed: {', '.join(ENGINES)}", key="engine")
-
+# ====================================================================== running chunks
 
 _WORKER_MODEL: Model | None = None
 
@@ -150,13 +125,7 @@ def _init_worker(model: Model) -> None:
     _WORKER_MODEL = model
 
 
-def run_job(model: Model, job: tuple) -> Chunk:
-    """One chunk as shipped to a worker: (parameter rows, seed, replicate numbers, engine)."""
-    table_values, seed, reps, engine = job
-    return simulate(model, ParameterTable(table_values), seed, reps, engine)
-
-
-def _worker_chunk(job) -> Chunk:
+def _worker_chunk(job) -> Outcomes:
     return run_job(_WORKER_MODEL, job)
 
 
@@ -166,7 +135,7 @@ def chunks_of(replicates: int, size: int) -> list[range]:
 
 def run_chunks(model: Model, table: ParameterTable, seed: int, parts: list[range], *, engine: str,
                workers: int = 1, scheduler: str | None = None,
-               on_chunk: Callable[[range, Chunk], None] | None = None) -> None:
+               on_chunk: Callable[[range, Outcomes], None] | None = None) -> None:
     """Simulate the given chunks of replicates; ``on_chunk`` receives them in order."""
     if not parts:
         return
@@ -278,7 +247,7 @@ def run(scenario: Scenario | str | Path, replicates: int = 200, seed: int = 1, *
         builder.add(r, chunk)
         bar.update(len(r))
 
-    def take(r: range, chunk: Chunk) -> None:
+    def take(r: range, chunk: Outcomes) -> None:
         if store is not None:
             store.save(r, chunk)
         builder.add(r, chunk)
