@@ -12,21 +12,27 @@ import os
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable
 
 import numpy as np
 
+from .checkpoint import ChunkStore, run_identity
 from .chunks import ENGINES, run_job, simulate  # noqa: F401  (simulate: re-exported)
+from .distributed import map_chunks_dask
 from .errors import UserError
 from .geography import Geography, load_geography
 from .model import Model
 from .outcomes import Outcomes
-from .parameters import NAMES, ParameterTable, defaults
-from .randomness import replicate_generator
+from .parameter_source import (ParameterSource, check_replicates_per_draw,  # noqa: F401
+                               draw_groups)
+from .parameters import ParameterTable
+from .posterior import load_default_posterior
 from .progress import progress_bar
+from .results import FALL_TIMES_LIMIT, EnsembleResult, ResultBuilder
 from .scenario import Scenario, load_scenario
+from .version import __version__
+from .workers import die_with_parent, stop_pool, usable_workers
 
 #: The batch engine is fastest on a few thousand replicates at a time (numpy overhead per event
 #: is amortised; beyond that the state arrays fall out of cache).
@@ -40,75 +46,8 @@ def auto_chunk_size(replicates: int, workers: int) -> int:
 
 # ====================================================================== parameter sources
 
-@dataclass(frozen=True)
-class ParameterSource:
-    """Where each replicate's parameters come from, before the scenario's changes are applied.
-
-    ``fixed``: every replicate uses the same values (the table's defaults unless given).
-    ``posterior``: replicate k draws one row of a posterior sample, with its weight, from the
-    random stream of its *draw group* ``k // replicates_per_draw``; parameter and stochastic
-    uncertainty then both show in the results. With ``replicates_per_draw = m > 1`` the
-    replicates of one group share a parameter draw, so the spread of an outcome (or of a paired
-    effect) can be split into the part due to the posterior (between groups) and the Monte Carlo
-    noise of the simulation (within groups): see :func:`sim.compare.decompose`. The assignment
-    depends on (seed, k, m) only, never on workers or chunks; m = 1 is the historical
-    one-draw-per-replicate assignment, bit for bit.
-    """
-
-    kind: str                       # "fixed" | "posterior"
-    label: str                      # for manifests and plot titles
-    rows: np.ndarray                # (S, len(NAMES)); one row for "fixed"
-    weights: np.ndarray             # (S,) summing to 1
-    path: str | None = None         # the posterior file, if read from one
-    digest: str | None = None       # its sha256
-
-    @classmethod
-    def fixed(cls, values: dict[str, float] | None = None, label: str = "fixed defaults"
-              ) -> "ParameterSource":
-        vals = defaults()
-        vals.update(values or {})
-        return cls("fixed", label, np.array([[float(vals[n]) for n in NAMES]]), np.ones(1))
-
-    @classmethod
-    def posterior(cls, rows: np.ndarray, weights: np.ndarray | None = None, label: str = "posterior",
-                  path: str | None = None, digest: str | None = None) -> "ParameterSource":
-        rows = np.atleast_2d(np.asarray(rows, dtype=float))
-        w = np.ones(len(rows)) if weights is None else np.asarray(weights, dtype=float)
-        return cls("posterior", label, rows, w / w.sum(), path, digest)
-
-    def picks(self, seed: int, replicates: Sequence[int], replicates_per_draw: int = 1) -> np.ndarray:
-        """The posterior row each replicate uses (0 for a fixed source)."""
-        m = check_replicates_per_draw(replicates_per_draw)
-        groups = np.asarray(list(replicates), dtype=np.int64) // m
-        if self.kind == "fixed":
-            return np.zeros(len(groups), dtype=np.int64)
-        cdf = np.cumsum(self.weights)
-        chosen: dict[int, int] = {}
-        for g in np.unique(groups):
-            u = replicate_generator(seed, int(g), 1).random()
-            chosen[int(g)] = min(int(np.searchsorted(cdf, u, side="right")), len(cdf) - 1)
-        return np.array([chosen[int(g)] for g in groups], dtype=np.int64)
-
-    def table(self, seed: int, replicates: Sequence[int], replicates_per_draw: int = 1
-              ) -> ParameterTable:
-        return ParameterTable(self.rows[self.picks(seed, replicates, replicates_per_draw)])
-
-
-def check_replicates_per_draw(m) -> int:
-    if isinstance(m, bool) or not isinstance(m, (int, np.integer)) or m < 1:
-        raise UserError(f"replicates per draw must be a whole number >= 1, got {m!r}",
-                        key="--replicates-per-draw")
-    return int(m)
-
-
-def draw_groups(replicates: int, replicates_per_draw: int) -> np.ndarray:
-    """Replicate k's draw group, k // m: the replicates that share one parameter draw."""
-    return np.arange(replicates) // check_replicates_per_draw(replicates_per_draw)
-
-
 def default_parameter_source() -> ParameterSource:
     """The committed calibrated posterior if there is one, else the hand-set defaults."""
-    from .posterior import load_default_posterior   # local import: posterior reads data files
     post = load_default_posterior()
     return post if post is not None else ParameterSource.fixed(label="hand-set defaults (uncalibrated)")
 
@@ -120,7 +59,6 @@ _WORKER_MODEL: Model | None = None
 
 def _init_worker(model: Model) -> None:
     global _WORKER_MODEL
-    from .workers import die_with_parent
     die_with_parent()
     _WORKER_MODEL = model
 
@@ -141,11 +79,9 @@ def run_chunks(model: Model, table: ParameterTable, seed: int, parts: list[range
         return
     jobs = [(table.values[r.start:r.stop], seed, list(r), engine) for r in parts]
     if scheduler:
-        from .distributed import map_chunks_dask
         for r, chunk in zip(parts, map_chunks_dask(scheduler, model, jobs)):
             on_chunk(r, chunk)
         return
-    from .workers import stop_pool, usable_workers
     workers = usable_workers(workers, len(parts))
     if workers <= 1:
         for r, job in zip(parts, jobs):
@@ -203,7 +139,6 @@ def run(scenario: Scenario | str | Path, replicates: int = 200, seed: int = 1, *
     ``checkpoint``: a folder where finished chunks are saved as they complete; with ``resume`` a
     run continues from the chunks already there (see :mod:`sim.checkpoint`).
     """
-    from .results import FALL_TIMES_LIMIT, EnsembleResult, ResultBuilder
     geo = geo or load_geography()
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario, geo)
@@ -231,8 +166,6 @@ def run(scenario: Scenario | str | Path, replicates: int = 200, seed: int = 1, *
     parts = chunks_of(replicates, chunk_size)
     store = None
     if checkpoint is not None:
-        from .version import __version__
-        from .checkpoint import ChunkStore, run_identity
         # the chunk size is not part of the identity: it follows the number of workers, and a
         # replicate's numbers do not depend on it; saved chunks of another size are simply not
         # found by range and are simulated again

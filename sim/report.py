@@ -296,7 +296,7 @@ def _num(v, digits: int = 1, signed: bool = True) -> str:
 def _effects_table(comparison) -> str:
     """The what-if table: headline effects, sorted by the effect on Kabul, with each effect's
     Monte Carlo error and its spread across posterior draws (and structures) kept apart."""
-    from .compare import HEADLINE, OUTCOMES
+    from .measures import HEADLINE, OUTCOMES
     multi = len(comparison.structures) > 1
     head = ["what-if"]
     for key in HEADLINE:
