@@ -40,7 +40,7 @@ import numpy as np
 
 from .batch import run_batch
 from .conditioning import observation_log_weights
-from .errors import UserError
+from .errors import UserError, arg
 from .geography import Geography, load_geography
 from .likelihood import Likelihood
 from .model import Model
@@ -377,7 +377,7 @@ def run_stage(evaluator: Evaluator, config: CalibrationConfig, stage: StageConfi
             if str(ck["digest"]) != run_key + stage.name:
                 raise UserError("the checkpoint belongs to a different run (configuration, "
                                 "targets, scenario or cut-off date differ); remove it or drop "
-                                "--resume", file=checkpoint)
+                                f"{arg('resume', True)}", file=checkpoint, argument="resume")
             chain, lps = list(ck["chain"]), list(ck["log_prob"])
             accepted = ck["accepted"].copy()
             done = len(chain)
@@ -504,8 +504,9 @@ def calibrate(config: CalibrationConfig | str | Path, *, out: Path | None = None
     if out is not None:
         checkpoint_dir = Path(str(out) + ".checkpoint")
         if checkpoint_dir.exists() and not resume:
-            raise UserError("a checkpoint of an interrupted calibration exists; pass --resume to "
-                            "continue it, or delete the folder", file=checkpoint_dir, key="--resume")
+            raise UserError(f"a checkpoint of an interrupted calibration exists; pass "
+                            f"{arg('resume', True)} to continue it, or delete the folder",
+                            file=checkpoint_dir, argument="resume")
         checkpoint_dir.mkdir(parents=True, exist_ok=True)
 
     base_values = np.array([scenario.parameters()[n] for n in NAMES])

@@ -31,7 +31,7 @@ def simulate(model: Model, table: ParameterTable, seed: int, replicates: Sequenc
         return Outcomes.stack([run_replicate(model, Params(table.row(k)),
                                              draw_replicate(seed, rep, model.n), record_log=False)
                                for k, rep in enumerate(replicates)], model.n)
-    raise UserError(f"unknown engine {engine!r}; allowed: {', '.join(ENGINES)}", key="engine")
+    raise UserError(f"unknown engine {engine!r}; allowed: {', '.join(ENGINES)}", argument="engine")
 
 
 def run_job(model: Model, job: tuple) -> Outcomes:

@@ -418,15 +418,15 @@ def compare(scenarios: Sequence[str | Path | Scenario], replicates: int = 1000, 
     geo = geo or load_geography()
     loaded = [s if isinstance(s, Scenario) else load_scenario(s, geo) for s in scenarios]
     if not loaded:
-        raise UserError("no scenario given", key="SCENARIO")
+        raise UserError("no scenario given", argument="scenarios")
     names = [s.name for s in loaded]
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
-        raise UserError(f"scenario name(s) {dup} given twice; names must be unique", key="SCENARIO")
+        raise UserError(f"scenario name(s) {dup} given twice; names must be unique", argument="scenarios")
     roots = {s.files[0].resolve() for s in loaded}
     if len(roots) > 1:
         raise UserError("the scenarios do not share one baseline (their 'base' chains end in "
-                        f"{sorted(str(r) for r in roots)})", key="SCENARIO")
+                        f"{sorted(str(r) for r in roots)})", argument="scenarios")
     baseline = next((s for s in loaded if s.base_name is None), None)
     if baseline is None:
         baseline = load_scenario(loaded[0].files[0], geo)
@@ -435,7 +435,7 @@ def compare(scenarios: Sequence[str | Path | Scenario], replicates: int = 1000, 
     m = check_replicates_per_draw(replicates_per_draw)
     if isinstance(parameters, Mapping):
         if not parameters:
-            raise UserError("no structure given", key="--structure")
+            raise UserError("no structure given (an empty mapping)", argument="parameters")
         sources = {str(k): resolve_parameter_source(v) for k, v in parameters.items()}
     else:
         src = resolve_parameter_source(parameters)

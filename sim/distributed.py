@@ -23,12 +23,12 @@ def _client(address: str):
         from distributed import Client
     except ImportError:
         raise UserError("Dask is not installed; install it with: pip install 'afsim[dask]'",
-                        key="--scheduler") from None
+                        argument="scheduler") from None
     try:
         return Client(address, timeout="10s")
     except (OSError, TimeoutError, ValueError) as exc:
         raise UserError(f"cannot reach the Dask scheduler at {address!r} ({exc})",
-                        key="--scheduler") from None
+                        argument="scheduler") from None
 
 
 def map_chunks_dask(address: str, model, jobs: Sequence[tuple]) -> Iterator:

@@ -20,7 +20,7 @@ import numpy as np
 from .checkpoint import ChunkStore, run_identity
 from .chunks import ENGINES, run_job, simulate  # noqa: F401  (simulate: re-exported)
 from .distributed import map_chunks_dask
-from .errors import UserError
+from .errors import UserError, arg
 from .geography import Geography, load_geography
 from .model import Model
 from .outcomes import Outcomes
@@ -110,7 +110,7 @@ def resolve_workers(workers: int | None) -> int:
     if workers is None or workers == 0:
         return available_cores()
     if workers < 0:
-        raise UserError(f"workers must be >= 0, got {workers}", key="--workers")
+        raise UserError(f"workers must be >= 0, got {workers}", argument="workers")
     return workers
 
 
@@ -143,9 +143,9 @@ def run(scenario: Scenario | str | Path, replicates: int = 200, seed: int = 1, *
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario, geo)
     if isinstance(replicates, bool) or not isinstance(replicates, (int, np.integer)) or replicates < 1:
-        raise UserError(f"replicates must be a whole number >= 1, got {replicates!r}", key="--replicates")
+        raise UserError(f"replicates must be a whole number >= 1, got {replicates!r}", argument="replicates")
     if engine not in ENGINES:
-        raise UserError(f"unknown engine {engine!r}; allowed: {', '.join(ENGINES)}", key="--engine")
+        raise UserError(f"unknown engine {engine!r}; allowed: {', '.join(ENGINES)}", argument="engine")
     source = resolve_parameter_source(parameters)
     model = Model.build(geo, scenario.events, scenario.focus_regions, scenario.end)
     replicates_per_draw = check_replicates_per_draw(replicates_per_draw)
@@ -155,8 +155,8 @@ def run(scenario: Scenario | str | Path, replicates: int = 200, seed: int = 1, *
         if replicates > FALL_TIMES_LIMIT:
             raise UserError(f"{replicates:,} replicates: the full fall times (fall_times.npz, "
                             f"{replicates * model.n * 9 / 1e9:.1f} GB in memory) are kept only on "
-                            "request above 20,000; pass --keep-fall-times or --no-fall-times",
-                            key="--replicates")
+                            f"request above 20,000; pass {arg('keep_fall_times', True)} or "
+                            f"{arg('keep_fall_times', False)}", argument="replicates")
         keep_fall_times = True
     builder = ResultBuilder(model, replicates, keep_fall_times)
     workers = min(resolve_workers(workers), os.cpu_count() or 1) if scheduler is None else \
@@ -201,7 +201,9 @@ def run(scenario: Scenario | str | Path, replicates: int = 200, seed: int = 1, *
     return result
 
 
-def resolve_parameter_source(parameters) -> ParameterSource:
+def resolve_parameter_source(parameters, argument: str = "parameters") -> ParameterSource:
+    """``None`` or ``"default"`` (the committed posterior), ``"fixed"`` or a source as it is;
+    ``argument`` names the API argument that gave it, for the error."""
     if parameters is None or parameters == "default":
         return default_parameter_source()
     if parameters == "fixed":
@@ -209,4 +211,4 @@ def resolve_parameter_source(parameters) -> ParameterSource:
     if isinstance(parameters, ParameterSource):
         return parameters
     raise UserError(f"unknown parameter source {parameters!r}; allowed: default, fixed",
-                    key="--parameters")
+                    argument=argument)

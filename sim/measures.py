@@ -73,5 +73,5 @@ HEADLINE = [k for k, o in OUTCOMES.items() if o.headline]
 def outcome_key(outcome: str) -> str:
     key = ALIASES.get(outcome, outcome)
     if key not in OUTCOMES:
-        raise UserError(f"unknown outcome {outcome!r}; allowed: {', '.join(OUTCOMES)}", key="outcome")
+        raise UserError(f"unknown outcome {outcome!r}; allowed: {', '.join(OUTCOMES)}", argument="outcome")
     return key

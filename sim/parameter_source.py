@@ -73,7 +73,7 @@ class ParameterSource:
 def check_replicates_per_draw(m) -> int:
     if isinstance(m, bool) or not isinstance(m, (int, np.integer)) or m < 1:
         raise UserError(f"replicates per draw must be a whole number >= 1, got {m!r}",
-                        key="--replicates-per-draw")
+                        argument="replicates_per_draw")
     return int(m)
 
 

@@ -195,3 +195,23 @@ def test_no_dynamic_imports_of_sim_modules():
                 called = fn.attr if isinstance(fn, ast.Attribute) else getattr(fn, "id", "")
                 assert called not in ("import_module", "__import__"), (
                     f"sim/{path.name}:{node.lineno}: a dynamic import the layering test cannot see")
+
+
+def test_api_errors_speak_api_words():
+    """Issue 13 item 3: an error raised below the CLI names API arguments (``argument=`` and
+    :func:`sim.errors.arg` in the message), never a flag; sim/cli.py maps them to flags."""
+    import re
+    flag = re.compile(r"(^|[\s(`'])--[a-z]")
+    found = []
+    for path in sorted(SIM.glob("*.py")):
+        if path.name == "cli.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not (isinstance(node, ast.Call) and getattr(node.func, "id", "") in
+                    ("UserError", "DataError")):
+                continue
+            for part in ast.walk(node):
+                if (isinstance(part, ast.Constant) and isinstance(part.value, str)
+                        and flag.search(part.value)):
+                    found.append(f"sim/{path.name}:{node.lineno}: {part.value!r}")
+    assert not found, "CLI flags in API errors:\n" + "\n".join(found)

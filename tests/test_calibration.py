@@ -232,7 +232,7 @@ def test_resume_after_interruption_gives_the_uninterrupted_posterior(tmp_path, g
         calibrate(cfg, out=out, geo=geo)
     monkeypatch.setattr(cal_module.Evaluator, "log_prob", real_log_prob)
     assert (tmp_path / "run.checkpoint" / "stage_rural.npz").is_file()
-    with pytest.raises(UserError, match="--resume"):
+    with pytest.raises(UserError, match="resume=True"):
         calibrate(cfg, out=out, geo=geo)
     # another cut-off date is another run: its chains must not be continued from these
     with pytest.raises(UserError, match="different run"):
