@@ -11,7 +11,8 @@ The pieces, one concept per module: :mod:`sim.geography` (the district graph),
 :mod:`sim.hazard` (the surrender rule), :mod:`sim.engine` (SimPy reference engine),
 :mod:`sim.batch` (many replicates at once), :mod:`sim.scenario` (TOML scenarios),
 :mod:`sim.ensemble` (replicates and workers), :mod:`sim.results` (tables and the output
-contract), :mod:`sim.plots` (figures).
+contract), :mod:`sim.plots` (figures). How they layer, and the test that keeps the imports
+free of cycles: ``docs/architecture.md``.
 """
 
 from .version import __version__  # noqa: F401  (re-exported)
