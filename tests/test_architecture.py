@@ -23,8 +23,9 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("engines", {"outcomes", "engine", "batch", "chunks"}),
     ("runs", {"parameter_source", "posterior", "checkpoint", "distributed", "summary", "results",
               "ensemble", "measures", "compare", "parameter_sets", "sensitivity", "reproduce"}),
-    ("calibration", {"config_checks", "targets", "likelihood", "calibrate", "fit",
-                     "district_facts", "district_skill", "scoring"}),
+    ("calibration", {"config_checks", "targets", "likelihood", "conditioning", "calibration_config",
+                     "calibration_sampler", "calibrate", "fit", "district_facts",
+                     "district_skill", "scoring"}),
     ("outputs", {"plots", "maps", "district_layer", "report", "calibration_output", "docs"}),
     ("api", {"__init__", "__main__", "cli"}),
 ]

@@ -212,7 +212,7 @@ def test_resume_after_interruption_gives_the_uninterrupted_posterior(tmp_path, g
     reference = calibrate(cfg, geo=geo)
 
     import importlib
-    cal_module = importlib.import_module("sim.calibrate")    # the module, not sim.calibrate()
+    cal_module = importlib.import_module("sim.calibration_sampler")    # where run_stage saves
     real_log_prob, real_save = cal_module.Evaluator.log_prob, cal_module._save_checkpoint
     saved = {"n": 0}
 
