@@ -24,7 +24,8 @@ from .errors import UserError, arg
 from .fit import fit_report, null_models
 from .output import atomic_directory
 from .posterior import DEFAULT_POSTERIOR
-from .results import quantiles, write_csv
+from .results import write_csv
+from .summary import quantiles
 from .targets import load_targets
 from .timeline import date_of, day_of
 

@@ -43,8 +43,9 @@ from .errors import UserError
 from .geography import Geography, load_geography
 from .measures import (ALIASES, AUG15, AUG31, HEADLINE, OUTCOMES, Outcome,  # noqa: F401
                        held_on, kabul_day, kabul_fallen_by, outcome_key)
-from .results import EnsembleResult, iso_or_blank, quantiles
+from .results import EnsembleResult
 from .scenario import Scenario, load_scenario
+from .summary import iso_or_blank, quantiles
 
 DEC31 = dt.date(2021, 12, 31)
 Z90 = 1.6448536269514722

@@ -19,14 +19,16 @@ SIM = Path(__file__).resolve().parents[1] / "sim"
 LAYERS: list[tuple[str, set[str]]] = [
     ("base", {"errors", "userfiles", "output", "progress", "provenance", "version", "randomness",
               "workers"}),
-    ("model", {"geography", "parameters", "timeline", "hazard", "model", "scenario", "record"}),
+    ("model", {"geography", "parameters", "timeline", "hazard", "model", "scenario", "shipped",
+               "record"}),
     ("engines", {"outcomes", "engine", "batch", "chunks"}),
     ("runs", {"parameter_source", "posterior", "checkpoint", "distributed", "summary", "results",
               "ensemble", "measures", "compare", "parameter_sets", "sensitivity", "reproduce"}),
     ("calibration", {"config_checks", "targets", "likelihood", "conditioning", "calibration_config",
                      "calibration_sampler", "calibrate", "fit", "district_facts",
                      "district_skill", "scoring"}),
-    ("outputs", {"plots", "maps", "district_layer", "report", "calibration_output", "docs"}),
+    ("outputs", {"plots", "maps", "district_layer", "interactive_map", "report",
+                 "calibration_output", "docs"}),
     ("api", {"__init__", "__main__", "cli"}),
 ]
 
