@@ -285,7 +285,7 @@ class Campaign:
 
     def result(self) -> Outcomes:
         return Outcomes(self.fall_time, self.mode, float(self.assault_time),
-                               float(self.end_time), self.log)
+                        float(self.end_time), self.log)
 
 
 def run_replicate(model: Model, params: Params, draws: Draws, record_log: bool = True
