@@ -11,11 +11,11 @@ The pieces, one concept per module: :mod:`sim.geography` (the district graph),
 :mod:`sim.hazard` (the surrender rule), :mod:`sim.engine` (SimPy reference engine),
 :mod:`sim.batch` (many replicates at once), :mod:`sim.scenario` (TOML scenarios),
 :mod:`sim.ensemble` (replicates and workers), :mod:`sim.results` (tables and the output
-contract), :mod:`sim.plots` (figures).
+contract), :mod:`sim.plots` (figures). How they layer, and the test that keeps the imports
+free of cycles: ``docs/architecture.md``.
 """
 
-__version__ = "0.1.0"
-
+from .version import __version__  # noqa: F401  (re-exported)
 from .errors import DataError, UserError  # noqa: E402
 from .geography import load_geography  # noqa: E402
 from .scenario import load_scenario  # noqa: E402

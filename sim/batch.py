@@ -22,12 +22,11 @@ the same fall times. It is organised for speed rather than for reading:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from . import hazard
 from .model import FIGHT, HELD, HELD_AT_START, NEGOTIATED, Model
+from .outcomes import Outcomes
 from .parameters import NAMES, ParameterTable, Params
 from .randomness import Draws, initial_fallen
 
@@ -35,16 +34,8 @@ _COLUMN = {name: j for j, name in enumerate(NAMES)}
 _RURAL, _CAPITAL, _SEGMENT, _DECISION, _REACTION, _HORIZON = range(6)
 
 
-@dataclass
-class BatchResult:
-    fall_time: np.ndarray       # (R, n) days since 1 May 2021; NaN = held to the end
-    mode: np.ndarray            # (R, n) int8
-    assault_time: np.ndarray    # (R,)
-    end_time: np.ndarray        # (R,)
-
-
 def run_batch(model: Model, table: ParameterTable, draws: Draws, *, audit: bool = False
-              ) -> BatchResult:
+              ) -> Outcomes:
     """Simulate ``len(table)`` replicates; row k of ``table`` and of ``draws`` is replicate k.
 
     ``audit`` (for tests) checks, as each replicate finishes, that every share the engine kept
@@ -311,7 +302,7 @@ class _BatchRun:
         self._refresh_neighbours(idx, k)
 
     # ------------------------------------------------------------------ main loop
-    def run(self) -> BatchResult:
+    def run(self) -> Outcomes:
         caps = self.caps
         horizon = np.full(len(self.rows), self.horizon)
         cand = np.empty((6, len(self.rows)))
@@ -385,7 +376,7 @@ class _BatchRun:
 
             if len(done):
                 self._finish(done)
-        return BatchResult(self.out_fall, self.out_mode, self.out_assault, self.out_end)
+        return Outcomes(self.out_fall, self.out_mode, self.out_assault, self.out_end)
 
     def _audit(self, rows) -> None:
         geo, cov = self.model.geo, self.model.cov

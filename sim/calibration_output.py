@@ -20,11 +20,12 @@ import numpy as np
 from .calibrate import CalibrationResult, finish_checkpoints, summarise_stage, to_json
 from .conditioning import condition_on_counts
 from .ensemble import run
-from .errors import UserError
+from .errors import UserError, arg
 from .fit import fit_report, null_models
 from .output import atomic_directory
 from .posterior import DEFAULT_POSTERIOR
-from .results import quantiles, write_csv
+from .results import write_csv
+from .summary import quantiles
 from .targets import load_targets
 from .timeline import date_of, day_of
 
@@ -187,8 +188,9 @@ def default_posterior_target(package_dir: Path | None = None) -> Path:
     project = package_dir.parent
     if not (project / "pyproject.toml").is_file() or "site-packages" in package_dir.parts:
         raise UserError(f"the package at {package_dir} is an installed copy, not a project folder; "
-                        "run --set-default from a source checkout (pip install -e .), or pass "
-                        "--posterior FILE to later runs", key="--set-default")
+                        f"set it as the default ({arg('set_default', True)}) from a source checkout "
+                        f"(pip install -e .), or pass {arg('parameters', 'read_posterior(FILE)')} "
+                        "to later runs", argument="set_default")
     return package_dir / "data" / DEFAULT_POSTERIOR.name
 
 

@@ -18,9 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import UserError
+from .errors import UserError, arg
+from .outcomes import Outcomes
 
-_FIELDS = ("fall_time", "mode", "assault_time", "end_time")
+_FIELDS = Outcomes.FIELDS
 
 
 def run_identity(**parts) -> dict:
@@ -45,7 +46,7 @@ def _checkpoint_error(exc: OSError, folder: Path) -> UserError:
     import errno
     full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
     err = UserError(f"cannot save a checkpoint chunk ({'the disk is full' if full else exc.strerror})",
-                    file=folder, key="--out")
+                    file=folder, argument="checkpoint")
     err.disk_full = full
     return err
 
@@ -63,11 +64,12 @@ class ChunkStore:
         key_file = self.folder / "run.json"
         if self.folder.exists():
             if not resume:
-                raise UserError("a checkpoint of an interrupted run exists; pass --resume to "
-                                "continue it, or delete the folder", file=self.folder, key="--resume")
+                raise UserError(f"a checkpoint of an interrupted run exists; pass {arg('resume', True)} "
+                                "to continue it, or delete the folder", file=self.folder,
+                                argument="resume")
             if not self.folder.is_dir():
-                raise UserError("exists and is not a checkpoint folder; delete it or choose another "
-                                "--out", file=self.folder, key="--resume")
+                raise UserError(f"exists and is not a checkpoint folder; delete it or choose another "
+                                f"{arg('checkpoint')}", file=self.folder, argument="resume")
             try:
                 raw = key_file.read_bytes() if key_file.stat().st_size < 1_000_000 else b""
                 saved = json.loads(raw.decode("utf-8"))
@@ -75,8 +77,8 @@ class ChunkStore:
                 saved = None
             if saved != identity:
                 raise UserError("the checkpoint belongs to a different run (scenario, seed, "
-                                "replicates or parameters differ); delete it or drop --resume",
-                                file=self.folder, key="--resume")
+                                f"replicates or parameters differ); delete it or drop {arg('resume', True)}",
+                                file=self.folder, argument="resume")
         else:
             try:
                 self.folder.mkdir(parents=True)
@@ -93,11 +95,11 @@ class ChunkStore:
 
     def _refuse(self, path: Path, why: str) -> UserError:
         return UserError(f"checkpoint chunk {path.name} {why}; delete the checkpoint folder "
-                         f"{self.folder} and run again without --resume", file=path, key="--resume")
+                         f"{self.folder} and run again without {arg('resume', True)}", file=path,
+                         argument="resume")
 
     def load(self, parts, n: int | None = None) -> dict:
         """The saved chunks among ``parts`` (a list of ranges), by range, each verified."""
-        from .ensemble import Chunk
         done = {}
         for r in parts:
             path = self._path(r)
@@ -124,7 +126,7 @@ class ChunkStore:
                     raise self._refuse(path, f"has {f} of shape {a.shape}, expected {shape}")
             if _digest(arrays) != digest:
                 raise self._refuse(path, "does not match its sha256 (its contents were changed)")
-            done[r] = Chunk(*arrays)
+            done[r] = Outcomes(*arrays)
         return done
 
     def save(self, r: range, chunk) -> None:

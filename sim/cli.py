@@ -97,6 +97,34 @@ def _add_run_options(p: argparse.ArgumentParser, *, default_replicates: int = 20
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
 
 
+#: API arguments whose flag is not their name with dashes (``name=value`` for a given value).
+#: Errors are written in API words (:func:`sim.errors.arg`); :func:`flag_of` maps them here.
+FLAGS = {
+    "checkpoint": "--out",                          # the checkpoint is <out>.checkpoint
+    "keep_fall_times=True": "--keep-fall-times",
+    "keep_fall_times=False": "--no-fall-times",
+    "parameters='fixed'": "--fixed-parameters",
+    "parameters=read_posterior(FILE)": "--posterior FILE",
+    "source": "--fixed-parameters / --posterior",   # sensitivity's parameter source
+    "n": "--sobol-n",
+    "scenarios": "SCENARIO",
+}
+
+
+def flag_of(argument: str) -> str:
+    """The command-line flag of an API argument (``name`` or ``name=value``): ``replicates`` ->
+    ``--replicates``, ``resume=True`` -> ``--resume``, ``plots=False`` -> ``--no-plots``."""
+    if argument in FLAGS:
+        return FLAGS[argument]
+    name, given, value = argument.partition("=")
+    flag = FLAGS.get(name, "--" + name.replace("_", "-"))
+    if not given or value == "True":
+        return flag
+    if value == "False":
+        return "--no-" + flag.removeprefix("--")
+    return f"{flag} {value.strip(chr(39))}"
+
+
 def _parameter_source(args):
     from .posterior import read_posterior
     if args.fixed_parameters:
@@ -448,7 +476,7 @@ def _add_calibration_options(p: argparse.ArgumentParser, replicates_help: str,
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import __version__
+    from .version import __version__
     parser = _Parser(prog="afsim", description="Simulate the 2021 fall of the Afghan republic, "
                      "district by district.")
     parser.add_argument("--version", action="version", version=f"afsim {__version__}")
@@ -571,7 +599,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except UserError as exc:
-        print(f"afsim: error: {exc.one_line()}", file=sys.stderr)
+        print(f"afsim: error: {exc.one_line(flag_of)}", file=sys.stderr)
         return 2
     except Terminated:
         print("afsim: terminated; no partial output was left behind", file=sys.stderr)

@@ -34,18 +34,20 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 
 from .ensemble import ParameterSource, check_replicates_per_draw, resolve_parameter_source, run
 from .errors import UserError
 from .geography import Geography, load_geography
-from .results import EnsembleResult, iso_or_blank, quantiles
+from .measures import (ALIASES, AUG15, AUG31, HEADLINE, OUTCOMES, Outcome,  # noqa: F401
+                       held_on, kabul_day, kabul_fallen_by, outcome_key)
+from .results import EnsembleResult
 from .scenario import Scenario, load_scenario
-from .timeline import day_of
+from .summary import iso_or_blank, quantiles
 
-AUG15, AUG31, DEC31 = dt.date(2021, 8, 15), dt.date(2021, 8, 31), dt.date(2021, 12, 31)
+DEC31 = dt.date(2021, 12, 31)
 Z90 = 1.6448536269514722
 #: Replicates per posterior draw in a comparison unless told otherwise.
 DEFAULT_REPLICATES_PER_DRAW = 10
@@ -126,69 +128,10 @@ def paired_summary(diff: np.ndarray) -> dict:
     return decompose(diff, np.arange(len(diff)))
 
 
-# ====================================================================== outcomes
-
-def kabul_day(r: EnsembleResult) -> np.ndarray:
-    """Kabul's fall day, censored at the horizon (held to the end = falls on the last day)."""
-    return np.where(np.isnan(r.kabul_fall_time), r.model.horizon, r.kabul_fall_time)
-
-
-def held_on(r: EnsembleResult, date: dt.date, capitals: bool) -> np.ndarray:
-    total = len(r.geo.capital_rows) if capitals else r.geo.n
-    return total - r.fallen_by(date, capitals)
-
-
-def kabul_fallen_by(r: EnsembleResult, date: dt.date) -> np.ndarray:
-    with np.errstate(invalid="ignore"):
-        return (r.kabul_fall_time < day_of(date) + 1).astype(float)
-
-
-@dataclass(frozen=True)
-class Outcome:
-    label: str          # for tables and figures
-    unit: str
-    per_replicate: Callable[[EnsembleResult], np.ndarray]
-    headline: bool = False
-
-
-#: Outcome name -> definition. The headline outcomes come first: they measure the collapse
-#: relative to Kabul's own fall rather than counts on a fixed date that sit on a knife edge
-#: (a scenario that moves Kabul by a day can swing "capitals held on 15 August" by thirty).
-OUTCOMES: dict[str, Outcome] = {
-    "kabul_days": Outcome("days Kabul holds (fall day vs baseline; censored at the horizon)",
-                          "days", kabul_day, True),
-    "capitals_held_at_kabul_fall": Outcome(
-        "other capitals still held when Kabul falls", "capitals",
-        lambda r: r.summary.caps_held_at_kabul.astype(float), True),
-    "districts_held_at_kabul_fall": Outcome(
-        "districts still held when Kabul falls", "districts",
-        lambda r: r.summary.districts_held_at_kabul.astype(float), True),
-    "capitals_held_2021_08_15": Outcome("capitals held on 15 Aug 2021", "capitals",
-                                        lambda r: held_on(r, AUG15, True)),
-    "districts_held_2021_08_15": Outcome("districts held on 15 Aug 2021", "districts",
-                                         lambda r: held_on(r, AUG15, False)),
-    "capitals_held_2021_08_31": Outcome("capitals held on 31 Aug 2021", "capitals",
-                                        lambda r: held_on(r, AUG31, True)),
-    "p_kabul_fallen_by_2021_08_31": Outcome("P(Kabul fallen by 31 Aug 2021)", "probability",
-                                            lambda r: kabul_fallen_by(r, AUG31)),
-}
-#: Names used before 0.2 (still accepted by :meth:`Comparison.effect`).
-ALIASES = {"capitals_held_aug15": "capitals_held_2021_08_15",
-           "districts_held_aug15": "districts_held_2021_08_15",
-           "capitals_held_aug31": "capitals_held_2021_08_31",
-           "p_kabul_by_aug31": "p_kabul_fallen_by_2021_08_31"}
-HEADLINE = [k for k, o in OUTCOMES.items() if o.headline]
 #: the columns of every effect, in comparison.csv (prefixed by the outcome) and effects.csv
 EFFECT_FIELDS = ("mean", "mc_se", "pred_q05", "pred_q95", "between_draw_sd", "within_draw_sd",
                  "replicate_q05", "replicate_q95")
 STRUCTURE_FIELDS = ("structure_min", "structure_max", "pooled_pred_q05", "pooled_pred_q95")
-
-
-def outcome_key(outcome: str) -> str:
-    key = ALIASES.get(outcome, outcome)
-    if key not in OUTCOMES:
-        raise UserError(f"unknown outcome {outcome!r}; allowed: {', '.join(OUTCOMES)}", key="outcome")
-    return key
 
 
 # ====================================================================== the comparison
@@ -476,15 +419,15 @@ def compare(scenarios: Sequence[str | Path | Scenario], replicates: int = 1000, 
     geo = geo or load_geography()
     loaded = [s if isinstance(s, Scenario) else load_scenario(s, geo) for s in scenarios]
     if not loaded:
-        raise UserError("no scenario given", key="SCENARIO")
+        raise UserError("no scenario given", argument="scenarios")
     names = [s.name for s in loaded]
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
-        raise UserError(f"scenario name(s) {dup} given twice; names must be unique", key="SCENARIO")
+        raise UserError(f"scenario name(s) {dup} given twice; names must be unique", argument="scenarios")
     roots = {s.files[0].resolve() for s in loaded}
     if len(roots) > 1:
         raise UserError("the scenarios do not share one baseline (their 'base' chains end in "
-                        f"{sorted(str(r) for r in roots)})", key="SCENARIO")
+                        f"{sorted(str(r) for r in roots)})", argument="scenarios")
     baseline = next((s for s in loaded if s.base_name is None), None)
     if baseline is None:
         baseline = load_scenario(loaded[0].files[0], geo)
@@ -493,7 +436,7 @@ def compare(scenarios: Sequence[str | Path | Scenario], replicates: int = 1000, 
     m = check_replicates_per_draw(replicates_per_draw)
     if isinstance(parameters, Mapping):
         if not parameters:
-            raise UserError("no structure given", key="--structure")
+            raise UserError("no structure given (an empty mapping)", argument="parameters")
         sources = {str(k): resolve_parameter_source(v) for k, v in parameters.items()}
     else:
         src = resolve_parameter_source(parameters)

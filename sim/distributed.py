@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Iterator, Sequence
 
+from .chunks import run_job
 from .errors import UserError
 
 
@@ -22,17 +23,16 @@ def _client(address: str):
         from distributed import Client
     except ImportError:
         raise UserError("Dask is not installed; install it with: pip install 'afsim[dask]'",
-                        key="--scheduler") from None
+                        argument="scheduler") from None
     try:
         return Client(address, timeout="10s")
     except (OSError, TimeoutError, ValueError) as exc:
         raise UserError(f"cannot reach the Dask scheduler at {address!r} ({exc})",
-                        key="--scheduler") from None
+                        argument="scheduler") from None
 
 
 def map_chunks_dask(address: str, model, jobs: Sequence[tuple]) -> Iterator:
     """Run the jobs on the cluster, yielding their results in job order."""
-    from .ensemble import run_job
     client = _client(address)
     try:
         remote_model = client.scatter(model, broadcast=True)

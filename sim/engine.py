@@ -34,13 +34,14 @@ the same rule and the same draws, and the test-suite checks that both agree.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import simpy
 
 from . import hazard
 from .model import FIGHT, HELD, HELD_AT_START, NEGOTIATED, Model
+from .outcomes import Outcomes
 from .parameters import Params
 from .randomness import Draws, initial_fallen
 
@@ -51,15 +52,6 @@ class LogEntry:
     kind: str        # initial | driver | assault | fall | end
     subject: str     # district pcode, event id, ...
     detail: str = ""
-
-
-@dataclass
-class ReplicateResult:
-    fall_time: np.ndarray        # (n,) days since 1 May 2021; NaN = held to the end
-    mode: np.ndarray             # (n,) int8, see sim.model
-    assault_time: float          # when the assault on cities began (NaN = never)
-    end_time: float              # Kabul's fall (the republic ends) or the horizon
-    log: list[LogEntry] = field(default_factory=list)
 
 
 class Campaign:
@@ -291,13 +283,13 @@ class Campaign:
         self.neighbour_share[neighbours] += self.model.incoming_weight[sl]
         self._refresh_local(neighbours)
 
-    def result(self) -> ReplicateResult:
-        return ReplicateResult(self.fall_time, self.mode, float(self.assault_time),
-                               float(self.end_time), self.log)
+    def result(self) -> Outcomes:
+        return Outcomes(self.fall_time, self.mode, float(self.assault_time),
+                        float(self.end_time), self.log)
 
 
 def run_replicate(model: Model, params: Params, draws: Draws, record_log: bool = True
-                  ) -> ReplicateResult:
+                  ) -> Outcomes:
     """Simulate one replicate with the SimPy engine."""
     env = simpy.Environment()
     campaign = Campaign(env, model, params, draws, record_log)

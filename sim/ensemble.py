@@ -12,23 +12,28 @@ import os
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable
 
 import numpy as np
 
-from .batch import run_batch
-from .engine import run_replicate
-from .errors import UserError
+from .checkpoint import ChunkStore, run_identity
+from .chunks import ENGINES, run_job, simulate  # noqa: F401  (simulate: re-exported)
+from .distributed import map_chunks_dask
+from .errors import UserError, arg
 from .geography import Geography, load_geography
 from .model import Model
-from .parameters import NAMES, ParameterTable, Params, defaults
-from .randomness import draw_batch, draw_replicate, replicate_generator
+from .outcomes import Outcomes
+from .parameter_source import (ParameterSource, check_replicates_per_draw,  # noqa: F401
+                               draw_groups)
+from .parameters import ParameterTable
+from .posterior import load_default_posterior
 from .progress import progress_bar
+from .results import FALL_TIMES_LIMIT, EnsembleResult, ResultBuilder
 from .scenario import Scenario, load_scenario
+from .version import __version__
+from .workers import die_with_parent, stop_pool, usable_workers
 
-ENGINES = ("batch", "simpy")
 #: The batch engine is fastest on a few thousand replicates at a time (numpy overhead per event
 #: is amortised; beyond that the state arrays fall out of cache).
 MAX_CHUNK = 2000
@@ -41,122 +46,24 @@ def auto_chunk_size(replicates: int, workers: int) -> int:
 
 # ====================================================================== parameter sources
 
-@dataclass(frozen=True)
-class ParameterSource:
-    """Where each replicate's parameters come from, before the scenario's changes are applied.
-
-    ``fixed``: every replicate uses the same values (the table's defaults unless given).
-    ``posterior``: replicate k draws one row of a posterior sample, with its weight, from the
-    random stream of its *draw group* ``k // replicates_per_draw``; parameter and stochastic
-    uncertainty then both show in the results. With ``replicates_per_draw = m > 1`` the
-    replicates of one group share a parameter draw, so the spread of an outcome (or of a paired
-    effect) can be split into the part due to the posterior (between groups) and the Monte Carlo
-    noise of the simulation (within groups): see :func:`sim.compare.decompose`. The assignment
-    depends on (seed, k, m) only, never on workers or chunks; m = 1 is the historical
-    one-draw-per-replicate assignment, bit for bit.
-    """
-
-    kind: str                       # "fixed" | "posterior"
-    label: str                      # for manifests and plot titles
-    rows: np.ndarray                # (S, len(NAMES)); one row for "fixed"
-    weights: np.ndarray             # (S,) summing to 1
-    path: str | None = None         # the posterior file, if read from one
-    digest: str | None = None       # its sha256
-
-    @classmethod
-    def fixed(cls, values: dict[str, float] | None = None, label: str = "fixed defaults"
-              ) -> "ParameterSource":
-        vals = defaults()
-        vals.update(values or {})
-        return cls("fixed", label, np.array([[float(vals[n]) for n in NAMES]]), np.ones(1))
-
-    @classmethod
-    def posterior(cls, rows: np.ndarray, weights: np.ndarray | None = None, label: str = "posterior",
-                  path: str | None = None, digest: str | None = None) -> "ParameterSource":
-        rows = np.atleast_2d(np.asarray(rows, dtype=float))
-        w = np.ones(len(rows)) if weights is None else np.asarray(weights, dtype=float)
-        return cls("posterior", label, rows, w / w.sum(), path, digest)
-
-    def picks(self, seed: int, replicates: Sequence[int], replicates_per_draw: int = 1) -> np.ndarray:
-        """The posterior row each replicate uses (0 for a fixed source)."""
-        m = check_replicates_per_draw(replicates_per_draw)
-        groups = np.asarray(list(replicates), dtype=np.int64) // m
-        if self.kind == "fixed":
-            return np.zeros(len(groups), dtype=np.int64)
-        cdf = np.cumsum(self.weights)
-        chosen: dict[int, int] = {}
-        for g in np.unique(groups):
-            u = replicate_generator(seed, int(g), 1).random()
-            chosen[int(g)] = min(int(np.searchsorted(cdf, u, side="right")), len(cdf) - 1)
-        return np.array([chosen[int(g)] for g in groups], dtype=np.int64)
-
-    def table(self, seed: int, replicates: Sequence[int], replicates_per_draw: int = 1
-              ) -> ParameterTable:
-        return ParameterTable(self.rows[self.picks(seed, replicates, replicates_per_draw)])
-
-
-def check_replicates_per_draw(m) -> int:
-    if isinstance(m, bool) or not isinstance(m, (int, np.integer)) or m < 1:
-        raise UserError(f"replicates per draw must be a whole number >= 1, got {m!r}",
-                        key="--replicates-per-draw")
-    return int(m)
-
-
-def draw_groups(replicates: int, replicates_per_draw: int) -> np.ndarray:
-    """Replicate k's draw group, k // m: the replicates that share one parameter draw."""
-    return np.arange(replicates) // check_replicates_per_draw(replicates_per_draw)
-
-
 def default_parameter_source() -> ParameterSource:
     """The committed calibrated posterior if there is one, else the hand-set defaults."""
-    from .posterior import load_default_posterior   # local import: posterior reads data files
     post = load_default_posterior()
     return post if post is not None else ParameterSource.fixed(label="hand-set defaults (uncalibrated)")
 
 
-# ====================================================================== simulation of a chunk
-
-@dataclass
-class Chunk:
-    fall_time: np.ndarray
-    mode: np.ndarray
-    assault_time: np.ndarray
-    end_time: np.ndarray
-
-
-def simulate(model: Model, table: ParameterTable, seed: int, replicates: Sequence[int],
-             engine: str = "batch") -> Chunk:
-    """Simulate the given replicate numbers (row k of ``table`` is replicate ``replicates[k]``)."""
-    replicates = list(replicates)
-    if engine == "batch":
-        res = run_batch(model, table, draw_batch(seed, replicates, model.n))
-        return Chunk(res.fall_time, res.mode, res.assault_time, res.end_time)
-    if engine == "simpy":
-        outs = [run_replicate(model, Params(table.row(k)), draw_replicate(seed, rep, model.n),
-                              record_log=False) for k, rep in enumerate(replicates)]
-        return Chunk(np.array([o.fall_time for o in outs]).reshape(len(outs), model.n),
-                     np.array([o.mode for o in outs], dtype=np.int8).reshape(len(outs), model.n),
-                     np.array([o.assault_time for o in outs]), np.array([o.end_time for o in outs]))
-    raise UserError(f"unknown engine {engine!r}; allowed: {', '.join(ENGINES)}", key="engine")
-
+# ====================================================================== running chunks
 
 _WORKER_MODEL: Model | None = None
 
 
 def _init_worker(model: Model) -> None:
     global _WORKER_MODEL
-    from .workers import die_with_parent
     die_with_parent()
     _WORKER_MODEL = model
 
 
-def run_job(model: Model, job: tuple) -> Chunk:
-    """One chunk as shipped to a worker: (parameter rows, seed, replicate numbers, engine)."""
-    table_values, seed, reps, engine = job
-    return simulate(model, ParameterTable(table_values), seed, reps, engine)
-
-
-def _worker_chunk(job) -> Chunk:
+def _worker_chunk(job) -> Outcomes:
     return run_job(_WORKER_MODEL, job)
 
 
@@ -166,17 +73,15 @@ def chunks_of(replicates: int, size: int) -> list[range]:
 
 def run_chunks(model: Model, table: ParameterTable, seed: int, parts: list[range], *, engine: str,
                workers: int = 1, scheduler: str | None = None,
-               on_chunk: Callable[[range, Chunk], None] | None = None) -> None:
+               on_chunk: Callable[[range, Outcomes], None] | None = None) -> None:
     """Simulate the given chunks of replicates; ``on_chunk`` receives them in order."""
     if not parts:
         return
     jobs = [(table.values[r.start:r.stop], seed, list(r), engine) for r in parts]
     if scheduler:
-        from .distributed import map_chunks_dask
         for r, chunk in zip(parts, map_chunks_dask(scheduler, model, jobs)):
             on_chunk(r, chunk)
         return
-    from .workers import stop_pool, usable_workers
     workers = usable_workers(workers, len(parts))
     if workers <= 1:
         for r, job in zip(parts, jobs):
@@ -205,7 +110,7 @@ def resolve_workers(workers: int | None) -> int:
     if workers is None or workers == 0:
         return available_cores()
     if workers < 0:
-        raise UserError(f"workers must be >= 0, got {workers}", key="--workers")
+        raise UserError(f"workers must be >= 0, got {workers}", argument="workers")
     return workers
 
 
@@ -234,14 +139,13 @@ def run(scenario: Scenario | str | Path, replicates: int = 200, seed: int = 1, *
     ``checkpoint``: a folder where finished chunks are saved as they complete; with ``resume`` a
     run continues from the chunks already there (see :mod:`sim.checkpoint`).
     """
-    from .results import FALL_TIMES_LIMIT, EnsembleResult, ResultBuilder
     geo = geo or load_geography()
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario, geo)
     if isinstance(replicates, bool) or not isinstance(replicates, (int, np.integer)) or replicates < 1:
-        raise UserError(f"replicates must be a whole number >= 1, got {replicates!r}", key="--replicates")
+        raise UserError(f"replicates must be a whole number >= 1, got {replicates!r}", argument="replicates")
     if engine not in ENGINES:
-        raise UserError(f"unknown engine {engine!r}; allowed: {', '.join(ENGINES)}", key="--engine")
+        raise UserError(f"unknown engine {engine!r}; allowed: {', '.join(ENGINES)}", argument="engine")
     source = resolve_parameter_source(parameters)
     model = Model.build(geo, scenario.events, scenario.focus_regions, scenario.end)
     replicates_per_draw = check_replicates_per_draw(replicates_per_draw)
@@ -251,8 +155,8 @@ def run(scenario: Scenario | str | Path, replicates: int = 200, seed: int = 1, *
         if replicates > FALL_TIMES_LIMIT:
             raise UserError(f"{replicates:,} replicates: the full fall times (fall_times.npz, "
                             f"{replicates * model.n * 9 / 1e9:.1f} GB in memory) are kept only on "
-                            "request above 20,000; pass --keep-fall-times or --no-fall-times",
-                            key="--replicates")
+                            f"request above 20,000; pass {arg('keep_fall_times', True)} or "
+                            f"{arg('keep_fall_times', False)}", argument="replicates")
         keep_fall_times = True
     builder = ResultBuilder(model, replicates, keep_fall_times)
     workers = min(resolve_workers(workers), os.cpu_count() or 1) if scheduler is None else \
@@ -262,8 +166,6 @@ def run(scenario: Scenario | str | Path, replicates: int = 200, seed: int = 1, *
     parts = chunks_of(replicates, chunk_size)
     store = None
     if checkpoint is not None:
-        from . import __version__
-        from .checkpoint import ChunkStore, run_identity
         # the chunk size is not part of the identity: it follows the number of workers, and a
         # replicate's numbers do not depend on it; saved chunks of another size are simply not
         # found by range and are simulated again
@@ -278,7 +180,7 @@ def run(scenario: Scenario | str | Path, replicates: int = 200, seed: int = 1, *
         builder.add(r, chunk)
         bar.update(len(r))
 
-    def take(r: range, chunk: Chunk) -> None:
+    def take(r: range, chunk: Outcomes) -> None:
         if store is not None:
             store.save(r, chunk)
         builder.add(r, chunk)
@@ -299,7 +201,9 @@ def run(scenario: Scenario | str | Path, replicates: int = 200, seed: int = 1, *
     return result
 
 
-def resolve_parameter_source(parameters) -> ParameterSource:
+def resolve_parameter_source(parameters, argument: str = "parameters") -> ParameterSource:
+    """``None`` or ``"default"`` (the committed posterior), ``"fixed"`` or a source as it is;
+    ``argument`` names the API argument that gave it, for the error."""
     if parameters is None or parameters == "default":
         return default_parameter_source()
     if parameters == "fixed":
@@ -307,4 +211,4 @@ def resolve_parameter_source(parameters) -> ParameterSource:
     if isinstance(parameters, ParameterSource):
         return parameters
     raise UserError(f"unknown parameter source {parameters!r}; allowed: default, fixed",
-                    key="--parameters")
+                    argument=argument)

@@ -24,7 +24,7 @@ import numpy as np
 from scipy.stats import spearmanr
 
 from .geography import Geography
-from .results import QUANTILE_METHOD, quantiles
+from .summary import QUANTILE_METHOD, quantiles
 from .targets import Targets
 from .timeline import START, date_of, day_of
 

@@ -26,7 +26,7 @@ import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
-from .errors import UserError
+from .errors import UserError, arg
 
 #: Written into every output folder: what lets ``--force`` know afsim wrote it.
 MARKER = ".afsim-output"
@@ -70,11 +70,11 @@ def written_by_afsim(folder: Path) -> bool:
 
 def _check_name(target: Path) -> None:
     if "\x00" in str(target):
-        raise UserError("the output path contains a NUL byte", file=repr(str(target)), key="--out")
+        raise UserError("the output path contains a NUL byte", file=repr(str(target)), argument="out")
     for part in target.parts:
         if len(os.fsencode(part)) > MAX_NAME:
             raise UserError(f"a folder name of {len(os.fsencode(part))} bytes; at most {MAX_NAME} "
-                            "allowed", file=str(target)[:80] + "...", key="--out")
+                            "allowed", file=str(target)[:80] + "...", argument="out")
 
 
 def check_output_dir(target: str | Path, force: bool, inputs=()) -> Path:
@@ -87,34 +87,35 @@ def check_output_dir(target: str | Path, force: bool, inputs=()) -> Path:
     real = _resolved(target)
     if real == Path(real.anchor) or os.path.ismount(real):
         raise UserError("is the root or a mount point; choose a folder inside it", file=target,
-                        key="--out")
+                        argument="out")
     protected = [(_resolved(Path.cwd()), "the current directory")]
     protected += [(_resolved(Path(p)), f"the input {p}") for p in inputs if p is not None]
     for path, what in protected:
         if _is_within(path, real):
-            raise UserError(f"would replace a folder holding {what}; choose another --out",
-                            file=target, key="--out")
+            raise UserError(f"would replace a folder holding {what}; choose another {arg('out')}",
+                            file=target, argument="out")
     try:
         exists, is_dir = target.exists(), target.is_dir()
     except OSError as exc:
         raise UserError(f"cannot use as an output folder ({exc.strerror})", file=target,
-                        key="--out") from None
+                        argument="out") from None
     if exists and not is_dir:
         raise UserError("exists and is not a folder (expected an output folder)", file=target,
-                        key="--out")
+                        argument="out")
     if exists:
         try:
             empty = not any(target.iterdir())
         except OSError as exc:
             raise UserError(f"cannot read the folder ({exc.strerror})", file=target,
-                            key="--out") from None
+                            argument="out") from None
         if not empty and not force:
-            raise UserError("output folder already exists and is not empty; pass --force to "
-                            "replace it or choose another --out", file=target, key="--out")
+            raise UserError(f"output folder already exists and is not empty; pass "
+                            f"{arg('force', True)} to replace it or choose another {arg('out')}",
+                            file=target, argument="out")
         if not empty and not written_by_afsim(target):
             raise UserError(f"was not written by afsim (no {MARKER} marker or afsim manifest); "
-                            "--force replaces only afsim's own output folders", file=target,
-                            key="--out")
+                            f"{arg('force', True)} replaces only afsim's own output folders", file=target,
+                            argument="out")
     _check_parent(target)
     return target
 
@@ -133,10 +134,10 @@ def _check_parent(target: Path) -> None:
         parent = parent.parent
     if not parent.is_dir():
         raise UserError(f"cannot create the output folder: {parent} is a file, not a folder",
-                        file=target, key="--out")
+                        file=target, argument="out")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise UserError(f"cannot create the output folder: {parent} is not writable (read-only "
-                        "file system or no permission)", file=target, key="--out")
+                        "file system or no permission)", file=target, argument="out")
 
 
 # ---------------------------------------------------------------------------------------- locks
@@ -171,7 +172,7 @@ def output_lock(target: str | Path):
     except OSError as exc:
         _remove_empty(created)
         raise UserError(f"cannot create the output folder's parent ({exc.strerror})", file=target,
-                        key="--out") from None
+                        argument="out") from None
     try:
         fd = _acquire(path, target)
     except BaseException:
@@ -204,17 +205,17 @@ def _acquire(path: Path, target) -> int:
             fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
         except OSError as exc:
             raise UserError(f"cannot create the lock file {path.name} beside the output "
-                            f"({exc.strerror})", file=target, key="--out") from None
+                            f"({exc.strerror})", file=target, argument="out") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
             os.close(fd)
             if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
                 raise UserError(f"another afsim run is writing this output (it holds {path}); "
-                                "wait for it to finish or choose another --out", file=target,
-                                key="--out") from None
+                                f"wait for it to finish or choose another {arg('out')}", file=target,
+                                argument="out") from None
             raise UserError(f"cannot lock {path} ({exc.strerror})", file=target,
-                            key="--out") from None
+                            argument="out") from None
         # the holder before us may have removed the file between our open and our lock
         try:
             same = os.stat(path).st_ino == os.fstat(fd).st_ino
@@ -251,7 +252,7 @@ def _write_error(exc: OSError, target: Path) -> UserError:
     else:
         why = exc.strerror or str(exc)
     err = UserError(f"cannot write the output ({why}); nothing was written", file=target,
-                    key="--out")
+                    argument="out")
     err.disk_full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
     return err
 

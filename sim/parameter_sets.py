@@ -14,13 +14,14 @@ from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 
-from .batch import BatchResult, run_batch
+from .batch import run_batch
 from .model import Model
+from .outcomes import Outcomes
 from .parameters import ParameterTable
 from .randomness import Draws
 
 
-def simulate_sets(model: Model, base: np.ndarray, draws: Draws, columns, X: np.ndarray) -> BatchResult:
+def simulate_sets(model: Model, base: np.ndarray, draws: Draws, columns, X: np.ndarray) -> Outcomes:
     """Simulate each row of ``X`` (S, len(columns)) on the R replicates of ``base`` / ``draws``.
 
     Row ``s * R + r`` of the result is parameter vector s on replicate r.

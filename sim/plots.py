@@ -16,7 +16,7 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter
 
 from .record import capital_falls, district_checkpoints
-from .results import quantiles
+from .summary import quantiles
 from .timeline import START
 
 BAND = "#c0504d"        # Taliban control
@@ -474,7 +474,7 @@ def forest_chart(comparison, outcomes=FOREST_OUTCOMES) -> Figure:
     mean (dot) with its Monte Carlo 90% interval (black tick), the 5-95% spread across posterior
     draws (thick), across structures when there are several (open bracket), and the 5-95% range
     of the per-replicate differences (thin)."""
-    from .compare import OUTCOMES, outcome_key
+    from .measures import OUTCOMES, outcome_key
     names = [n for n in comparison.names if n != comparison.baseline]
     fig = Figure(figsize=(4.6 * len(outcomes), 0.5 * len(names) + 2.3), layout="constrained")
     axes = fig.subplots(1, len(outcomes), squeeze=False)[0]

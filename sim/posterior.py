@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import UserError
+from .parameter_source import ParameterSource
 from .parameters import NAMES, defaults
 
 #: Where the package looks for its default posterior (a copy of calibration/default/posterior.csv).
@@ -31,7 +32,6 @@ def read_posterior(path: str | Path):
     """
     import hashlib
 
-    from .ensemble import ParameterSource
     from .parameters import BY_NAME, check_value
     from .userfiles import as_float, decode_utf8, read_bytes
     path = Path(path)

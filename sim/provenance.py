@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import platform
 import subprocess
 import sys
@@ -9,6 +11,13 @@ from importlib import metadata
 from pathlib import Path
 
 DEPENDENCIES = ("simpy", "numpy", "scipy", "matplotlib", "tqdm", "emcee")
+
+
+def manifest_digest(data: dict) -> str:
+    """sha256 of a manifest's content, without its own ``manifest_sha256`` entry (written into a
+    run's manifest.json by :mod:`sim.results`, checked by :mod:`sim.reproduce`)."""
+    body = {k: v for k, v in data.items() if k != "manifest_sha256"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def _version(dist: str) -> str | None:

@@ -28,7 +28,7 @@ from importlib import resources
 
 import numpy as np
 
-from . import __version__
+from .version import __version__
 from .progress import progress_bar
 from .results import write_csv, write_json
 
@@ -296,7 +296,7 @@ def _num(v, digits: int = 1, signed: bool = True) -> str:
 def _effects_table(comparison) -> str:
     """The what-if table: headline effects, sorted by the effect on Kabul, with each effect's
     Monte Carlo error and its spread across posterior draws (and structures) kept apart."""
-    from .compare import HEADLINE, OUTCOMES
+    from .measures import HEADLINE, OUTCOMES
     multi = len(comparison.structures) > 1
     head = ["what-if"]
     for key in HEADLINE:

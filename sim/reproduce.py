@@ -17,8 +17,14 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__
+from .version import __version__
+from .chunks import ENGINES
+from .ensemble import ParameterSource, run
 from .errors import UserError
+from .parameters import check_value
+from .posterior import read_posterior
+from .provenance import manifest_digest
+from .results import _json_default
 from .scenario import NAME_RE
 from .userfiles import decode_utf8, read_bytes
 
@@ -37,20 +43,12 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(read_bytes(path, "a file named in the manifest")).hexdigest()
 
 
-def manifest_digest(data: dict) -> str:
-    """sha256 of a manifest's content, without its own ``manifest_sha256`` entry."""
-    body = {k: v for k, v in data.items() if k != "manifest_sha256"}
-    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
-
-
 def _bad(path: Path, key: str, expected: str, value) -> UserError:
     return UserError(f"expected {expected}, got {value!r:.60} (a corrupted or edited manifest)",
                      file=path, key=key)
 
 
 def _manifest(run_dir: Path) -> dict:
-    from .ensemble import ENGINES
-    from .parameters import check_value
     path = run_dir / "manifest.json"
     if not run_dir.is_dir():
         raise UserError("not a folder (expected the output folder of afsim run)", file=run_dir)
@@ -138,8 +136,6 @@ def _reproduce_comparison(run_dir: Path, m: dict, *, workers: int, progress: boo
 
 
 def _reproduce_run(run_dir: Path, m: dict, *, workers: int, progress: bool) -> dict:
-    from .ensemble import ParameterSource, run
-    from .posterior import read_posterior
     notes = []
     checks = {}
     mpath = run_dir / "manifest.json"
@@ -171,7 +167,6 @@ def _reproduce_run(run_dir: Path, m: dict, *, workers: int, progress: bool) -> d
                  parameters=source, engine=m.get("engine", "batch"), workers=workers,
                  progress=progress, keep_fall_times=kept,
                  replicates_per_draw=int(m.get("replicates_per_draw", 1)))
-    from .results import _json_default
     fresh = json.loads(json.dumps(result.manifest(), default=_json_default))
     for key in REPRODUCIBLE_KEYS:
         if key in m and fresh.get(key) != m[key]:

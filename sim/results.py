@@ -22,24 +22,14 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__
+from .version import __version__
 from .model import Model
 from .parameters import NAMES, ParameterTable
-from .summary import Summary
+from .provenance import environment_record, manifest_digest
+from .summary import QUANTILE_METHOD, Summary, iso_or_blank, quantiles  # noqa: F401
 from .timeline import START, date_of, day_of
 
-QUANTILE_METHOD = "inverted_cdf"
 KABUL_FELL_DATE = dt.date(2021, 8, 15)
-
-
-def quantiles(x: np.ndarray, qs, axis=0) -> np.ndarray:
-    """Sample quantiles with NaN read as 'never' (+inf)."""
-    x = np.where(np.isnan(x), np.inf, x)
-    return np.quantile(x, qs, axis=axis, method=QUANTILE_METHOD)
-
-
-def iso_or_blank(day: float) -> str:
-    return date_of(day).isoformat() if np.isfinite(day) else ""
 
 
 #: Above this many replicates the full fall-time array is kept only on request.
@@ -201,7 +191,6 @@ class EnsembleResult:
         }
 
     def manifest(self) -> dict:
-        from .provenance import environment_record
         sc = self.scenario
         table = self.table
         if self.source.kind == "fixed":
@@ -265,7 +254,6 @@ class EnsembleResult:
                    on_step=None) -> None:
         step = on_step or (lambda n=1: None)
         out.mkdir(parents=True, exist_ok=True)
-        from .reproduce import manifest_digest
         manifest = json.loads(json.dumps(self.manifest(), default=_json_default))
         manifest["manifest_sha256"] = manifest_digest(manifest)
         write_json(out / "manifest.json", manifest)

@@ -205,8 +205,8 @@ def sensitivity(scenario: Scenario | str, *, parameters: Sequence[str] | None = 
         scenario = load_scenario(scenario, geo)
     if n < 8 or n & (n - 1) or n > 2 ** 20:
         raise UserError(f"the Sobol sample size must be a power of 2 from 8 to 2**20, got {n}",
-                        key="--sobol-n")
-    source = resolve_parameter_source(source)
+                        argument="n")
+    source = resolve_parameter_source(source, argument="source")
     chosen = parameters is None
     parameters = check_parameter_names(default_parameters(source) if chosen else parameters)
     rows = scenario.apply_table(source.table(seed, range(max(64, len(source.rows))))).values
@@ -223,11 +223,11 @@ def sensitivity(scenario: Scenario | str, *, parameters: Sequence[str] | None = 
             if chosen:                # a parameter at zero (a switched-off term): nothing to vary
                 continue
             raise UserError(f"parameter {name} has an empty range ({lo}, {hi}): it does not vary "
-                            "in this parameter source and is zero", key="parameters")
+                            "in this parameter source and is zero", argument="parameters")
         ranges[name] = (float(lo), float(hi))
     parameters = tuple(p for p in parameters if p in ranges)
     if not parameters:
-        raise UserError("no parameter to vary", key="parameters")
+        raise UserError("no parameter to vary", argument="parameters")
     model = Model.build(geo, scenario.events, scenario.focus_regions, scenario.end)
     problem = OutcomeProblem(model, np.tile(centre, (replicates, 1)),
                              draw_batch(seed, range(replicates), geo.n),
@@ -285,7 +285,7 @@ def code_fingerprint() -> str:
 
 def cache_key(scenario: Scenario, source: ParameterSource, *, parameters, n: int, replicates: int,
               seed: int) -> str:
-    from . import __version__
+    from .version import __version__
     digest = source.digest or hashlib.sha256(np.ascontiguousarray(source.rows).tobytes()
                                              + np.ascontiguousarray(source.weights).tobytes()).hexdigest()
     ident = {"scenario": scenario.hash, "source": digest, "source_kind": source.kind,

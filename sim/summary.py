@@ -24,7 +24,20 @@ import datetime as dt
 import numpy as np
 
 from .model import FIGHT, HELD_AT_START, NEGOTIATED, Model
-from .timeline import day_of
+from .timeline import date_of, day_of
+
+#: Sample quantiles are taken without interpolation, so each is a value some replicate produced.
+QUANTILE_METHOD = "inverted_cdf"
+
+
+def quantiles(x: np.ndarray, qs, axis=0) -> np.ndarray:
+    """Sample quantiles with NaN read as 'never' (+inf)."""
+    x = np.where(np.isnan(x), np.inf, x)
+    return np.quantile(x, qs, axis=axis, method=QUANTILE_METHOD)
+
+
+def iso_or_blank(day: float) -> str:
+    return date_of(day).isoformat() if np.isfinite(day) else ""
 
 
 def quantile_from_histogram(hist: np.ndarray, q: float) -> np.ndarray:

@@ -107,7 +107,7 @@ class Targets:
         had fallen before it, and the knowledge that no other capital had fallen yet."""
         if not (FIRST_CUTOFF <= cutoff <= LAST_CUTOFF):
             raise UserError(f"cut-off {cutoff} out of range; allowed {FIRST_CUTOFF} to {LAST_CUTOFF}",
-                            key="--as-of")
+                            argument="as_of")
         districts = tuple(t for t in self.districts if t.date < cutoff)
         capitals = tuple(c for c in self.capitals if c.latest < cutoff)
         # "No capital before 6 August" was known, on a date before that, only up to that date;

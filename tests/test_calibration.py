@@ -212,7 +212,7 @@ def test_resume_after_interruption_gives_the_uninterrupted_posterior(tmp_path, g
     reference = calibrate(cfg, geo=geo)
 
     import importlib
-    cal_module = importlib.import_module("sim.calibrate")    # the module, not sim.calibrate()
+    cal_module = importlib.import_module("sim.calibration_sampler")    # where run_stage saves
     real_log_prob, real_save = cal_module.Evaluator.log_prob, cal_module._save_checkpoint
     saved = {"n": 0}
 
@@ -232,7 +232,7 @@ def test_resume_after_interruption_gives_the_uninterrupted_posterior(tmp_path, g
         calibrate(cfg, out=out, geo=geo)
     monkeypatch.setattr(cal_module.Evaluator, "log_prob", real_log_prob)
     assert (tmp_path / "run.checkpoint" / "stage_rural.npz").is_file()
-    with pytest.raises(UserError, match="--resume"):
+    with pytest.raises(UserError, match="resume=True"):
         calibrate(cfg, out=out, geo=geo)
     # another cut-off date is another run: its chains must not be continued from these
     with pytest.raises(UserError, match="different run"):

@@ -120,6 +120,49 @@ def test_an_existing_output_folder_needs_force(run_dir):
     assert {p.name: p.stat().st_mtime_ns for p in run_dir.iterdir()} == before
 
 
+def test_api_errors_name_the_argument_and_the_cli_names_the_flag(tmp_path, capsys):
+    """Issue 13 item 3: the Python API speaks of its arguments, the command line of its flags."""
+    import sim
+    from sim.cli import main
+    from sim.errors import UserError
+    from sim.output import check_output_dir
+    with pytest.raises(UserError) as err:
+        sim.run(BASELINE, parameters="posterior")
+    assert str(err.value) == ("argument 'parameters': unknown parameter source 'posterior'; "
+                              "allowed: default, fixed")
+    with pytest.raises(UserError) as err:
+        sim.run(BASELINE, replicates=0)
+    assert str(err.value).startswith("argument 'replicates': ") and "--" not in str(err.value)
+    full = tmp_path / "full"
+    full.mkdir()
+    (full / "notes.txt").write_text("mine")
+    with pytest.raises(UserError) as err:
+        check_output_dir(full, force=False)
+    message = str(err.value)
+    assert "argument 'out'" in message and "force=True" in message and "--" not in message
+    # the same error from the command line: the flags, exit code 2
+    assert main(["run", str(BASELINE), "--replicates", "2", "--out", str(full), "--quiet"]) == 2
+    line = capsys.readouterr().err.strip()
+    assert "option '--out'" in line and "pass --force to replace it or choose another --out" in line
+    assert "force=True" not in line and "argument '" not in line
+    # a flag that is not the argument's name: forecast's cut-off date out of range
+    assert main(["forecast", "--as-of", "2021-05-02", "--config",
+                 str(ROOT / "calibration" / "default.toml"), "--out", str(tmp_path / "f"),
+                 "--quiet"]) == 2
+    line = capsys.readouterr().err.strip()
+    assert "option '--as-of'" in line and "as_of" not in line, line
+
+
+def test_the_cli_maps_api_arguments_to_flags():
+    from sim.cli import flag_of
+    assert flag_of("replicates_per_draw") == "--replicates-per-draw"
+    assert flag_of("resume=True") == "--resume"
+    assert flag_of("plots=False") == "--no-plots"
+    assert flag_of("keep_fall_times=False") == "--no-fall-times"
+    assert flag_of("checkpoint") == "--out"
+    assert flag_of("engine='simpy'") == "--engine simpy"
+
+
 def test_set_default_writes_only_into_a_project_folder(tmp_path):
     """Issue 14: --set-default never writes into an installed copy (site-packages)."""
     from sim.calibration_output import default_posterior_target
@@ -134,7 +177,7 @@ def test_set_default_writes_only_into_a_project_folder(tmp_path):
         default_posterior_target(installed)
     bare = tmp_path / "bare" / "sim"
     bare.mkdir(parents=True)
-    with pytest.raises(UserError, match="--set-default|installed copy"):
+    with pytest.raises(UserError, match="installed copy"):
         default_posterior_target(bare)
 
 

@@ -635,7 +635,7 @@ def test_a_damaged_checkpoint_chunk_is_refused_on_resume(tmp_path, geo, saved_ch
     with pytest.raises(UserError) as err:
         sim.run(BASELINE, replicates=40, seed=4, parameters="fixed", geo=geo, chunk_size=20,
                 checkpoint=ck, resume=True)
-    assert "--resume" in err.value.one_line() and "\n" not in err.value.one_line()
+    assert "resume=True" in err.value.one_line() and "\n" not in err.value.one_line()
 
 
 # ---------------------------------------------------------------- command-line flags

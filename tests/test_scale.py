@@ -66,7 +66,7 @@ def test_streamed_summaries_equal_those_from_the_full_fall_times(geo):
 
 
 def test_above_the_limit_fall_times_need_an_explicit_choice(geo):
-    with pytest.raises(UserError, match="--no-fall-times"):
+    with pytest.raises(UserError, match="keep_fall_times=False"):
         sim.run(BASELINE, replicates=FALL_TIMES_LIMIT + 1, seed=1, geo=geo)
 
 

@@ -1,0 +1,236 @@
+"""The sampler of one calibration stage: the vectorised log-posterior of its parameters
+(:class:`StageProblem`, evaluated on worker processes by :class:`Evaluator`), the mode search
+that starts the walkers, the emcee run with its checkpoints (:func:`run_stage`) and the summary of
+its samples. :mod:`sim.calibrate` chains the stages (the method is described there)."""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .calibration_config import CalibrationConfig, Prior, StageConfig
+from .errors import UserError, arg
+from .likelihood import Likelihood
+from .model import Model
+from .parameter_sets import ParallelSets, simulate_sets
+from .progress import progress_bar
+from .randomness import Draws
+
+# ====================================================================== evaluating a stage
+
+@dataclass(eq=False)
+class StageProblem:
+    """Log-posterior of one stage's free parameters, vectorised over parameter values."""
+
+    model: Model
+    base: np.ndarray             # (R, len(NAMES)) parameters of the R replicates, free ones aside
+    draws: Draws                 # the R replicates' random numbers, fixed across evaluations
+    columns: np.ndarray          # columns of the free parameters
+    priors: tuple[Prior, ...]
+    likelihood: Likelihood
+
+    @property
+    def replicates(self) -> int:
+        return self.base.shape[0]
+
+    def log_prior(self, Z: np.ndarray) -> np.ndarray:
+        return sum(p.log_density_z(Z[:, j]) for j, p in enumerate(self.priors))
+
+    def evaluate(self, Z: np.ndarray) -> np.ndarray:
+        """(S, 4) log-likelihood terms at S points (z-space)."""
+        X = np.column_stack([p.from_z(Z[:, j]) for j, p in enumerate(self.priors)])
+        res = simulate_sets(self.model, self.base, self.draws, self.columns, X)
+        counts, caps, facts = self.likelihood.features(res.fall_time, res.assault_time)
+        S, R = Z.shape[0], self.replicates
+        counts, caps = counts.reshape(S, R, -1), caps.reshape(S, R, -1)
+        facts = facts.reshape(S, R, -1)
+        # One point at a time, on arrays of one fixed shape: numpy's reductions over the
+        # replicates take another order when several points share a batch, and the points a
+        # batch holds depend on --workers (differences of ~3e-14 the sampler accepted on).
+        return np.concatenate([
+            self.likelihood.components(np.ascontiguousarray(counts[s:s + 1]),
+                                       np.ascontiguousarray(caps[s:s + 1]),
+                                       np.ascontiguousarray(facts[s:s + 1])) for s in range(S)])
+
+
+class Evaluator(ParallelSets):
+    """A stage's log-posterior: prior plus the simulated likelihood, evaluated in parallel."""
+
+    def log_prob(self, Z: np.ndarray) -> np.ndarray:
+        Z = np.atleast_2d(Z)
+        lp = self.problem.log_prior(Z)
+        out = np.full(len(Z), -np.inf)
+        ok = np.isfinite(lp)
+        if ok.any():
+            terms = self.evaluate(Z[ok])
+            out[ok] = [math.fsum((p, *t)) for p, t in zip(lp[ok], terms)]   # a fixed order
+        return out
+
+
+# ====================================================================== sampling, with checkpoints
+
+@dataclass
+class StageResult:
+    name: str
+    priors: tuple[Prior, ...]
+    chain: np.ndarray            # (steps, walkers, d) in z-space
+    log_prob: np.ndarray         # (steps, walkers)
+    acceptance: float
+    seconds: float
+    evaluations: int
+    burn_in: int
+    thin: int
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(p.name for p in self.priors)
+
+    def samples_z(self) -> np.ndarray:
+        return self.chain[self.burn_in::self.thin].reshape(-1, self.chain.shape[2])
+
+    def samples(self) -> np.ndarray:
+        z = self.samples_z()
+        return np.column_stack([p.from_z(z[:, j]) for j, p in enumerate(self.priors)])
+
+    def autocorr_time(self) -> np.ndarray:
+        import emcee
+        import logging
+        import warnings
+        kept = self.chain[self.burn_in:]
+        logger = logging.getLogger("emcee.autocorr")
+        level = logger.level
+        logger.setLevel(logging.ERROR)      # its "chain too short" advice is reported, not printed
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                return emcee.autocorr.integrated_time(kept, quiet=True)
+        except Exception:    # too short a chain for an estimate
+            return np.full(self.chain.shape[2], np.nan)
+        finally:
+            logger.setLevel(level)
+
+
+def _state_arrays(random_state) -> dict:
+    name, keys, pos, has_gauss, cached = random_state
+    return {"rs_keys": np.asarray(keys), "rs_pos": np.int64(pos), "rs_has_gauss": np.int64(has_gauss),
+            "rs_cached": np.float64(cached)}
+
+
+def _random_state(npz) -> tuple:
+    return ("MT19937", npz["rs_keys"], int(npz["rs_pos"]), int(npz["rs_has_gauss"]),
+            float(npz["rs_cached"]))
+
+
+def run_stage(evaluator: Evaluator, config: CalibrationConfig, stage: StageConfig, seed: int,
+              checkpoint: Path | None, resume: bool, progress: bool,
+              run_key: str) -> StageResult:
+    """One stage's MCMC; ``run_key`` identifies the run (config, targets, scenario, cut-off) in
+    its checkpoint, so that ``resume`` never continues another run's chains."""
+    import emcee
+
+    d, W = len(stage.priors), config.walkers
+    started = time.perf_counter()
+    chain: list[np.ndarray] = []
+    lps: list[np.ndarray] = []
+    accepted = np.zeros(W)
+    done = 0
+    state = None
+    if checkpoint is not None and resume and checkpoint.is_file():
+        with np.load(checkpoint, allow_pickle=False) as ck:
+            if str(ck["digest"]) != run_key + stage.name:
+                raise UserError("the checkpoint belongs to a different run (configuration, "
+                                "targets, scenario or cut-off date differ); remove it or drop "
+                                f"{arg('resume', True)}", file=checkpoint, argument="resume")
+            chain, lps = list(ck["chain"]), list(ck["log_prob"])
+            accepted = ck["accepted"].copy()
+            done = len(chain)
+            state = emcee.State(ck["coords"], log_prob=ck["last_log_prob"],
+                                random_state=_random_state(ck))
+    if state is None:
+        Z0, lp0 = find_mode(evaluator, config, stage, seed, progress)
+        best = np.argsort(-np.where(np.isfinite(lp0), lp0, -np.inf), kind="stable")[:W]
+        rs = np.random.RandomState(np.random.default_rng([seed, 23]).integers(2 ** 32))
+        state = emcee.State(Z0[best], log_prob=lp0[best], random_state=rs.get_state())
+
+    sampler = emcee.EnsembleSampler(W, d, evaluator.log_prob, vectorize=True)
+    remaining = config.steps - done
+    bar = progress_bar(config.steps, f"{stage.name}: MCMC", progress, unit="step", initial=done)
+    last = state.coords.copy()
+    for state in sampler.sample(state, iterations=remaining, store=False):
+        accepted += np.any(state.coords != last, axis=1)
+        last = state.coords.copy()
+        chain.append(state.coords.copy())
+        lps.append(state.log_prob.copy())
+        done += 1
+        bar.update(1)
+        if checkpoint is not None and (done % config.checkpoint_every == 0 or done == config.steps):
+            _save_checkpoint(checkpoint, run_key + stage.name, chain, lps, accepted, state)
+    bar.close()
+    return StageResult(stage.name, stage.priors, np.array(chain), np.array(lps),
+                       float(accepted.mean() / max(done, 1)), time.perf_counter() - started,
+                       evaluator.calls, config.burn_in, config.thin)
+
+
+def find_mode(evaluator: Evaluator, config: CalibrationConfig, stage: StageConfig, seed: int,
+              progress: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Starting points for the walkers: a Latin-hypercube sample of the prior, then differential
+    evolution (scipy, vectorised) from it; returns the final population and its log-posterior.
+
+    The posterior can have a broad, poor mode (every capital falling at once) beside the good
+    one; a global search before the MCMC keeps the walkers from starting, and staying, there.
+    """
+    from scipy.optimize import differential_evolution
+    from scipy.stats import qmc
+
+    d = len(stage.priors)
+    bounds = [p.z_bounds for p in stage.priors]
+    design = qmc.LatinHypercube(d=d, seed=np.random.default_rng([seed, 17])).random(
+        config.initial_design)
+    init = np.column_stack([p.from_unit(design[:, j]) for j, p in enumerate(stage.priors)])
+    init = np.clip(init, [b[0] for b in bounds], [b[1] for b in bounds])
+    bar = progress_bar(config.search_generations + 1, f"{stage.name}: mode search", progress,
+                       unit="generation")
+
+    def negative(zt: np.ndarray) -> np.ndarray:
+        lp = evaluator.log_prob(np.atleast_2d(zt.T))
+        return np.where(np.isfinite(lp), -lp, 1e300)
+
+    res = differential_evolution(negative, bounds, init=init, maxiter=config.search_generations,
+                                 seed=np.random.default_rng([seed, 19]), polish=False,
+                                 vectorized=True, updating="deferred", tol=1e-6,
+                                 callback=lambda *a, **k: bar.update(1))
+    bar.close()
+    return res.population, -res.population_energies
+
+
+def _save_checkpoint(path: Path, key: str, chain, lps, accepted, state) -> None:
+    tmp = path.with_name(path.name + ".tmp.npz")
+    np.savez(tmp, digest=np.array(key), chain=np.array(chain),
+             log_prob=np.array(lps), accepted=accepted, coords=state.coords,
+             last_log_prob=state.log_prob, **_state_arrays(state.random_state))
+    os.replace(tmp, path)
+
+
+def summarise_stage(st: StageResult) -> dict:
+    s = st.samples()
+    tau = st.autocorr_time()
+    corr = np.corrcoef(s.T) if s.shape[1] > 1 else np.ones((1, 1))
+    return {
+        "parameters": {n: {"q05": float(np.quantile(s[:, j], 0.05)), "q50": float(np.median(s[:, j])),
+                           "q95": float(np.quantile(s[:, j], 0.95)),
+                           "prior": [p.kind, p.lower, p.upper], "why": p.why,
+                           "autocorr_steps": None if np.isnan(tau[j]) else float(tau[j])}
+                       for j, (n, p) in enumerate(zip(st.names, st.priors))},
+        "correlations": {f"{a}~{b}": float(corr[i, j]) for i, a in enumerate(st.names)
+                         for j, b in enumerate(st.names) if j > i},
+        "acceptance": st.acceptance,
+        "steps": int(st.chain.shape[0]), "walkers": int(st.chain.shape[1]),
+        "burn_in": st.burn_in, "thin": st.thin, "samples": int(len(s)),
+        "seconds": round(st.seconds, 1), "likelihood_evaluations": st.evaluations,
+        "max_log_posterior": float(np.max(st.log_prob)),
+    }
