@@ -7,12 +7,14 @@ the same fall times. It is organised for speed rather than for reading:
 * Every iteration advances *each* live replicate to its own next event (a rural fall, a capital
   fall, a dated driver change, the Taliban's decision to turn on the cities, a reactive driver
   change or the horizon), so replicates move in lock-step by event count, not by time.
-* The rural rule factorises into a nationwide factor g(t) (momentum, pay, brake: the same for
-  every district of a replicate) times a district's own factor h_i(t) (neighbours, air cover,
-  covariates). On the operational clock tau, with d tau = g dt, a district's cumulative hazard
-  grows at the constant rate h_i between changes of h_i, so its fall is a deadline D_i on that
-  clock. A change of h_i at tau rescales the remaining distance: D_i <- tau + (D_i - tau) h_old /
-  h_new. A fall changes g (momentum) for free and h only for the fallen district's neighbours,
+* The rural rule factorises into a nationwide factor g(t) (momentum, national pay, national
+  brake: the same for every district of a replicate) times a district's own factor h_i(t)
+  (neighbours, air cover, covariates, and its departure from the national pay and brake where a
+  scoped event set its own: ``hazard.scoped_levels_offset``, kept per row in ``off`` and
+  recomputed with h when a driver segment or reactive level changes them). On the operational
+  clock tau, with d tau = g dt, a district's cumulative hazard grows at the constant rate h_i
+  between changes of h_i, so its fall is a deadline D_i on that clock. A change of h_i at tau
+  rescales the remaining distance: D_i <- tau + (D_i - tau) h_old / h_new. A fall changes g (momentum) for free and h only for the fallen district's neighbours,
   so an event costs O(degree) updates and one arg-min over the deadlines.
 * Capitals (34 per replicate) and the assault decision are recomputed directly after every event.
 * Kabul's fall ends the republic but not the replicate: the government gone (G = 1) enters the
@@ -89,7 +91,7 @@ class _BatchRun:
     _STATE = ("rows", "alive", "r", "r_caps", "u_mode", "fallen", "fall_time",
               "mode", "N", "n_fallen", "enc_count", "ring_count", "caps_fallen", "caps_down", "t", "seg",
               "level", "assault", "r_decision", "H_decision", "lam_decision", "gone", "tau", "h", "D",
-              "Hc", "lam_c", "g")
+              "Hc", "lam_c", "g", "off")
 
     def __init__(self, model: Model, table: ParameterTable, draws: Draws, audit: bool = False):
         self.model, self.audit = model, audit
@@ -115,15 +117,32 @@ class _BatchRun:
         self.seg_air = np.array([s.air_by_district() for s in tl.states])  # (K, n)
         self.seg_air_caps = np.ascontiguousarray(self.seg_air[:, self.caps])  # (K, 34)
         self.seg_gar_caps = np.array([s.garrison[self.caps] for s in tl.states])  # (K, 34)
+        # arrears and brake in force in each district (the national level unless scoped)
+        self.seg_pay_d = np.array([s.district_pay for s in tl.states])            # (K, n)
+        self.seg_mob_d = np.array([s.district_mobilization for s in tl.states])   # (K, n)
+        self.seg_pay_caps = np.ascontiguousarray(self.seg_pay_d[:, self.caps])   # (K, 34)
         rx = tl.reactive
         self.rx_delay = np.append(rx.delays, np.inf)          # (E+1,): the next one's delay
         self.rx_air, self.rx_pay, self.rx_mob = rx.air, rx.pay, rx.mobilization
+        self.rx_pay_d, self.rx_mob_d = rx.district_pay, rx.district_mobilization  # (E+1, n)
         self.rx_air_caps = np.ascontiguousarray(rx.air[:, self.caps])
         self.rx_gar_caps = np.ascontiguousarray(rx.garrison[:, self.caps])
-        # Only a change of air cover changes districts' own rates; pay, brake and withdrawal
-        # steps act through the nationwide factor alone.
-        self.air_changes = np.r_[False, np.any(self.seg_air[1:] != self.seg_air[:-1], axis=1), False]
-        self.rx_air_changes = np.r_[False, np.any(rx.air[1:] != rx.air[:-1], axis=1), False]
+        self.rx_pay_caps = np.ascontiguousarray(rx.district_pay[:, self.caps])
+        # A change of air cover changes districts' own rates; pay, brake and withdrawal steps act
+        # through the nationwide factor alone, unless some event is scoped: then a district's
+        # departure from the national pay and brake is part of its own rate, and every change of
+        # them is a change of h.
+        self.scoped = tl.scoped_levels
+        seg_local, rx_local = [self.seg_air], [rx.air]
+        if self.scoped:
+            seg_local += [self.seg_pay_d, self.seg_mob_d, self.seg_pay[:, None],
+                          self.seg_mob[:, None]]
+            rx_local += [rx.district_pay, rx.district_mobilization, rx.pay[:, None],
+                         rx.mobilization[:, None]]
+        self.local_changes = np.r_[False, np.any([np.any(a[1:] != a[:-1], axis=1)
+                                                   for a in seg_local], axis=0), False]
+        self.rx_local_changes = np.r_[False, np.any([np.any(a[1:] != a[:-1], axis=1)
+                                                      for a in rx_local], axis=0), False]
         self.horizon = tl.horizon
 
         self.out_fall = np.full((R, n), np.nan)
@@ -165,6 +184,8 @@ class _BatchRun:
         self.Hc = np.zeros((R, len(self.caps)))
         self.lam_c = np.zeros((R, len(self.caps)))
         self.g = np.ones(R)
+        # each district's scoped_levels_offset (None when no event is scoped: nothing to add)
+        self.off = np.zeros((R, n)) if self.scoped else None
         self.any_assault = False
 
         everyone = np.arange(R)
@@ -185,6 +206,13 @@ class _BatchRun:
 
     def _air(self, idx):
         return self.seg_air[self.seg[idx]] + self.rx_air[self.level[idx]]
+
+    def _refresh_offset(self, idx) -> None:
+        """Each district's departure from the national pay and brake, for the given rows."""
+        seg, level = self.seg[idx], self.level[idx]
+        self.off[idx] = hazard.scoped_levels_offset(
+            self._p(idx), self.seg_pay_d[seg] + self.rx_pay_d[level], self._pay(idx)[:, None],
+            self.seg_mob_d[seg] + self.rx_mob_d[level], self._mobilization(idx)[:, None])
 
     # ------------------------------------------------------------------ hazard refreshes
     def _refresh_g(self, idx) -> None:
@@ -210,8 +238,12 @@ class _BatchRun:
             return
         cov = self.model.cov
         tau = self.tau[idx][:, None]
+        scoped = 0.0
+        if self.scoped:
+            self._refresh_offset(idx)
+            scoped = self.off[idx]
         h = hazard.rate(hazard.local_log_hazard(self._p(idx), self.N[idx], self._air(idx),
-                                                self.local_all))
+                                                self.local_all, scoped))
         if first:
             live = cov.rural & ~self.fallen[idx]
             h = np.where(live, h, 0.0)
@@ -246,9 +278,10 @@ class _BatchRun:
         keep = np.flatnonzero(live)
         flat, nb, row, h_old = flat[keep], nb[keep], row[keep], h_old[keep]
         air = self.seg_air[self.seg[row], nb] + self.rx_air[self.level[row], nb]
+        scoped = _flat(self.off)[flat] if self.scoped else 0.0
         h = hazard.rate(hazard.local_log_hazard(
             _RowParams(self.p_cols, row, flat=True), N[flat], air,
-            cov.local(nb)))
+            cov.local(nb), scoped))
         tau = self.tau[row]
         D_all[flat] = tau + (D_all[flat] - tau) * h_old / h
         h_all[flat] = h
@@ -262,7 +295,7 @@ class _BatchRun:
         seg, level = self.seg[idx], self.level[idx]
         cascade = (self.caps_fallen[idx] / self.n_caps_other)[:, None]
         momentum = (self.n_fallen[idx] / self.n)[:, None]
-        pay = self._pay(idx)[:, None]
+        pay = self.seg_pay_caps[seg] + self.rx_pay_caps[level]      # each capital's own arrears
         air = self.seg_air_caps[seg] + self.rx_air_caps[level]
         garrison = self.seg_gar_caps[seg] + self.rx_gar_caps[level]
         at = cov.at_capitals
@@ -272,7 +305,7 @@ class _BatchRun:
             self.gone[idx][:, None], garrison))
         k = self.kabul_slot
         lam[:, k] = hazard.rate(hazard.kabul_log_hazard(
-            p, cascade, (self.ring_count[idx] / cov.ring_size)[:, None], momentum, pay,
+            p, cascade, (self.ring_count[idx] / cov.ring_size)[:, None], momentum, pay[:, k:k + 1],
             air[:, k:k + 1], at.reach[k], garrison[:, k:k + 1]))[:, 0]
         # a fallen capital's rate is zero: it accumulates nothing and never comes next
         self.lam_c[idx] = np.where(self.caps_down[idx], 0.0, lam)
@@ -282,8 +315,10 @@ class _BatchRun:
         """District k[m] falls in row idx[m] at the row's current time."""
         if len(idx) == 0:
             return
+        # the arrears in force in the falling district (its own where a scoped event set them)
+        pay = self.seg_pay_d[self.seg[idx], k] + self.rx_pay_d[self.level[idx], k]
         prob = hazard.negotiated_probability(
-            _RowParams(self.p_cols, idx, flat=True), self._pay(idx), self.n_fallen[idx] / self.n,
+            _RowParams(self.p_cols, idx, flat=True), pay, self.n_fallen[idx] / self.n,
             self.is_cap_float[k])
         flat = idx * self.n + k
         _flat(self.fallen)[flat] = True
@@ -356,14 +391,14 @@ class _BatchRun:
             kabul_fell = capital[fallen_caps == self.kabul]
             if len(segment):
                 self.seg[segment] += 1
-                self._refresh_all_rural(segment[self.air_changes[self.seg[segment]]])
+                self._refresh_all_rural(segment[self.local_changes[self.seg[segment]]])
             if len(decision):
                 self.assault[decision] = self.t[decision]
                 self.lam_decision[decision] = 0.0
                 self.any_assault = True
             if len(reaction):
                 self.level[reaction] += 1
-                self._refresh_all_rural(reaction[self.rx_air_changes[self.level[reaction]]])
+                self._refresh_all_rural(reaction[self.rx_local_changes[self.level[reaction]]])
             if len(kabul_fell):
                 # the republic ends: the government gone is a state of every remaining hazard
                 self.gone[kabul_fell] = 1.0
@@ -409,5 +444,7 @@ class _BatchRun:
         if n_dead == len(self.alive) or n_dead >= max(32, len(self.alive) // 4):
             keep = self.alive
             for name in self._STATE:
-                setattr(self, name, getattr(self, name)[keep])
+                value = getattr(self, name)
+                if value is not None:          # off is None when no event is scoped
+                    setattr(self, name, value[keep])
             self.p_cols.compact(keep)

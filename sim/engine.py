@@ -84,7 +84,8 @@ class Campaign:
         self.t_last = 0.0
         self.segment, self.level = 0, 0                # dated segment, reactive events in force
         self.drivers = model.timeline.drivers(0, 0)
-        self._set_air()
+        self._scoped_levels = model.timeline.scoped_levels
+        self._set_local_drivers()
         # the Taliban's decision to turn on the cities: an actor with its own threshold
         self.decision_remaining = float(hazard.assault_threshold(p, draws.u_actor[0]))
         self.assault_time = np.nan
@@ -146,8 +147,10 @@ class Campaign:
         if rows is None:
             rows = slice(None)
             self.local_rate = np.empty(self.n)
+        scoped = 0.0 if self.scoped_offset is None else self.scoped_offset[rows]
         self.local_rate[rows] = hazard.rate(hazard.local_log_hazard(
-            self.p, self.neighbour_share[rows], self.air[rows], cov.local(rows))) * self.exposed[rows]
+            self.p, self.neighbour_share[rows], self.air[rows], cov.local(rows), scoped)
+        ) * self.exposed[rows]
 
     def hazards(self) -> np.ndarray:
         """Current hazard of every district (0 for the fallen and for capitals not yet assaulted)."""
@@ -164,13 +167,13 @@ class Campaign:
             encirclement = cov.encirclement_from_counts(self.province_fallen)
             at = cov.at_capitals
             lam_cap = hazard.rate(hazard.capital_log_hazard(
-                p, encirclement, cascade, momentum, drv.pay, self.air_capitals, at.reach,
+                p, encirclement, cascade, momentum, self.pay_capitals, self.air_capitals, at.reach,
                 at.distance_100km, at.focus, at.city_size, at.resistance, self.government_gone,
                 self.garrison_capitals))
             ring = self.ring_fallen / cov.ring_size
             k = cov.kabul_slot
             lam_cap[k] = hazard.rate(hazard.kabul_log_hazard(
-                p, cascade, ring, momentum, drv.pay, self.air_capitals[k], at.reach[k],
+                p, cascade, ring, momentum, self.pay_capitals[k], self.air_capitals[k], at.reach[k],
                 self.garrison_capitals[k]))
             lam_cap[self.fallen[rows]] = 0.0
             lam[rows] = lam_cap
@@ -184,10 +187,18 @@ class Campaign:
         return float(hazard.rate(hazard.assault_log_hazard(
             self.p, drv.withdrawal, self.n_fallen / self.n, drv.air_national)))
 
-    def _set_air(self) -> None:
-        self.air = self.drivers.air_by_district()
-        self.air_capitals = self.air[self.model.cov.capital_rows]
-        self.garrison_capitals = self.drivers.garrison[self.model.cov.capital_rows]
+    def _set_local_drivers(self) -> None:
+        """The drivers that differ by district (air cover, garrisons, scoped arrears and brake),
+        after a driver change; then every district's own factor is recomputed."""
+        drv, caps = self.drivers, self.model.cov.capital_rows
+        self.air = drv.air_by_district()
+        self.air_capitals = self.air[caps]
+        self.garrison_capitals = drv.garrison[caps]
+        self.pay_capitals = drv.district_pay[caps]
+        # None (nothing to add) unless some event is scoped: the common path stays as it was
+        self.scoped_offset = (hazard.scoped_levels_offset(
+            self.p, drv.district_pay, drv.pay, drv.district_mobilization, drv.mobilization)
+            if self._scoped_levels else None)
         self._refresh_local()
 
     def surrenders(self):
@@ -231,7 +242,7 @@ class Campaign:
         if kind == "drivers":
             self.segment = payload
             self.drivers = tl.drivers(self.segment, self.level)
-            self._set_air()
+            self._set_local_drivers()
             if self.record_log:
                 for ev in tl.events:
                     if not ev.reactive and ev.day == tl.starts[payload]:
@@ -239,7 +250,7 @@ class Campaign:
         elif kind == "reaction":
             self.level = payload
             self.drivers = tl.drivers(self.segment, self.level)
-            self._set_air()
+            self._set_local_drivers()
             ev = tl.reactive.events[payload - 1]
             self._log(now, "driver", ev.id, f"{ev.driver}+={ev.value:g} ({ev.describe_when()})")
         elif kind == "horizon":
@@ -256,7 +267,7 @@ class Campaign:
         now, p, geo = self.env.now, self.p, self.model.geo
         momentum = self.n_fallen / self.n
         negotiated = self.draws.u_mode[j] < hazard.negotiated_probability(
-            p, self.drivers.pay, momentum, float(geo.is_capital[j]))
+            p, self.drivers.district_pay[j], momentum, float(geo.is_capital[j]))
         self._mark(j, now, NEGOTIATED if negotiated else FIGHT)
         self._log(now, "fall", geo.pcodes[j], "negotiated" if negotiated else "fight")
         if j == geo.kabul_row:

@@ -11,7 +11,7 @@ the brake, the withdrawal). The rules (``model.md`` section 3, ``docs/assumption
 Rural district i::
 
     log lambda_i = log base_rate + taliban_strength + rural_defence          (scale, levers)
-                 + b_momentum * M(t) + b_pay * S(P(t)) - b_mobilization * B(t)  (nationwide)
+                 + b_momentum * M(t) + b_pay * S(P_i(t)) - b_mobilization * B_i(t)  (drivers)
                  + b_government_gone * G(t)                                   (after Kabul)
                  + b_neighbour * N_i(t)                                       (neighbours fallen)
                  - b_air * A_i(t) * reach_i                                   (air support x reach)
@@ -22,7 +22,9 @@ Rural district i::
                  - b_resistance * resistance_i                                (local resistance)
 
 with S(P) = s (1 - exp(-P / s)) the saturating effect of P months of arrears (s =
-pay_saturation_months).
+pay_saturation_months), P_i(t) the arrears and B_i(t) the National Mobilization brake in force in
+district i: the national levels P(t) and B(t), unless a scoped event of the timeline has set the
+district's own (``sim.timeline``, "Scoped levels").
 
 The assault decision (one per replicate; the Taliban turn on the cities when its accumulated
 hazard reaches a Gamma(k, 1/k) threshold, k = assault_shape)::
@@ -37,7 +39,7 @@ Provincial capital c (zero until the assault has begun)::
 
     log lambda_c = log cap_base_rate + taliban_strength + capital_garrison - G_c(t)
                  + cap_b_encircle * E_c(t) + cap_b_cascade * C(t) + cap_b_forces * M(t)
-                 + b_pay * S(P(t)) - b_air * A_c(t) * reach_c + b_government_gone * G(t)
+                 + b_pay * S(P_c(t)) - b_air * A_c(t) * reach_c + b_government_gone * G(t)
                  + cap_b_distance * distance_to_Kabul_c / 100 km + cap_b_focus * focus_c
                  - cap_b_size * log(registered voters_c / capitals' median)
                  - b_resistance * resistance_c
@@ -46,18 +48,24 @@ Kabul (zero until the assault has begun; its fall ends the republic: G becomes 1
 
     log lambda_K = log kabul_base_rate + taliban_strength + capital_garrison - G_K(t)
                  + kabul_b_capitals * C(t) + kabul_b_ring * R(t) + cap_b_forces * M(t)
-                 + b_pay * S(P(t)) - b_air * A_K(t) * reach_K
+                 + b_pay * S(P_K(t)) - b_air * A_K(t) * reach_K
 
 with M the national share of districts fallen (the bandwagon in the countryside; the forces freed
 for the cities), N_i the border-weighted share of i's neighbours fallen, E_c the share of the
 capital's own province (other districts) fallen, C the share of the other 33 capitals fallen, R
 the share fallen of the districts in the provinces around Kabul, W the withdrawal's progress and
-G = 1 once Kabul has fallen, and G_c(t) the timeline's garrison driver over city c (0 unless a
-scenario reinforces it).
+G = 1 once Kabul has fallen, G_c(t) the timeline's garrison driver over city c (0 unless a
+scenario reinforces it), and P_c, P_K the arrears in force in the capital's (Kabul's) own district.
 
 The rural rule is split into a nationwide factor (the same for every district of a replicate)
 and the district's own factor, because the batch engine exploits that split; their sum *is* the
-rule, and :func:`district_log_hazard` writes it in one line.
+rule, and :func:`district_log_hazard` writes it in one line. The nationwide factor holds the
+national levels P(t) and B(t); a district whose level a scoped event has set carries its
+departure from them in its own factor, :func:`scoped_levels_offset` ``= b_pay (S(P_i) - S(P)) -
+b_mobilization (B_i - B)``, so the two parts still add up to the rule above. The departure is
+exactly 0.0 where the district follows the national level, so a timeline without scoped events
+gives, to the bit, the hazards it gave before scoped events existed; and it changes only when a
+driver segment (or a reactive event) changes, which is when the engines recompute it.
 
 Every function broadcasts: parameters are floats or ``(R, 1)`` arrays, district inputs ``(n,)``
 or ``(R, n)``.
@@ -202,25 +210,44 @@ def pay_effect(p: Params, pay):
 
 
 def nationwide_log_pressure(p: Params, momentum, pay, mobilization, government_gone):
-    """The part of the rural rule shared by every district of a replicate."""
+    """The part of the rural rule shared by every district of a replicate (``pay`` and
+    ``mobilization``: the national levels)."""
     return (np.log(p.base_rate) + p.taliban_strength + p.rural_defence
             + p.b_momentum * momentum + p.b_pay * pay_effect(p, pay)
             - p.b_mobilization * mobilization + p.b_government_gone * government_gone)
 
 
-def local_log_hazard(p: Params, neighbour_share, air, c: LocalCovariates):
-    """A district's own part of the rural rule: its neighbours, its air cover, its covariates."""
+def scoped_levels_offset(p: Params, pay, national_pay, mobilization, national_mobilization):
+    """A district's departure from the nationwide factor's drivers, b_pay (S(P_i) - S(P)) -
+    b_mobilization (B_i - B): where a scoped event has set the district's own arrears or brake.
+
+    Written as a difference (not as the district's own terms) so that the nationwide factor can
+    stay one number per replicate, which the batch engine's operational clock needs; it is exactly
+    0.0 where the district follows the national levels."""
+    return (p.b_pay * (pay_effect(p, pay) - pay_effect(p, national_pay))
+            - p.b_mobilization * (np.asarray(mobilization, dtype=float) - national_mobilization))
+
+
+def local_log_hazard(p: Params, neighbour_share, air, c: LocalCovariates, scoped_levels=0.0):
+    """A district's own part of the rural rule: its neighbours, its air cover, its covariates, and
+    (``scoped_levels``, from :func:`scoped_levels_offset`) its own arrears and brake where a
+    scoped event set them. Adding the 0.0 of an unscoped district changes no bit."""
     return (p.b_neighbour * neighbour_share - p.b_air * air * c.reach
             - p.b_reach * c.reach + p.b_border * c.pakistan + p.b_focus * c.focus
             - p.b_presence * c.presence + p.b_highway * c.highway + p.b_crossing * c.crossing
-            + p.b_ring * c.ring - p.b_resistance * c.resistance)
+            + p.b_ring * c.ring - p.b_resistance * c.resistance + scoped_levels)
 
 
 def district_log_hazard(p: Params, momentum, pay, mobilization, government_gone, neighbour_share,
-                        air, c: LocalCovariates):
-    """Log surrender hazard of a rural district (per day): the rule, in one line."""
-    return (nationwide_log_pressure(p, momentum, pay, mobilization, government_gone)
-            + local_log_hazard(p, neighbour_share, air, c))
+                        air, c: LocalCovariates, national_pay=None, national_mobilization=None):
+    """Log surrender hazard of a rural district (per day): the rule, in one line. ``pay`` and
+    ``mobilization`` are the levels in force in the district; ``national_pay`` and
+    ``national_mobilization`` the national ones (by default the same: an unscoped timeline)."""
+    P = pay if national_pay is None else national_pay
+    B = mobilization if national_mobilization is None else national_mobilization
+    return (nationwide_log_pressure(p, momentum, P, B, government_gone)
+            + local_log_hazard(p, neighbour_share, air, c,
+                               scoped_levels_offset(p, pay, P, mobilization, B)))
 
 
 # --------------------------------------------------------------------------- the assault decision
@@ -244,8 +271,9 @@ def assault_threshold(p: Params, u):
 
 def capital_log_hazard(p: Params, encirclement, cascade, momentum, pay, air, reach,
                        distance_100km, focus, city_size, resistance, government_gone, garrison=0.0):
-    """Log hazard of a provincial capital once the assault on cities has begun (``garrison``: the
-    timeline's garrison driver over the city, a log-hazard decrease)."""
+    """Log hazard of a provincial capital once the assault on cities has begun (``pay``: the
+    arrears in force in the city's district; ``garrison``: the timeline's garrison driver over the
+    city, a log-hazard decrease)."""
     return (np.log(p.cap_base_rate) + p.taliban_strength + p.capital_garrison - garrison
             + p.cap_b_encircle * encirclement + p.cap_b_cascade * cascade
             + p.cap_b_forces * momentum + p.b_pay * pay_effect(p, pay) - p.b_air * air * reach
@@ -255,7 +283,8 @@ def capital_log_hazard(p: Params, encirclement, cascade, momentum, pay, air, rea
 
 
 def kabul_log_hazard(p: Params, cascade, ring, momentum, pay, air, reach, garrison=0.0):
-    """Log hazard that Kabul falls, once the assault has begun."""
+    """Log hazard that Kabul falls, once the assault has begun (``pay``: the arrears in Kabul's
+    district)."""
     return (np.log(p.kabul_base_rate) + p.taliban_strength + p.capital_garrison - garrison
             + p.kabul_b_capitals * cascade + p.kabul_b_ring * ring + p.cap_b_forces * momentum
             + p.b_pay * pay_effect(p, pay) - p.b_air * air * reach)
@@ -264,7 +293,9 @@ def kabul_log_hazard(p: Params, cascade, ring, momentum, pay, air, reach, garris
 # --------------------------------------------------------------------------- other parts of the rule
 
 def negotiated_probability(p: Params, pay, momentum, is_capital):
-    """Probability that a fall is a negotiated surrender rather than a fight."""
+    """Probability that a fall is a negotiated surrender rather than a fight (``pay``: the
+    arrears in force in the falling district, its own where a scoped event set them: unpaid
+    soldiers are the ones who take a deal)."""
     logit = (p.mode_intercept + p.mode_b_pay * pay + p.mode_b_momentum * momentum
              + p.mode_capital_offset * is_capital)
     return 1.0 / (1.0 + np.exp(-logit))

@@ -12,15 +12,44 @@ Drivers
 -------
 ``air_support``        national level of air support and contractor maintenance, A(t) (1 = the
                        pre-2020 level the ANSF was trained to depend on).
-``air_support_local``  extra air support over the listed provinces and/or districts, added to the
-                       national level.
-``garrison``           strength added to the garrison of the capitals in the listed provinces or
-                       districts, as a log-hazard decrease of those cities ("Kabul's garrison
-                       reinforced from 1 July").
-``pay_arrears``        months of ANSF salary arrears, P(t).
-``mobilization``       1 while the National Mobilization brake is in force, else 0.
+``air_support_local``  extra air support over the listed provinces, districts and/or regions, added
+                       to the national level.
+``garrison``           strength added to the garrison of the capitals in the listed provinces,
+                       districts or regions, as a log-hazard decrease of those cities
+                       ("Kabul's garrison reinforced from 1 July").
+``pay_arrears``        months of ANSF salary arrears, P(t): national, or over the listed provinces,
+                       districts or regions (see "Scoped levels").
+``mobilization``       1 while the National Mobilization brake is in force, else 0: national, or
+                       over the listed provinces, districts or regions.
 ``withdrawal``         progress of the US withdrawal, W(t) in [0, 1]; one of the drivers of the
                        Taliban's decision to turn on the cities.
+
+``withdrawal`` and ``air_support`` are national by nature. The withdrawal acts only through the
+Taliban's decision to turn on the cities, and that decision is one actor per replicate, not a
+district: there is no place in which it could take another value. ``air_support`` is the national
+level that same decision reads (the B-52s over the country), so it stays one number; air support
+over named places is ``air_support_local``, which adds to it district by district.
+
+Scoped levels
+-------------
+``pay_arrears`` and ``mobilization`` are *levels* (months owed; the brake on or off), national by
+default. An event that names ``provinces``, ``districts`` and/or ``regions`` SETS the level of the
+districts it covers (their provincial capitals included, Kabul when it names Kabul) from its date,
+and those districts leave the national level for good: later national events of that driver no
+longer change them, only later scoped events that name them do. Districts never named follow the
+national events as before. So "pay restored in the north from 1 June" is one scoped event with
+value 0 on 2021-06-01, and it holds although the baseline's national arrears keep rising by a
+month a month after it (with "the latest event wins" it would have lasted until 1 July, and a
+what-if's meaning would depend on dates in another file). Events on the same date: the national
+ones cannot reach a district a scoped one names that day, whatever their order; two scoped events
+on the same date naming the same district apply in the order of their ids (the later id wins).
+A reactive event of these drivers (``after = ...``) *adds* its value to the dated level of the
+districts it covers (every district when it names none), as every reactive event does.
+
+In the rule (:mod:`sim.hazard`) the national level stays in the nationwide factor and a district's
+departure from it is a term of its own part, ``b_pay (S(P_i) - S(P)) - b_mobilization (B_i -
+B)``, zero everywhere (to the bit) when no event is scoped, so every existing scenario gives the
+results it gave before scoped events existed.
 
 Reactive events
 ---------------
@@ -51,16 +80,29 @@ EARLIEST_EVENT = dt.date(2020, 1, 1)
 
 DRIVERS = {
     "air_support": ("national air support and contractor level A(t)", 0.0, 2.0),
-    "air_support_local": ("extra air support over the listed provinces or districts", 0.0, 2.0),
-    "garrison": ("strength added to the garrisons of the capitals in the listed provinces or "
-                 "districts (log-hazard decrease of those cities, Kabul included)", 0.0, 5.0),
-    "pay_arrears": ("months of ANSF salary arrears P(t)", 0.0, 24.0),
-    "mobilization": ("National Mobilization brake in force (0 or 1)", 0.0, 1.0),
-    "withdrawal": ("US withdrawal progress W(t)", 0.0, 1.0),
+    "air_support_local": ("extra air support over the listed provinces, districts or regions",
+                          0.0, 2.0),
+    "garrison": ("strength added to the garrisons of the capitals in the listed provinces, "
+                 "districts or regions (log-hazard decrease of those cities, Kabul included)",
+                 0.0, 5.0),
+    "pay_arrears": ("months of ANSF salary arrears P(t); national, or set over the listed "
+                    "provinces, districts or regions", 0.0, 24.0),
+    "mobilization": ("National Mobilization brake in force (0 or 1); national, or set over the "
+                     "listed provinces, districts or regions", 0.0, 1.0),
+    "withdrawal": ("US withdrawal progress W(t); national by nature", 0.0, 1.0),
 }
 
-#: Drivers that act over listed provinces or districts (the others are national).
+#: Drivers that act only over listed provinces, districts or regions (they must name some).
 LOCAL_DRIVERS = ("air_support_local", "garrison")
+#: Levels that are national unless an event names provinces, districts or regions (which it may).
+SCOPABLE_DRIVERS = ("pay_arrears", "mobilization")
+#: Drivers that cannot be scoped, with the reason (shown to a user who tries).
+NATIONAL_DRIVERS = {
+    "air_support": "it is the national level the Taliban's decision to attack the cities reads; "
+                   "for air support over named places use air_support_local, which adds to it",
+    "withdrawal": "the US withdrawal acts only through the Taliban's one decision to turn on the "
+                  "cities, which has no district",
+}
 
 #: Driver values before any event: full air support, salaries paid, no brake, no withdrawal.
 INITIAL_LEVELS = {"air_support": 1.0, "pay_arrears": 0.0, "mobilization": 0.0, "withdrawal": 0.0}
@@ -94,6 +136,12 @@ class Event:
     districts: tuple[str, ...] = ()          # pcodes
     after: str | None = None
     delay_days: float = 0.0
+    regions: tuple[str, ...] = ()
+
+    @property
+    def scoped(self) -> bool:
+        """True when the event names the places it acts on (else it is national)."""
+        return bool(self.provinces or self.districts or self.regions)
 
     @property
     def reactive(self) -> bool:
@@ -120,7 +168,9 @@ class Event:
 
 @dataclass(frozen=True)
 class DriverState:
-    """Driver levels over one segment."""
+    """Driver levels over one segment. ``pay`` and ``mobilization`` are the national levels (the
+    nationwide factor of the rule); ``district_pay`` and ``district_mobilization`` the levels in
+    force in each district, equal to the national ones wherever no scoped event has named it."""
 
     air_national: float
     air_local: np.ndarray = field(repr=False)   # (n,) extra air support over each district
@@ -128,6 +178,8 @@ class DriverState:
     mobilization: float
     withdrawal: float
     garrison: np.ndarray = field(repr=False)   # (n,) added garrison strength over each district
+    district_pay: np.ndarray = field(repr=False)            # (n,) arrears in each district
+    district_mobilization: np.ndarray = field(repr=False)   # (n,) brake in each district
 
     def air_by_district(self) -> np.ndarray:
         """A(t) over each district: the national level plus any local support."""
@@ -142,10 +194,12 @@ class ReactiveDrivers:
     delays: np.ndarray             # (E,) days after the assault, sorted
     air: np.ndarray                # (E+1, n) extra air support over each district
     garrison: np.ndarray           # (E+1, n) extra garrison strength
-    pay: np.ndarray                # (E+1,)
-    mobilization: np.ndarray       # (E+1,)
+    pay: np.ndarray                # (E+1,) national arrears
+    mobilization: np.ndarray       # (E+1,) national brake
     withdrawal: np.ndarray         # (E+1,)
     events: tuple[Event, ...]
+    district_pay: np.ndarray           # (E+1, n) arrears in each district
+    district_mobilization: np.ndarray  # (E+1, n) brake in each district
 
     @property
     def count(self) -> int:
@@ -166,6 +220,12 @@ class CompiledTimeline:
     events: tuple[Event, ...]
     reactive: ReactiveDrivers
 
+    @property
+    def scoped_levels(self) -> bool:
+        """Whether some event gives pay arrears or the brake a level of its own in some districts
+        (then the engines keep a per-district departure from the national level)."""
+        return any(ev.scoped and ev.driver in SCOPABLE_DRIVERS for ev in self.events)
+
     def drivers(self, segment: int, level: int) -> DriverState:
         """The drivers in force in a dated segment with ``level`` reactive events applied."""
         st, rx = self.states[segment], self.reactive
@@ -173,7 +233,9 @@ class CompiledTimeline:
             return st
         return DriverState(st.air_national, st.air_local + rx.air[level], st.pay + rx.pay[level],
                            st.mobilization + rx.mobilization[level],
-                           st.withdrawal + rx.withdrawal[level], st.garrison + rx.garrison[level])
+                           st.withdrawal + rx.withdrawal[level], st.garrison + rx.garrison[level],
+                           st.district_pay + rx.district_pay[level],
+                           st.district_mobilization + rx.district_mobilization[level])
 
     def segment_at(self, t: float) -> int:
         return int(np.searchsorted(self.starts, t, side="right") - 1)
@@ -187,6 +249,10 @@ def compile_timeline(events: Sequence[Event], geo: Geography, end: dt.date = DEF
     levels = dict(INITIAL_LEVELS)
     local = np.zeros(geo.n)
     garrison = np.zeros(geo.n)
+    # each district's level of the scopable drivers, and whether a scoped event has taken it
+    # out of the national level (for good: see "Scoped levels")
+    district = {d: np.full(geo.n, INITIAL_LEVELS[d]) for d in SCOPABLE_DRIVERS}
+    own = {d: np.zeros(geo.n, dtype=bool) for d in SCOPABLE_DRIVERS}
     ordered = sorted((e for e in events if not e.reactive), key=lambda e: e.order_key)
     reacting = sorted((e for e in events if e.reactive), key=lambda e: e.order_key)
 
@@ -196,6 +262,8 @@ def compile_timeline(events: Sequence[Event], geo: Geography, end: dt.date = DEF
             mask |= geo.province_index == geo.province_by_name(name).index
         for code in ev.districts:
             mask[geo.index_of(code)] = True
+        if ev.regions:
+            mask |= geo.in_regions(ev.regions)
         return mask
 
     def apply(ev: Event) -> None:
@@ -203,12 +271,19 @@ def compile_timeline(events: Sequence[Event], geo: Geography, end: dt.date = DEF
             local[covered(ev)] = ev.value
         elif ev.driver == "garrison":
             garrison[covered(ev)] = ev.value
+        elif ev.driver in SCOPABLE_DRIVERS and ev.scoped:
+            mask = covered(ev)
+            district[ev.driver][mask] = ev.value
+            own[ev.driver][mask] = True
         else:
             levels[ev.driver] = ev.value
+            if ev.driver in SCOPABLE_DRIVERS:
+                district[ev.driver][~own[ev.driver]] = ev.value
 
     def snapshot() -> DriverState:
         return DriverState(levels["air_support"], local.copy(), levels["pay_arrears"],
-                           levels["mobilization"], levels["withdrawal"], garrison.copy())
+                           levels["mobilization"], levels["withdrawal"], garrison.copy(),
+                           district["pay_arrears"].copy(), district["mobilization"].copy())
 
     starts, states = [0.0], []
     i = 0
@@ -227,23 +302,28 @@ def compile_timeline(events: Sequence[Event], geo: Geography, end: dt.date = DEF
     r_air, r_pay = np.zeros((E + 1, geo.n)), np.zeros(E + 1)
     r_gar = np.zeros((E + 1, geo.n))
     r_mob, r_wd = np.zeros(E + 1), np.zeros(E + 1)
+    r_pay_d, r_mob_d = np.zeros((E + 1, geo.n)), np.zeros((E + 1, geo.n))
     for j, ev in enumerate(reacting, start=1):
         r_air[j], r_pay[j], r_mob[j], r_wd[j] = r_air[j - 1], r_pay[j - 1], r_mob[j - 1], r_wd[j - 1]
-        r_gar[j] = r_gar[j - 1]
+        r_gar[j], r_pay_d[j], r_mob_d[j] = r_gar[j - 1], r_pay_d[j - 1], r_mob_d[j - 1]
         if ev.driver == "garrison":
             r_gar[j] += np.where(covered(ev), ev.value, 0.0)
         elif ev.driver == "air_support_local":
             r_air[j] += np.where(covered(ev), ev.value, 0.0)
         elif ev.driver == "air_support":
             r_air[j] += ev.value
-        elif ev.driver == "pay_arrears":
-            r_pay[j] += ev.value
-        elif ev.driver == "mobilization":
-            r_mob[j] += ev.value
+        elif ev.driver in SCOPABLE_DRIVERS:
+            national, per_district = ((r_pay, r_pay_d) if ev.driver == "pay_arrears"
+                                      else (r_mob, r_mob_d))
+            if ev.scoped:
+                per_district[j] += np.where(covered(ev), ev.value, 0.0)
+            else:
+                national[j] += ev.value
+                per_district[j] += ev.value
         else:
             r_wd[j] += ev.value
     reactive = ReactiveDrivers(np.array([e.delay_days for e in reacting], dtype=float), r_air,
-                               r_gar, r_pay, r_mob, r_wd, tuple(reacting))
+                               r_gar, r_pay, r_mob, r_wd, tuple(reacting), r_pay_d, r_mob_d)
     return CompiledTimeline(np.asarray(starts), tuple(states), horizon,
                             tuple(ordered) + tuple(reacting), reactive)
 
