@@ -24,8 +24,11 @@ A scenario file::
     driver = "withdrawal"                   # see sim.timeline.DRIVERS
     value = 0.9
     source = "timeline.csv T15: 'On 2 July, ... US troops left Bagram Airfield'"
-    provinces = ["Kandahar"]                # only for air_support_local (or districts = [...],
-                                            # pcodes or names; 'Name (Province)' if shared)
+    provinces = ["Kandahar"]                # air_support_local and garrison need a scope;
+                                            # pay_arrears and mobilization may take one (see
+                                            # sim.timeline "Scoped levels"); or districts = [...]
+                                            # (pcodes or names; 'Name (Province)' if shared)
+                                            # or regions = ["Northern"]
 
     [timeline]                              # a what-if's changes to the inherited events
     remove = ["contractors_leave"]
@@ -55,8 +58,8 @@ from .errors import UserError
 from .userfiles import as_float, decode_utf8, parse_toml, read_bytes
 from .geography import REGIONS, Geography, load_geography
 from .parameters import BY_NAME, NAMES, ParameterTable, check_value, defaults
-from .timeline import (DEFAULT_END, DRIVERS, EARLIEST_EVENT, LOCAL_DRIVERS, REACTIVE_TRIGGERS,
-                       START, Event)
+from .timeline import (DEFAULT_END, DRIVERS, EARLIEST_EVENT, LOCAL_DRIVERS, NATIONAL_DRIVERS,
+                       REACTIVE_TRIGGERS, SCOPABLE_DRIVERS, START, Event)
 
 NAME_RE = re.compile(r"[A-Za-z0-9_\-]{1,64}")     # used with fullmatch: no trailing newline
 TOP_KEYS = {"scenario", "run", "parameters", "strategy", "timeline"}
@@ -66,7 +69,8 @@ STRATEGY_KEYS = {"focus_regions"}
 BASE_TIMELINE_KEYS = {"events"}
 WHATIF_TIMELINE_KEYS = {"add", "remove", "move", "set"}
 EVENT_KEYS = {"id", "date", "after", "delay_days", "driver", "value", "source", "provinces",
-              "districts"}
+              "districts", "regions"}
+SCOPE_KEYS = ("provinces", "districts", "regions")
 MAX_DELAY_DAYS = 365.0
 OPERATIONS = ("set", "scale", "shift")
 #: Longest chain of ``base`` files (the shipped what-ifs use 2).
@@ -246,6 +250,16 @@ def _province_list(value: Any, path: Path, key: str, geo: Geography) -> tuple[st
     return tuple(out)
 
 
+def _region_list(value: Any, path: Path, key: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        raise UserError("expected a non-empty list of region names", file=path, key=key)
+    for name in value:
+        if name not in REGIONS:
+            raise UserError(f"unknown region {name!r}; allowed: {', '.join(REGIONS)}", file=path,
+                            key=key)
+    return tuple(value)
+
+
 def _district_list(value: Any, path: Path, key: str, geo: Geography) -> tuple[str, ...]:
     """District pcodes from pcodes, unique names, or 'Name (Province)' for the 11 shared names."""
     if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
@@ -313,21 +327,24 @@ def _event(raw: Any, path: Path, key: str, geo: Geography, end: dt.date) -> Even
                         file=path, key=f"{key}.source")
     provinces: tuple[str, ...] = ()
     districts: tuple[str, ...] = ()
-    if driver in LOCAL_DRIVERS:
-        if "provinces" not in raw and "districts" not in raw:
-            raise UserError(f"missing; {driver} needs the provinces or districts it covers",
-                            file=path, key=f"{key}.provinces")
+    regions: tuple[str, ...] = ()
+    if driver in NATIONAL_DRIVERS:
+        for where in SCOPE_KEYS:
+            if where in raw:
+                raise UserError(f"{driver} is national and takes no {where}: "
+                                f"{NATIONAL_DRIVERS[driver]}", file=path, key=f"{key}.{where}")
+    else:
+        # LOCAL_DRIVERS must name a scope; SCOPABLE_DRIVERS may (else they are national)
+        if driver in LOCAL_DRIVERS and not any(where in raw for where in SCOPE_KEYS):
+            raise UserError(f"missing; {driver} needs the provinces or districts (or regions) "
+                            "it covers", file=path, key=f"{key}.provinces")
         if "provinces" in raw:
             provinces = _province_list(raw["provinces"], path, f"{key}.provinces", geo)
         if "districts" in raw:
             districts = _district_list(raw["districts"], path, f"{key}.districts", geo)
-    else:
-        for where in ("provinces", "districts"):
-            if where in raw:
-                raise UserError(f"only {' and '.join(LOCAL_DRIVERS)} events take {where} "
-                                f"(driver is {driver!r})",
-                                file=path, key=f"{key}.{where}")
-    return Event(ev_id, date, driver, value, source, provinces, districts, after, delay)
+        if "regions" in raw:
+            regions = _region_list(raw["regions"], path, f"{key}.regions")
+    return Event(ev_id, date, driver, value, source, provinces, districts, after, delay, regions)
 
 
 def _parameter_changes(table: Mapping, path: Path) -> list[ParameterChange]:

@@ -131,7 +131,8 @@ def test_unknown_keys_are_refused_with_their_name(tmp_path, geo, section, key, v
     from sim.parameters import NAMES
     known = {"scenario": {"name", "description", "base"}, "parameters": set(NAMES),
              "strategy": {"focus_regions"}, "timeline": {"remove", "add", "move", "set"},
-             "timeline.add": {"id", "date", "driver", "value", "source", "provinces", "districts"},
+             "timeline.add": {"id", "date", "driver", "value", "source", "provinces", "districts",
+                              "regions"},
              "run": {"end"}, "TOP": {"scenario", "run", "parameters", "strategy", "timeline"}}
     if key in known[section]:
         return
