@@ -377,3 +377,41 @@ def test_national_drivers_refuse_a_scope_and_say_why(tmp_path, geo, driver):
     msg = err.value.one_line()
     assert "timeline.add[0].provinces" in msg and f"{driver} is national" in msg
     assert NATIONAL_DRIVERS[driver] in msg
+
+
+def test_the_readmes_scoped_example_loads_and_does_what_it_says(tmp_path, geo):
+    """The README's scoped example (the block under "Where a driver acts"), pasted into a
+    what-if: it loads, the north is paid and the brake is on in Bamyan and Panjsher only."""
+    from conftest import ROOT
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = text.split("**Where a driver acts.**", 1)[1].split("```toml\n", 1)[1].split("```", 1)[0]
+    _, model = build(whatif(tmp_path, block), geo)
+    north = geo.in_regions(NORTH)
+    pay = level_on(model, "2021-08-10", "district_pay")
+    assert np.all(pay[north] == 0.0) and np.all(pay[~north] == 3.0)
+    brake = level_on(model, "2021-07-10", "district_mobilization")
+    centre = np.isin(geo.province_index, [geo.province_by_name(p).index
+                                          for p in ("Bamyan", "Panjsher")])
+    assert np.all(brake[centre] == 1.0) and np.all(brake[~centre] == 0.0)
+
+
+@settings(max_examples=50, deadline=None)
+@given(own=st.floats(0.0, 24.0), national=st.floats(0.0, 24.0), b_own=st.sampled_from([0.0, 1.0]),
+       b_national=st.sampled_from([0.0, 1.0]))
+def test_the_split_rule_does_not_depend_on_the_national_level_it_is_split_around(
+        own, national, b_own, b_national):
+    """sim.hazard: a district's log hazard with its own arrears and brake is the same whatever
+    national levels the nationwide factor carries (the offset makes up the difference), and with
+    no national levels given it is the unscoped rule. Fails if the offset's sign or terms drift
+    from the nationwide factor's."""
+    from sim import hazard
+    from sim.parameters import defaults
+    p = Params({**defaults(), "b_pay": 0.7, "b_mobilization": 0.9})
+    c = hazard.LocalCovariates(0.6, 1.0, 1.0, 0.0, -0.4, 1.0, 0.0, 1.0)
+    whole = hazard.district_log_hazard(p, 0.4, own, b_own, 0.0, 0.3, 0.5, c)
+    split = hazard.district_log_hazard(p, 0.4, own, b_own, 0.0, 0.3, 0.5, c,
+                                       national_pay=national, national_mobilization=b_national)
+    assert split == pytest.approx(whole, abs=1e-12)
+    unscoped = (hazard.nationwide_log_pressure(p, 0.4, own, b_own, 0.0)
+                + hazard.local_log_hazard(p, 0.3, 0.5, c))
+    assert whole == unscoped          # exactly: the offset of an unscoped district is 0.0
