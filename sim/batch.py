@@ -14,8 +14,9 @@ the same fall times. It is organised for speed rather than for reading:
   recomputed with h when a driver segment or reactive level changes them). On the operational
   clock tau, with d tau = g dt, a district's cumulative hazard grows at the constant rate h_i
   between changes of h_i, so its fall is a deadline D_i on that clock. A change of h_i at tau
-  rescales the remaining distance: D_i <- tau + (D_i - tau) h_old / h_new. A fall changes g (momentum) for free and h only for the fallen district's neighbours,
-  so an event costs O(degree) updates and one arg-min over the deadlines.
+  rescales the remaining distance: D_i <- tau + (D_i - tau) h_old / h_new. A fall changes g
+  (momentum) for free and h only for the fallen district's neighbours, so an event costs
+  O(degree) updates and one arg-min over the deadlines.
 * Capitals (34 per replicate) and the assault decision are recomputed directly after every event.
 * Kabul's fall ends the republic but not the replicate: the government gone (G = 1) enters the
   nationwide factor and the capitals' rule, and the replicate runs on to the horizon.
