@@ -293,8 +293,12 @@ def forecast_chart(result, as_of: dt.date) -> Figure:
                     arrowprops=dict(arrowstyle="-|>" if dt.datetime.combine(hi, dt.time()) > horizon_end
                                     else "|-|",
                                     color="#2b6cb0", linewidth=1.6))
-        ax.plot([dt.datetime.combine(issued, dt.time())], [y], marker="v", color="#2b6cb0")
-        ax.text(start, y + 0.02, label, fontsize=8, color="#2b6cb0")
+        said = dt.datetime.combine(issued, dt.time())
+        ax.plot([said], [y], marker="v", color="#2b6cb0")
+        if start > said:     # the estimate was issued before the window it gives: join them
+            ax.plot([said, start], [y, y], color="#2b6cb0", linewidth=0.8, linestyle=":")
+        ax.text(max(start, said) + dt.timedelta(days=1), y + 0.035, label, fontsize=8,
+                color="#2b6cb0")
     ax.set_ylim(0, 1.02)
     ax.set_xlim(_to_dates([45])[0], horizon_end)
     ax.set_ylabel("probability Kabul has fallen")
@@ -365,7 +369,12 @@ def survival_chart(comparison) -> Figure:
                     label=name + (" (baseline)" if name == comparison.baseline else ""))
         ax.set_xlim(_to_dates([a])[0], _to_dates([b])[0])
         ax.grid(alpha=0.3)
-        _date_axis(ax, maxticks=8 if ax is axes[0] else 4)
+        if ax is axes[0]:
+            _date_axis(ax, maxticks=8)
+        else:            # a narrow panel: first-of-month ticks, at most four, so labels never touch
+            ax.xaxis.set_major_locator(mdates.MonthLocator(
+                interval=max(1, int(np.ceil((b - a) / 30.4 / 4)))))
+            ax.xaxis.set_major_formatter(FuncFormatter(_date_label))
     main = axes[0]
     kabul_fell = dt.datetime(2021, 8, 15, 12)
     if _to_dates([lo])[0] < kabul_fell < _to_dates([hi])[0]:

@@ -239,7 +239,17 @@ def test_survival_chart_breaks_its_axis_when_a_scenario_holds_for_months(geo):
     comp = compare([BASELINE, SCENARIOS / "salaries_paid.toml"], replicates=12, seed=1, geo=geo)
     lo, hi, broken = survival_window(comp)
     assert broken and hi < comp.base.model.horizon - 60   # the main panel leaves months out
-    assert len([a for a in survival_chart(comp).axes if a.get_visible()]) == 2
+    fig = survival_chart(comp)
+    assert len([a for a in fig.axes if a.get_visible()]) == 2
+    # dates never touch: on every panel, consecutive tick labels are apart once drawn
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    fig.draw(renderer)
+    for ax in fig.axes:
+        boxes = sorted((t.get_window_extent(renderer) for t in ax.get_xticklabels()
+                        if t.get_visible() and t.get_text()), key=lambda b: b.x0)
+        assert len(boxes) >= 2
+        assert all(a.x1 < b.x0 for a, b in zip(boxes, boxes[1:])), [t.get_text() for t in ax.get_xticklabels()]
     same = compare([BASELINE, SCENARIOS / "southern_first.toml"], replicates=12, seed=1, geo=geo)
     assert not survival_window(same)[2]
 
