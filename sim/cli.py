@@ -353,7 +353,16 @@ def cmd_compare(args) -> int:
                         key="--map-scenario")
     if args.boundaries is not None:
         _check_boundaries(args.boundaries)
-    inputs = [f for s in scenarios for f in s.files] + [args.posterior, args.boundaries]
+    points = None
+    if args.condition_on is not None:
+        from .geography import load_geography
+        from .targets import load_targets
+        points = load_targets(args.condition_on, load_geography()).fitted_districts
+        if args.replicates_per_draw < 2:
+            raise UserError("conditioning resamples replicates within a posterior draw; use at "
+                            "least 2", key="--replicates-per-draw")
+    inputs = [f for s in scenarios for f in s.files] + [args.posterior, args.boundaries,
+                                                        args.condition_on]
     check_output_dir(args.out, args.force, inputs=inputs)
     source = _structures(args)
     started = time.perf_counter()
@@ -366,6 +375,8 @@ def cmd_compare(args) -> int:
                            keep_fall_times=args.keep_fall_times, chunk_size=args.chunk_size,
                            checkpoint=checkpoint, resume=args.resume, engine=args.engine,
                            replicates_per_draw=args.replicates_per_draw)
+            if points is not None:
+                comp.condition_on(points)
             if args.sensitivity:
                 kw = dict(source=comp.base.source, n=args.sobol_n, replicates=args.sobol_replicates,
                           seed=args.seed, workers=resolve_workers(args.workers),
@@ -534,6 +545,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="what-if shown beside the baseline on the map (default: largest effect)")
     p.add_argument("--no-animation", dest="animation", action="store_false",
                    help="skip the animated map of the collapse (about 10 s)")
+    p.add_argument("--condition-on", type=Path, default=None, metavar="TARGETS.toml",
+                   help="also report every effect in the 2021s whose countryside matches the "
+                        "district counts of this targets file (e.g. calibration/targets.toml)")
     p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("sensitivity", help="global sensitivity (Sobol indices) of a scenario")

@@ -22,6 +22,15 @@ effect is then reported three ways, never mixed up:
 With several structures (one posterior per structural variant of the model, ``parameters`` a
 mapping), each is run in full and the spread of the mean effect across them is reported too.
 
+**Conditioned on the recorded countryside** (:meth:`Comparison.condition_on`, ``afsim compare
+--condition-on TARGETS.toml``). Paired replicates share their random numbers, so a what-if can be
+asked of the 2021s that look like the one that happened: the baseline's replicates of each
+posterior draw are resampled by how well their countryside matches the recorded district counts
+(:mod:`sim.conditioning`), and every what-if takes the *same* replicates. This is the
+counterfactual's usual three steps (condition on the evidence, intervene, predict): "had the
+salaries been paid, in the 2021 whose first three months went as recorded". Only the
+countryside's randomness is conditioned (within each draw), never the parameters.
+
 **Censoring.** Kabul's fall day is censored at the horizon: a replicate in which Kabul holds to
 the end of the run counts as falling on the horizon's last day (the mean is then a restricted
 mean survival time), so a delay is a lower bound whenever Kabul holds; ``kabul_held_share`` says
@@ -43,6 +52,7 @@ from .errors import UserError
 from .geography import Geography, load_geography
 from .measures import (ALIASES, AUG15, AUG31, HEADLINE, OUTCOMES, Outcome,  # noqa: F401
                        held_on, kabul_day, kabul_fallen_by, outcome_key)
+from .conditioning import Conditioned, condition_on_counts
 from .results import EnsembleResult
 from .scenario import Scenario, load_scenario
 from .summary import iso_or_blank, quantiles
@@ -149,6 +159,8 @@ class Comparison:
     #: structure name -> its results (same scenarios), the primary first; one entry unless
     #: several posteriors (one per structural variant of the model) were compared
     structures: dict[str, dict[str, EnsembleResult]] = field(default_factory=dict)
+    #: replicates resampled on the recorded counts (:meth:`condition_on`), or None
+    conditioning: Conditioned | None = None
 
     def __post_init__(self):
         if not self.structures:
@@ -185,12 +197,48 @@ class Comparison:
         res = self.structures[structure] if structure else self.results
         return OUTCOMES[outcome_key(outcome)].per_replicate(res[name])
 
+    # ------------------------------------------------------------------ conditioning
+    def condition_on(self, points, seed: int | None = None) -> Conditioned:
+        """Also measure every effect on the baseline replicates whose countryside matches the
+        recorded counts ``points`` (:class:`sim.targets.CountTarget`, e.g. a targets file's
+        ``fitted_districts``), resampled within each posterior draw; each what-if takes the same
+        replicates (see the module notes)."""
+        points = tuple(t for t in points if t.weight > 0)
+        if not points:
+            raise UserError("no district count with a weight > 0 to condition on",
+                            argument="points")
+        if self.base.fall_time is None:
+            raise UserError("conditioning needs every replicate's fall times; keep them "
+                            "(keep_fall_times=True)", argument="keep_fall_times")
+        if self.replicates_per_draw < 2:
+            raise UserError("conditioning resamples replicates within a posterior draw; use at "
+                            "least 2 replicates per draw", argument="replicates_per_draw")
+        self.conditioning = condition_on_counts(self.base.fall_time, points,
+                                                self.replicates_per_draw,
+                                                self.seed if seed is None else seed)
+        return self.conditioning
+
     # ------------------------------------------------------------------ effects
-    def _effect_in(self, results: dict[str, EnsembleResult], name: str, key: str) -> dict:
+    def _effect_in(self, results: dict[str, EnsembleResult], name: str, key: str,
+                   rows: np.ndarray | None = None) -> dict:
         f = OUTCOMES[key].per_replicate
         fixed = results[name].source.kind == "fixed" and results[self.baseline].source.kind == "fixed"
-        return decompose(f(results[name]) - f(results[self.baseline]), self.groups,
-                         between_zero=fixed)
+        diff, groups = f(results[name]) - f(results[self.baseline]), self.groups
+        if rows is not None:
+            diff, groups = diff[rows], groups[rows]
+        return decompose(diff, groups, between_zero=fixed)
+
+    def conditioned_effect(self, name: str, outcome: str = "kabul_days") -> dict:
+        """The paired effect on the replicates conditioned on the recorded countryside
+        (:meth:`condition_on` first); the same keys as :meth:`effect` for one structure."""
+        if self.conditioning is None:
+            raise UserError("not conditioned; call condition_on first", argument="conditioning")
+        key = outcome_key(outcome)
+        e = self._effect_in(self.results, name, key, self.conditioning.indices)
+        e.update(base=self.baseline, outcome=key, unit=OUTCOMES[key].unit, scenario=name,
+                 conditioned_on=list(self.conditioning.points),
+                 effective_replicates=self.conditioning.effective_replicates)
+        return e
 
     def effect(self, name: str, outcome: str = "kabul_days", structure: str | None = None) -> dict:
         """The paired effect of scenario ``name`` against the baseline on one outcome.
@@ -237,6 +285,10 @@ class Comparison:
                 row = {"outcome": key, "scenario": name, "base": self.baseline,
                        "headline": int(oc.headline), "unit": oc.unit}
                 row.update(_effect_columns(e, "", len(self.structures) > 1))
+                if self.conditioning is not None:
+                    c = self.conditioned_effect(name, key)
+                    row.update({f"conditioned_{k}": _r(c[k])
+                                for k in ("mean", "mc_se", "pred_q05", "pred_q95")})
                 row["draws"] = e["draws"]
                 row["replicates_per_draw"] = self.replicates_per_draw
                 row["kabul_held_share"] = _r(e.get("kabul_held_share", ""))
@@ -275,6 +327,16 @@ class Comparison:
             for key in OUTCOMES:
                 e = self.effect(name, key)
                 row.update(_effect_columns(e, f"{key}_effect_", len(self.structures) > 1))
+            if self.conditioning is not None:
+                rows_c = self.conditioning.indices
+                kc = quantiles(r.kabul_fall_time[rows_c], [0.05, 0.5, 0.95])
+                row.update({f"conditioned_kabul_fall_date_q{q}": iso_or_blank(v)
+                            for q, v in zip(("05", "50", "95"), kc)})
+                for key in HEADLINE:
+                    if name != self.baseline:
+                        c = self.conditioned_effect(name, key)
+                        row.update({f"{key}_effect_conditioned_{k}": _r(c[k])
+                                    for k in ("mean", "mc_se", "pred_q05", "pred_q95")})
             rows.append(row)
         return rows
 

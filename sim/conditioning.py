@@ -32,18 +32,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .targets import CountTarget
 from .timeline import day_of
 
 
-def counts_at(fall_time: np.ndarray, points: tuple[CountTarget, ...]) -> np.ndarray:
-    """(R, K): districts fallen by the end of each checkpoint's day, per replicate."""
+def counts_at(fall_time: np.ndarray, points: tuple) -> np.ndarray:
+    """(R, K): districts fallen by the end of each checkpoint's day, per replicate.
+
+    ``points``: the record's dated counts, read by their fields (``id``, ``date``, ``districts``,
+    ``tolerance``, ``weight``: :class:`sim.targets.CountTarget`), so this module sits below the
+    calibration layer and the what-if comparison can use it."""
     ends = np.array([day_of(t.date) + 1.0 for t in points])
     with np.errstate(invalid="ignore"):
         return (fall_time[:, None, :] < ends[None, :, None]).sum(axis=2).astype(float)
 
 
-def observation_log_weights(fall_time: np.ndarray, points: tuple[CountTarget, ...]) -> np.ndarray:
+def observation_log_weights(fall_time: np.ndarray, points: tuple) -> np.ndarray:
     """(R,) log-likelihood of the recorded counts given each replicate's simulated counts."""
     points = tuple(t for t in points if t.weight > 0)
     if not points:
@@ -71,7 +74,7 @@ class Conditioned:
                 "method": "importance resampling within each posterior draw (sim/conditioning.py)"}
 
 
-def condition_on_counts(fall_time: np.ndarray, points: tuple[CountTarget, ...],
+def condition_on_counts(fall_time: np.ndarray, points: tuple,
                         replicates_per_draw: int, seed: int) -> Conditioned:
     """Resample the replicates of each posterior draw in proportion to how well their countryside
     matches the recorded counts. A trailing incomplete group is treated as its own draw."""

@@ -322,6 +322,32 @@ def _effects_table(comparison) -> str:
             + "".join(body) + "</tbody></table>")
 
 
+def _conditioned_table(comparison) -> str:
+    """The headline effects again, in the 2021s whose countryside went as recorded (only when the
+    comparison was conditioned: ``--condition-on``)."""
+    c = comparison.conditioning
+    if c is None:
+        return ""
+    from .measures import HEADLINE, OUTCOMES
+    head = ["what-if"] + [f"{html.escape(OUTCOMES[k].label)}: {w}" for k in HEADLINE
+                          for w in ("as simulated", "conditioned")]
+    body = []
+    for name in comparison.whatifs():
+        cells = [html.escape(name)]
+        for key in HEADLINE:
+            for e in (comparison.effect(name, key), comparison.conditioned_effect(name, key)):
+                cells.append(f"{_num(e['mean'])} [{_num(e['pred_q05'])} to {_num(e['pred_q95'])}]")
+        body.append("<tr>" + "".join(f"<td>{x}</td>" for x in cells) + "</tr>")
+    return (f"<h3>Conditioned on the recorded countryside</h3><p>The same paired effects (mean "
+            f"[5-95% across posterior draws]) on the baseline replicates resampled, within each "
+            f"posterior draw, by how well their district counts match the record "
+            f"({html.escape(', '.join(c.points))}; effective sample {c.effective_replicates:.0f} "
+            f"of {len(c.indices)}), every what-if taking the same replicates: the what-if asked of "
+            f"the 2021s that went as recorded until the policy's effect.</p>"
+            "<table><thead><tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr></thead><tbody>"
+            + "".join(body) + "</tbody></table>")
+
+
 def _decided_by(comparison) -> str:
     """Which structural assumptions decide the effects, when the sensitivity output says (a
     column ``assumption`` in its rows): those of the parameters with the largest total Sobol
@@ -450,6 +476,7 @@ counts as falling on the last day, so the mean is a restricted mean and a delay 
 where Kabul holds (the share is in comparison.csv, <code>kabul_held_share</code>).</p>
 {uncertainty}
 {_effects_table(comparison)}
+{_conditioned_table(comparison)}
 {"<h2>Interactive map</h2>" + interactive if interactive else ""}
 <h2>Structural assumptions</h2><div class="small">{markdown_html(_drop_title(structural_assumptions_markdown()))}</div>
 <h2>Findings</h2><ul>{findings}</ul>

@@ -102,6 +102,9 @@ def test_tables_agree_with_the_fall_times(run_dir):
     (["run", BASELINE, "--replicates", "many"], "whole number"),
     (["run", BASELINE, "--seed", "-4"], "seed"),
     (["run", BASELINE, "--posterior", "no/such.csv"], "posterior file not found"),
+    (["compare", BASELINE, "--condition-on", "no/such/targets.toml"], "not found"),
+    (["compare", BASELINE, "--condition-on", ROOT / "calibration" / "targets.toml",
+      "--replicates-per-draw", "1"], "--replicates-per-draw"),
 ])
 def test_cli_errors_are_one_line_with_exit_code_2(tmp_path, args, needle):
     out = tmp_path / "out"

@@ -397,3 +397,47 @@ def test_the_report_names_the_assumptions_that_decide_the_effects_when_sensitivi
         assert _decided_by(comp) == "" and "decided by" not in _effects_table(comp)
     finally:
         comp.sensitivity = None
+
+
+# ---------------------------------------------------------------------- conditioned what-ifs
+
+def test_conditioned_effects_use_the_recorded_countryside_and_the_same_replicates(geo, tmp_path):
+    """Statistical (fixed seed, 300 replicates in draws of 10): the replicates the conditioning
+    keeps must match the recorded counts better than all of them (mean absolute error at 21 July
+    at most 70% of the unconditioned one), stay inside their draws, and every what-if's conditioned
+    effect must be the paired difference on exactly those replicates."""
+    from sim.compare import decompose
+    from sim.conditioning import counts_at
+    from sim.report import render_html
+    from sim.targets import load_targets
+    from conftest import ROOT
+    points = load_targets(ROOT / "calibration" / "targets.toml", geo).fitted_districts
+    comp = compare([BASELINE, SCENARIOS / "salaries_paid.toml"], replicates=300, seed=4, geo=geo,
+                   replicates_per_draw=10)
+    c = comp.condition_on(points)
+    assert np.array_equal(c.indices // 10, np.arange(300) // 10)
+    july21 = [t for t in points if t.id == "milley_21_july"]
+    counts = counts_at(comp.base.fall_time, tuple(july21))[:, 0]
+    assert np.abs(counts[c.indices] - 199.5).mean() < 0.7 * np.abs(counts - 199.5).mean()
+    e = comp.conditioned_effect("salaries_paid")
+    diff = comp.kabul_day("salaries_paid") - comp.kabul_day(comp.baseline)
+    assert e["mean"] == pytest.approx(diff[c.indices].mean())
+    assert e["mean"] == pytest.approx(decompose(diff[c.indices], comp.groups[c.indices])["mean"])
+    row = {r["scenario"]: r for r in comp.table()}["salaries_paid"]
+    assert row["kabul_days_effect_conditioned_mean"] == pytest.approx(e["mean"], rel=1e-3)
+    assert any("conditioned_mean" in r for r in comp.effects())
+    html = render_html(comp, comp.table(), [], tmp_path)
+    assert "Conditioned on the recorded countryside" in html and "milley_21_july" in html
+
+
+def test_conditioning_needs_draws_of_several_replicates(geo):
+    from sim.errors import UserError
+    from sim.targets import load_targets
+    from conftest import ROOT
+    points = load_targets(ROOT / "calibration" / "targets.toml", geo).fitted_districts
+    comp = compare([BASELINE], replicates=8, seed=1, geo=geo, replicates_per_draw=1)
+    with pytest.raises(UserError) as err:
+        comp.condition_on(points)
+    assert err.value.argument == "replicates_per_draw"
+    with pytest.raises(UserError):
+        comp.conditioned_effect("baseline")
