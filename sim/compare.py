@@ -332,11 +332,10 @@ class Comparison:
                 kc = quantiles(r.kabul_fall_time[rows_c], [0.05, 0.5, 0.95])
                 row.update({f"conditioned_kabul_fall_date_q{q}": iso_or_blank(v)
                             for q, v in zip(("05", "50", "95"), kc)})
-                for key in HEADLINE:
-                    if name != self.baseline:
-                        c = self.conditioned_effect(name, key)
-                        row.update({f"{key}_effect_conditioned_{k}": _r(c[k])
-                                    for k in ("mean", "mc_se", "pred_q05", "pred_q95")})
+                for key in HEADLINE:       # the baseline's row too (zero), like its other effects
+                    c = self.conditioned_effect(name, key)
+                    row.update({f"{key}_effect_conditioned_{k}": _r(c[k])
+                                for k in ("mean", "mc_se", "pred_q05", "pred_q95")})
             rows.append(row)
         return rows
 

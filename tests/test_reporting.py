@@ -408,7 +408,6 @@ def test_conditioned_effects_use_the_recorded_countryside_and_the_same_replicate
     effect must be the paired difference on exactly those replicates."""
     from sim.compare import decompose
     from sim.conditioning import counts_at
-    from sim.report import render_html
     from sim.targets import load_targets
     from conftest import ROOT
     points = load_targets(ROOT / "calibration" / "targets.toml", geo).fitted_districts
@@ -426,7 +425,13 @@ def test_conditioned_effects_use_the_recorded_countryside_and_the_same_replicate
     row = {r["scenario"]: r for r in comp.table()}["salaries_paid"]
     assert row["kabul_days_effect_conditioned_mean"] == pytest.approx(e["mean"], rel=1e-3)
     assert any("conditioned_mean" in r for r in comp.effects())
-    html = render_html(comp, comp.table(), [], tmp_path)
+    comp.write(tmp_path / "out", plots=False)
+    written = {r["scenario"]: r for r in _csv(tmp_path / "out" / "comparison.csv")}
+    assert float(written["salaries_paid"]["kabul_days_effect_conditioned_mean"]) == pytest.approx(
+        e["mean"], rel=1e-3)
+    assert float(written["baseline"]["kabul_days_effect_conditioned_mean"]) == 0.0
+    assert written["baseline"]["conditioned_kabul_fall_date_q50"]
+    html = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
     assert "Conditioned on the recorded countryside" in html and "milley_21_july" in html
 
 
