@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+from . import tomlcheck as check
 from .errors import UserError
 from .scenario import NAME_RE
 from .userfiles import read_toml
@@ -23,17 +24,10 @@ MIN_WALKERS = 4
 MIN_INITIAL_DESIGN = 5
 
 
-def _table(value, path, key):
-    if not isinstance(value, dict):
-        raise UserError(f"expected a table, got {type(value).__name__} {value!r:.40}", file=path,
-                        key=key)
-    return value
-
-
 def check_config_structure(data: dict, path: Path) -> None:
     for section in SECTIONS:
         if section in data:
-            _table(data[section], path, section)
+            check.table(data, section, path)
     cal = data.get("calibration", {})
     if "horizon" in cal and (isinstance(cal["horizon"], dt.datetime)
                              or not isinstance(cal["horizon"], dt.date)):
@@ -49,13 +43,8 @@ def check_config_structure(data: dict, path: Path) -> None:
             raise UserError(f"expected a non-empty string without NUL bytes, got {value!r}",
                             file=path, key=f"calibration.{key}")
     for sname, stage in data.get("stages", {}).items():
-        stage = _table(stage, path, f"stages.{sname}")
-        params = stage.get("parameters", [])
-        if not isinstance(params, list):
-            raise UserError(f"expected an array of tables [[stages.{sname}.parameters]], got "
-                            f"{type(params).__name__}", file=path, key=f"stages.{sname}.parameters")
-        for k, item in enumerate(params):
-            _table(item, path, f"stages.{sname}.parameters[{k}]")
+        stage = check.table(data["stages"], sname, path, "stages")
+        check.tables(stage, "parameters", path, f"stages.{sname}")
     sampler = data.get("sampler", {})
     for key, least in (("walkers", MIN_WALKERS), ("initial_design", MIN_INITIAL_DESIGN)):
         value = sampler.get(key)
