@@ -29,10 +29,8 @@ def check_config_structure(data: dict, path: Path) -> None:
         if section in data:
             check.table(data, section, path)
     cal = data.get("calibration", {})
-    if "horizon" in cal and (isinstance(cal["horizon"], dt.datetime)
-                             or not isinstance(cal["horizon"], dt.date)):
-        raise UserError(f"expected a date YYYY-MM-DD (no time of day), got {cal['horizon']!r}",
-                        file=path, key="calibration.horizon")
+    if "horizon" in cal:
+        check.check_date(cal["horizon"], path, "calibration.horizon", dt.date.min, dt.date.max)
     name = cal.get("name")
     if isinstance(name, str) and not NAME_RE.fullmatch(name):
         raise UserError(f"name {name!r:.70} must be 1-64 letters, digits, '_' or '-'", file=path,
