@@ -44,7 +44,7 @@ def show(value: Any) -> str:
     if isinstance(value, bool):
         return repr(value)
     if isinstance(value, int):
-        if abs(value) < 10 ** 15:
+        if abs(value) < 10 ** 20:            # a seed up to 2**64 is shown exactly
             return str(value)
         number = as_float(value)
         return f"{number:g}" if number is not None else "beyond the float range"
