@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import tomlcheck as check
 from .errors import UserError
 from .parameters import BY_NAME, NAMES
 
@@ -97,119 +98,100 @@ class CalibrationConfig:
         return tuple(n for s in self.stages for n in s.names)
 
 
-def _need(table, key, path, where, types, lo=None, hi=None):
-    if key not in table:
-        raise UserError("missing", file=path, key=f"{where}{key}")
-    v = table[key]
-    if isinstance(v, bool) or not isinstance(v, types):
-        expected = {str: "a string", int: "a whole number"}.get(types, "a number")
-        raise UserError(f"expected {expected}, got {v!r}", file=path, key=f"{where}{key}")
-    if lo is not None and not (lo <= v <= hi):
-        raise UserError(f"value {v} out of range; allowed [{lo}, {hi}]", file=path, key=f"{where}{key}")
-    return v
-
-
-def _optional(table, key, default, path, where, types, lo=None, hi=None):
-    """Like :func:`_need`, with a default when the key is absent."""
-    return _need(table, key, path, where, types, lo, hi) if key in table else default
-
-
-def _keys(table, allowed, path, where):
-    for k in table:
-        if k not in allowed:
-            raise UserError(f"unknown key; allowed: {', '.join(sorted(allowed))}", file=path,
-                            key=f"{where}{k}")
-
-
 def load_config(path: str | Path) -> CalibrationConfig:
     """Read and validate a calibration config (``calibration/*.toml``)."""
     from .config_checks import read_config
     path = Path(path)
     data, raw = read_config(path)
-    _keys(data, {"calibration", "sampler", "stages", "predictive"}, path, "")
-    cal = data.get("calibration", {})
-    _keys(cal, {"name", "description", "scenario", "targets", "seed", "horizon"}, path, "calibration.")
-    sampler = data.get("sampler", {})
-    _keys(sampler, {"walkers", "steps", "burn_in", "thin", "checkpoint_every", "initial_design",
-                    "search_generations"}, path, "sampler.")
-    pred = data.get("predictive", {})
-    _keys(pred, {"replicates"}, path, "predictive.")
-    horizon = cal.get("horizon", dt.date(2021, 8, 31))
-    if not isinstance(horizon, dt.date) or not dt.date(2021, 5, 2) <= horizon <= dt.date(2021, 12, 31):
-        raise UserError(f"expected a date between 2021-05-02 and 2021-12-31, got {horizon!r}",
-                        file=path, key="calibration.horizon")
-    stages_raw = data.get("stages", {})
-    _keys(stages_raw, set(STAGES), path, "stages.")
+    check.check_keys(data, {"calibration", "sampler", "stages", "predictive"}, path)
+    cal = check.table(data, "calibration", path)
+    check.check_keys(cal, {"name", "description", "scenario", "targets", "seed", "horizon"}, path,
+                     "calibration")
+    sampler = check.table(data, "sampler", path)
+    check.check_keys(sampler, {"walkers", "steps", "burn_in", "thin", "checkpoint_every",
+                               "initial_design", "search_generations"}, path, "sampler")
+    pred = check.table(data, "predictive", path)
+    check.check_keys(pred, {"replicates"}, path, "predictive")
+    horizon = check.date(cal, "horizon", path, "calibration", dt.date(2021, 5, 2),
+                         dt.date(2021, 12, 31), default=dt.date(2021, 8, 31))
+    stages_raw = check.table(data, "stages", path)
+    check.check_keys(stages_raw, set(STAGES), path, "stages")
     stages = []
     seen = set()
     for sname in STAGES:
         if sname not in stages_raw:
             continue
-        st = stages_raw[sname]
-        where = f"stages.{sname}."
-        _keys(st, {"replicates", "parameters", "condition_on_counts"}, path, where)
+        st = check.table(stages_raw, sname, path, "stages")
+        where = f"stages.{sname}"
+        check.check_keys(st, {"replicates", "parameters", "condition_on_counts"}, path, where)
         priors = []
-        for k, pr in enumerate(st.get("parameters", [])):
-            w = f"{where}parameters[{k}]."
-            _keys(pr, {"name", "prior", "lower", "upper", "mean", "sd", "why"}, path, w)
-            name = _need(pr, "name", path, w, str)
+        for k, pr in enumerate(check.tables(st, "parameters", path, where)):
+            w = f"{where}.parameters[{k}]"
+            check.check_keys(pr, {"name", "prior", "lower", "upper", "mean", "sd", "why"}, path, w)
+            name = check.string(pr, "name", path, w)
             if name not in BY_NAME:
                 raise UserError(f"unknown parameter {name!r}; allowed: {', '.join(NAMES)}", file=path,
-                                key=f"{w}name")
+                                key=f"{w}.name")
             if name in seen:
-                raise UserError(f"parameter {name!r} is calibrated twice", file=path, key=f"{w}name")
+                raise UserError(f"parameter {name!r} is calibrated twice", file=path,
+                                key=f"{w}.name")
             seen.add(name)
-            kind = _need(pr, "prior", path, w, str)
+            kind = check.string(pr, "prior", path, w)
             if kind not in PRIOR_KINDS:
                 raise UserError(f"unknown prior {kind!r}; allowed: {', '.join(PRIOR_KINDS)}",
-                                file=path, key=f"{w}prior")
+                                file=path, key=f"{w}.prior")
             spec = BY_NAME[name]
-            lo = float(_need(pr, "lower", path, w, (int, float), spec.lower, spec.upper))
-            hi = float(_need(pr, "upper", path, w, (int, float), spec.lower, spec.upper))
+            lo = float(check.number(pr, "lower", path, w, spec.lower, spec.upper))
+            hi = float(check.number(pr, "upper", path, w, spec.lower, spec.upper))
             if not lo < hi:
-                raise UserError(f"lower {lo} must be below upper {hi}", file=path, key=f"{w}upper")
+                raise UserError(f"lower {lo} must be below upper {hi}", file=path, key=f"{w}.upper")
             if kind == "loguniform" and lo <= 0:
-                raise UserError("a log-uniform prior needs lower > 0", file=path, key=f"{w}lower")
-            mean = float(_optional(pr, "mean", (lo + hi) / 2, path, w, (int, float), lo, hi))
-            sd = float(_optional(pr, "sd", (hi - lo) / 4, path, w, (int, float), 1e-12, 1e12))
-            why = _need(pr, "why", path, w, str)
+                raise UserError("a log-uniform prior needs lower > 0", file=path, key=f"{w}.lower")
+            mean = float(check.number(pr, "mean", path, w, lo, hi, (lo + hi) / 2))
+            sd = float(check.number(pr, "sd", path, w, 1e-12, 1e12, (hi - lo) / 4))
+            why = check.string(pr, "why", path, w)
             priors.append(Prior(name, kind, lo, hi, mean, sd, why))
         if not priors:
-            raise UserError("a stage needs at least one parameter", file=path, key=f"{where}parameters")
-        candidates = int(_optional(st, "condition_on_counts", 1, path, where, int, 1, 1000))
+            raise UserError("a stage needs at least one parameter", file=path,
+                            key=f"{where}.parameters")
+        candidates = check.number(st, "condition_on_counts", path, where, 1, 1000, 1,
+                                  integer=True)
         if candidates > 1 and sname == "rural":
             raise UserError("the countryside's own stage fits the counts; it cannot also be "
-                            "conditioned on them", file=path, key=f"{where}condition_on_counts")
+                            "conditioned on them", file=path, key=f"{where}.condition_on_counts")
         stages.append(StageConfig(sname, tuple(priors),
-                                  int(_need(st, "replicates", path, where, int, 2, 100000)),
+                                  check.number(st, "replicates", path, where, 2, 100000,
+                                               integer=True),
                                   candidates))
     if not stages:
         raise UserError(f"no stages; expected one or both of {', '.join(STAGES)}", file=path,
                         key="stages")
-    walkers = _optional(sampler, "walkers", 24, path, "sampler.", int, 2, 10 ** 5)
+    walkers = check.number(sampler, "walkers", path, "sampler", 2, 10 ** 5, 24, integer=True)
     max_d = max(len(s.priors) for s in stages)
     if walkers < 2 * max_d or walkers % 2:
         raise UserError(f"walkers must be even and at least twice the largest stage's dimension "
                         f"({2 * max_d}), got {walkers}", file=path, key="sampler.walkers")
-    steps = int(_need(sampler, "steps", path, "sampler.", int, 1, 10 ** 6))
-    burn = _optional(sampler, "burn_in", steps // 3, path, "sampler.", int, 0, 10 ** 6)
+    steps = int(check.number(sampler, "steps", path, "sampler", 1, 10 ** 6, integer=True))
+    burn = check.number(sampler, "burn_in", path, "sampler", 0, 10 ** 6, steps // 3, integer=True)
     if not 0 <= burn < steps:
         raise UserError(f"burn_in must be in [0, steps), got {burn}", file=path, key="sampler.burn_in")
     base = path.parent
     return CalibrationConfig(
-        path=path, name=str(_need(cal, "name", path, "calibration.", str)),
+        path=path, name=str(check.string(cal, "name", path, "calibration")),
         description=str(cal.get("description", "")),
-        scenario_path=base / _need(cal, "scenario", path, "calibration.", str),
-        targets_path=base / _need(cal, "targets", path, "calibration.", str),
-        seed=int(_need(cal, "seed", path, "calibration.", int, 0, 2 ** 63 - 1)), horizon=horizon,
+        scenario_path=base / check.string(cal, "scenario", path, "calibration"),
+        targets_path=base / check.string(cal, "targets", path, "calibration"),
+        seed=check.number(cal, "seed", path, "calibration", 0, 2 ** 63 - 1, integer=True),
+        horizon=horizon,
         walkers=walkers, steps=steps, burn_in=burn,
-        thin=_optional(sampler, "thin", 1, path, "sampler.", int, 1, 10 ** 6),
-        checkpoint_every=_optional(sampler, "checkpoint_every", 25, path, "sampler.", int, 1, 10 ** 6),
-        initial_design=max(walkers, _optional(sampler, "initial_design", 8 * walkers, path,
-                                              "sampler.", int, 1, 10 ** 6)),
-        search_generations=_optional(sampler, "search_generations", 20, path, "sampler.", int, 0,
-                                     10 ** 4),
+        thin=check.number(sampler, "thin", path, "sampler", 1, 10 ** 6, 1, integer=True),
+        checkpoint_every=check.number(sampler, "checkpoint_every", path, "sampler", 1, 10 ** 6, 25,
+                                      integer=True),
+        initial_design=max(walkers, check.number(sampler, "initial_design", path,
+                                                 "sampler", 1, 10 ** 6, 8 * walkers, integer=True)),
+        search_generations=check.number(sampler, "search_generations", path, "sampler", 0,
+                                        10 ** 4, 20, integer=True),
         stages=tuple(stages),
-        predictive_replicates=_optional(pred, "replicates", 1000, path, "predictive.", int, 10,
-                                        10 ** 6),
+        predictive_replicates=check.number(pred, "replicates", path, "predictive", 10,
+                                           10 ** 6, 1000, integer=True),
         digest=hashlib.sha256(raw).hexdigest())

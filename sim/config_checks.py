@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+from . import tomlcheck as check
 from .errors import UserError
 from .scenario import NAME_RE
 from .userfiles import read_toml
@@ -23,22 +24,13 @@ MIN_WALKERS = 4
 MIN_INITIAL_DESIGN = 5
 
 
-def _table(value, path, key):
-    if not isinstance(value, dict):
-        raise UserError(f"expected a table, got {type(value).__name__} {value!r:.40}", file=path,
-                        key=key)
-    return value
-
-
 def check_config_structure(data: dict, path: Path) -> None:
     for section in SECTIONS:
         if section in data:
-            _table(data[section], path, section)
+            check.table(data, section, path)
     cal = data.get("calibration", {})
-    if "horizon" in cal and (isinstance(cal["horizon"], dt.datetime)
-                             or not isinstance(cal["horizon"], dt.date)):
-        raise UserError(f"expected a date YYYY-MM-DD (no time of day), got {cal['horizon']!r}",
-                        file=path, key="calibration.horizon")
+    if "horizon" in cal:
+        check.check_date(cal["horizon"], path, "calibration.horizon", dt.date.min, dt.date.max)
     name = cal.get("name")
     if isinstance(name, str) and not NAME_RE.fullmatch(name):
         raise UserError(f"name {name!r:.70} must be 1-64 letters, digits, '_' or '-'", file=path,
@@ -49,13 +41,8 @@ def check_config_structure(data: dict, path: Path) -> None:
             raise UserError(f"expected a non-empty string without NUL bytes, got {value!r}",
                             file=path, key=f"calibration.{key}")
     for sname, stage in data.get("stages", {}).items():
-        stage = _table(stage, path, f"stages.{sname}")
-        params = stage.get("parameters", [])
-        if not isinstance(params, list):
-            raise UserError(f"expected an array of tables [[stages.{sname}.parameters]], got "
-                            f"{type(params).__name__}", file=path, key=f"stages.{sname}.parameters")
-        for k, item in enumerate(params):
-            _table(item, path, f"stages.{sname}.parameters[{k}]")
+        stage = check.table(data["stages"], sname, path, "stages")
+        check.tables(stage, "parameters", path, f"stages.{sname}")
     sampler = data.get("sampler", {})
     for key, least in (("walkers", MIN_WALKERS), ("initial_design", MIN_INITIAL_DESIGN)):
         value = sampler.get(key)

@@ -50,10 +50,11 @@ import hashlib
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Mapping
 
 import numpy as np
 
+from . import tomlcheck as check
 from .errors import UserError
 from .userfiles import as_float, decode_utf8, parse_toml, read_bytes
 from .geography import REGIONS, Geography, load_geography
@@ -182,61 +183,6 @@ def _read_toml(path: Path) -> tuple[dict[str, Any], str]:
     return parse_toml(text, path), hashlib.sha256(raw).hexdigest()
 
 
-def _unknown(table: Mapping, allowed: Iterable[str], path: Path, prefix: str) -> None:
-    for key in table:
-        if key not in allowed:
-            raise UserError(f"unknown key; allowed here: {', '.join(sorted(allowed))}", file=path,
-                            key=f"{prefix}{key}")
-
-
-def _table(data: Mapping, key: str, path: Path, prefix: str = "") -> dict:
-    value = data.get(key, {})
-    if not isinstance(value, dict):
-        raise UserError(f"expected a table, got {type(value).__name__}", file=path,
-                        key=f"{prefix}{key}")
-    return value
-
-
-def _string(table: Mapping, key: str, path: Path, prefix: str, required: bool = True) -> str | None:
-    if key not in table:
-        if required:
-            raise UserError("missing (expected a string)", file=path, key=f"{prefix}{key}")
-        return None
-    value = table[key]
-    if not isinstance(value, str):
-        raise UserError(f"expected a string, got {type(value).__name__} {value!r}", file=path,
-                        key=f"{prefix}{key}")
-    return value
-
-
-def _date(value: Any, path: Path, key: str, lo: dt.date, hi: dt.date) -> dt.date:
-    if isinstance(value, dt.datetime):
-        value = value.date()
-    if isinstance(value, str):
-        try:
-            value = dt.date.fromisoformat(value.strip())
-        except ValueError:
-            raise UserError(f"expected a date YYYY-MM-DD, got {value!r}", file=path, key=key) from None
-    if not isinstance(value, dt.date):
-        raise UserError(f"expected a date YYYY-MM-DD, got {type(value).__name__} {value!r}",
-                        file=path, key=key)
-    if not (lo <= value <= hi):
-        raise UserError(f"date {value.isoformat()} out of range; allowed {lo.isoformat()} to "
-                        f"{hi.isoformat()}", file=path, key=key)
-    return value
-
-
-def _number(value: Any, path: Path, key: str, lo: float, hi: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise UserError(f"expected a number, got {type(value).__name__} {value!r}", file=path,
-                        key=key)
-    number = as_float(value)
-    if number is None or not np.isfinite(number) or not (lo <= number <= hi):
-        shown = f"{number:g}" if number is not None else "beyond the float range"
-        raise UserError(f"value {shown} out of range; allowed [{lo:g}, {hi:g}]", file=path, key=key)
-    return number
-
-
 def _province_list(value: Any, path: Path, key: str, geo: Geography) -> tuple[str, ...]:
     if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
         raise UserError("expected a non-empty list of province names", file=path, key=key)
@@ -290,7 +236,7 @@ def _district_list(value: Any, path: Path, key: str, geo: Geography) -> tuple[st
 def _event(raw: Any, path: Path, key: str, geo: Geography, end: dt.date) -> Event:
     if not isinstance(raw, dict):
         raise UserError(f"expected a table (an event), got {type(raw).__name__}", file=path, key=key)
-    _unknown(raw, EVENT_KEYS, path, f"{key}.")
+    check.check_keys(raw, EVENT_KEYS, path, key)
     for k in ("id", "driver", "value", "source"):
         if k not in raw:
             raise UserError("missing; an event needs id, driver, value, source and either date "
@@ -301,27 +247,27 @@ def _event(raw: Any, path: Path, key: str, geo: Geography, end: dt.date) -> Even
     if "delay_days" in raw and "after" not in raw:
         raise UserError("delay_days belongs to a reactive event (one with after = ...)", file=path,
                         key=f"{key}.delay_days")
-    ev_id = _string(raw, "id", path, f"{key}.")
+    ev_id = check.string(raw, "id", path, key)
     if not NAME_RE.fullmatch(ev_id):
         raise UserError(f"event id {ev_id!r} must be 1-64 letters, digits, '_' or '-'", file=path,
                         key=f"{key}.id")
-    driver = _string(raw, "driver", path, f"{key}.")
+    driver = check.string(raw, "driver", path, key)
     if driver not in DRIVERS:
         raise UserError(f"unknown driver {driver!r}; allowed: {', '.join(DRIVERS)}", file=path,
                         key=f"{key}.driver")
     _, lo, hi = DRIVERS[driver]
-    value = _number(raw["value"], path, f"{key}.value", lo, hi)
+    value = check.number(raw, "value", path, key, lo, hi)
     date, after, delay = None, None, 0.0
     if "date" in raw:
-        date = _date(raw["date"], path, f"{key}.date", EARLIEST_EVENT, end)
+        date = check.date(raw, "date", path, key, EARLIEST_EVENT, end, time_of_day=True)
     else:
         after = raw["after"]
         if not isinstance(after, str) or after not in REACTIVE_TRIGGERS:
             raise UserError(f"unknown trigger {after!r}; allowed: "
                             + "; ".join(f"{k} ({v})" for k, v in REACTIVE_TRIGGERS.items()),
                             file=path, key=f"{key}.after")
-        delay = _number(raw.get("delay_days", 0.0), path, f"{key}.delay_days", 0.0, MAX_DELAY_DAYS)
-    source = _string(raw, "source", path, f"{key}.")
+        delay = check.number(raw, "delay_days", path, key, 0.0, MAX_DELAY_DAYS, 0.0)
+    source = check.string(raw, "source", path, key)
     if not source.strip():
         raise UserError("empty; every event cites its source (the seed sentence or an assumption)",
                         file=path, key=f"{key}.source")
@@ -389,25 +335,25 @@ def _resolve(path: Path, geo: Geography, chain: tuple[Path, ...]) -> Scenario:
         cycle = " -> ".join(p.name for p in (*chain, real))
         raise UserError(f"scenario inheritance has a cycle ({cycle})", file=path, key="scenario.base")
     data, digest = _read_toml(path)
-    _unknown(data, TOP_KEYS, path, "")
-    meta = _table(data, "scenario", path)
+    check.check_keys(data, TOP_KEYS, path)
+    meta = check.table(data, "scenario", path)
     if "scenario" not in data:
         raise UserError("missing [scenario] table with name and description", file=path,
                         key="scenario")
-    _unknown(meta, SCENARIO_KEYS, path, "scenario.")
-    name = _string(meta, "name", path, "scenario.")
+    check.check_keys(meta, SCENARIO_KEYS, path, "scenario")
+    name = check.string(meta, "name", path, "scenario")
     if not NAME_RE.fullmatch(name):
         raise UserError(f"name {name!r} must be 1-64 letters, digits, '_' or '-'", file=path,
                         key="scenario.name")
-    description = _string(meta, "description", path, "scenario.")
-    base_ref = _string(meta, "base", path, "scenario.", required=False)
+    description = check.string(meta, "description", path, "scenario")
+    base_ref = check.string(meta, "base", path, "scenario", None)
 
-    run = _table(data, "run", path)
-    _unknown(run, RUN_KEYS, path, "run.")
-    strategy = _table(data, "strategy", path)
-    _unknown(strategy, STRATEGY_KEYS, path, "strategy.")
-    params_table = _table(data, "parameters", path)
-    timeline = _table(data, "timeline", path)
+    run = check.table(data, "run", path)
+    check.check_keys(run, RUN_KEYS, path, "run")
+    strategy = check.table(data, "strategy", path)
+    check.check_keys(strategy, STRATEGY_KEYS, path, "strategy")
+    params_table = check.table(data, "parameters", path)
+    timeline = check.table(data, "timeline", path)
 
     if base_ref is None:
         base = None
@@ -428,7 +374,7 @@ def _resolve(path: Path, geo: Geography, chain: tuple[Path, ...]) -> Scenario:
         files, hashes = base.files, base.file_hashes
 
     if "end" in run:
-        end = _date(run["end"], path, "run.end", START, MAX_END)
+        end = check.date(run, "end", path, "run", START, MAX_END, time_of_day=True)
     if "focus_regions" in strategy:
         regions = strategy["focus_regions"]
         if not isinstance(regions, list) or not all(isinstance(r, str) for r in regions):
@@ -441,18 +387,14 @@ def _resolve(path: Path, geo: Geography, chain: tuple[Path, ...]) -> Scenario:
     changes.extend(_parameter_changes(params_table, path))
 
     if base is None:
-        _unknown(timeline, BASE_TIMELINE_KEYS, path, "timeline.")
-        raw_events = timeline.get("events", [])
-        if not isinstance(raw_events, list):
-            raise UserError("expected an array of tables [[timeline.events]]", file=path,
-                            key="timeline.events")
-        for k, raw in enumerate(raw_events):
+        check.check_keys(timeline, BASE_TIMELINE_KEYS, path, "timeline")
+        for k, raw in enumerate(check.tables(timeline, "events", path, "timeline")):
             ev = _event(raw, path, f"timeline.events[{k}]", geo, end)
             if ev.id in events:
                 raise UserError(f"duplicate event id {ev.id!r}", file=path, key=f"timeline.events[{k}].id")
             events[ev.id] = ev
     else:
-        _unknown(timeline, WHATIF_TIMELINE_KEYS, path, "timeline.")
+        check.check_keys(timeline, WHATIF_TIMELINE_KEYS, path, "timeline")
         _apply_timeline_changes(timeline, events, path, geo, end)
         for ev in events.values():    # a moved horizon must still contain every event
             if ev.date is not None and ev.date > end:
@@ -479,16 +421,10 @@ def _apply_timeline_changes(timeline: Mapping, events: dict[str, Event], path: P
                             key="timeline.remove")
         del events[ev_id]
     for op in ("move", "set"):
-        items = timeline.get(op, [])
-        if not isinstance(items, list):
-            raise UserError(f"expected an array of tables [[timeline.{op}]]", file=path,
-                            key=f"timeline.{op}")
-        for k, raw in enumerate(items):
+        for k, raw in enumerate(check.tables(timeline, op, path, "timeline")):
             key = f"timeline.{op}[{k}]"
             field_name = "date" if op == "move" else "value"
-            if not isinstance(raw, dict):
-                raise UserError("expected a table", file=path, key=key)
-            _unknown(raw, {"id", field_name}, path, f"{key}.")
+            check.check_keys(raw, {"id", field_name}, path, key)
             if "id" not in raw or field_name not in raw:
                 raise UserError(f"needs id and {field_name}", file=path, key=key)
             ev_id = raw["id"]
@@ -504,15 +440,12 @@ def _apply_timeline_changes(timeline: Mapping, events: dict[str, Event], path: P
                     raise UserError(f"event {ev_id!r} is a reaction ({ev.describe_when()}), not "
                                     "dated: it moves with what it reacts to; remove it and add "
                                     "another to change its delay", file=path, key=f"{key}.id")
-                events[ev_id] = replace(
-                    ev, date=_date(raw["date"], path, f"{key}.date", EARLIEST_EVENT, end))
+                events[ev_id] = replace(ev, date=check.date(raw, "date", path, key, EARLIEST_EVENT,
+                                                            end, time_of_day=True))
             else:
                 _, lo, hi = DRIVERS[ev.driver]
-                events[ev_id] = replace(ev, value=_number(raw["value"], path, f"{key}.value", lo, hi))
-    adds = timeline.get("add", [])
-    if not isinstance(adds, list):
-        raise UserError("expected an array of tables [[timeline.add]]", file=path, key="timeline.add")
-    for k, raw in enumerate(adds):
+                events[ev_id] = replace(ev, value=check.number(raw, "value", path, key, lo, hi))
+    for k, raw in enumerate(check.tables(timeline, "add", path, "timeline")):
         ev = _event(raw, path, f"timeline.add[{k}]", geo, end)
         if ev.id in events:
             raise UserError(f"event id {ev.id!r} already exists; use [[timeline.set]] or "

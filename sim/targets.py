@@ -16,7 +16,8 @@ from pathlib import Path
 from .errors import UserError
 from .geography import Geography
 from .timeline import DEFAULT_END, START
-from .userfiles import as_float, read_toml
+from . import tomlcheck as check
+from .userfiles import read_toml
 
 FIRST_CUTOFF = dt.date(2021, 5, 15)
 LAST_CUTOFF = dt.date(2021, 8, 15)
@@ -123,19 +124,6 @@ class Targets:
                        facts=facts)
 
 
-def _date(value, path, key, lo: dt.date = START, hi: dt.date = CAMPAIGN_END) -> dt.date:
-    if isinstance(value, str):
-        try:
-            value = dt.date.fromisoformat(value)
-        except ValueError:
-            pass
-    if not isinstance(value, dt.date) or isinstance(value, dt.datetime):
-        raise UserError(f"expected a date YYYY-MM-DD, got {value!r}", file=path, key=key)
-    if not lo <= value <= hi:
-        raise UserError(f"date {value} outside the campaign; allowed {lo} to {hi}", file=path, key=key)
-    return value
-
-
 def _id(table, path, where, default) -> str:
     value = table.get("id", default)
     if not isinstance(value, str) or not ID_RE.fullmatch(value):
@@ -144,66 +132,39 @@ def _id(table, path, where, default) -> str:
     return value
 
 
-def _text(table, key, path, where) -> str:
-    value = table.get(key, "")
-    if not isinstance(value, str):
-        raise UserError(f"expected a string, got {type(value).__name__} {value!r:.40}", file=path,
-                        key=f"{where}.{key}")
-    return value
-
-
-def _tables(data, key, path) -> list:
-    items = data.get(key, [])
-    if not isinstance(items, list) or not all(isinstance(t, dict) for t in items):
-        raise UserError(f"expected an array of tables [[{key}]]", file=path, key=key)
-    return items
-
-
-def _num(table, key, path, where, lo, hi) -> float:
-    v = table.get(key)
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
-        raise UserError(f"expected a number, got {v!r}", file=path, key=f"{where}.{key}")
-    f = as_float(v)
-    if f is None or not lo <= f <= hi:
-        raise UserError(f"value {v!r:.40} out of range; allowed [{lo}, {hi}]", file=path,
-                        key=f"{where}.{key}")
-    return f
-
-
-def _check_keys(table, allowed, path, where):
-    for k in table:
-        if k not in allowed:
-            raise UserError(f"unknown key; allowed: {', '.join(sorted(allowed))}", file=path,
-                            key=f"{where}.{k}")
+def _cited(table, path, where) -> tuple[str, str]:
+    """A target's source and the reason for its weight (both optional strings)."""
+    return (check.string(table, "source", path, where, ""),
+            check.string(table, "why", path, where, ""))
 
 
 def load_targets(path: str | Path, geo: Geography) -> Targets:
     path = Path(path)
     data, _ = read_toml(path, "a targets TOML file")
-    _check_keys(data, {"settings", "districts", "capitals", "constraints", "district_facts"}, path,
-                "targets")
-    settings = data.get("settings", {})
-    if not isinstance(settings, dict):
-        raise UserError("expected a table [settings]", file=path, key="settings")
-    _check_keys(settings, {"capital_bandwidth_days", "capital_probability_floor"}, path, "settings")
-    bandwidth = _num(settings, "capital_bandwidth_days", path, "settings", 0.01, 10)
-    floor = _num(settings, "capital_probability_floor", path, "settings", 1e-12, 0.5)
+    check.check_keys(data, {"settings", "districts", "capitals", "constraints", "district_facts"},
+                     path)
+    settings = check.table(data, "settings", path)
+    check.check_keys(settings, {"capital_bandwidth_days", "capital_probability_floor"}, path,
+                     "settings")
+    bandwidth = check.number(settings, "capital_bandwidth_days", path, "settings", 0.01, 10)
+    floor = check.number(settings, "capital_probability_floor", path, "settings", 1e-12, 0.5)
 
     districts = []
-    for k, t in enumerate(_tables(data, "districts", path)):
+    for k, t in enumerate(check.tables(data, "districts", path)):
         where = f"districts[{k}]"
-        _check_keys(t, {"id", "date", "districts", "tolerance", "weight", "source", "why"}, path, where)
-        d = _date(t.get("date"), path, f"{where}.date", START, LAST_CUTOFF)
+        check.check_keys(t, {"id", "date", "districts", "tolerance", "weight", "source", "why"},
+                         path, where)
+        d = check.date(t, "date", path, where, START, LAST_CUTOFF)
         districts.append(CountTarget(_id(t, path, where, f"districts_{k}"), d,
-                                     _num(t, "districts", path, where, 0, geo.n),
-                                     _num(t, "tolerance", path, where, 1e-4, 1.0),
-                                     _num(t, "weight", path, where, 0, 100),
-                                     _text(t, "source", path, where), _text(t, "why", path, where)))
+                                     check.number(t, "districts", path, where, 0, geo.n),
+                                     check.number(t, "tolerance", path, where, 1e-4, 1.0),
+                                     check.number(t, "weight", path, where, 0, 100),
+                                     *_cited(t, path, where)))
     capitals = []
-    for k, t in enumerate(_tables(data, "capitals", path)):
+    for k, t in enumerate(check.tables(data, "capitals", path)):
         where = f"capitals[{k}]"
-        _check_keys(t, {"province", "capital", "earliest", "latest", "weight", "source", "why"}, path,
-                    where)
+        check.check_keys(t, {"province", "capital", "earliest", "latest", "weight", "source",
+                             "why"}, path, where)
         try:
             if not isinstance(t.get("province"), str):
                 raise KeyError(t.get("province"))
@@ -212,8 +173,8 @@ def load_targets(path: str | Path, geo: Geography) -> Targets:
             raise UserError(f"unknown province {t.get('province')!r}; allowed: "
                             f"{', '.join(geo.province_names())}", file=path,
                             key=f"{where}.province") from None
-        lo, hi = _date(t.get("earliest"), path, f"{where}.earliest"), _date(t.get("latest"), path,
-                                                                              f"{where}.latest")
+        lo, hi = (check.date(t, "earliest", path, where, START, CAMPAIGN_END),
+                  check.date(t, "latest", path, where, START, CAMPAIGN_END))
         if hi < lo:
             raise UserError(f"latest {hi} is before earliest {lo}", file=path, key=f"{where}.latest")
         capital = t.get("capital", prov.capital)
@@ -221,19 +182,19 @@ def load_targets(path: str | Path, geo: Geography) -> Targets:
             raise UserError(f"expected the capital's name, got {capital!r:.40}", file=path,
                             key=f"{where}.capital")
         capitals.append(CapitalTarget(prov.name, prov.index, capital, lo,
-                                      hi, _num(t, "weight", path, where, 0, 100),
-                                      _text(t, "source", path, where), _text(t, "why", path, where)))
+                                      hi, check.number(t, "weight", path, where, 0, 100),
+                                      *_cited(t, path, where)))
     constraints = []
-    for k, t in enumerate(_tables(data, "constraints", path)):
+    for k, t in enumerate(check.tables(data, "constraints", path)):
         where = f"constraints[{k}]"
-        _check_keys(t, {"id", "kind", "date", "weight", "source", "why", "count"}, path, where)
+        check.check_keys(t, {"id", "kind", "date", "weight", "source", "why", "count"}, path, where)
         if t.get("kind") not in CONSTRAINT_KINDS:
             raise UserError(f"unknown kind {t.get('kind')!r}; allowed: {', '.join(CONSTRAINT_KINDS)}",
                             file=path, key=f"{where}.kind")
         count = 0
         if t["kind"] == "capitals_before_kabul":
             n_others = len(geo.capital_rows) - 1
-            count = _num(t, "count", path, where, 1, n_others)
+            count = check.number(t, "count", path, where, 1, n_others)
             if count != int(count):
                 raise UserError(f"expected a whole number of capitals, got {t['count']!r}",
                                 file=path, key=f"{where}.count")
@@ -241,29 +202,26 @@ def load_targets(path: str | Path, geo: Geography) -> Targets:
             raise UserError(f"'count' applies only to kind 'capitals_before_kabul', not "
                             f"{t['kind']!r}", file=path, key=f"{where}.count")
         constraints.append(Constraint(_id(t, path, where, f"constraints_{k}"), t["kind"],
-                                      _date(t.get("date"), path, f"{where}.date"),
-                                      _num(t, "weight", path, where, 0, 100),
-                                      _text(t, "source", path, where), _text(t, "why", path, where),
-                                      int(count)))
+                                      check.date(t, "date", path, where, START, CAMPAIGN_END),
+                                      check.number(t, "weight", path, where, 0, 100),
+                                      *_cited(t, path, where), int(count)))
     if not any(t.weight > 0 for t in districts) and not any(c.weight > 0 for c in capitals):
         raise UserError("no district count or capital with a weight > 0: nothing to fit",
                         file=path, key="districts")
     facts = None
     if "district_facts" in data:
-        f = data["district_facts"]
-        if not isinstance(f, dict):
-            raise UserError("expected a table [district_facts]", file=path, key="district_facts")
-        _check_keys(f, {"split", "weight", "bandwidth_days", "latest", "source", "why"}, path,
-                    "district_facts")
+        f = check.table(data, "district_facts", path)
+        check.check_keys(f, {"split", "weight", "bandwidth_days", "latest", "source", "why"},
+                         path, "district_facts")
         split = f.get("split", "fit")
         if split not in FACT_SPLITS:
             raise UserError(f"unknown split {split!r}; allowed: {', '.join(FACT_SPLITS)} (the "
                             "holdout facts are for validation only)", file=path,
                             key="district_facts.split")
-        latest = _date(f.get("latest"), path, "district_facts.latest", START, LAST_CUTOFF)
-        facts = FactTargets(split, _num(f, "weight", path, "district_facts", 0, 100),
-                            _num(f, "bandwidth_days", path, "district_facts", 0.01, 30), latest,
-                            _text(f, "source", path, "district_facts"),
-                            _text(f, "why", path, "district_facts"))
+        latest = check.date(f, "latest", path, "district_facts", START, LAST_CUTOFF)
+        facts = FactTargets(split, check.number(f, "weight", path, "district_facts", 0, 100),
+                            check.number(f, "bandwidth_days", path, "district_facts", 0.01, 30),
+                            latest,
+                            *_cited(f, path, "district_facts"))
     return Targets(path, bandwidth, floor, tuple(districts), tuple(capitals), tuple(constraints),
                    facts)

@@ -18,7 +18,7 @@ SIM = Path(__file__).resolve().parents[1] / "sim"
 #: Bottom to top. A module may import modules of its own layer or of a layer below.
 LAYERS: list[tuple[str, set[str]]] = [
     ("base", {"errors", "userfiles", "output", "progress", "provenance", "version", "randomness",
-              "workers"}),
+              "workers", "tomlcheck"}),
     ("model", {"geography", "parameters", "timeline", "hazard", "model", "scenario", "shipped",
                "record"}),
     ("engines", {"outcomes", "engine", "batch", "chunks"}),
