@@ -358,9 +358,8 @@ def cmd_compare(args) -> int:
         from .geography import load_geography
         from .targets import load_targets
         points = load_targets(args.condition_on, load_geography()).fitted_districts
-        if args.replicates_per_draw < 2:
-            raise UserError("conditioning resamples replicates within a posterior draw; use at "
-                            "least 2", key="--replicates-per-draw")
+        from .conditioning import check_replicates_per_draw
+        check_replicates_per_draw(args.replicates_per_draw)
     inputs = [f for s in scenarios for f in s.files] + [args.posterior, args.boundaries,
                                                         args.condition_on]
     check_output_dir(args.out, args.force, inputs=inputs)

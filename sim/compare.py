@@ -53,6 +53,7 @@ from .geography import Geography, load_geography
 from .measures import (ALIASES, AUG15, AUG31, HEADLINE, OUTCOMES, Outcome,  # noqa: F401
                        held_on, kabul_day, kabul_fallen_by, outcome_key)
 from .conditioning import Conditioned, condition_on_counts
+from .conditioning import check_replicates_per_draw as check_conditionable
 from .results import EnsembleResult
 from .scenario import Scenario, load_scenario
 from .summary import iso_or_blank, quantiles
@@ -141,6 +142,8 @@ def paired_summary(diff: np.ndarray) -> dict:
 #: the columns of every effect, in comparison.csv (prefixed by the outcome) and effects.csv
 EFFECT_FIELDS = ("mean", "mc_se", "pred_q05", "pred_q95", "between_draw_sd", "within_draw_sd",
                  "replicate_q05", "replicate_q95")
+#: the columns of a conditioned effect (comparison.csv, effects.csv)
+CONDITIONED_FIELDS = ("mean", "mc_se", "pred_q05", "pred_q95")
 STRUCTURE_FIELDS = ("structure_min", "structure_max", "pooled_pred_q05", "pooled_pred_q95")
 
 
@@ -210,9 +213,7 @@ class Comparison:
         if self.base.fall_time is None:
             raise UserError("conditioning needs every replicate's fall times; keep them "
                             "(keep_fall_times=True)", argument="keep_fall_times")
-        if self.replicates_per_draw < 2:
-            raise UserError("conditioning resamples replicates within a posterior draw; use at "
-                            "least 2 replicates per draw", argument="replicates_per_draw")
+        check_conditionable(self.replicates_per_draw)
         self.conditioning = condition_on_counts(self.base.fall_time, points,
                                                 self.replicates_per_draw,
                                                 self.seed if seed is None else seed)
@@ -226,7 +227,9 @@ class Comparison:
         diff, groups = f(results[name]) - f(results[self.baseline]), self.groups
         if rows is not None:
             diff, groups = diff[rows], groups[rows]
-        return decompose(diff, groups, between_zero=fixed)
+        e = decompose(diff, groups, between_zero=fixed)
+        e.update(base=self.baseline, outcome=key, unit=OUTCOMES[key].unit, scenario=name)
+        return e
 
     def conditioned_effect(self, name: str, outcome: str = "kabul_days") -> dict:
         """The paired effect on the replicates conditioned on the recorded countryside
@@ -235,8 +238,7 @@ class Comparison:
             raise UserError("not conditioned; call condition_on first", argument="conditioning")
         key = outcome_key(outcome)
         e = self._effect_in(self.results, name, key, self.conditioning.indices)
-        e.update(base=self.baseline, outcome=key, unit=OUTCOMES[key].unit, scenario=name,
-                 conditioned_on=list(self.conditioning.points),
+        e.update(conditioned_on=list(self.conditioning.points),
                  effective_replicates=self.conditioning.effective_replicates)
         return e
 
@@ -255,7 +257,6 @@ class Comparison:
         key = outcome_key(outcome)
         primary = self.structures[structure] if structure else self.results
         e = self._effect_in(primary, name, key)
-        e.update(base=self.baseline, outcome=key, unit=OUTCOMES[key].unit, scenario=name)
         if key == "kabul_days":
             held = [np.isnan(primary[n].kabul_fall_time) for n in (name, self.baseline)]
             e["kabul_held_share"] = float((held[0] | held[1]).mean())
@@ -288,7 +289,7 @@ class Comparison:
                 if self.conditioning is not None:
                     c = self.conditioned_effect(name, key)
                     row.update({f"conditioned_{k}": _r(c[k])
-                                for k in ("mean", "mc_se", "pred_q05", "pred_q95")})
+                                for k in CONDITIONED_FIELDS})
                 row["draws"] = e["draws"]
                 row["replicates_per_draw"] = self.replicates_per_draw
                 row["kabul_held_share"] = _r(e.get("kabul_held_share", ""))
@@ -335,7 +336,7 @@ class Comparison:
                 for key in HEADLINE:       # the baseline's row too (zero), like its other effects
                     c = self.conditioned_effect(name, key)
                     row.update({f"{key}_effect_conditioned_{k}": _r(c[k])
-                                for k in ("mean", "mc_se", "pred_q05", "pred_q95")})
+                                for k in CONDITIONED_FIELDS})
             rows.append(row)
         return rows
 

@@ -58,6 +58,15 @@ def observation_log_weights(fall_time: np.ndarray, points: tuple) -> np.ndarray:
     return -0.5 * (w * z * z).sum(axis=1)
 
 
+def check_replicates_per_draw(replicates_per_draw: int) -> None:
+    """Conditioning resamples within a posterior draw: a draw needs several replicates to choose
+    from (checked before any simulation, so a user's mistake costs nothing)."""
+    if int(replicates_per_draw) < 2:
+        from .errors import UserError
+        raise UserError("conditioning resamples replicates within a posterior draw; use at "
+                        "least 2 replicates per draw", argument="replicates_per_draw")
+
+
 @dataclass(frozen=True)
 class Conditioned:
     """The resampled replicate numbers, and how much information survived."""
