@@ -89,9 +89,9 @@ def _flat(a: np.ndarray) -> np.ndarray:
 
 class _BatchRun:
     # per-row state arrays, compacted together when finished rows are dropped
+    # (X holds every declared exposure's numerators, sim.exposures: one array, one compaction)
     _STATE = ("rows", "alive", "r", "r_caps", "u_mode", "fallen", "fall_time",
-              "mode", "N", "n_fallen", "enc_count", "ring_count", "caps_fallen", "caps_down", "t", "seg",
-              "level", "assault", "r_decision", "H_decision", "lam_decision", "gone", "tau", "h", "D",
+              "mode", "X", "caps_down", "t", "seg", "level", "assault", "r_decision", "H_decision", "lam_decision", "gone", "tau", "h", "D",
               "Hc", "lam_c", "g", "off")
 
     def __init__(self, model: Model, table: ParameterTable, draws: Draws, audit: bool = False):
@@ -99,16 +99,12 @@ class _BatchRun:
         geo, cov, tl = model.geo, model.cov, model.timeline
         R, n = len(table), geo.n
         self.n = n
-        self.indptr, self.nb_index = geo.nb_indptr, geo.nb_indices
-        self.degree = np.diff(geo.nb_indptr)
-        self.incoming = model.incoming_weight
+        self.ex = ex = model.exposures
+        self.n_entries = np.diff(ex.src_indptr)
         self.caps = cov.capital_rows
         self.kabul = int(geo.kabul_row)
         self.kabul_slot = cov.kabul_slot
-        self.n_caps_other = len(self.caps) - 1
         self.is_cap_float = geo.is_capital.astype(float)
-        self.other_capital = geo.is_capital & (np.arange(n) != self.kabul)
-        self.rural_province = np.where(cov.rural, cov.province_index, -1)
         self.local_all = cov.local()
         self.seg_start = np.append(tl.starts, np.inf)
         self.seg_pay = np.array([s.pay for s in tl.states])
@@ -166,11 +162,7 @@ class _BatchRun:
         self.fallen = start
         self.fall_time = np.where(start, 0.0, np.nan)
         self.mode = np.where(start, HELD_AT_START, HELD).astype(np.int8)
-        self.N = geo.neighbour_share(start)      # C-contiguous: updated through flat views
-        self.n_fallen = start.sum(axis=1).astype(float)
-        self.enc_count = start.astype(np.int64) @ cov.province_members   # (R, 34) exact counts
-        self.ring_count = start.astype(np.int64) @ cov.ring_member       # (R,)
-        self.caps_fallen = np.zeros(R)
+        self.X = ex.numerators(start)      # (R, T), C-contiguous: updated through flat views
         self.t = np.zeros(R)
         self.seg = np.zeros(R, dtype=np.int64)
         self.level = np.zeros(R, dtype=np.int64)      # reactive events in force
@@ -219,7 +211,7 @@ class _BatchRun:
     def _refresh_g(self, idx) -> None:
         p = self._p(idx)
         self.g[idx] = hazard.rate(hazard.nationwide_log_pressure(
-            p, (self.n_fallen[idx] / self.n)[:, None], self._pay(idx)[:, None],
+            p, self.ex.for_rule(self.X, "rural", replicates=idx, scope="national"), self._pay(idx)[:, None],
             self._mobilization(idx)[:, None],
             self.gone[idx][:, None])[:, 0])
 
@@ -230,8 +222,8 @@ class _BatchRun:
             return
         seg = self.seg[idx]
         self.lam_decision[idx] = hazard.rate(hazard.assault_log_hazard(
-            self._p(idx), self.seg_withdrawal[seg][:, None], (self.n_fallen[idx] / self.n)[:, None],
-            self.seg_air_national[seg][:, None]))[:, 0]
+            self._p(idx), self.ex.for_rule(self.X, "decision", replicates=idx),
+            self.seg_withdrawal[seg][:, None], self.seg_air_national[seg][:, None]))[:, 0]
 
     def _refresh_all_rural(self, idx, first: bool = False) -> None:
         """Recompute h for every rural district of the given rows (start, or a driver change)."""
@@ -243,8 +235,9 @@ class _BatchRun:
         if self.scoped:
             self._refresh_offset(idx)
             scoped = self.off[idx]
-        h = hazard.rate(hazard.local_log_hazard(self._p(idx), self.N[idx], self._air(idx),
-                                                self.local_all, scoped))
+        h = hazard.rate(hazard.local_log_hazard(
+            self._p(idx), self.ex.for_rule(self.X, "rural", replicates=idx, scope="district"),
+            self._air(idx), self.local_all, scoped))
         if first:
             live = cov.rural & ~self.fallen[idx]
             h = np.where(live, h, 0.0)
@@ -259,18 +252,32 @@ class _BatchRun:
                                        / np.where(live, h, 1.0), np.inf)
         self.h[idx] = h
 
-    def _refresh_neighbours(self, idx, k) -> None:
-        """District k[m] of row idx[m] has fallen: raise its neighbours' shares and rescale their
-        deadlines."""
-        cov = self.model.cov
-        deg = self.degree[k]
+    def _add_to_exposures(self, idx, k) -> None:
+        """District k[m] of row idx[m] has fallen: every declared exposure takes column k[m] of
+        its W; the districts whose own exposures changed get their rates and deadlines rescaled."""
+        ex = self.ex
+        deg = self.n_entries[k]
         ends = np.cumsum(deg)
-        csr = np.repeat(self.indptr[k] - ends + deg, deg) + np.arange(ends[-1] if len(ends) else 0)
-        nb = self.nb_index[csr]
+        entry = (np.repeat(ex.src_indptr[k] - ends + deg, deg)
+                 + np.arange(ends[-1] if len(ends) else 0))
         row = np.repeat(idx, deg)
+        # one fall per row per call and distinct targets per column: no index repeats
+        _flat(self.X)[row * ex.size + ex.src_target[entry]] += ex.src_weight[entry]
+        nb = ex.src_district[entry]
+        touched = nb >= 0
+        row, nb = row[touched], nb[touched]
+        if ex.district_exposures > 1:
+            pairs = np.unique(row * self.n + nb)
+            row, nb = pairs // self.n, pairs % self.n
+        self._refresh_local(row, nb)
+
+    def _refresh_local(self, row, nb) -> None:
+        """Recompute h of district nb[m] in row row[m] (one of its own exposures changed) and
+        rescale its deadline."""
+        if len(row) == 0:
+            return
+        cov = self.model.cov
         flat = row * self.n + nb
-        N = _flat(self.N)
-        N[flat] += self.incoming[csr]
         h_all, D_all = _flat(self.h), _flat(self.D)
         h_old = h_all[flat]
         live = h_old > 0
@@ -280,9 +287,9 @@ class _BatchRun:
         flat, nb, row, h_old = flat[keep], nb[keep], row[keep], h_old[keep]
         air = self.seg_air[self.seg[row], nb] + self.rx_air[self.level[row], nb]
         scoped = _flat(self.off)[flat] if self.scoped else 0.0
+        x = self.ex.at_pairs(self.X, "rural", row, nb, scope="district")
         h = hazard.rate(hazard.local_log_hazard(
-            _RowParams(self.p_cols, row, flat=True), N[flat], air,
-            cov.local(nb), scoped))
+            _RowParams(self.p_cols, row, flat=True), x, air, cov.local(nb), scoped))
         tau = self.tau[row]
         D_all[flat] = tau + (D_all[flat] - tau) * h_old / h
         h_all[flat] = h
@@ -294,20 +301,17 @@ class _BatchRun:
         cov = self.model.cov
         p = self._p(idx)
         seg, level = self.seg[idx], self.level[idx]
-        cascade = (self.caps_fallen[idx] / self.n_caps_other)[:, None]
-        momentum = (self.n_fallen[idx] / self.n)[:, None]
         pay = self.seg_pay_caps[seg] + self.rx_pay_caps[level]      # each capital's own arrears
         air = self.seg_air_caps[seg] + self.rx_air_caps[level]
         garrison = self.seg_gar_caps[seg] + self.rx_gar_caps[level]
         at = cov.at_capitals
         lam = hazard.rate(hazard.capital_log_hazard(
-            p, cov.encirclement_from_counts(self.enc_count[idx]), cascade, momentum, pay, air,
-            at.reach, at.distance_100km, at.focus, at.city_size, at.resistance,
-            self.gone[idx][:, None], garrison))
+            p, self.ex.for_rule(self.X, "capital", replicates=idx), pay, air, at.reach, at.distance_100km, at.focus,
+            at.city_size, at.resistance, self.gone[idx][:, None], garrison))
         k = self.kabul_slot
         lam[:, k] = hazard.rate(hazard.kabul_log_hazard(
-            p, cascade, (self.ring_count[idx] / cov.ring_size)[:, None], momentum, pay[:, k:k + 1],
-            air[:, k:k + 1], at.reach[k], garrison[:, k:k + 1]))[:, 0]
+            p, self.ex.for_rule(self.X, "kabul", replicates=idx), pay[:, k:k + 1], air[:, k:k + 1], at.reach[k],
+            garrison[:, k:k + 1]))[:, 0]
         # a fallen capital's rate is zero: it accumulates nothing and never comes next
         self.lam_c[idx] = np.where(self.caps_down[idx], 0.0, lam)
 
@@ -319,7 +323,7 @@ class _BatchRun:
         # the arrears in force in the falling district (its own where a scoped event set them)
         pay = self.seg_pay_d[self.seg[idx], k] + self.rx_pay_d[self.level[idx], k]
         prob = hazard.negotiated_probability(
-            _RowParams(self.p_cols, idx, flat=True), pay, self.n_fallen[idx] / self.n,
+            _RowParams(self.p_cols, idx, flat=True), self.ex.at_pairs(self.X, "mode", idx, k), pay,
             self.is_cap_float[k])
         flat = idx * self.n + k
         _flat(self.fallen)[flat] = True
@@ -327,15 +331,9 @@ class _BatchRun:
         _flat(self.mode)[flat] = np.where(_flat(self.u_mode)[flat] < prob, NEGOTIATED, FIGHT)
         _flat(self.D)[flat] = np.inf
         _flat(self.h)[flat] = 0.0
-        self.n_fallen[idx] += 1
-        # a rural fall adds one to its province's count (capitals are not counted)
-        rural = self.rural_province[k] >= 0
-        self.enc_count[idx[rural], self.rural_province[k[rural]]] += 1
-        self.ring_count[idx] += self.model.cov.ring_member[k]
-        self.caps_fallen[idx] += self.other_capital[k]
         capital = self.capital_slot[k] >= 0
         self.caps_down[idx[capital], self.capital_slot[k[capital]]] = True
-        self._refresh_neighbours(idx, k)
+        self._add_to_exposures(idx, k)
 
     # ------------------------------------------------------------------ main loop
     def run(self) -> Outcomes:
@@ -415,14 +413,11 @@ class _BatchRun:
         return Outcomes(self.out_fall, self.out_mode, self.out_assault, self.out_end)
 
     def _audit(self, rows) -> None:
-        geo, cov = self.model.geo, self.model.cov
         fallen = self.fallen[rows]
+        kept, recomputed = self.X[rows], self.ex.numerators(fallen)
         checks = {
-            "neighbour shares": (self.N[rows], geo.neighbour_share(fallen)),
-            "province counts": (self.enc_count[rows], fallen.astype(np.int64) @ cov.province_members),
-            "ring count": (self.ring_count[rows], fallen.astype(np.int64) @ cov.ring_member),
-            "districts fallen": (self.n_fallen[rows], fallen.sum(axis=1)),
-            "capitals fallen": (self.caps_fallen[rows], fallen[:, self.other_capital].sum(axis=1)),
+            **{f"exposure {name}": (kept[:, sl], recomputed[:, sl])
+               for name, sl in self.ex.blocks.items()},
             "capitals down": (self.caps_down[rows], fallen[:, self.caps]),
             "fall times": (np.isfinite(self.fall_time[rows]), fallen),
         }

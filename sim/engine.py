@@ -70,17 +70,15 @@ class Campaign:
         self.fallen = start.copy()
         self.fall_time = np.where(start, 0.0, np.nan)
         self.mode = np.where(start, HELD_AT_START, HELD).astype(np.int8)
-        self.neighbour_share = geo.neighbour_share(self.fallen)
-        self.n_fallen = int(start.sum())
-        self.capitals_fallen = 0                       # other than Kabul
+        # W . fallen for every declared exposure (sim.exposures), and the same divided by the
+        # denominators: what the rule reads, kept up to date entry by entry
+        self.exposure = model.exposures.numerators(self.fallen)
+        self.value = self.exposure / model.exposures.denominator
         # 1.0 where the rural rule applies, 0.0 for the quiet (capitals and the fallen)
         self.exposed = (cov.rural & ~self.fallen).astype(float)
         # resistance not yet used up; +inf once fallen, so a fallen district never comes next
         self.remaining = np.where(start, np.inf, draws.resistance)
         self._wait = np.empty(n)
-        # shares are counted in integers (as in sim.batch) and divided when read
-        self.province_fallen = np.asarray(start, dtype=np.int64) @ cov.province_members
-        self.ring_fallen = int(np.asarray(start, dtype=np.int64) @ cov.ring_member)
         self.t_last = 0.0
         self.segment, self.level = 0, 0                # dated segment, reactive events in force
         self.drivers = model.timeline.drivers(0, 0)
@@ -148,33 +146,29 @@ class Campaign:
             rows = slice(None)
             self.local_rate = np.empty(self.n)
         scoped = 0.0 if self.scoped_offset is None else self.scoped_offset[rows]
+        x = self.model.exposures.read(self.value, "rural", rows, scope="district")
         self.local_rate[rows] = hazard.rate(hazard.local_log_hazard(
-            self.p, self.neighbour_share[rows], self.air[rows], cov.local(rows), scoped)
-        ) * self.exposed[rows]
+            self.p, x, self.air[rows], cov.local(rows), scoped)) * self.exposed[rows]
 
     def hazards(self) -> np.ndarray:
         """Current hazard of every district (0 for the fallen and for capitals not yet assaulted)."""
-        p, cov, drv = self.p, self.model.cov, self.drivers
-        momentum = self.n_fallen / self.n
+        p, cov, drv, ex = self.p, self.model.cov, self.drivers, self.model.exposures
         # district_log_hazard = nationwide_log_pressure + local_log_hazard (sim.hazard), so the
         # district's rate is the nationwide factor times its own (sim.batch uses the same split)
-        lam = (hazard.rate(hazard.nationwide_log_pressure(p, momentum, drv.pay, drv.mobilization,
-                                                          self.government_gone))
-               * self.local_rate)
+        lam = (hazard.rate(hazard.nationwide_log_pressure(
+            p, ex.read(self.value, "rural", scope="national"), drv.pay, drv.mobilization,
+            self.government_gone)) * self.local_rate)
         if not np.isnan(self.assault_time):
             rows = cov.capital_rows
-            cascade = self.capitals_fallen / (len(rows) - 1)
-            encirclement = cov.encirclement_from_counts(self.province_fallen)
             at = cov.at_capitals
             lam_cap = hazard.rate(hazard.capital_log_hazard(
-                p, encirclement, cascade, momentum, self.pay_capitals, self.air_capitals, at.reach,
-                at.distance_100km, at.focus, at.city_size, at.resistance, self.government_gone,
-                self.garrison_capitals))
-            ring = self.ring_fallen / cov.ring_size
+                p, ex.read(self.value, "capital"), self.pay_capitals, self.air_capitals,
+                at.reach, at.distance_100km, at.focus, at.city_size, at.resistance,
+                self.government_gone, self.garrison_capitals))
             k = cov.kabul_slot
             lam_cap[k] = hazard.rate(hazard.kabul_log_hazard(
-                p, cascade, ring, momentum, self.pay_capitals[k], self.air_capitals[k], at.reach[k],
-                self.garrison_capitals[k]))
+                p, ex.read(self.value, "kabul"), self.pay_capitals[k],
+                self.air_capitals[k], at.reach[k], self.garrison_capitals[k]))[0]
             lam_cap[self.fallen[rows]] = 0.0
             lam[rows] = lam_cap
         return lam
@@ -185,7 +179,8 @@ class Campaign:
             return 0.0
         drv = self.drivers
         return float(hazard.rate(hazard.assault_log_hazard(
-            self.p, drv.withdrawal, self.n_fallen / self.n, drv.air_national)))
+            self.p, self.model.exposures.read(self.value, "decision"), drv.withdrawal,
+            drv.air_national))[0])
 
     def _set_local_drivers(self) -> None:
         """The drivers that differ by district (air cover, garrisons, scoped arrears and brake),
@@ -265,9 +260,9 @@ class Campaign:
 
     def _fall(self, j: int) -> None:
         now, p, geo = self.env.now, self.p, self.model.geo
-        momentum = self.n_fallen / self.n
         negotiated = self.draws.u_mode[j] < hazard.negotiated_probability(
-            p, self.drivers.district_pay[j], momentum, float(geo.is_capital[j]))
+            p, self.model.exposures.read(self.value, "mode", [j]),
+            self.drivers.district_pay[j], float(geo.is_capital[j]))[0]
         self._mark(j, now, NEGOTIATED if negotiated else FIGHT)
         self._log(now, "fall", geo.pcodes[j], "negotiated" if negotiated else "fight")
         if j == geo.kabul_row:
@@ -277,22 +272,25 @@ class Campaign:
             self._log(now, "end", "kabul", "the republic falls")
 
     def _mark(self, j: int, now: float, mode: int) -> None:
-        geo = self.model.geo
+        ex = self.model.exposures
         self.fallen[j] = True
         self.exposed[j] = 0.0
         self.local_rate[j] = 0.0
         self.remaining[j] = np.inf
-        if not geo.is_capital[j]:          # a province's count is of its rural districts
-            self.province_fallen[geo.province_index[j]] += 1
-        self.ring_fallen += int(self.model.cov.ring_member[j])
         self.fall_time[j] = now
         self.mode[j] = mode
-        self.n_fallen += 1
-        self.capitals_fallen += int(geo.is_capital[j] and j != geo.kabul_row)
-        sl = slice(geo.nb_indptr[j], geo.nb_indptr[j + 1])
-        neighbours = geo.nb_indices[sl]
-        self.neighbour_share[neighbours] += self.model.incoming_weight[sl]
-        self._refresh_local(neighbours)
+        # every declared exposure takes column j of its W; the districts whose own exposure
+        # changed (the neighbours, for the shipped declaration) get their own factor recomputed
+        sl = ex.entries(j)
+        target = ex.src_target[sl]
+        self.exposure[target] += ex.src_weight[sl]
+        self.value[target] = self.exposure[target] / ex.denominator[target]
+        touched = ex.src_district[sl]
+        touched = touched[touched >= 0]
+        if ex.district_exposures > 1:
+            touched = np.unique(touched)
+        if len(touched):
+            self._refresh_local(touched)
 
     def result(self) -> Outcomes:
         return Outcomes(self.fall_time, self.mode, float(self.assault_time),

@@ -57,6 +57,12 @@ the share fallen of the districts in the provinces around Kabul, W the withdrawa
 G = 1 once Kabul has fallen, G_c(t) the timeline's garrison driver over city c (0 unless a
 scenario reinforces it), and P_c, P_K the arrears in force in the capital's (Kabul's) own district.
 
+M, N_i, E_c, C and R are *exposures*: shares of something fallen, X = W . fallen / d, declared once
+with their terms (which rule reads them, through which parameter, with which sign) in
+:mod:`sim.exposures`; :func:`add_exposure_terms` adds the declared terms where the formulas above
+write them, so a new exposure-based mechanism is a declaration there and a parameter row, and
+both engines, which keep every declared exposure by its ``W``, need no edit.
+
 The rural rule is split into a nationwide factor (the same for every district of a replicate)
 and the district's own factor, because the batch engine exploits that split; their sum *is* the
 rule, and :func:`district_log_hazard` writes it in one line. The nationwide factor holds the
@@ -78,6 +84,7 @@ from functools import cached_property
 
 import numpy as np
 
+from .exposures import terms_of
 from .geography import Geography
 from .parameters import Params
 
@@ -130,12 +137,6 @@ class Covariates:
     capital_rows: np.ndarray     # (34,) rows of capitals, province order
     kabul_slot: int              # position of Kabul in capital_rows
     province_index: np.ndarray   # (n,)
-    # Shares are counted in integers and divided at the end, so they are exact whatever the
-    # order of the falls or the size of a batch of replicates (reproducibility bit for bit).
-    province_members: np.ndarray  # (n, n_provinces) int: 1 for a province's rural districts
-    province_sizes: np.ndarray    # (n_provinces,) rural districts per province
-    ring_member: np.ndarray       # (n,) int: 1 for districts of the provinces around Kabul
-    ring_size: int
 
     @cached_property
     def at_capitals(self) -> "CapitalCovariates":
@@ -148,25 +149,9 @@ class Covariates:
         """The district covariates of the rural rule, for some rows (all by default)."""
         return LocalCovariates(*(getattr(self, name)[rows] for name in LocalCovariates.NAMES))
 
-    def encirclement(self, fallen) -> np.ndarray:
-        """Share of each province's rural districts fallen, from (n,) or (R, n) fallen flags."""
-        return self.encirclement_from_counts(np.asarray(fallen, dtype=np.int64) @ self.province_members)
-
-    def encirclement_from_counts(self, counts) -> np.ndarray:
-        return counts / self.province_sizes
-
-    def ring_share(self, fallen) -> np.ndarray:
-        return (np.asarray(fallen, dtype=np.int64) @ self.ring_member) / self.ring_size
-
     @classmethod
     def build(cls, geo: Geography, focus_regions) -> "Covariates":
         rural = ~geo.is_capital
-        n_prov = geo.n_provinces
-        members = np.zeros((geo.n, n_prov), dtype=np.int64)
-        members[np.flatnonzero(rural), geo.province_index[rural]] = 1
-        sizes = np.maximum(members.sum(axis=0), 1).astype(float)
-        kabul = geo.province_by_name("Kabul")
-        ring = np.isin(geo.province_index, sorted(geo.province_neighbours[kabul.index]))
         capital_rows = geo.capital_rows
         voters = geo.registered_voters
         median = np.nanmedian(voters[capital_rows])
@@ -183,8 +168,7 @@ class Covariates:
             ring=np.asarray(geo.capital_ring, dtype=float), rural=rural,
             capital_rows=capital_rows,
             kabul_slot=int(np.flatnonzero(capital_rows == geo.kabul_row)[0]),
-            province_index=geo.province_index, province_members=members, province_sizes=sizes,
-            ring_member=ring.astype(np.int64), ring_size=max(int(ring.sum()), 1))
+            province_index=geo.province_index)
 
 
 # --------------------------------------------------------------------------- from log-hazard to rate
@@ -201,6 +185,24 @@ def rate(log_hazard):
     return np.exp(np.minimum(log_hazard, MAX_LOG_RATE))
 
 
+# --------------------------------------------------------------------------- declared terms
+
+def add_exposure_terms(log_hazard, p: Params, x, rule: str, scope: str | None = None):
+    """``log_hazard`` plus the terms :mod:`sim.exposures` declares for ``rule`` (and, for the rural
+    rule, ``scope``), each ``sign * parameter * (exposure - centre)``, in declaration order.
+
+    ``x`` maps an exposure's name to its value. The terms are added one by one, left to right, as
+    the written formula would add them, so the declared form gives the formula's numbers to the
+    bit."""
+    for exposure, parameter, adds, centre in terms_of(rule, scope):
+        v = x[exposure]
+        if centre:
+            v = v - centre
+        term = getattr(p, parameter) * v
+        log_hazard = log_hazard + term if adds else log_hazard - term
+    return log_hazard
+
+
 # --------------------------------------------------------------------------- rural districts
 
 def pay_effect(p: Params, pay):
@@ -209,12 +211,13 @@ def pay_effect(p: Params, pay):
     return s * -np.expm1(-np.asarray(pay, dtype=float) / s)
 
 
-def nationwide_log_pressure(p: Params, momentum, pay, mobilization, government_gone):
-    """The part of the rural rule shared by every district of a replicate (``pay`` and
-    ``mobilization``: the national levels)."""
-    return (np.log(p.base_rate) + p.taliban_strength + p.rural_defence
-            + p.b_momentum * momentum + p.b_pay * pay_effect(p, pay)
-            - p.b_mobilization * mobilization + p.b_government_gone * government_gone)
+def nationwide_log_pressure(p: Params, x, pay, mobilization, government_gone):
+    """The part of the rural rule shared by every district of a replicate: its national exposures
+    (``x``; the bandwagon M) and drivers (``pay`` and ``mobilization``: the national levels)."""
+    log = add_exposure_terms(np.log(p.base_rate) + p.taliban_strength + p.rural_defence,
+                             p, x, "rural", "national")
+    return (log + p.b_pay * pay_effect(p, pay) - p.b_mobilization * mobilization
+            + p.b_government_gone * government_gone)
 
 
 def scoped_levels_offset(p: Params, pay, national_pay, mobilization, national_mobilization):
@@ -228,36 +231,39 @@ def scoped_levels_offset(p: Params, pay, national_pay, mobilization, national_mo
             - p.b_mobilization * (np.asarray(mobilization, dtype=float) - national_mobilization))
 
 
-def local_log_hazard(p: Params, neighbour_share, air, c: LocalCovariates, scoped_levels=0.0):
-    """A district's own part of the rural rule: its neighbours, its air cover, its covariates, and
-    (``scoped_levels``, from :func:`scoped_levels_offset`) its own arrears and brake where a
-    scoped event set them. Adding the 0.0 of an unscoped district changes no bit."""
-    return (p.b_neighbour * neighbour_share - p.b_air * air * c.reach
+def local_log_hazard(p: Params, x, air, c: LocalCovariates, scoped_levels=0.0):
+    """A district's own part of the rural rule: its district exposures (``x``; its neighbours
+    fallen), its air cover, its covariates, and (``scoped_levels``, from
+    :func:`scoped_levels_offset`) its own arrears and brake where a scoped event set them. Adding
+    the 0.0 of an unscoped district changes no bit."""
+    return (add_exposure_terms(0.0, p, x, "rural", "district") - p.b_air * air * c.reach
             - p.b_reach * c.reach + p.b_border * c.pakistan + p.b_focus * c.focus
             - p.b_presence * c.presence + p.b_highway * c.highway + p.b_crossing * c.crossing
             + p.b_ring * c.ring - p.b_resistance * c.resistance + scoped_levels)
 
 
-def district_log_hazard(p: Params, momentum, pay, mobilization, government_gone, neighbour_share,
-                        air, c: LocalCovariates, national_pay=None, national_mobilization=None):
-    """Log surrender hazard of a rural district (per day): the rule, in one line. ``pay`` and
-    ``mobilization`` are the levels in force in the district; ``national_pay`` and
-    ``national_mobilization`` the national ones (by default the same: an unscoped timeline)."""
+def district_log_hazard(p: Params, x, pay, mobilization, government_gone, air, c: LocalCovariates,
+                        national_pay=None, national_mobilization=None):
+    """Log surrender hazard of a rural district (per day): the rule, in one line. ``x`` holds its
+    exposures (national and its own); ``pay`` and ``mobilization`` are the levels in force in the
+    district; ``national_pay`` and ``national_mobilization`` the national ones (by default the
+    same: an unscoped timeline)."""
     P = pay if national_pay is None else national_pay
     B = mobilization if national_mobilization is None else national_mobilization
-    return (nationwide_log_pressure(p, momentum, P, B, government_gone)
-            + local_log_hazard(p, neighbour_share, air, c,
-                               scoped_levels_offset(p, pay, P, mobilization, B)))
+    return (nationwide_log_pressure(p, x, P, B, government_gone)
+            + local_log_hazard(p, x, air, c, scoped_levels_offset(p, pay, P, mobilization, B)))
 
 
 # --------------------------------------------------------------------------- the assault decision
 
-def assault_log_hazard(p: Params, withdrawal, momentum, air_national):
-    """Log hazard (per day) that the Taliban turn on the provincial capitals."""
+def assault_log_hazard(p: Params, x, withdrawal, air_national):
+    """Log hazard (per day) that the Taliban turn on the provincial capitals (``x``: the national
+    exposures)."""
     with np.errstate(divide="ignore"):
         base = np.log(p.assault_rate)
-    return (base + p.taliban_strength + p.assault_b_withdrawal * (withdrawal - 1.0)
-            + p.assault_b_share * (momentum - 0.5) - p.assault_b_air * air_national)
+    log = add_exposure_terms(base + p.taliban_strength + p.assault_b_withdrawal * (withdrawal - 1.0),
+                             p, x, "decision")
+    return log - p.assault_b_air * air_national
 
 
 def assault_threshold(p: Params, u):
@@ -269,35 +275,36 @@ def assault_threshold(p: Params, u):
 
 # --------------------------------------------------------------------------- capitals and Kabul
 
-def capital_log_hazard(p: Params, encirclement, cascade, momentum, pay, air, reach,
-                       distance_100km, focus, city_size, resistance, government_gone, garrison=0.0):
-    """Log hazard of a provincial capital once the assault on cities has begun (``pay``: the
-    arrears in force in the city's district; ``garrison``: the timeline's garrison driver over the
-    city, a log-hazard decrease)."""
-    return (np.log(p.cap_base_rate) + p.taliban_strength + p.capital_garrison - garrison
-            + p.cap_b_encircle * encirclement + p.cap_b_cascade * cascade
-            + p.cap_b_forces * momentum + p.b_pay * pay_effect(p, pay) - p.b_air * air * reach
+def capital_log_hazard(p: Params, x, pay, air, reach, distance_100km, focus, city_size, resistance,
+                       government_gone, garrison=0.0):
+    """Log hazard of a provincial capital once the assault on cities has begun (``x``: the
+    exposures the capitals' rule reads, per capital; ``pay``: the arrears in force in the city's
+    district; ``garrison``: the timeline's garrison driver over the city, a log-hazard
+    decrease)."""
+    log = add_exposure_terms(np.log(p.cap_base_rate) + p.taliban_strength + p.capital_garrison
+                             - garrison, p, x, "capital")
+    return (log + p.b_pay * pay_effect(p, pay) - p.b_air * air * reach
             + p.b_government_gone * government_gone
             + p.cap_b_distance * distance_100km + p.cap_b_focus * focus - p.cap_b_size * city_size
             - p.b_resistance * resistance)
 
 
-def kabul_log_hazard(p: Params, cascade, ring, momentum, pay, air, reach, garrison=0.0):
-    """Log hazard that Kabul falls, once the assault has begun (``pay``: the arrears in Kabul's
-    district)."""
-    return (np.log(p.kabul_base_rate) + p.taliban_strength + p.capital_garrison - garrison
-            + p.kabul_b_capitals * cascade + p.kabul_b_ring * ring + p.cap_b_forces * momentum
-            + p.b_pay * pay_effect(p, pay) - p.b_air * air * reach)
+def kabul_log_hazard(p: Params, x, pay, air, reach, garrison=0.0):
+    """Log hazard that Kabul falls, once the assault has begun (``x``: the exposures Kabul's rule
+    reads; ``pay``: the arrears in Kabul's district)."""
+    log = add_exposure_terms(np.log(p.kabul_base_rate) + p.taliban_strength + p.capital_garrison
+                             - garrison, p, x, "kabul")
+    return log + p.b_pay * pay_effect(p, pay) - p.b_air * air * reach
 
 
 # --------------------------------------------------------------------------- other parts of the rule
 
-def negotiated_probability(p: Params, pay, momentum, is_capital):
+def negotiated_probability(p: Params, x, pay, is_capital):
     """Probability that a fall is a negotiated surrender rather than a fight (``pay``: the
     arrears in force in the falling district, its own where a scoped event set them: unpaid
     soldiers are the ones who take a deal)."""
-    logit = (p.mode_intercept + p.mode_b_pay * pay + p.mode_b_momentum * momentum
-             + p.mode_capital_offset * is_capital)
+    logit = add_exposure_terms(p.mode_intercept + p.mode_b_pay * pay, p, x, "mode")
+    logit = logit + p.mode_capital_offset * is_capital
     return 1.0 / (1.0 + np.exp(-logit))
 
 

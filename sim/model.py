@@ -10,8 +10,8 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Sequence
 
-import numpy as np
 
+from .exposures import ExposureSet
 from .geography import Geography
 from .hazard import Covariates
 from .timeline import DEFAULT_END, CompiledTimeline, Event, compile_timeline
@@ -27,17 +27,14 @@ class Model:
     geo: Geography
     cov: Covariates
     timeline: CompiledTimeline
-    # For each CSR entry (row j -> neighbour i): j's weight in i's neighbour share, so a fall of
-    # j raises N_i by exactly this much.
-    incoming_weight: np.ndarray
+    # The shares of something fallen that the rule reads (sim.exposures), compiled for geo
+    exposures: ExposureSet
 
     @classmethod
     def build(cls, geo: Geography, events: Sequence[Event], focus_regions: Sequence[str],
               end: dt.date = DEFAULT_END) -> "Model":
-        totals = np.add.reduceat(geo.nb_border_km, geo.nb_indptr[:-1])
-        incoming = geo.nb_border_km / totals[geo.nb_indices]
         return cls(geo=geo, cov=Covariates.build(geo, focus_regions),
-                   timeline=compile_timeline(events, geo, end), incoming_weight=incoming)
+                   timeline=compile_timeline(events, geo, end), exposures=ExposureSet.build(geo))
 
     @property
     def n(self) -> int:

@@ -31,14 +31,16 @@ def rural(p, **drivers):
              air=0.5, **LOCAL)
     d.update(drivers)
     local = hazard.LocalCovariates(*(d.pop(k) for k in hazard.LocalCovariates.NAMES))
-    return hazard.district_log_hazard(p, c=local, **d)
+    x = {"momentum": d.pop("momentum"), "neighbours": d.pop("neighbour_share")}
+    return hazard.district_log_hazard(p, x, c=local, **d)
 
 
 def capital(p, **drivers):
     d = dict(encirclement=0.5, cascade=0.2, momentum=0.5, pay=2.0, air=0.3, reach=0.8,
              distance_100km=3.0, focus=0.0, city_size=0.2, resistance=0.0, government_gone=0.0)
     d.update(drivers)
-    return hazard.capital_log_hazard(p, **d)
+    x = {name: d.pop(name) for name in ("encirclement", "cascade", "momentum")}
+    return hazard.capital_log_hazard(p, x, **d)
 
 
 # Each row: coefficient, driver keyword, direction (+1: hazard rises with the driver).
@@ -59,13 +61,14 @@ DECISION_TERMS = [("assault_b_withdrawal", "withdrawal", +1), ("assault_b_share"
 
 
 def kabul(p, cascade=0.3, ring=0.3, momentum=0.5, pay=2.0, air=0.3, reach=0.9):
-    return hazard.kabul_log_hazard(p, cascade, ring, momentum, pay, air, reach)
+    x = {"cascade": cascade, "kabul_ring": ring, "momentum": momentum}
+    return hazard.kabul_log_hazard(p, x, pay, air, reach)
 
 
 def decision(p, **drivers):
     d = dict(withdrawal=0.6, momentum=0.4, air_national=0.5)
     d.update(drivers)
-    return hazard.assault_log_hazard(p, **d)
+    return hazard.assault_log_hazard(p, {"momentum": d.pop("momentum")}, **d)
 
 
 @settings(max_examples=60, deadline=None)
@@ -161,9 +164,11 @@ def test_negotiated_surrender_grows_with_arrears_and_momentum(lo, hi, m_lo, m_hi
     lo, hi = sorted((lo, hi))
     m_lo, m_hi = sorted((m_lo, m_hi))
     p = params()
-    assert hazard.negotiated_probability(p, hi, m_hi, 0.0) >= hazard.negotiated_probability(p, lo, m_lo, 0.0)
+    def prob(p, pay, m):
+        return hazard.negotiated_probability(p, {"momentum": m}, pay, 0.0)
+    assert prob(p, hi, m_hi) >= prob(p, lo, m_lo)
     p0 = params(mode_b_pay=0.0, mode_b_momentum=0.0)
-    assert hazard.negotiated_probability(p0, hi, m_hi, 0.0) == hazard.negotiated_probability(p0, lo, m_lo, 0.0)
+    assert prob(p0, hi, m_hi) == prob(p0, lo, m_lo)
 
 
 def test_levers_shift_only_their_own_hazards():
@@ -181,9 +186,10 @@ def test_levers_shift_only_their_own_hazards():
 def test_the_rule_is_the_sum_of_its_nationwide_and_local_parts():
     p = params()
     c = hazard.LocalCovariates(0.6, 1.0, 1.0, 1.0, -0.4, 1.0, 1.0, 1.0)
-    whole = hazard.district_log_hazard(p, 0.5, 2.0, 1.0, 1.0, 0.4, 0.35, c)
-    parts = (hazard.nationwide_log_pressure(p, 0.5, 2.0, 1.0, 1.0)
-             + hazard.local_log_hazard(p, 0.4, 0.35, c))
+    x = {"momentum": 0.5, "neighbours": 0.4}
+    whole = hazard.district_log_hazard(p, x, 2.0, 1.0, 1.0, 0.35, c)
+    parts = (hazard.nationwide_log_pressure(p, x, 2.0, 1.0, 1.0)
+             + hazard.local_log_hazard(p, x, 0.35, c))
     assert whole == parts
 
 

@@ -408,10 +408,11 @@ def test_the_split_rule_does_not_depend_on_the_national_level_it_is_split_around
     from sim.parameters import defaults
     p = Params({**defaults(), "b_pay": 0.7, "b_mobilization": 0.9})
     c = hazard.LocalCovariates(0.6, 1.0, 1.0, 0.0, -0.4, 1.0, 0.0, 1.0)
-    whole = hazard.district_log_hazard(p, 0.4, own, b_own, 0.0, 0.3, 0.5, c)
-    split = hazard.district_log_hazard(p, 0.4, own, b_own, 0.0, 0.3, 0.5, c,
+    x = {"momentum": 0.4, "neighbours": 0.3}
+    whole = hazard.district_log_hazard(p, x, own, b_own, 0.0, 0.5, c)
+    split = hazard.district_log_hazard(p, x, own, b_own, 0.0, 0.5, c,
                                        national_pay=national, national_mobilization=b_national)
     assert split == pytest.approx(whole, abs=1e-12)
-    unscoped = (hazard.nationwide_log_pressure(p, 0.4, own, b_own, 0.0)
-                + hazard.local_log_hazard(p, 0.3, 0.5, c))
+    unscoped = (hazard.nationwide_log_pressure(p, x, own, b_own, 0.0)
+                + hazard.local_log_hazard(p, x, 0.5, c))
     assert whole == unscoped          # exactly: the offset of an unscoped district is 0.0
