@@ -291,7 +291,10 @@ class _BatchRun:
         h = hazard.rate(hazard.local_log_hazard(
             _RowParams(self.p_cols, row, flat=True), x, air, cov.local(nb), scoped))
         tau = self.tau[row]
-        D_all[flat] = tau + (D_all[flat] - tau) * h_old / h
+        D = D_all[flat]
+        # an unchanged rate keeps its deadline as it is (tau + (D - tau) can round away from D),
+        # so declaring a mechanism whose coefficient is zero changes no bit
+        D_all[flat] = np.where(h == h_old, D, tau + (D - tau) * h_old / h)
         h_all[flat] = h
 
     def _refresh_capitals(self, idx) -> None:
