@@ -165,7 +165,7 @@ class Covariates:
         members = np.zeros((geo.n, n_prov), dtype=np.int64)
         members[np.flatnonzero(rural), geo.province_index[rural]] = 1
         sizes = np.maximum(members.sum(axis=0), 1).astype(float)
-        kabul = geo.province_by_name("Kabul")
+        kabul = geo.capital_province
         ring = np.isin(geo.province_index, sorted(geo.province_neighbours[kabul.index]))
         capital_rows = geo.capital_rows
         voters = geo.registered_voters
@@ -174,7 +174,7 @@ class Covariates:
         return cls(
             reach=geo.reach.copy(), pakistan=geo.pakistan_border.astype(float),
             focus=geo.in_regions(focus_regions).astype(float),
-            southern=geo.in_regions(["Southern"]).astype(float),
+            southern=geo.in_regions(geo.theatre.prior_regions).astype(float),
             distance_100km=geo.distance_to_kabul_km / 100.0, city_size=size,
             resistance=np.asarray(geo.local_resistance, dtype=float),
             presence=np.asarray(geo.state_presence, dtype=float),

@@ -14,7 +14,7 @@ import numpy as np
 
 from .geography import Geography
 from .hazard import Covariates
-from .timeline import DEFAULT_END, CompiledTimeline, Event, compile_timeline
+from .timeline import CompiledTimeline, Event, compile_timeline
 
 #: Fall modes recorded per district (fall_times.npz ``mode``).
 HELD, NEGOTIATED, FIGHT, HELD_AT_START = 0, 1, 2, 3
@@ -33,7 +33,7 @@ class Model:
 
     @classmethod
     def build(cls, geo: Geography, events: Sequence[Event], focus_regions: Sequence[str],
-              end: dt.date = DEFAULT_END) -> "Model":
+              end: dt.date | None = None) -> "Model":
         totals = np.add.reduceat(geo.nb_border_km, geo.nb_indptr[:-1])
         incoming = geo.nb_border_km / totals[geo.nb_indices]
         return cls(geo=geo, cov=Covariates.build(geo, focus_regions),
