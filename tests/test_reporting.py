@@ -285,7 +285,7 @@ def test_dates_on_axes_are_one_line():
     import datetime as dt
     from sim.plots import _date_label
     for d in (dt.datetime(2021, 8, 15), dt.datetime(2022, 1, 1)):
-        assert "\n" not in _date_label(mdates.date2num(d))
+        assert "\n" not in _date_label(AFGHANISTAN_2021)(mdates.date2num(d))
 
 
 # ---------------------------------------------------------------------- progress and npz
