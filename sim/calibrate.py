@@ -96,9 +96,9 @@ def calibrate(config: CalibrationConfig | str | Path, *, out: Path | None = None
               as_of: dt.date | None = None, resume: bool = False, workers: int = 1,
               progress: bool = False, geo: Geography | None = None) -> CalibrationResult:
     """Run a calibration (optionally with only the targets known before ``as_of``)."""
-    if not isinstance(config, CalibrationConfig):
-        config = load_config(config)
     geo = geo or load_geography()
+    if not isinstance(config, CalibrationConfig):
+        config = load_config(config, geo.theatre)
     scenario = load_scenario(config.scenario_path, geo)
     targets = load_targets(config.targets_path, geo)
     if as_of is not None:
@@ -180,7 +180,7 @@ def conditioned_replicates(scenario: Scenario, geo: Geography, base: np.ndarray,
     rural[:, NAMES.index("assault_rate")] = 0.0
     res = run_batch(_model_for(scenario, geo, last + dt.timedelta(days=1)), ParameterTable(rural),
                     draw_batch(seed, numbers.ravel(), geo.n))
-    logw = observation_log_weights(res.fall_time, points).reshape(R, candidates)
+    logw = observation_log_weights(res.fall_time, points, geo.theatre).reshape(R, candidates)
     rng = np.random.default_rng([int(seed), 43])
     chosen = []
     for r in range(R):
@@ -201,7 +201,7 @@ def _stage_horizon(stage: str, targets: Targets, config: CalibrationConfig) -> d
         dates = [t.date for t in targets.fitted_districts]
         if targets.facts is not None and targets.facts.weight > 0:
             dates.append(targets.facts.latest)
-        return max(dates) if dates else dt.date(2021, 5, 2)
+        return max(dates) if dates else targets.theatre.start + dt.timedelta(days=1)
     dates = [c.latest for c in targets.capitals] + [c.date for c in targets.constraints]
     last = max(dates) if dates else config.horizon
     return min(config.horizon, last + dt.timedelta(days=7)) if targets.capitals else last

@@ -98,8 +98,10 @@ class CalibrationConfig:
         return tuple(n for s in self.stages for n in s.names)
 
 
-def load_config(path: str | Path) -> CalibrationConfig:
-    """Read and validate a calibration config (``calibration/*.toml``)."""
+def load_config(path: str | Path, theatre=None) -> CalibrationConfig:
+    """Read and validate a calibration config (``calibration/*.toml``) for ``theatre`` (default
+    :func:`sim.theatre.default_theatre`), whose dates bound its horizon."""
+    from .theatre import default_theatre
     from .config_checks import read_config
     path = Path(path)
     data, raw = read_config(path)
@@ -112,8 +114,11 @@ def load_config(path: str | Path) -> CalibrationConfig:
                                "initial_design", "search_generations"}, path, "sampler")
     pred = check.table(data, "predictive", path)
     check.check_keys(pred, {"replicates"}, path, "predictive")
-    horizon = check.date(cal, "horizon", path, "calibration", dt.date(2021, 5, 2),
-                         dt.date(2021, 12, 31), default=dt.date(2021, 8, 31))
+    th = theatre or default_theatre()
+    # from the day after the theatre's start to its default horizon; by default its deadline
+    # (31 August 2021 in Afghanistan)
+    horizon = check.date(cal, "horizon", path, "calibration", th.start + dt.timedelta(days=1),
+                         th.end, default=th.deadline)
     stages_raw = check.table(data, "stages", path)
     check.check_keys(stages_raw, set(STAGES), path, "stages")
     stages = []

@@ -27,7 +27,6 @@ from .posterior import DEFAULT_POSTERIOR
 from .results import write_csv
 from .summary import quantiles
 from .targets import load_targets
-from .timeline import date_of, day_of
 
 #: The goals of the calibration issue, checked in every fit report.
 GOALS = {
@@ -51,7 +50,7 @@ def conditioned(result: CalibrationResult, pred):
     """The predictive's replicates resampled on the counts this calibration saw (for a forecast:
     only those dated before its cut-off)."""
     return condition_on_counts(pred.fall_time, result.targets.fitted_districts,
-                               pred.replicates_per_draw, result.config.seed + 2)
+                               pred.replicates_per_draw, result.config.seed + 2, pred.theatre)
 
 
 def goals_table(report: dict) -> dict:
@@ -116,7 +115,7 @@ def judge(fall_time: np.ndarray, assault_time: np.ndarray, geo, targets, horizon
     """Every measure of the fit, for one ensemble of fall times."""
     report = fit_report(fall_time, geo, targets, horizon)
     aq = quantiles(assault_time, [0.05, 0.5, 0.95])
-    report["assault_start_date"] = {k: (date_of(v).isoformat() if np.isfinite(v) else None)
+    report["assault_start_date"] = {k: (geo.theatre.date_of(v).isoformat() if np.isfinite(v) else None)
                                     for k, v in zip(("q05", "q50", "q95"), aq)}
     report["coherence"] = coherence(fall_time, geo)
     report["district_skill"] = district_validation(fall_time)
@@ -220,34 +219,43 @@ def _write_common(result: CalibrationResult, pred, report: dict, tmp: Path) -> N
 
 
 def forecast_summary(pred, as_of: dt.date, rows: np.ndarray | None = None) -> dict:
-    """What the forecast says about Kabul and the capitals (``rows``: a resampling of the
-    replicates, e.g. conditioned on the counts known at the cut-off)."""
+    """What the forecast says about the capital (Kabul) and the provincial capitals (``rows``: a
+    resampling of the replicates, e.g. conditioned on the counts known at the cut-off). Keys and
+    dates are the theatre's (``kabul_80_interval_contains_2021_08_15``: its recorded fall)."""
+    th = pred.theatre
+    cap, stamp, fell = th.capital_key, th.stamp, th.capital_fell
     rows = np.arange(pred.replicates) if rows is None else rows
     kab = pred.kabul_fall_time[rows]
     q = quantiles(kab, [0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95])
     keys = ["q05", "q10", "q25", "q50", "q75", "q90", "q95"]
-    caps = pred.fallen_by(dt.date(2021, 8, 15), capitals=True)[rows]
+    caps = pred.fallen_by(fell, capitals=True)[rows]
     lo80, hi80 = q[1], q[5]
-    aug15 = day_of(dt.date(2021, 8, 15))
-    return {
+    fell_day = th.day_of(fell)
+    # the record: capitals fallen by the capital's own fall (provinces.csv: 33 of 34 in 2021)
+    record = sum(1 for p in pred.geo.provinces if p.fell_on and p.fell_on <= fell.isoformat())
+    out = {
         "as_of": as_of.isoformat(),
         "replicates": int(len(rows)),
-        "kabul_fall_date": {k: (date_of(v).isoformat() if np.isfinite(v) else None)
-                            for k, v in zip(keys, q)},
-        "kabul_80_interval_contains_2021_08_15": bool(lo80 <= aug15 + 1 and hi80 >= aug15),
-        "kabul_80_interval_width_days": float(hi80 - lo80) if np.isfinite(hi80) else None,
-        "p_kabul_falls_by_2021_08_31": float((kab < day_of(dt.date(2021, 8, 31)) + 1).mean()),
-        "p_kabul_falls_by_2021_12_31": float((kab < day_of(dt.date(2021, 12, 31)) + 1).mean()),
-        "capitals_fallen_by_2021_08_15": {"q05": float(np.quantile(caps, 0.05)),
-                                          "q50": float(np.quantile(caps, 0.5)),
-                                          "q95": float(np.quantile(caps, 0.95)), "record": 33},
-        "what_happened": "Kabul fell on 2021-08-15; 33 of 34 capitals had fallen by then (provinces.csv).",
+        f"{cap}_fall_date": {k: (th.date_of(v).isoformat() if np.isfinite(v) else None)
+                             for k, v in zip(keys, q)},
+        f"{cap}_80_interval_contains_{stamp(fell)}": bool(lo80 <= fell_day + 1 and hi80 >= fell_day),
+        f"{cap}_80_interval_width_days": float(hi80 - lo80) if np.isfinite(hi80) else None,
+        f"p_{cap}_falls_by_{stamp(th.deadline)}": float((kab < th.day_of(th.deadline) + 1).mean()),
+        f"p_{cap}_falls_by_{stamp(th.end)}": float((kab < th.day_of(th.end) + 1).mean()),
+        f"capitals_fallen_by_{stamp(fell)}": {"q05": float(np.quantile(caps, 0.05)),
+                                              "q50": float(np.quantile(caps, 0.5)),
+                                              "q95": float(np.quantile(caps, 0.95)), "record": record},
+        "what_happened": f"{th.capital} fell on {fell.isoformat()}; {record} of "
+                         f"{len(pred.geo.provinces)} capitals had fallen by then (provinces.csv).",
+    }
+    if th.name != "afghanistan_2021":
+        return out
+    return {**out,
         "us_estimates": [
             {"issued": "2021-06-23", "estimate": "the government could fall within six months of the "
              "withdrawal (timeline.csv T12)"},
             {"issued": "2021-08-10", "estimate": "Kabul could fall within 30 to 90 days (T32)"},
-            {"issued": "2021-08-13", "estimate": "the Taliban in Kabul within seven days (T36)"}],
-    }
+            {"issued": "2021-08-13", "estimate": "the Taliban in Kabul within seven days (T36)"}]}
 
 
 def write_forecast(result: CalibrationResult, out: Path, *, replicates: int, workers: int,

@@ -50,15 +50,14 @@ import numpy as np
 from .ensemble import ParameterSource, check_replicates_per_draw, resolve_parameter_source, run
 from .errors import UserError
 from .geography import Geography, load_geography
-from .measures import (ALIASES, AUG15, AUG31, HEADLINE, OUTCOMES, Outcome,  # noqa: F401
-                       held_on, kabul_day, kabul_fallen_by, outcome_key)
+from .measures import (ALIASES, Outcome, headline, held_on, kabul_day,  # noqa: F401
+                       kabul_fallen_by, outcome_key, outcomes)
 from .conditioning import Conditioned, condition_on_counts
 from .conditioning import check_replicates_per_draw as check_conditionable
 from .results import EnsembleResult
 from .scenario import Scenario, load_scenario
 from .summary import iso_or_blank, quantiles
 
-DEC31 = dt.date(2021, 12, 31)
 Z90 = 1.6448536269514722
 #: Replicates per posterior draw in a comparison unless told otherwise.
 DEFAULT_REPLICATES_PER_DRAW = 10
@@ -174,6 +173,29 @@ class Comparison:
         return list(self.results)
 
     @property
+    def theatre(self):
+        """The theatre compared (every scenario runs on the baseline's geography)."""
+        return self.base.theatre
+
+    @property
+    def outcomes(self) -> dict[str, Outcome]:
+        """Outcome name -> definition, named by the theatre's capital and dates
+        (:func:`sim.measures.outcomes`)."""
+        return outcomes(self.theatre)
+
+    @property
+    def headline(self) -> list[str]:
+        return headline(self.outcomes)
+
+    @property
+    def capital_days(self) -> str:
+        """The first headline outcome: days the capital holds (``kabul_days``)."""
+        return self.headline[0]
+
+    def _key(self, outcome: str | None) -> str:
+        return self.capital_days if outcome is None else outcome_key(outcome, self.outcomes)
+
+    @property
     def base(self) -> EnsembleResult:
         return self.results[self.baseline]
 
@@ -198,7 +220,7 @@ class Comparison:
 
     def outcome(self, name: str, outcome: str, structure: str | None = None) -> np.ndarray:
         res = self.structures[structure] if structure else self.results
-        return OUTCOMES[outcome_key(outcome)].per_replicate(res[name])
+        return self.outcomes[self._key(outcome)].per_replicate(res[name])
 
     # ------------------------------------------------------------------ conditioning
     def condition_on(self, points, seed: int | None = None) -> Conditioned:
@@ -216,33 +238,35 @@ class Comparison:
         check_conditionable(self.replicates_per_draw)
         self.conditioning = condition_on_counts(self.base.fall_time, points,
                                                 self.replicates_per_draw,
-                                                self.seed if seed is None else seed)
+                                                self.seed if seed is None else seed,
+                                                self.theatre)
         return self.conditioning
 
     # ------------------------------------------------------------------ effects
     def _effect_in(self, results: dict[str, EnsembleResult], name: str, key: str,
                    rows: np.ndarray | None = None) -> dict:
-        f = OUTCOMES[key].per_replicate
+        table = self.outcomes
+        f = table[key].per_replicate
         fixed = results[name].source.kind == "fixed" and results[self.baseline].source.kind == "fixed"
         diff, groups = f(results[name]) - f(results[self.baseline]), self.groups
         if rows is not None:
             diff, groups = diff[rows], groups[rows]
         e = decompose(diff, groups, between_zero=fixed)
-        e.update(base=self.baseline, outcome=key, unit=OUTCOMES[key].unit, scenario=name)
+        e.update(base=self.baseline, outcome=key, unit=table[key].unit, scenario=name)
         return e
 
-    def conditioned_effect(self, name: str, outcome: str = "kabul_days") -> dict:
+    def conditioned_effect(self, name: str, outcome: str | None = None) -> dict:
         """The paired effect on the replicates conditioned on the recorded countryside
         (:meth:`condition_on` first); the same keys as :meth:`effect` for one structure."""
         if self.conditioning is None:
             raise UserError("not conditioned; call condition_on first", argument="conditioning")
-        key = outcome_key(outcome)
+        key = self._key(outcome)
         e = self._effect_in(self.results, name, key, self.conditioning.indices)
         e.update(conditioned_on=list(self.conditioning.points),
                  effective_replicates=self.conditioning.effective_replicates)
         return e
 
-    def effect(self, name: str, outcome: str = "kabul_days", structure: str | None = None) -> dict:
+    def effect(self, name: str, outcome: str | None = None, structure: str | None = None) -> dict:
         """The paired effect of scenario ``name`` against the baseline on one outcome.
 
         Keys: ``mean``, ``mc_se`` (Monte Carlo standard error of the mean), ``ci90`` (the mean's
@@ -252,12 +276,13 @@ class Comparison:
         ``unit``; with several structures also ``structure_means`` (structure -> mean),
         ``structure_min``/``structure_max`` and ``pooled_pred_q05``/``pooled_pred_q95`` (across
         draws of every structure, each structure weighted equally). ``structure`` picks one
-        structure's results (default: the primary's, the first).
+        structure's results (default: the primary's, the first). ``outcome``: a name of
+        :attr:`outcomes`; default the days the capital holds (``kabul_days``).
         """
-        key = outcome_key(outcome)
+        key = self._key(outcome)
         primary = self.structures[structure] if structure else self.results
         e = self._effect_in(primary, name, key)
-        if key == "kabul_days":
+        if key == self.capital_days:
             held = [np.isnan(primary[n].kabul_fall_time) for n in (name, self.baseline)]
             e["kabul_held_share"] = float((held[0] | held[1]).mean())
         if len(self.structures) > 1 and structure is None:
@@ -271,7 +296,7 @@ class Comparison:
                      pooled_pred_q95=float(np.quantile(pooled, 0.95)) if pooled.size else np.nan)
         return e
 
-    def whatifs(self, outcome: str = "kabul_days") -> list[str]:
+    def whatifs(self, outcome: str | None = None) -> list[str]:
         """The what-ifs, largest effect first (by the absolute mean effect on ``outcome``)."""
         others = [n for n in self.names if n != self.baseline]
         sizes = {n: abs(self.effect(n, outcome)["mean"]) for n in others}
@@ -280,7 +305,8 @@ class Comparison:
     def effects(self) -> list[dict]:
         """Every effect as one row (effects.csv): per outcome, what-ifs sorted by size."""
         rows = []
-        for key, oc in OUTCOMES.items():
+        cap = self.theatre.capital_key
+        for key, oc in self.outcomes.items():
             for name in self.whatifs(key):
                 e = self.effect(name, key)
                 row = {"outcome": key, "scenario": name, "base": self.baseline,
@@ -292,15 +318,19 @@ class Comparison:
                                 for k in CONDITIONED_FIELDS})
                 row["draws"] = e["draws"]
                 row["replicates_per_draw"] = self.replicates_per_draw
-                row["kabul_held_share"] = _r(e.get("kabul_held_share", ""))
+                row[f"{cap}_held_share"] = _r(e.get("kabul_held_share", ""))
                 rows.append(row)
         return rows
 
     # ------------------------------------------------------------------ the comparison table
     def table(self) -> list[dict]:
         """comparison.csv: one row per scenario, the baseline first, then the what-ifs by the
-        size of their effect on Kabul. Every column name is snake_case; effect columns are
-        ``<outcome>_effect_<statistic>`` and ``base`` names what they are measured against."""
+        size of their effect on the capital (Kabul). Every column name is snake_case; effect
+        columns are ``<outcome>_effect_<statistic>`` and ``base`` names what they are measured
+        against; names with a capital or a date take the theatre's (``kabul_fall_date_q50``,
+        ``p_kabul_fallen_by_2021_08_31``)."""
+        th = self.theatre
+        cap, stamp, table = th.capital_key, th.stamp, self.outcomes
         rows = []
         for name in [self.baseline] + self.whatifs():
             r = self.results[name]
@@ -308,32 +338,34 @@ class Comparison:
             row = {"scenario": name, "base": self.baseline,
                    "parameter_source": r.source.label, "replicates": r.replicates,
                    "replicates_per_draw": self.replicates_per_draw,
-                   **{f"kabul_fall_date_q{q}": iso_or_blank(v)
+                   **{f"{cap}_fall_date_q{q}": iso_or_blank(v, th)
                       for q, v in zip(("05", "25", "50", "75", "95"), kq)},
-                   "kabul_held_share": round(float(np.isnan(r.kabul_fall_time).mean()), 4),
-                   "p_kabul_fallen_by_2021_08_31": round(float(kabul_fallen_by(r, AUG31).mean()), 4),
-                   "p_kabul_fallen_by_2021_12_31": round(float(kabul_fallen_by(r, DEC31).mean()), 4)}
-            for key in ("capitals_held_at_kabul_fall", "districts_held_at_kabul_fall"):
-                h = OUTCOMES[key].per_replicate(r)
+                   f"{cap}_held_share": round(float(np.isnan(r.kabul_fall_time).mean()), 4),
+                   f"p_{cap}_fallen_by_{stamp(th.deadline)}": round(
+                       float(kabul_fallen_by(r, th.deadline).mean()), 4),
+                   f"p_{cap}_fallen_by_{stamp(th.end)}": round(
+                       float(kabul_fallen_by(r, th.end).mean()), 4)}
+            for key in (f"capitals_held_at_{cap}_fall", f"districts_held_at_{cap}_fall"):
+                h = table[key].per_replicate(r)
                 q = np.quantile(h, [0.05, 0.5, 0.95], method="inverted_cdf")
                 row.update({f"{key}_q05": int(q[0]), f"{key}_q50": int(q[1]),
                             f"{key}_q95": int(q[2]), f"{key}_mean": round(float(h.mean()), 3)})
-            for date in (AUG15, AUG31):
+            for date in (th.capital_fell, th.deadline):
                 for what, caps in (("capitals", True), ("districts", False)):
                     h = held_on(r, date, caps)
                     q = np.quantile(h, [0.05, 0.5, 0.95], method="inverted_cdf")
                     key = f"{what}_held_{date.isoformat().replace('-', '_')}"
                     row.update({f"{key}_q05": int(q[0]), f"{key}_q50": int(q[1]),
                                 f"{key}_q95": int(q[2]), f"{key}_mean": round(float(h.mean()), 3)})
-            for key in OUTCOMES:
+            for key in table:
                 e = self.effect(name, key)
                 row.update(_effect_columns(e, f"{key}_effect_", len(self.structures) > 1))
             if self.conditioning is not None:
                 rows_c = self.conditioning.indices
                 kc = quantiles(r.kabul_fall_time[rows_c], [0.05, 0.5, 0.95])
-                row.update({f"conditioned_kabul_fall_date_q{q}": iso_or_blank(v)
+                row.update({f"conditioned_{cap}_fall_date_q{q}": iso_or_blank(v, th)
                             for q, v in zip(("05", "50", "95"), kc)})
-                for key in HEADLINE:       # the baseline's row too (zero), like its other effects
+                for key in headline(table):       # the baseline's row too (zero), like its other effects
                     c = self.conditioned_effect(name, key)
                     row.update({f"{key}_effect_conditioned_{k}": _r(c[k])
                                 for k in CONDITIONED_FIELDS})
@@ -351,8 +383,9 @@ class Comparison:
         ``district_mean_shift_days``: the mean paired shift of the fall day over districts and
         replicates (censored at the horizon; blank when the fall times were not kept);
         ``p_fallen_by_2021_08_15_base`` and ``_diff``: the mean over its districts of the
-        probability of having fallen by 15 August, and the what-if's difference. Rows are
-        sorted, within each what-if, by the size of the median shift.
+        probability of having fallen by 15 August (the theatre's ``capital_fell``), and the
+        what-if's difference. Rows are sorted, within each what-if, by the size of the median
+        shift.
         """
         if level not in ("province", "region"):
             raise ValueError("level must be 'province' or 'region'")
@@ -370,12 +403,14 @@ class Comparison:
         def ftime(r):
             return None if r.fall_time is None else np.where(np.isnan(r.fall_time), horizon, r.fall_time)
 
-        m_base, p_base, f_base = med(base), base.summary.p_fallen_by(AUG15), ftime(base)
+        fell = base.theatre.capital_fell
+        p_key = f"p_fallen_by_{base.theatre.stamp(fell)}"
+        m_base, p_base, f_base = med(base), base.summary.p_fallen_by(fell), ftime(base)
         rows = []
         for name in self.whatifs():
             r = self.results[name]
             shift = med(r) - m_base
-            dp = r.summary.p_fallen_by(AUG15) - p_base
+            dp = r.summary.p_fallen_by(fell) - p_base
             f_alt = ftime(r)
             paired = (f_alt - f_base).mean(axis=0) if f_alt is not None and f_base is not None else None
             block = []
@@ -390,41 +425,45 @@ class Comparison:
                                                   if len(caps) else ""),
                     "district_mean_shift_days": (round(float(paired[rows_a].mean()), 3)
                                                  if paired is not None else ""),
-                    "p_fallen_by_2021_08_15_base": round(float(p_base[rows_a].mean()), 4),
-                    "p_fallen_by_2021_08_15_diff": round(float(dp[rows_a].mean()), 4)})
+                    f"{p_key}_base": round(float(p_base[rows_a].mean()), 4),
+                    f"{p_key}_diff": round(float(dp[rows_a].mean()), 4)})
             block.sort(key=lambda b: (-abs(b["district_median_shift_days"]),
-                                      -abs(b["p_fallen_by_2021_08_15_diff"]), b[level]))
+                                      -abs(b[f"{p_key}_diff"]), b[level]))
             rows.extend(block)
         return rows
 
     def district_differences(self, name: str) -> dict[str, np.ndarray]:
         """Per district, what-if minus baseline: ``p_fallen_by_2021_08_15`` and
-        ``median_fall_day`` (censored at the horizon), for the difference maps."""
+        ``median_fall_day`` (censored at the horizon), for the difference maps (the date is the
+        theatre's ``capital_fell``)."""
         base, r = self.base, self.results[name]
         horizon = base.model.horizon
-        return {"p_fallen_by_2021_08_15": r.summary.p_fallen_by(AUG15) - base.summary.p_fallen_by(AUG15),
+        fell = base.theatre.capital_fell
+        return {f"p_fallen_by_{base.theatre.stamp(fell)}":
+                r.summary.p_fallen_by(fell) - base.summary.p_fallen_by(fell),
                 "median_fall_day": (np.minimum(r.summary.fall_day_quantile(0.5), horizon)
                                     - np.minimum(base.summary.fall_day_quantile(0.5), horizon))}
 
     # ------------------------------------------------------------------ words
     def findings(self) -> list[str]:
-        """Plain sentences for the report, ranked by the size of the effect on Kabul."""
+        """Plain sentences for the report, ranked by the size of the effect on the capital."""
         out = []
+        capital = self.theatre.capital
         for name in self.whatifs():
-            e = self.effect(name, "kabul_days")
-            caps = self.effect(name, "capitals_held_at_kabul_fall")
+            e = self.effect(name)
+            caps = self.effect(name, self.headline[1])
             verb = "delays" if e["mean"] > 0 else "hastens" if e["mean"] < 0 else "does not move"
-            text = (f"{name}: {verb} the fall of Kabul by {abs(e['mean']):.1f} days on average "
+            text = (f"{name}: {verb} the fall of {capital} by {abs(e['mean']):.1f} days on average "
                     f"(Monte Carlo s.e. {e['mc_se']:.2f}; across posterior draws 5-95%: "
                     f"{_signed(e['pred_q05'])} to {_signed(e['pred_q95'])}")
             if "structure_min" in e:
                 text += (f"; across structures {e['structure_min']:+.1f} to {e['structure_max']:+.1f}"
                          f", pooled draws {_signed(e['pooled_pred_q05'])} to "
                          f"{_signed(e['pooled_pred_q95'])}")
-            text += (f"); other capitals still held when Kabul falls {caps['mean']:+.1f} "
+            text += (f"); other capitals still held when {capital} falls {caps['mean']:+.1f} "
                      f"(draws 5-95%: {_signed(caps['pred_q05'])} to {_signed(caps['pred_q95'])}).")
             if e.get("kabul_held_share", 0) > 0:
-                text += (f" Kabul holds to the horizon in {e['kabul_held_share']:.0%} of the paired "
+                text += (f" {capital} holds to the horizon in {e['kabul_held_share']:.0%} of the paired "
                          "replicates of one or both scenarios: the delay is a lower bound.")
             out.append(text)
         return out

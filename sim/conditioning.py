@@ -32,21 +32,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .timeline import day_of
 
-
-def counts_at(fall_time: np.ndarray, points: tuple) -> np.ndarray:
+def counts_at(fall_time: np.ndarray, points: tuple, theatre) -> np.ndarray:
     """(R, K): districts fallen by the end of each checkpoint's day, per replicate.
 
     ``points``: the record's dated counts, read by their fields (``id``, ``date``, ``districts``,
     ``tolerance``, ``weight``: :class:`sim.targets.CountTarget`), so this module sits below the
-    calibration layer and the what-if comparison can use it."""
-    ends = np.array([day_of(t.date) + 1.0 for t in points])
+    calibration layer and the what-if comparison can use it. Days are on ``theatre``'s clock
+    (:class:`sim.theatre.Theatre`, the simulation's ``geo.theatre``)."""
+    ends = np.array([theatre.day_of(t.date) + 1.0 for t in points])
     with np.errstate(invalid="ignore"):
         return (fall_time[:, None, :] < ends[None, :, None]).sum(axis=2).astype(float)
 
 
-def observation_log_weights(fall_time: np.ndarray, points: tuple) -> np.ndarray:
+def observation_log_weights(fall_time: np.ndarray, points: tuple, theatre) -> np.ndarray:
     """(R,) log-likelihood of the recorded counts given each replicate's simulated counts."""
     points = tuple(t for t in points if t.weight > 0)
     if not points:
@@ -54,7 +53,7 @@ def observation_log_weights(fall_time: np.ndarray, points: tuple) -> np.ndarray:
     obs = np.array([t.districts for t in points])
     sd = np.array([t.tolerance * t.districts for t in points])
     w = np.array([t.weight for t in points])
-    z = (counts_at(fall_time, points) - obs) / sd
+    z = (counts_at(fall_time, points, theatre) - obs) / sd
     return -0.5 * (w * z * z).sum(axis=1)
 
 
@@ -84,12 +83,12 @@ class Conditioned:
 
 
 def condition_on_counts(fall_time: np.ndarray, points: tuple,
-                        replicates_per_draw: int, seed: int) -> Conditioned:
+                        replicates_per_draw: int, seed: int, theatre) -> Conditioned:
     """Resample the replicates of each posterior draw in proportion to how well their countryside
     matches the recorded counts. A trailing incomplete group is treated as its own draw."""
     R = len(fall_time)
     m = max(int(replicates_per_draw), 1)
-    logw = observation_log_weights(fall_time, points)
+    logw = observation_log_weights(fall_time, points, theatre)
     rng = np.random.default_rng([int(seed), 7])
     indices = np.empty(R, dtype=np.int64)
     ess = 0.0

@@ -45,7 +45,7 @@ import numpy as np
 
 from .errors import DataError
 from .geography import DATA_DIR, Geography, load_geography
-from .timeline import START
+from .theatre import default_theatre
 
 FACTS_FILE = DATA_DIR / "district_facts.csv"
 
@@ -58,8 +58,12 @@ HELD_KINDS = frozenset({"repelled", "held"})
 DATED_KINDS = frozenset({"captured"})
 SPLITS = ("fit", "holdout")
 
-#: Simulated window: facts outside it are kept in the file (flagged ``in_window=0``) but not scored.
-WINDOW = (START, dt.date(2021, 12, 31))
+
+def window(theatre) -> tuple[dt.date, dt.date]:
+    """Simulated window, the theatre's start to its default horizon (1 May to 31 December 2021):
+    facts outside it are kept in the file (flagged ``in_window=0``) but not scored."""
+    return theatre.start, theatre.end
+
 
 FACT_COLUMNS = ("id", "pcode", "district", "province", "kind", "date_lower", "date_upper",
                 "date_precision", "in_window", "capital_district", "split", "split_reason",
@@ -137,8 +141,10 @@ class DistrictFacts:
     @classmethod
     def from_arrays(cls, row, lower, upper, kind, split=None, geo: Geography | None = None
                     ) -> "DistrictFacts":
-        """Synthetic facts (tests, what-if checks): days since 2021-05-01, ``lower`` -inf for an
-        open 'fell by'. ``geo`` names the districts when given."""
+        """Synthetic facts (tests, what-if checks): days since the theatre's start (``geo``'s, else
+        the default theatre's: 2021-05-01), ``lower`` -inf for an open 'fell by'. ``geo`` names
+        the districts when given."""
+        origin = (geo.theatre if geo is not None else default_theatre()).start
         row = np.asarray(row, dtype=np.int64)
         k = row.size
         lower = np.broadcast_to(np.asarray(lower, dtype=float), (k,)).copy()
@@ -156,7 +162,7 @@ class DistrictFacts:
         score = np.where(fallen, upper, lower) + 1.0
 
         def date(d):
-            return None if not np.isfinite(d) else START + dt.timedelta(days=int(d))
+            return None if not np.isfinite(d) else origin + dt.timedelta(days=int(d))
         facts = tuple(DistrictFact(
             id=f"S{j:04d}", pcode=geo.pcodes[row[j]] if geo else str(row[j]),
             district=geo.names[row[j]] if geo else "", province="", kind=str(kind[j]),
@@ -217,8 +223,6 @@ class DistrictFacts:
         return out
 
 
-def _day(date: dt.date) -> float:
-    return float((date - START).days)
 
 
 def _parse_date(value: str, path: Path, line: int, column: str) -> dt.date:
@@ -243,8 +247,10 @@ def load_district_facts(path: str | Path | None = None, geo: Geography | None = 
     column: unknown pcode, a district name that is not the pcode's, a bad date, lower > upper,
     an unknown kind or split, a hold without its date, an empty quote or source, a duplicate id.
     """
-    path = Path(path) if path is not None else FACTS_FILE
     geo = geo or load_geography()
+    path = Path(path) if path is not None else geo.theatre.data_dir / FACTS_FILE.name
+    WINDOW = window(geo.theatre)
+    _day = geo.theatre.day_of
     if not path.is_file():
         raise DataError("file not found (expected the district facts table)", file=path)
     try:

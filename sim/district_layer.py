@@ -6,7 +6,7 @@ Feature per district, its polygon from the package's simplified AGCHO boundaries
 0.005 degree; see ``sim/data/SOURCES.md``) and these properties:
 
 ``pcode``, ``name``, ``province``, ``is_capital``, ``lon``, ``lat`` (the agent's point),
-``p_fall`` (fell within the horizon), ``p_fallen_by_<date>`` for each of :data:`LAYER_DATES`,
+``p_fall`` (fell within the horizon), ``p_fallen_by_<date>`` for each of :func:`layer_dates`,
 ``fall_date_q05``/``q50``/``q95`` (ISO, null when the quantile is after the horizon),
 ``mode_most_likely`` (``held``, ``negotiated``, ``fight`` or ``taliban_at_start``) and
 ``p_mode_<mode>`` for each, ``p_negotiated`` (share of falls during the campaign that were
@@ -34,8 +34,6 @@ ATTRIBUTION = ("District boundaries: Afghanistan Geodesy and Cartography Head Of
                "OCHA, afg_admbnda_adm2_agcho_20180522 (HDX), CC BY-IGO; simplified (0.005 degree). "
                "Values: afsim simulation output.")
 
-#: Dates at which each district's probability of having fallen is reported.
-LAYER_DATES = (dt.date(2021, 6, 30), dt.date(2021, 7, 31), dt.date(2021, 8, 15))
 
 #: Afghanistan's bounding box with a margin (lon_min, lat_min, lon_max, lat_max).
 _BBOX = (60.0, 29.0, 75.5, 39.0)
@@ -48,7 +46,7 @@ def load_district_polygons(geo: Geography, path: str | Path | None = None) -> di
     geography present, polygons in longitude/latitude over Afghanistan. A broken file is a
     one-line :class:`DataError` naming it.
     """
-    path = Path(path) if path is not None else POLYGON_FILE
+    path = Path(path) if path is not None else geo.theatre.data_dir / POLYGON_FILE.name
     if not path.is_file():
         raise DataError("file not found (expected the district polygons, GeoJSON)", file=path)
     stat = path.stat()
@@ -99,15 +97,24 @@ def _rings(geom: dict):
         yield from poly
 
 
-def _iso(day: float):
-    from .timeline import date_of
-    return date_of(day).isoformat() if np.isfinite(day) else None
+def _iso(day: float, theatre):
+    return theatre.date_of(day).isoformat() if np.isfinite(day) else None
 
 
-def district_features(result, dates=LAYER_DATES) -> list[dict]:
+def layer_dates(theatre) -> tuple[dt.date, ...]:
+    """The dates of the layer's ``p_fallen_by_<date>`` columns: the ends of the two months before
+    the theatre's recorded capital fall, and that fall (30 June, 31 July, 15 August 2021)."""
+    first = theatre.capital_fell.replace(day=1)
+    end_prev = first - dt.timedelta(days=1)
+    end_prev2 = end_prev.replace(day=1) - dt.timedelta(days=1)
+    return tuple(d for d in (end_prev2, end_prev, theatre.capital_fell) if d >= theatre.start)
+
+
+def district_features(result, dates=None) -> list[dict]:
     """Per-district properties of an :class:`~sim.results.EnsembleResult` (GeoJSON-ready)."""
     from .model import MODE_NAMES
     geo, sm = result.geo, result.summary
+    dates = layer_dates(result.theatre) if dates is None else dates
     p_fall, p_neg = sm.p_fall(), sm.p_negotiated()
     by_date = {d: sm.p_fallen_by(d) for d in dates}
     q = {p: sm.fall_day_quantile(p) for p in (0.05, 0.5, 0.95)}
@@ -122,7 +129,7 @@ def district_features(result, dates=LAYER_DATES) -> list[dict]:
         for d in dates:
             row[f"p_fallen_by_{d.isoformat()}"] = round(float(by_date[d][i]), 4)
         for p in (0.05, 0.5, 0.95):
-            row[f"fall_date_q{int(round(p * 100)):02d}"] = _iso(q[p][i])
+            row[f"fall_date_q{int(round(p * 100)):02d}"] = _iso(q[p][i], result.theatre)
         row["mode_most_likely"] = MODE_NAMES[int(np.argmax(sm.mode_counts[i]))]
         for m, name in MODE_NAMES.items():
             row[f"p_mode_{name}"] = round(float(modes[i, m]), 4)
@@ -131,8 +138,9 @@ def district_features(result, dates=LAYER_DATES) -> list[dict]:
     return props
 
 
-def district_geojson(result, dates=LAYER_DATES, polygons: str | Path | None = None) -> dict:
+def district_geojson(result, dates=None, polygons: str | Path | None = None) -> dict:
     """The run's district layer as a GeoJSON FeatureCollection (a dict)."""
+    dates = layer_dates(result.theatre) if dates is None else dates
     shapes = load_district_polygons(result.geo, polygons)
     features = [{"type": "Feature", "properties": props, "geometry": shapes[props["pcode"]]}
                 for props in district_features(result, dates)]
@@ -142,7 +150,7 @@ def district_geojson(result, dates=LAYER_DATES, polygons: str | Path | None = No
             "replicates": result.replicates, "features": features}
 
 
-def write_district_geojson(result, path: str | Path, dates=LAYER_DATES) -> Path:
+def write_district_geojson(result, path: str | Path, dates=None) -> Path:
     path = Path(path)
     path.write_text(json.dumps(district_geojson(result, dates), separators=(",", ":")) + "\n",
                     encoding="utf-8")

@@ -26,13 +26,8 @@ from scipy.stats import spearmanr
 from .geography import Geography
 from .summary import QUANTILE_METHOD, quantiles
 from .targets import Targets
-from .timeline import START, date_of, day_of
 
-AUG6 = dt.date(2021, 8, 6)
-
-
-def _day_index(date: dt.date) -> int:
-    return (date - START).days
+# Days and dates are on the theatre's clock (geo.theatre, targets.theatre): day 0 is its start.
 
 
 def _window_error(pred_day: float, lo: int, hi: int) -> float:
@@ -44,11 +39,12 @@ def _window_error(pred_day: float, lo: int, hi: int) -> float:
 
 def capital_table(fall_time: np.ndarray, geo: Geography, targets: Targets,
                   horizon: float = 245.0) -> list[dict]:
+    th = geo.theatre
     rows = []
     for c in targets.capitals:
         x = fall_time[:, geo.provinces[c.province_index].capital_index]
         q = quantiles(x, [0.05, 0.25, 0.5, 0.75, 0.95])
-        lo, hi = _day_index(c.earliest), _day_index(c.latest)
+        lo, hi = int(th.day_of(c.earliest)), int(th.day_of(c.latest))
         q05_day = np.floor(q[0]) if np.isfinite(q[0]) else np.inf
         q95_day = np.floor(q[4]) if np.isfinite(q[4]) else np.inf
         rows.append({
@@ -56,9 +52,9 @@ def capital_table(fall_time: np.ndarray, geo: Geography, targets: Targets,
             "recorded": c.earliest.isoformat() if c.earliest == c.latest
             else f"{c.earliest.isoformat()}/{c.latest.isoformat()}",
             "p_fall": float(np.isfinite(x).mean()),
-            "median": date_of(q[2]).isoformat() if np.isfinite(q[2]) else None,
-            "q05": date_of(q[0]).isoformat() if np.isfinite(q[0]) else None,
-            "q95": date_of(q[4]).isoformat() if np.isfinite(q[4]) else None,
+            "median": th.date_of(q[2]).isoformat() if np.isfinite(q[2]) else None,
+            "q05": th.date_of(q[0]).isoformat() if np.isfinite(q[0]) else None,
+            "q95": th.date_of(q[4]).isoformat() if np.isfinite(q[4]) else None,
             "error_days": _window_error(q[2], lo, hi),
             "covered_90": bool(q05_day <= hi and q95_day >= lo),
             # an interval still open at the horizon is measured to the horizon (censored)
@@ -96,10 +92,11 @@ def capital_metrics(rows: list[dict]) -> dict:
 
 
 def checkpoint_errors(fall_time: np.ndarray, targets: Targets) -> list[dict]:
+    th = targets.theatre
     out = []
     for t in targets.districts:
         with np.errstate(invalid="ignore"):
-            counts = (fall_time < day_of(t.date) + 1).sum(axis=1)
+            counts = (fall_time < th.day_of(t.date) + 1).sum(axis=1)
         q = np.quantile(counts, [0.05, 0.5, 0.95], method=QUANTILE_METHOD)
         out.append({"id": t.id, "date": t.date.isoformat(), "record": t.districts,
                     "weight": t.weight, "predictive_median": float(q[1]),
@@ -110,22 +107,27 @@ def checkpoint_errors(fall_time: np.ndarray, targets: Targets) -> list[dict]:
 
 
 def kabul_quantiles(fall_time: np.ndarray, geo: Geography) -> dict:
+    th = geo.theatre
     k = fall_time[:, geo.kabul_row]
     q = quantiles(k, [0.05, 0.25, 0.5, 0.75, 0.95])
-    out = {f"q{int(p * 100):02d}": (date_of(v).isoformat() if np.isfinite(v) else None)
+    out = {f"q{int(p * 100):02d}": (th.date_of(v).isoformat() if np.isfinite(v) else None)
            for p, v in zip([0.05, 0.25, 0.5, 0.75, 0.95], q)}
     out["p_fall"] = float(np.isfinite(k).mean())
     out["width_90_days"] = float(q[4] - q[0]) if np.isfinite(q[4]) else None
     med = q[2]
-    out["median_error_days"] = (float(np.floor(med) - day_of(dt.date(2021, 8, 15)))
+    out["median_error_days"] = (float(np.floor(med) - th.day_of(th.capital_fell))
                                 if np.isfinite(med) else None)
     return out
 
 
-def p_capital_before(fall_time: np.ndarray, geo: Geography, date: dt.date = AUG6) -> float:
+def p_capital_before(fall_time: np.ndarray, geo: Geography, date: dt.date | None = None) -> float:
+    """Share of replicates in which some capital fell before ``date`` (default: the theatre's
+    first recorded capital fall, 6 August 2021)."""
+    th = geo.theatre
+    date = date or th.first_capital_fell
     caps = fall_time[:, geo.capital_rows]
     with np.errstate(invalid="ignore"):
-        return float((caps < day_of(date)).any(axis=1).mean())
+        return float((caps < th.day_of(date)).any(axis=1).mean())
 
 
 def fit_report(fall_time: np.ndarray, geo: Geography, targets: Targets,
@@ -147,9 +149,10 @@ def fit_report(fall_time: np.ndarray, geo: Geography, targets: Targets,
 def null_models(geo: Geography, targets: Targets) -> dict:
     """Benchmarks that need no simulation. Each is given the record's own 6-15 August window (or
     median), which flatters them; the model is not."""
+    th = geo.theatre
     caps = targets.capitals
-    lo = np.array([_day_index(c.earliest) for c in caps])
-    hi = np.array([_day_index(c.latest) for c in caps])
+    lo = np.array([int(th.day_of(c.earliest)) for c in caps])
+    hi = np.array([int(th.day_of(c.latest)) for c in caps])
     mid = (lo + hi) / 2
     first, last = lo.min(), hi.max()
     med_day = float(np.floor(np.median(mid)))
@@ -161,11 +164,13 @@ def null_models(geo: Geography, targets: Targets) -> dict:
         lo_i = pred if lo_int is None else lo_int
         hi_i = pred if hi_int is None else hi_int
         cov = np.mean((np.floor(lo_i) <= hi) & (np.floor(hi_i) >= lo))
-        kabul = [c.province for c in caps].index("Kabul") if any(c.province == "Kabul" for c in caps) else None
+        capital = geo.theatre.capital
+        kabul = ([c.province for c in caps].index(capital) if any(c.province == capital for c in caps)
+                 else None)
         return {"description": label, "capital_mae_days": float(np.mean(err)),
                 "capital_spearman": _spearman(pred, mid), "coverage_90": float(cov),
                 "interval_width_90": float(width),
-                "kabul_median": date_of(pred[kabul]).isoformat() if kabul is not None else None}
+                "kabul_median": th.date_of(pred[kabul]).isoformat() if kabul is not None else None}
 
     dist = geo.distance_to_kabul_km[[geo.provinces[c.province_index].capital_index for c in caps]]
     order = np.argsort(np.argsort(-dist, kind="stable"), kind="stable")     # farthest first
@@ -174,7 +179,7 @@ def null_models(geo: Geography, targets: Targets) -> dict:
     out = {
         "record_median_date": point_model(np.full(len(caps), med_day),
                                           f"every capital falls on the record's median date "
-                                          f"({date_of(med_day)})"),
+                                          f"({th.date_of(med_day)})"),
         "uniform_over_record_window": point_model(
             np.full(len(caps), (first + last + 1) / 2), "every capital's date uniform over the "
             "record's 6-15 August window", width=uni_hi - uni_lo,
@@ -188,11 +193,12 @@ def null_models(geo: Geography, targets: Targets) -> dict:
 
 def logistic_null(targets: Targets) -> dict:
     """A logistic curve through the fitted district checkpoints (least squares, in sample)."""
+    th = targets.theatre
     from scipy.optimize import curve_fit
     pts = [t for t in targets.districts if t.weight > 0]
     if len(pts) < 2:
         return {"description": "logistic curve: too few checkpoints to fit", "errors": []}
-    days = np.array([0.0] + [day_of(t.date) + 1 for t in pts])
+    days = np.array([0.0] + [th.day_of(t.date) + 1 for t in pts])
     obs = np.array([73.0] + [t.districts for t in pts])
 
     def logistic(t, k, t0, cap):
@@ -205,8 +211,8 @@ def logistic_null(targets: Targets) -> dict:
         return {"description": "logistic curve: fit failed", "errors": []}
     errors = []
     for t in targets.districts:
-        pred = logistic(day_of(t.date) + 1, k, t0, cap)
+        pred = logistic(th.day_of(t.date) + 1, k, t0, cap)
         errors.append({"id": t.id, "record": t.districts, "predicted": float(pred),
                        "relative_error": float((pred - t.districts) / t.districts)})
     return {"description": f"logistic curve fitted to the district checkpoints (rate {k:.3f}/day, "
-                           f"midpoint {date_of(t0)}, ceiling {cap:.0f})", "errors": errors}
+                           f"midpoint {th.date_of(t0)}, ceiling {cap:.0f})", "errors": errors}

@@ -5,7 +5,8 @@ the package's own tables (``sim/data``, copied from the curated dataset with its
 
 * the neighbour graph in CSR form with border-length weights, so that "the border-weighted share
   of neighbours fallen" is one sparse product;
-* the covariates the model uses (government reach, Pakistan border, region, distance to Kabul);
+* the covariates the model uses (government reach, the sanctuary border (Pakistan's), region,
+  distance to the theatre's capital, Kabul);
 * the spatial covariates of ``covariates.csv`` (``docs/covariates.md``): a non-saturating state
   presence (log 2019 turnout, standardised), border-crossing districts, the rural ring around
   each provincial capital, the main highways (an ASSUMPTION built from the neighbour graph) and
@@ -14,8 +15,13 @@ the package's own tables (``sim/data``, copied from the curated dataset with its
 
 Validation happens on load, because a broken graph would silently bias every result: the
 neighbour lists must be symmetric and agree with ``borders.csv``, every neighbour code must be
-known, and each of the 34 provinces must have exactly one capital district that matches
-``provinces.csv``. A failure is a :class:`~sim.errors.DataError` naming the file and the key.
+known, and each of the theatre's provinces (34 in Afghanistan) must have exactly one capital
+district that matches ``provinces.csv``. A failure is a :class:`~sim.errors.DataError` naming the
+file and the key.
+
+A geography belongs to a :class:`~sim.theatre.Theatre` (``geo.theatre``): the theatre's folder
+holds the tables, and its ``theatre.toml`` names the capital, the regions and the number of
+provinces the tables are checked against.
 """
 
 from __future__ import annotations
@@ -29,16 +35,11 @@ from pathlib import Path
 import numpy as np
 
 from .errors import DataError
-
-DATA_DIR = Path(__file__).parent / "data"
+from .theatre import DATA_DIR, Theatre, default_theatre
 
 #: Mean Earth radius (km) for great-circle distances; the error against the ellipsoid (<0.5%)
 #: is far below anything the model can resolve.
 EARTH_RADIUS_KM = 6371.0088
-
-#: OCHA regions, as spelled in ``districts.csv``.
-REGIONS = ("Capital", "Central Highland", "Eastern", "North Eastern", "Northern",
-           "South Eastern", "Southern", "Western")
 
 
 def _read_csv(path: Path) -> list[dict[str, str]]:
@@ -106,9 +107,9 @@ class Geography:
     region: tuple[str, ...]
     reach: np.ndarray                   # (n,) 2019 polling-station reporting rate, 0..1
     reach_imputed: np.ndarray           # (n,) bool: reach filled from neighbours
-    pakistan_border: np.ndarray         # (n,) bool
+    pakistan_border: np.ndarray         # (n,) bool: borders the theatre's sanctuary country
     border_km: np.ndarray               # (n,) national border length
-    distance_to_kabul_km: np.ndarray    # (n,)
+    distance_to_kabul_km: np.ndarray    # (n,) to the theatre's capital city
     registered_voters: np.ndarray       # (n,) float, NaN where the IEC list has none
     nb_indptr: np.ndarray               # CSR neighbour structure
     nb_indices: np.ndarray
@@ -124,8 +125,11 @@ class Geography:
     capital_ring: np.ndarray = None     # 1 for rural districts bordering their province's capital
     highway: np.ndarray = None          # 1 on the ring road or a route to a crossing (ASSUMPTION)
     local_resistance: np.ndarray = None  # 1 where the record names local resistance
+    theatre: Theatre = None             # required: the theatre whose tables these are
 
     def __post_init__(self):
+        if self.theatre is None:
+            raise TypeError("a Geography needs its theatre")
         n = len(self.pcodes)
         for name in COVARIATE_FIELDS:       # synthetic graphs without covariates: all zero
             if getattr(self, name) is None:
@@ -147,9 +151,21 @@ class Geography:
         rows.flags.writeable = False
         return rows
 
+    @property
+    def capital_province(self) -> Province:
+        """The province whose capital's fall ends the regime (the theatre's ``capital``)."""
+        return self.province_by_name(self.theatre.capital)
+
     @cached_property
     def kabul_row(self) -> int:
-        return self.province_by_name("Kabul").capital_index
+        """Row of the theatre's capital district (Kabul's in Afghanistan; the name is kept for
+        the engines, which read it)."""
+        return self.capital_province.capital_index
+
+    @property
+    def regions(self) -> tuple[str, ...]:
+        """The theatre's region names."""
+        return self.theatre.regions
 
     def index_of(self, pcode: str) -> int:
         return self._pcode_index[pcode]
@@ -208,23 +224,32 @@ PROVINCE_COLUMNS = ("province", "province_pcode", "province_name_seed", "region"
                     "fell_on_earliest", "fell_on_latest", "fall_order")
 
 
-def load_geography(data_dir: str | Path | None = None) -> Geography:
-    """Load and validate the district graph (cached for the package's own data)."""
-    if data_dir is None:
-        return _load_default()
-    return _load(Path(data_dir))
+def load_geography(theatre: Theatre | str | Path | None = None) -> Geography:
+    """Load and validate a theatre's district graph: ``None`` for the shipped theatre
+    (:func:`sim.theatre.default_theatre`), a :class:`~sim.theatre.Theatre`, a shipped theatre's
+    name or a theatre folder (holding ``theatre.toml`` and the tables). Cached for the shipped
+    theatres."""
+    if theatre is None:
+        theatre = default_theatre()
+    elif not isinstance(theatre, Theatre):
+        theatre = Theatre.load(theatre)
+    from .theatre import SHIPPED
+    if SHIPPED.get(theatre.name) == theatre:
+        return _load_shipped(theatre)
+    return _load(theatre)
 
 
-@lru_cache(maxsize=1)
-def _load_default() -> Geography:
-    return _load(DATA_DIR)
+@lru_cache(maxsize=4)
+def _load_shipped(theatre: Theatre) -> Geography:
+    return _load(theatre)
 
 
-def _load(data_dir: Path) -> Geography:
+def _load(theatre: Theatre) -> Geography:
+    data_dir = theatre.data_dir
     dpath, bpath, ppath = data_dir / "districts.csv", data_dir / "borders.csv", data_dir / "provinces.csv"
     cpath, xpath = data_dir / "covariates.csv", data_dir / "border_crossings.csv"
     geo = geography_from_rows(_read_csv(dpath), _read_csv(bpath), _read_csv(ppath),
-                              paths=(dpath, bpath, ppath), source_dir=data_dir)
+                              paths=(dpath, bpath, ppath), source_dir=data_dir, theatre=theatre)
     return with_covariates(geo, _read_csv(cpath), _read_csv(xpath), paths=(cpath, xpath))
 
 
@@ -314,13 +339,18 @@ def capital_ring_from_graph(geo: Geography) -> np.ndarray:
 def geography_from_rows(drows: list[dict[str, str]], brows: list[dict[str, str]],
                         prows: list[dict[str, str]], *, paths=("districts.csv", "borders.csv",
                                                               "provinces.csv"),
-                        source_dir: Path = DATA_DIR, provinces_expected: int | None = 34
-                        ) -> Geography:
+                        source_dir: Path | None = None, theatre: Theatre | None = None,
+                        provinces_expected: int | None | str = "theatre") -> Geography:
     """Build and validate a geography from table rows (the CSV files, or a synthetic graph).
 
-    Tests build small synthetic graphs this way (``provinces_expected=None``); the real data must
-    have 34 provinces.
+    ``theatre`` (default: the shipped one) names the capital, the regions, the sanctuary country
+    and, unless ``provinces_expected`` is given, how many provinces there must be (Afghanistan:
+    34). Tests build small synthetic graphs this way (``provinces_expected=None``).
     """
+    theatre = theatre or default_theatre()
+    source_dir = source_dir or theatre.data_dir
+    if provinces_expected == "theatre":
+        provinces_expected = theatre.provinces_expected
     dpath, bpath, ppath = (Path(p) for p in paths)
     _require(drows, dpath, DISTRICT_COLUMNS)
     _require(brows, bpath, BORDER_COLUMNS)
@@ -426,11 +456,11 @@ def geography_from_rows(drows: list[dict[str, str]], brows: list[dict[str, str]]
     lat = np.array([_float(r["lat"], dpath, "lat") for r in drows])
     for prov in provinces:   # the capital city itself is the better point for a capital district
         lon[prov.capital_index], lat[prov.capital_index] = prov.capital_lon, prov.capital_lat
-    kabul = next((p for p in provinces if p.name == "Kabul"), None)
-    if kabul is None:
-        raise DataError("no province named 'Kabul' (the model ends with its fall)", file=ppath,
-                        key="province")
-    dist = great_circle_km(lon, lat, kabul.capital_lon, kabul.capital_lat)
+    capital = next((p for p in provinces if p.name == theatre.capital), None)
+    if capital is None:
+        raise DataError(f"no province named {theatre.capital!r} (the theatre's capital: the model "
+                        "ends with its fall)", file=ppath, key="province")
+    dist = great_circle_km(lon, lat, capital.capital_lon, capital.capital_lat)
 
     reach = np.full(n, np.nan)
     for i, r in enumerate(drows):
@@ -455,10 +485,10 @@ def geography_from_rows(drows: list[dict[str, str]], brows: list[dict[str, str]]
     voters = np.array([_float(r["registered_voters_2019"], dpath, "registered_voters_2019")
                        if r["registered_voters_2019"] else math.nan for r in drows])
     regions = tuple(r["region"] for r in drows)
-    unknown_regions = sorted(set(regions) - set(REGIONS))
+    unknown_regions = sorted(set(regions) - set(theatre.regions))
     if unknown_regions:
-        raise DataError(f"unknown region(s) {unknown_regions}; expected one of {list(REGIONS)}",
-                        file=dpath, key="region")
+        raise DataError(f"unknown region(s) {unknown_regions}; expected one of "
+                        f"{list(theatre.regions)} (the theatre's regions)", file=dpath, key="region")
 
     adjacent: list[set[int]] = [set() for _ in provinces]
     for a, nbs in listed.items():
@@ -472,10 +502,11 @@ def geography_from_rows(drows: list[dict[str, str]], brows: list[dict[str, str]]
         is_capital=is_capital, lon=lon, lat=lat,
         area_km2=np.array([_float(r["area_km2"], dpath, "area_km2") for r in drows]),
         region=regions, reach=reach, reach_imputed=imputed,
-        pakistan_border=np.array(["Pakistan" in r["border_countries"].split(";") for r in drows]),
+        pakistan_border=np.array([theatre.sanctuary in r["border_countries"].split(";")
+                                  for r in drows]),
         border_km=np.array([_float(r["national_border_km"] or "0", dpath, "national_border_km")
                             for r in drows]),
         distance_to_kabul_km=dist, registered_voters=voters,
         nb_indptr=indptr, nb_indices=nb_indices, nb_weight=nb_weight, nb_border_km=nb_km,
         provinces=tuple(provinces), province_neighbours=tuple(frozenset(a) for a in adjacent),
-        source_dir=source_dir)
+        source_dir=source_dir, theatre=theatre)

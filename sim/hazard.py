@@ -159,7 +159,7 @@ class Covariates:
         return cls(
             reach=geo.reach.copy(), pakistan=geo.pakistan_border.astype(float),
             focus=geo.in_regions(focus_regions).astype(float),
-            southern=geo.in_regions(["Southern"]).astype(float),
+            southern=geo.in_regions(geo.theatre.prior_regions).astype(float),
             distance_100km=geo.distance_to_kabul_km / 100.0, city_size=size,
             resistance=np.asarray(geo.local_resistance, dtype=float),
             presence=np.asarray(geo.state_presence, dtype=float),

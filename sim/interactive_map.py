@@ -42,14 +42,11 @@ from pathlib import Path
 import numpy as np
 
 from .district_layer import ATTRIBUTION, load_district_polygons
-from .timeline import START, day_of
 
 #: Probability levels of the stored inverse distribution (1%, 2%, ..., 100%).
 LEVELS = 100
 #: Grid units per degree of latitude: coordinates are rounded to 0.01 degree (about 1 km).
 UNITS_PER_DEGREE = 100
-#: The day the map opens on: Kabul's fall in the record.
-OPENING_DAY = dt.date(2021, 8, 15)
 #: Neighbouring countries named on the map, at points inside them near Afghanistan.
 #: (name, lon, lat, rotation in degrees)
 COUNTRY_LABELS = (("TURKMENISTAN", 62.6, 37.45, 0), ("UZBEKISTAN", 66.8, 38.05, 0),
@@ -104,8 +101,9 @@ def map_payload(comparison) -> dict:
     geo = base.geo
     scenarios = [scenario_payload(n, r) for n, r in comparison.results.items()]
     days = max(s["days"] for s in scenarios)
-    return {"start": START.isoformat(), "days": days, "levels": LEVELS,
-            "opening_day": int(min(max(day_of(OPENING_DAY), 0), days - 1)),
+    th = base.theatre       # the page opens on the capital's recorded fall (15 August 2021)
+    return {"start": th.start.isoformat(), "days": days, "levels": LEVELS,
+            "opening_day": int(min(max(th.day_of(th.capital_fell), 0), days - 1)),
             "baseline": comparison.names.index(comparison.baseline),
             # pcode, name, province, is a capital, the day the capital fell in the record (or null)
             "districts": [[geo.pcodes[i], geo.names[i], geo.provinces[geo.province_index[i]].name,
@@ -122,7 +120,7 @@ def _recorded_fall(geo, row: int) -> int | None:
     prov = geo.provinces[geo.province_index[row]]
     if not geo.is_capital[row] or not prov.fell_on:
         return None
-    return (dt.date.fromisoformat(prov.fell_on) - START).days
+    return (dt.date.fromisoformat(prov.fell_on) - geo.theatre.start).days
 
 
 def _palette(name: str, n: int, low: float = 0.0) -> list[str]:
@@ -225,7 +223,7 @@ def _svg(comparison, project: _Projection) -> str:
     parts.append('<g class="afm-cities">')
     for p in geo.provinces:
         x, y = project(p.capital_lon, p.capital_lat)
-        r = 5 if p.capital == "Kabul" else 3.2
+        r = 5 if p.index == geo.capital_province.index else 3.2
         parts.append(f'<circle cx="{x}" cy="{y}" r="{r}"/>')
         if p.capital in LABELLED_CITIES:
             parts.append(f'<text x="{x + 6}" y="{y - 5}">{html.escape(p.capital)}</text>')

@@ -41,7 +41,6 @@ from scipy.special import ndtr
 
 from .geography import Geography
 from .targets import Targets
-from .timeline import day_of
 
 COMPONENTS = ("districts", "capitals", "constraints", "district_facts")
 
@@ -81,6 +80,7 @@ class Likelihood:
         cons = [c for c in targets.constraints if c.weight > 0 and c.kind == "no_capital_before"]
         starts = [c for c in targets.constraints if c.weight > 0 and c.kind == "assault_start"]
         orders = [c for c in targets.constraints if c.weight > 0 and c.kind == "capitals_before_kabul"]
+        day_of = geo.theatre.day_of
         return cls(
             count_days=np.array([day_of(t.date) + 1 for t in counts]),
             count_obs=np.array([t.districts for t in counts]),
@@ -209,7 +209,7 @@ def _fact_fields(targets: Targets, geo: Geography) -> dict:
     from .district_facts import load_district_facts
     ft = targets.facts
     facts = load_district_facts(geo=geo)
-    keep = facts.in_window & ~facts.capital & (facts.score_day <= day_of(ft.latest) + 1.0)
+    keep = facts.in_window & ~facts.capital & (facts.score_day <= geo.theatre.day_of(ft.latest) + 1.0)
     if ft.split != "all":
         keep &= facts.split == ft.split
     idx = np.flatnonzero(keep)

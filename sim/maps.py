@@ -52,7 +52,6 @@ from scipy.spatial import cKDTree
 
 from .errors import UserError
 from .geography import DATA_DIR, Geography, load_geography
-from .timeline import START
 
 OUTLINE_FILE = DATA_DIR / "ne_50m_afg_neighbours.geojson"
 COUNTRY_CODE = "AFG"
@@ -568,13 +567,17 @@ def _draw_capitals(ax, geo: Geography) -> None:
                         textcoords="offset points", fontsize=8, zorder=6, path_effects=halo)
 
 
-def _day_label(day: float, _pos=None) -> str:
-    date = START + dt.timedelta(days=float(day))
-    return f"{date.day} {date:%b}"
+def _day_label(start: dt.date):
+    """Colourbar labels of model days counted from ``start`` (the theatre's origin)."""
+    def label(day: float, _pos=None) -> str:
+        date = start + dt.timedelta(days=float(day))
+        return f"{date.day} {date:%b}"
+    return label
 
 
-def _date_ticks(lo: float, hi: float) -> list[float]:
-    """Model days of the 1st and 15th of each month in range (only the 1st on long spans)."""
+def _date_ticks(lo: float, hi: float, START: dt.date) -> list[float]:
+    """Model days (from ``START``, the theatre's origin) of the 1st and 15th of each month in
+    range (only the 1st on long spans)."""
     first = START + dt.timedelta(days=math.floor(lo))
     last = START + dt.timedelta(days=math.ceil(hi))
     days_of_month = (1, 15) if (last - first).days <= 150 else (1,)
@@ -588,13 +591,13 @@ def _date_ticks(lo: float, hi: float) -> list[float]:
     return ticks if len(ticks) >= 3 else list(np.linspace(lo, hi, 4).round())
 
 
-def _colourbar(fig, mappable, axes, style: _Style, label: str):
+def _colourbar(fig, mappable, axes, style: _Style, label: str, theatre):
     bar = fig.colorbar(mappable, ax=axes, orientation="horizontal", shrink=0.6, pad=0.02,
                        aspect=35)
     if style.date_values:
-        bar.set_ticks(_date_ticks(style.norm.vmin, style.norm.vmax))
-        bar.ax.xaxis.set_major_formatter(FuncFormatter(_day_label))
-        label = label or "date (2021)"
+        bar.set_ticks(_date_ticks(style.norm.vmin, style.norm.vmax, theatre.start))
+        bar.ax.xaxis.set_major_formatter(FuncFormatter(_day_label(theatre.start)))
+        label = label or f"date ({theatre.start.year})"
     bar.set_label(label)
     return bar
 
@@ -605,7 +608,8 @@ def district_map(values, geo=None, *, ax=None, title="", cmap="Reds", vmin=None,
                  date_values=False) -> Figure:
     """Map of the districts coloured by ``values`` (one per district, NaN drawn light grey).
 
-    ``date_values=True`` reads the values as model days since 2021-05-01 and labels the
+    ``date_values=True`` reads the values as model days since the theatre's start (2021-05-01)
+    and labels the
     colourbar with calendar dates (the default colormap then becomes ``YlOrRd_r``: early falls
     dark). Districts are the package's AGCHO polygons; ``boundaries`` is another district
     boundary file (GeoJSON, or shapefile with pyshp) whose features carry the pcode in
@@ -619,7 +623,7 @@ def district_map(values, geo=None, *, ax=None, title="", cmap="Reds", vmin=None,
     fig = ax.figure if ax is not None else Figure(figsize=(9, 7.5), layout="constrained")
     ax = ax if ax is not None else fig.add_subplot()
     mappable = _draw(ax, values, geo, style, title)
-    _colourbar(fig, mappable, ax, style, label)
+    _colourbar(fig, mappable, ax, style, label, geo.theatre)
     return fig
 
 
@@ -639,7 +643,7 @@ def side_by_side(values_a, values_b, titles=("", ""), geo=None, **kw) -> Figure:
     mappables = [_draw(ax, v, geo, style, "") for ax, v in zip(axes, pair)]
     for ax, t in zip(axes, titles):      # panel labels inside the frame: no clash with the title
         ax.text(0.02, 0.97, t, transform=ax.transAxes, fontsize=13, weight="bold", va="top")
-    _colourbar(fig, mappables[0], list(axes), style, label)
+    _colourbar(fig, mappables[0], list(axes), style, label, geo.theatre)
     if suptitle:
         fig.suptitle(suptitle)
     return fig
@@ -687,7 +691,7 @@ def collapse_animation(p_fallen: np.ndarray, path, geo: Geography | None = None,
     def draw(k):
         day = days[k]
         patches.set_array(np.ma.masked_invalid(p_fallen[rows, day]))
-        stamp.set_text((START + dt.timedelta(days=day)).strftime("%d %B %Y"))
+        stamp.set_text((geo.theatre.start + dt.timedelta(days=day)).strftime("%d %B %Y"))
         return patches, stamp
 
     anim = FuncAnimation(fig, draw, frames=len(days), blit=False)

@@ -14,7 +14,7 @@ from typing import Sequence
 from .exposures import ExposureSet
 from .geography import Geography
 from .hazard import Covariates
-from .timeline import DEFAULT_END, CompiledTimeline, Event, compile_timeline
+from .timeline import CompiledTimeline, Event, compile_timeline
 
 #: Fall modes recorded per district (fall_times.npz ``mode``).
 HELD, NEGOTIATED, FIGHT, HELD_AT_START = 0, 1, 2, 3
@@ -32,7 +32,7 @@ class Model:
 
     @classmethod
     def build(cls, geo: Geography, events: Sequence[Event], focus_regions: Sequence[str],
-              end: dt.date = DEFAULT_END) -> "Model":
+              end: dt.date | None = None) -> "Model":
         return cls(geo=geo, cov=Covariates.build(geo, focus_regions),
                    timeline=compile_timeline(events, geo, end), exposures=ExposureSet.build(geo))
 

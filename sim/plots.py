@@ -17,32 +17,33 @@ from matplotlib.ticker import FuncFormatter
 
 from .record import capital_falls, district_checkpoints
 from .summary import quantiles
-from .timeline import START
 
 BAND = "#c0504d"        # Taliban control
 HISTORY = "#1f1f1f"
 MUTED = "#8c8c8c"
 
 
-_ORIGIN = dt.datetime.combine(START, dt.time())
+def _to_dates(th, days) -> list[dt.datetime]:
+    """Model times (days since the theatre ``th``'s start, 1 May 2021 in Afghanistan, fractions
+    included) as datetimes for the axes."""
+    origin = dt.datetime.combine(th.start, dt.time())
+    return [origin + dt.timedelta(days=float(d)) for d in days]
 
 
-def _to_dates(days) -> list[dt.datetime]:
-    """Model times (days since 1 May 2021, fractions included) as datetimes for the axes."""
-    return [_ORIGIN + dt.timedelta(days=float(d)) for d in days]
+def _date_label(th):
+    """Tick labels, one line per tick: '15 Aug', with the year only outside the theatre's
+    starting year (no wrapped labels)."""
+    def label(value, _pos=None) -> str:
+        d = mdates.num2date(value)
+        return f"{d.day} {d:%b}" + (f" {d.year}" if d.year != th.start.year else "")
+    return FuncFormatter(label)
 
 
-def _date_label(value, _pos=None) -> str:
-    """One line per tick: '15 Aug', with the year only outside 2021 (no wrapped labels)."""
-    d = mdates.num2date(value)
-    return f"{d.day} {d:%b}" + (f" {d.year}" if d.year != START.year else "")
-
-
-def _date_axis(ax, axis="x", maxticks: int = 8) -> None:
+def _date_axis(ax, th, axis="x", maxticks: int = 8) -> None:
     loc = mdates.AutoDateLocator(minticks=3, maxticks=maxticks)
     target = ax.xaxis if axis == "x" else ax.yaxis
     target.set_major_locator(loc)
-    target.set_major_formatter(FuncFormatter(_date_label))
+    target.set_major_formatter(_date_label(th))
     if axis == "x":
         ax.tick_params(axis="x", labelrotation=0)
 
@@ -63,6 +64,7 @@ def _plot_end(result) -> float:
 def fan_chart(result, ax=None, *, history: bool = True, label: str | None = None,
               color: str = BAND) -> Figure:
     """Districts under Taliban control over time: median, 50% and 90% bands, the record's points."""
+    th = result.theatre
     fig = ax.figure if ax is not None else Figure(figsize=(10, 5.5), layout="constrained")
     ax = ax or fig.add_subplot()
     counts = result.daily_counts()
@@ -70,14 +72,15 @@ def fan_chart(result, ax=None, *, history: bool = True, label: str | None = None
     days = np.arange(counts.shape[1]) + 1.0          # counts are at the end of each day
     end = _plot_end(result)
     keep = days <= end + 1
-    x = _to_dates(days[keep])
+    x = _to_dates(th, days[keep])
     ax.fill_between(x, q[0][keep], q[4][keep], color=color, alpha=0.18, linewidth=0,
                     label="90% interval" if label is None else None)
     ax.fill_between(x, q[1][keep], q[3][keep], color=color, alpha=0.35, linewidth=0,
                     label="50% interval" if label is None else None)
     ax.plot(x, q[2][keep], color=color, linewidth=2, label=label or "median")
+    history = history and result.theatre.record is not None     # a theatre without a record
     if history:
-        for cp in district_checkpoints(result.geo.source_dir):
+        for cp in district_checkpoints(result.theatre.record.parent):
             when = dt.datetime.combine(cp.date, dt.time()) + dt.timedelta(days=1)
             ax.plot([when], [cp.districts], marker="o",
                     markersize=7, markerfacecolor=HISTORY if cp.consistent else "white",
@@ -92,13 +95,13 @@ def fan_chart(result, ax=None, *, history: bool = True, label: str | None = None
         labels += ["record (history.csv)", "record, inconsistent with the monthly series"]
         ax.legend(handles, labels, loc="upper left", frameon=True, framealpha=0.9)
     ax.axhline(result.geo.n, color=MUTED, linewidth=0.8, linestyle=":")
-    ax.text(_to_dates([end])[0], result.geo.n + 3, f"all {result.geo.n} districts", va="bottom",
+    ax.text(_to_dates(th, [end])[0], result.geo.n + 3, f"all {result.geo.n} districts", va="bottom",
             ha="right", fontsize=8, color=MUTED)
     ax.set_ylabel("districts under Taliban control")
     ax.set_ylim(0, result.geo.n * 1.04)
-    ax.set_xlim(_to_dates([0])[0], _to_dates([end + 1])[0])
+    ax.set_xlim(_to_dates(th, [0])[0], _to_dates(th, [end + 1])[0])
     ax.grid(alpha=0.3)
-    _date_axis(ax)
+    _date_axis(ax, th)
     ax.set_title(f"Districts under Taliban control\n{_title(result)}", fontsize=11)
     return fig
 
@@ -119,7 +122,7 @@ def capitals_chart(result, ax=None, day_range: tuple[float, float] | None = None
     """Each capital's simulated fall-date interval beside its historical date.
 
     ``day_range`` (model days) fixes the time axis, e.g. to share one across scenarios."""
-    geo = result.geo
+    geo, th = result.geo, result.theatre
     hist = {c.pcode: c for c in capital_falls(geo)}
     order = sorted(geo.provinces, key=lambda p: (p.fell_on == "", p.fell_on, p.fall_order.zfill(5)))
     n = len(order)
@@ -133,12 +136,12 @@ def capitals_chart(result, ax=None, day_range: tuple[float, float] | None = None
         clip = lambda v: min(v, horizon)     # noqa: E731
         # an interval spans whole days: from the start of its first to the end of its last
         if np.isfinite(q[0]):
-            ax.plot(_to_dates([q[0], clip(q[4] + 1)]), [y, y], color=BAND, linewidth=1.2, alpha=0.8)
+            ax.plot(_to_dates(th, [q[0], clip(q[4] + 1)]), [y, y], color=BAND, linewidth=1.2, alpha=0.8)
         if np.isfinite(q[1]):
-            ax.plot(_to_dates([q[1], clip(q[3] + 1)]), [y, y], color=BAND, linewidth=5, alpha=0.6,
+            ax.plot(_to_dates(th, [q[1], clip(q[3] + 1)]), [y, y], color=BAND, linewidth=5, alpha=0.6,
                     solid_capstyle="butt")
         if np.isfinite(q[2]):
-            ax.plot(_to_dates([q[2] + 0.5]), [y], marker="|", color="black", markersize=9)
+            ax.plot(_to_dates(th, [q[2] + 0.5]), [y], marker="|", color="black", markersize=9)
         h = hist.get(prov.capital_pcode)
         if h is not None:
             lo = dt.datetime.combine(h.earliest, dt.time())
@@ -150,9 +153,9 @@ def capitals_chart(result, ax=None, day_range: tuple[float, float] | None = None
     ax.set_yticklabels([f"{p.capital} ({p.name})" for p in order], fontsize=8)
     ax.invert_yaxis()
     lo_day, hi_day = day_range if day_range is not None else capitals_day_range(result)
-    ax.set_xlim(_to_dates([lo_day])[0], _to_dates([hi_day])[0])
+    ax.set_xlim(_to_dates(th, [lo_day])[0], _to_dates(th, [hi_day])[0])
     ax.grid(axis="x", alpha=0.3)
-    _date_axis(ax)
+    _date_axis(ax, th)
     ax.legend(handles=[Line2D([], [], color=BAND, linewidth=1.2, label="simulated 90% interval"),
                        Line2D([], [], color=BAND, linewidth=5, alpha=0.6, label="simulated 50% interval"),
                        Line2D([], [], marker="|", color="black", linestyle="none", markersize=9,
@@ -269,22 +272,24 @@ US_ESTIMATES = (
 def forecast_chart(result, as_of: dt.date) -> Figure:
     """Forecast of Kabul's fall: the probability it has fallen by each date, against what
     happened and against the US estimates of the time."""
+    th = result.theatre
     fig = Figure(figsize=(10, 5.5), layout="constrained")
     ax = fig.add_subplot()
     kab = result.kabul_fall_time
     days = np.arange(result.n_days + 1)
     cdf = [(kab < d).mean() for d in days]
-    x = _to_dates(days)
+    x = _to_dates(th, days)
     ax.plot(x, cdf, color=BAND, linewidth=2.2, label=f"forecast as of {as_of}: P(Kabul has fallen)")
     q = quantiles(kab, [0.1, 0.9])
     if np.isfinite(q[0]):
         hi = min(q[1], result.model.horizon)
-        ax.axvspan(_to_dates([q[0]])[0], _to_dates([hi])[0], color=BAND, alpha=0.12,
+        ax.axvspan(_to_dates(th, [q[0]])[0], _to_dates(th, [hi])[0], color=BAND, alpha=0.12,
                    label="forecast 80% interval" + ("" if np.isfinite(q[1]) else " (open: beyond the horizon)"))
-    ax.axvline(dt.datetime(2021, 8, 15, 12), color=HISTORY, linewidth=2, label="Kabul fell, 15 August")
+    fell = dt.datetime.combine(th.capital_fell, dt.time(12))
+    ax.axvline(fell, color=HISTORY, linewidth=2, label=f"{th.capital} fell, {fell:%d %B}")
     ax.axvline(dt.datetime.combine(as_of, dt.time()), color=MUTED, linestyle=":", linewidth=1.5,
                label=f"cut-off {as_of}")
-    horizon_end = _to_dates([result.model.horizon])[0]
+    horizon_end = _to_dates(th, [result.model.horizon])[0]
     for k, (issued, lo, hi, label) in enumerate(US_ESTIMATES):
         y = 0.62 + 0.1 * k           # above the rising curve, on its empty upper-left side
         start = dt.datetime.combine(lo or issued, dt.time())
@@ -300,10 +305,10 @@ def forecast_chart(result, as_of: dt.date) -> Figure:
         ax.text(max(start, said) + dt.timedelta(days=1), y + 0.035, label, fontsize=8,
                 color="#2b6cb0")
     ax.set_ylim(0, 1.02)
-    ax.set_xlim(_to_dates([45])[0], horizon_end)
+    ax.set_xlim(_to_dates(th, [45])[0], horizon_end)
     ax.set_ylabel("probability Kabul has fallen")
     ax.grid(alpha=0.3)
-    _date_axis(ax)
+    _date_axis(ax, th)
     ax.legend(loc="lower right", fontsize=8, framealpha=0.9)
     ax.set_title(f"Forecast of the fall of Kabul, calibrated on the record known on {as_of}\n"
                  f"{result.replicates} replicates, parameters from that posterior; blue: US "
@@ -349,6 +354,7 @@ def survival_chart(comparison) -> Figure:
 
     When a scenario holds for months the axis is broken: the left panel shows the weeks around
     the baseline's fall at full resolution, the right one the rest of the horizon."""
+    th = comparison.theatre
     lo, hi, broken = survival_window(comparison)
     horizon = comparison.base.model.horizon
     fig = Figure(figsize=(11, 5.5), layout="constrained")
@@ -364,25 +370,26 @@ def survival_chart(comparison) -> Figure:
         for name in order:
             res = comparison.results[name]
             days = np.arange(np.floor(a), np.ceil(b) + 1)
-            ax.step(_to_dates(days), _survival(res, days), where="post", color=colors[name],
+            ax.step(_to_dates(th, days), _survival(res, days), where="post", color=colors[name],
                     linewidth=2.6 if name == comparison.baseline else 1.6,
                     label=name + (" (baseline)" if name == comparison.baseline else ""))
-        ax.set_xlim(_to_dates([a])[0], _to_dates([b])[0])
+        ax.set_xlim(_to_dates(th, [a])[0], _to_dates(th, [b])[0])
         ax.grid(alpha=0.3)
         if ax is axes[0]:
-            _date_axis(ax, maxticks=8)
+            _date_axis(ax, th, maxticks=8)
         else:            # a narrow panel: first-of-month ticks, at most four, so labels never touch
             ax.xaxis.set_major_locator(mdates.MonthLocator(
                 interval=max(1, int(np.ceil((b - a) / 30.4 / 4)))))
-            ax.xaxis.set_major_formatter(FuncFormatter(_date_label))
+            ax.xaxis.set_major_formatter(_date_label(th))
     main = axes[0]
-    kabul_fell = dt.datetime(2021, 8, 15, 12)
-    if _to_dates([lo])[0] < kabul_fell < _to_dates([hi])[0]:
+    kabul_fell = dt.datetime.combine(th.capital_fell, dt.time(12))
+    if _to_dates(th, [lo])[0] < kabul_fell < _to_dates(th, [hi])[0]:
         main.axvline(kabul_fell, color=MUTED, linestyle=":", linewidth=1.2)
-        main.text(kabul_fell + dt.timedelta(hours=12), 0.02, "Kabul fell\n15 Aug 2021", fontsize=8,
+        main.text(kabul_fell + dt.timedelta(hours=12), 0.02,
+                  f"{th.capital} fell\n{th.capital_fell.day} {th.capital_fell:%b %Y}", fontsize=8,
                   color=MUTED)
     main.set_ylim(0, 1.02)
-    main.set_ylabel("P(Kabul still held)")
+    main.set_ylabel(f"P({th.capital} still held)")
     main.legend(loc="lower left", fontsize=8, framealpha=0.9)
     if broken:
         right = axes[1]
@@ -398,6 +405,7 @@ def survival_chart(comparison) -> Figure:
 
 def scenario_fans(comparison) -> Figure:
     """Districts under Taliban control over time, one panel per scenario, baseline in grey."""
+    th = comparison.theatre
     names = comparison.names
     cols = 3 if len(names) > 4 else 2
     rows = int(np.ceil(len(names) / cols))
@@ -409,7 +417,7 @@ def scenario_fans(comparison) -> Figure:
         res = comparison.results[name]
         counts = res.daily_counts()
         q = np.quantile(counts, [0.05, 0.25, 0.5, 0.75, 0.95], axis=0, method="inverted_cdf")
-        x = _to_dates(np.arange(counts.shape[1]) + 1)
+        x = _to_dates(th, np.arange(counts.shape[1]) + 1)
         col = colors[name] if name != comparison.baseline else BAND
         ax.fill_between(x, q[0], q[4], color=col, alpha=0.18, linewidth=0)
         ax.fill_between(x, q[1], q[3], color=col, alpha=0.35, linewidth=0)
@@ -418,7 +426,7 @@ def scenario_fans(comparison) -> Figure:
             ax.plot(x, base, color=MUTED, linewidth=1.2, linestyle="--")
         ax.set_title(name, fontsize=9)
         ax.grid(alpha=0.3)
-        _date_axis(ax)
+        _date_axis(ax, th)
     for ax in axes.ravel()[len(names):]:
         ax.set_visible(False)
     for ax in axes[:, 0]:
@@ -428,14 +436,15 @@ def scenario_fans(comparison) -> Figure:
     return fig
 
 
-def capitals_held_chart(comparison, date: dt.date = dt.date(2021, 8, 15)) -> Figure:
+def capitals_held_chart(comparison, date: dt.date | None = None) -> Figure:
     """Capitals still held, per scenario (sorted by the mean): when Kabul falls, and on a date.
 
     A mean can lie outside its own 50% range when the distribution is lopsided or bimodal (in
     most replicates every capital falls, in a few many hold): such a mean is drawn hollow, and
     the median is marked too, so the dot is never read as a typical value."""
     names = comparison.names
-    panels = [("capitals_held_at_kabul_fall", "other capitals still held when Kabul falls (of 33)",
+    date = date or comparison.theatre.capital_fell      # the capital's recorded fall
+    panels = [(comparison.headline[1], "other capitals still held when Kabul falls (of 33)",
                33, 1, "record: 1 (Panjshir)"),
               (None, f"capitals still held on {date:%d %B %Y} (of 34)", 34, 1, "record: 1 (Panjshir)")]
     fig = Figure(figsize=(12, 0.45 * len(names) + 2.2), layout="constrained")
@@ -475,21 +484,19 @@ def capitals_held_chart(comparison, date: dt.date = dt.date(2021, 8, 15)) -> Fig
     return fig
 
 
-FOREST_OUTCOMES = ("kabul_days", "capitals_held_at_kabul_fall", "districts_held_at_kabul_fall")
-
-
-def forest_chart(comparison, outcomes=FOREST_OUTCOMES) -> Figure:
+def forest_chart(comparison, outcomes=None) -> Figure:
     """Paired effects against the baseline, each panel sorted by the size of its effect: the
     mean (dot) with its Monte Carlo 90% interval (black tick), the 5-95% spread across posterior
     draws (thick), across structures when there are several (open bracket), and the 5-95% range
     of the per-replicate differences (thin)."""
-    from .measures import OUTCOMES, outcome_key
+    table = comparison.outcomes
+    outcomes = outcomes or comparison.headline     # the capital's days and the two held counts
     names = [n for n in comparison.names if n != comparison.baseline]
     fig = Figure(figsize=(4.6 * len(outcomes), 0.5 * len(names) + 2.3), layout="constrained")
     axes = fig.subplots(1, len(outcomes), squeeze=False)[0]
     colors = _colors(comparison.names)
     for ax, outcome in zip(axes, outcomes):
-        key = outcome_key(outcome)
+        key = comparison._key(outcome)
         effects = {name: comparison.effect(name, key) for name in names}
         order = sorted(names, key=lambda n: (-abs(effects[n]["mean"]), n))
         for y, name in enumerate(order):
@@ -509,7 +516,7 @@ def forest_chart(comparison, outcomes=FOREST_OUTCOMES) -> Figure:
                         xytext=(0, 7), ha="center", fontsize=7)
         means = sorted(abs(e["mean"]) for e in effects.values())
         # one effect of months beside effects of days: a symmetric log axis for Kabul's date
-        log_axis = key == "kabul_days" and means and means[-1] > 30 and means[-1] > 10 * (
+        log_axis = key == comparison.capital_days and means and means[-1] > 30 and means[-1] > 10 * (
             means[len(means) // 2] + 0.5)
         if log_axis:
             ax.set_xscale("symlog", linthresh=2)
@@ -519,7 +526,7 @@ def forest_chart(comparison, outcomes=FOREST_OUTCOMES) -> Figure:
             ax.set_xticks(ticks)
             ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
         ax.axvline(0, color=MUTED, linewidth=1)
-        ax.set_title(OUTCOMES[key].label + (" (log scale beyond 2 days)" if log_axis else ""),
+        ax.set_title(table[key].label + (" (log scale beyond 2 days)" if log_axis else ""),
                      fontsize=9)
         ax.set_yticks(range(len(order)))
         ax.set_yticklabels(order, fontsize=8)

@@ -223,17 +223,18 @@ def _maps(comparison, save, boundaries, map_scenario) -> None:
         return
     if map_scenario is None or map_scenario not in comparison.results:
         map_scenario = others[0]
-    aug15 = dt.date(2021, 8, 15)
-    p_base = base.summary.p_fallen_by(aug15)
-    p_alt = comparison.results[map_scenario].summary.p_fallen_by(aug15)
+    th = base.theatre
+    fell = th.capital_fell           # the capital's recorded fall (15 August 2021)
+    p_base = base.summary.p_fallen_by(fell)
+    p_alt = comparison.results[map_scenario].summary.p_fallen_by(fell)
     fig = side_by_side(p_base, p_alt, titles=("baseline", map_scenario), geo=base.geo,
                        boundaries=boundaries, vmin=0.0, vmax=1.0, cmap="Reds",
-                       label="probability the district has fallen by 15 August 2021",
-                       title=f"Probability each district has fallen by 15 August: baseline vs "
+                       label=f"probability the district has fallen by {fell:%-d %B %Y}",
+                       title=f"Probability each district has fallen by {fell:%-d %B}: baseline vs "
                              f"{map_scenario}")
     save(fig, f"map_{map_scenario}.png", "Side-by-side map",
-         f"Probability each district has fallen by 15 August 2021, baseline vs {map_scenario} "
-         "(the what-if with the largest effect on Kabul unless chosen with --map-scenario).")
+         f"Probability each district has fallen by {fell:%-d %B %Y}, baseline vs {map_scenario} "
+         f"(the what-if with the largest effect on {th.capital} unless chosen with --map-scenario).")
 
 
 DIFF_CMAP = "RdBu"          # red: falls earlier / more likely than in the baseline; blue: later
@@ -251,14 +252,16 @@ def _difference_maps(comparison, save, boundaries) -> None:
     if not others:
         return
     diffs = {n: comparison.district_differences(n) for n in others}
-    p_lim = max(0.05, max(float(np.nanmax(np.abs(d["p_fallen_by_2021_08_15"]))) for d in diffs.values()))
+    th = comparison.theatre
+    p_key = f"p_fallen_by_{th.stamp(th.capital_fell)}"
+    p_lim = max(0.05, max(float(np.nanmax(np.abs(d[p_key]))) for d in diffs.values()))
     geo = comparison.base.geo
     for name in others:
         d = diffs[name]
         s_lim = max(1.0, float(np.nanquantile(np.abs(d["median_fall_day"]), 0.98)))
         fig = Figure(figsize=(16, 7.2), layout="constrained")
         ax1, ax2 = fig.subplots(1, 2)
-        district_map(-d["p_fallen_by_2021_08_15"], geo, ax=ax1, cmap=DIFF_CMAP, vmin=-p_lim,
+        district_map(-d[p_key], geo, ax=ax1, cmap=DIFF_CMAP, vmin=-p_lim,
                      vmax=p_lim, boundaries=boundaries,
                      label="change in P(held on 15 Aug): what-if minus baseline (blue: more often held)",
                      title="P(still held on 15 August)")
@@ -296,7 +299,7 @@ def _num(v, digits: int = 1, signed: bool = True) -> str:
 def _effects_table(comparison) -> str:
     """The what-if table: headline effects, sorted by the effect on Kabul, with each effect's
     Monte Carlo error and its spread across posterior draws (and structures) kept apart."""
-    from .measures import HEADLINE, OUTCOMES
+    OUTCOMES, HEADLINE = comparison.outcomes, comparison.headline
     multi = len(comparison.structures) > 1
     head = ["what-if"]
     for key in HEADLINE:
@@ -328,7 +331,7 @@ def _conditioned_table(comparison) -> str:
     c = comparison.conditioning
     if c is None:
         return ""
-    from .measures import HEADLINE, OUTCOMES
+    OUTCOMES, HEADLINE = comparison.outcomes, comparison.headline
     head = ["what-if"] + [f"{html.escape(OUTCOMES[k].label)}: {w}" for k in HEADLINE
                           for w in ("as simulated", "conditioned")]
     body = []
@@ -393,17 +396,20 @@ def render_html(comparison, rows, figs, pdir: Path, *, effects=None, by_area=Non
                           + (f" (changes {html.escape(', '.join(changes))})" if changes else "")
                           + f": {html.escape(sc.description)}</li>")
     findings = "".join(f"<li>{html.escape(f)}</li>" for f in comparison.findings())
-    columns = [("scenario", "scenario"), ("kabul_fall_date_q50", "Kabul falls (median)"),
-               ("kabul_fall_date_q05", "5%"), ("kabul_fall_date_q95", "95%"),
-               ("kabul_held_share", "Kabul held to the horizon (share)"),
-               ("capitals_held_at_kabul_fall_q50", "other capitals held at Kabul's fall (median)"),
-               ("districts_held_at_kabul_fall_q50", "districts held at Kabul's fall (median)"),
-               ("p_kabul_fallen_by_2021_08_31", "P(Kabul by 31 Aug)"),
-               ("capitals_held_2021_08_15_q50", "capitals held 15 Aug (median)"),
-               ("districts_held_2021_08_15_q50", "districts held 15 Aug (median)"),
-               ("kabul_days_effect_mean", "Kabul holds vs baseline (days)"),
-               ("kabul_days_effect_pred_q05", "5% across draws"),
-               ("kabul_days_effect_pred_q95", "95% across draws")]
+    th = comparison.theatre         # its capital (Kabul) and dates name the columns
+    k, K, st = th.capital_key, th.capital, th.stamp
+    fell, dl = th.capital_fell, th.deadline
+    columns = [("scenario", "scenario"), (f"{k}_fall_date_q50", f"{K} falls (median)"),
+               (f"{k}_fall_date_q05", "5%"), (f"{k}_fall_date_q95", "95%"),
+               (f"{k}_held_share", f"{K} held to the horizon (share)"),
+               (f"capitals_held_at_{k}_fall_q50", f"other capitals held at {K}'s fall (median)"),
+               (f"districts_held_at_{k}_fall_q50", f"districts held at {K}'s fall (median)"),
+               (f"p_{k}_fallen_by_{st(dl)}", f"P({K} by {dl.day} {dl:%b})"),
+               (f"capitals_held_{st(fell)}_q50", f"capitals held {fell.day} {fell:%b} (median)"),
+               (f"districts_held_{st(fell)}_q50", f"districts held {fell.day} {fell:%b} (median)"),
+               (f"{k}_days_effect_mean", f"{K} holds vs baseline (days)"),
+               (f"{k}_days_effect_pred_q05", "5% across draws"),
+               (f"{k}_days_effect_pred_q95", "95% across draws")]
     sens_html = ""
     sens = comparison.sensitivity
     if sens is not None:
@@ -497,5 +503,6 @@ docs/parameters.md.</p></body></html>
 
 
 def _area_cell(r: dict) -> str:
-    return (f"{r['district_median_shift_days']:+.0f} ({100 * r['p_fallen_by_2021_08_15_diff']:+.0f})"
+    p_diff = next(v for key, v in r.items() if key.startswith("p_fallen_by_") and key.endswith("_diff"))
+    return (f"{r['district_median_shift_days']:+.0f} ({100 * p_diff:+.0f})"
             .replace("+0 (+0)", "0 (0)"))

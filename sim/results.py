@@ -27,9 +27,9 @@ from .model import Model
 from .parameters import NAMES, ParameterTable
 from .provenance import environment_record, manifest_digest
 from .summary import QUANTILE_METHOD, Summary, iso_or_blank, quantiles  # noqa: F401
-from .timeline import START, date_of, day_of
 
-KABUL_FELL_DATE = dt.date(2021, 8, 15)
+# Every date here is on the result's own theatre's clock (``result.theatre``): the origin, the
+# capital's recorded fall (Kabul, 15 August 2021), the deadline and the first capital's fall.
 
 
 #: Above this many replicates the full fall-time array is kept only on request.
@@ -64,7 +64,7 @@ class EnsembleResult:
     source: Any                   # sim.ensemble.ParameterSource
     table: ParameterTable         # the parameters each replicate used
     summary: Summary
-    fall_time: np.ndarray | None = None   # (R, n) days since 1 May 2021, NaN = never; if kept
+    fall_time: np.ndarray | None = None   # (R, n) days since the theatre's start, NaN = never
     mode: np.ndarray | None = None        # (R, n) int8, see sim.model; if kept
     engine: str = "batch"
     elapsed: float = 0.0
@@ -83,6 +83,11 @@ class EnsembleResult:
         return self.model.geo
 
     @property
+    def theatre(self):
+        """The theatre simulated (its clock, capital and key dates)."""
+        return self.model.geo.theatre
+
+    @property
     def replicates(self) -> int:
         return self.summary.replicates
 
@@ -92,7 +97,8 @@ class EnsembleResult:
 
     @property
     def dates(self) -> list[dt.date]:
-        return [START + dt.timedelta(days=d) for d in range(self.n_days)]
+        start = self.theatre.start
+        return [start + dt.timedelta(days=d) for d in range(self.n_days)]
 
     @property
     def kabul_fall_time(self) -> np.ndarray:
@@ -120,7 +126,7 @@ class EnsembleResult:
 
     # ------------------------------------------------------------------ tables
     def districts(self) -> list[dict]:
-        geo, sm = self.geo, self.summary
+        geo, sm, th = self.geo, self.summary, self.theatre
         q = [sm.fall_day_quantile(p) for p in (0.05, 0.5, 0.95)]
         p_fall, p_neg, p_start = sm.p_fall(), sm.p_negotiated(), sm.p_taliban_at_start()
         rows = []
@@ -129,8 +135,8 @@ class EnsembleResult:
                 "pcode": geo.pcodes[i], "name": geo.names[i],
                 "province": geo.provinces[geo.province_index[i]].name,
                 "p_fall": float(p_fall[i]),
-                "fall_date_q05": iso_or_blank(q[0][i]), "fall_date_q50": iso_or_blank(q[1][i]),
-                "fall_date_q95": iso_or_blank(q[2][i]),
+                "fall_date_q05": iso_or_blank(q[0][i], th), "fall_date_q50": iso_or_blank(q[1][i], th),
+                "fall_date_q95": iso_or_blank(q[2][i], th),
                 "p_negotiated": "" if np.isnan(p_neg[i]) else round(float(p_neg[i]), 4),
                 "p_taliban_at_start": float(p_start[i]),
                 "lon": round(float(geo.lon[i]), 5), "lat": round(float(geo.lat[i]), 5),
@@ -138,7 +144,7 @@ class EnsembleResult:
         return rows
 
     def capitals(self) -> list[dict]:
-        geo, sm = self.geo, self.summary
+        geo, sm, th = self.geo, self.summary, self.theatre
         rows_idx = geo.capital_rows
         qs = {p: sm.fall_day_quantile(p, rows_idx) for p in (0.05, 0.25, 0.5, 0.75, 0.95)}
         p_fall, mean = sm.p_fall()[rows_idx], sm.mean_fall_day()[rows_idx]
@@ -147,7 +153,7 @@ class EnsembleResult:
             rows.append({
                 "province": prov.name, "capital": prov.capital, "pcode": prov.capital_pcode,
                 "p_fall": float(p_fall[k]),
-                **{f"fall_date_q{int(p * 100):02d}": iso_or_blank(qs[p][k]) for p in qs},
+                **{f"fall_date_q{int(p * 100):02d}": iso_or_blank(qs[p][k], th) for p in qs},
                 "historical_fall_date": prov.fell_on,
                 "fall_day_mean": "" if np.isnan(mean[k]) else round(float(mean[k]), 3),
             })
@@ -168,26 +174,33 @@ class EnsembleResult:
         return rows
 
     def summary_dict(self) -> dict:
+        """The headline numbers. Keys name the theatre's capital and dates: in Afghanistan
+        ``kabul_p_fall_by_2021_08_31`` (the deadline), ``capitals_fallen_by_2021_08_15_q50`` (the
+        capital's recorded fall), ``p_capital_before_2021_08_06`` (the first capital's fall)."""
+        th = self.theatre
+        cap, fell, stamp = th.capital_key, th.capital_fell, th.stamp
         kab = self.kabul_fall_time
         q = quantiles(kab, [0.05, 0.25, 0.5, 0.75, 0.95])
-        caps_aug15 = self.fallen_by(KABUL_FELL_DATE, capitals=True)
-        dist_aug15 = self.fallen_by(KABUL_FELL_DATE)
+        caps_fell = self.fallen_by(fell, capitals=True)
+        dist_fell = self.fallen_by(fell)
+        first = th.first_capital_fell
         return {
             "scenario": self.scenario.name,
             "replicates": self.replicates,
-            "horizon": date_of(self.model.horizon - 1).isoformat(),
-            "kabul_p_fall": float(np.isfinite(kab).mean()),
-            "kabul_fall_date": {f"q{int(p * 100):02d}": iso_or_blank(v)
-                                for p, v in zip([0.05, 0.25, 0.5, 0.75, 0.95], q)},
-            "kabul_p_fall_by_2021_08_31": float((kab < day_of(dt.date(2021, 8, 31)) + 1).mean()),
-            "capitals_fallen_by_2021_08_15_q50": float(np.quantile(caps_aug15, 0.5,
-                                                                   method=QUANTILE_METHOD)),
-            "capitals_fallen_by_2021_08_15_mean": float(caps_aug15.mean()),
-            "districts_fallen_by_2021_08_15_q50": float(np.quantile(dist_aug15, 0.5,
-                                                                    method=QUANTILE_METHOD)),
-            "p_capital_before_2021_08_06": float(
-                (self.fallen_by(dt.date(2021, 8, 5), capitals=True) > 0).mean()),
-            "assault_date_q50": iso_or_blank(quantiles(self.assault_time, 0.5)),
+            "horizon": th.date_of(self.model.horizon - 1).isoformat(),
+            f"{cap}_p_fall": float(np.isfinite(kab).mean()),
+            f"{cap}_fall_date": {f"q{int(p * 100):02d}": iso_or_blank(v, th)
+                                 for p, v in zip([0.05, 0.25, 0.5, 0.75, 0.95], q)},
+            f"{cap}_p_fall_by_{stamp(th.deadline)}": float(
+                (kab < th.day_of(th.deadline) + 1).mean()),
+            f"capitals_fallen_by_{stamp(fell)}_q50": float(np.quantile(caps_fell, 0.5,
+                                                                       method=QUANTILE_METHOD)),
+            f"capitals_fallen_by_{stamp(fell)}_mean": float(caps_fell.mean()),
+            f"districts_fallen_by_{stamp(fell)}_q50": float(np.quantile(dist_fell, 0.5,
+                                                                        method=QUANTILE_METHOD)),
+            f"p_capital_before_{stamp(first)}": float(
+                (self.fallen_by(first - dt.timedelta(days=1), capitals=True) > 0).mean()),
+            "assault_date_q50": iso_or_blank(quantiles(self.assault_time, 0.5), th),
         }
 
     def manifest(self) -> dict:
@@ -221,8 +234,9 @@ class EnsembleResult:
             "replicates_per_draw": self.replicates_per_draw,
             "engine": self.engine,
             "fall_times_kept": self.has_fall_times,
-            "start_date": START.isoformat(),
-            "end_date": date_of(self.model.horizon - 1).isoformat(),
+            "theatre": self.theatre.name,
+            "start_date": self.theatre.start.isoformat(),
+            "end_date": self.theatre.date_of(self.model.horizon - 1).isoformat(),
             "package_version": __version__,
             "elapsed_seconds": round(self.elapsed, 3),
             **environment_record(),
@@ -283,14 +297,15 @@ class EnsembleResult:
 
 def fall_times_readme(result) -> list[str]:
     """The layout of fall_times.npz, stored in the file itself (its ``README`` array)."""
-    origin = START.isoformat()
+    th = result.theatre
+    origin = th.start.isoformat()
     return [
         f"fall_times.npz written by afsim {__version__}: scenario '{result.scenario.name}', "
         f"{result.replicates} replicates x {result.geo.n} districts, seed {result.seed}.",
         "Load with numpy.load(path); every array is plain numpy (no pickle needed).",
         f"Time unit: days since {origin} 00:00 (local day boundaries; day d is the date "
         f"{origin} + floor(d) days). NaN = did not happen before the horizon "
-        f"({date_of(result.model.horizon - 1).isoformat()}).",
+        f"({th.date_of(result.model.horizon - 1).isoformat()}).",
         "fall_time[replicate, district]: float64, time the district fell (Taliban-held on "
         f"{origin}: 0).",
         "mode[replicate, district]: int8, how it fell; codes in mode_names "

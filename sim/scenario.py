@@ -57,10 +57,10 @@ import numpy as np
 from . import tomlcheck as check
 from .errors import UserError
 from .userfiles import as_float, decode_utf8, parse_toml, read_bytes
-from .geography import REGIONS, Geography, load_geography
+from .geography import Geography, load_geography
 from .parameters import BY_NAME, NAMES, ParameterTable, check_value, defaults
-from .timeline import (DEFAULT_END, DRIVERS, EARLIEST_EVENT, LOCAL_DRIVERS, NATIONAL_DRIVERS,
-                       REACTIVE_TRIGGERS, SCOPABLE_DRIVERS, START, Event)
+from .timeline import (DRIVERS, LOCAL_DRIVERS, NATIONAL_DRIVERS, REACTIVE_TRIGGERS,
+                       SCOPABLE_DRIVERS, Event)
 
 NAME_RE = re.compile(r"[A-Za-z0-9_\-]{1,64}")     # used with fullmatch: no trailing newline
 TOP_KEYS = {"scenario", "run", "parameters", "strategy", "timeline"}
@@ -76,8 +76,8 @@ MAX_DELAY_DAYS = 365.0
 OPERATIONS = ("set", "scale", "shift")
 #: Longest chain of ``base`` files (the shipped what-ifs use 2).
 MAX_CHAIN = 32
-MAX_END = dt.date(2023, 12, 31)
-DEFAULT_FOCUS = ("Northern", "North Eastern")
+# The horizon's bounds (the theatre's start to its latest_end), the default horizon, the earliest
+# event date, the region names and the default focus regions are the theatre's (geo.theatre).
 
 
 @dataclass(frozen=True)
@@ -100,7 +100,7 @@ class Scenario:
     changes: tuple[ParameterChange, ...]         # in order of application
     focus_regions: tuple[str, ...]
     events: tuple[Event, ...]
-    end: dt.date = DEFAULT_END
+    end: dt.date | None = None                   # horizon (inclusive); None: the theatre's
     base_name: str | None = None
 
     @property
@@ -196,12 +196,12 @@ def _province_list(value: Any, path: Path, key: str, geo: Geography) -> tuple[st
     return tuple(out)
 
 
-def _region_list(value: Any, path: Path, key: str) -> tuple[str, ...]:
+def _region_list(value: Any, path: Path, key: str, geo: Geography) -> tuple[str, ...]:
     if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
         raise UserError("expected a non-empty list of region names", file=path, key=key)
     for name in value:
-        if name not in REGIONS:
-            raise UserError(f"unknown region {name!r}; allowed: {', '.join(REGIONS)}", file=path,
+        if name not in geo.regions:
+            raise UserError(f"unknown region {name!r}; allowed: {', '.join(geo.regions)}", file=path,
                             key=key)
     return tuple(value)
 
@@ -259,7 +259,7 @@ def _event(raw: Any, path: Path, key: str, geo: Geography, end: dt.date) -> Even
     value = check.number(raw, "value", path, key, lo, hi)
     date, after, delay = None, None, 0.0
     if "date" in raw:
-        date = check.date(raw, "date", path, key, EARLIEST_EVENT, end, time_of_day=True)
+        date = check.date(raw, "date", path, key, geo.theatre.earliest_event, end, time_of_day=True)
     else:
         after = raw["after"]
         if not isinstance(after, str) or after not in REACTIVE_TRIGGERS:
@@ -289,7 +289,7 @@ def _event(raw: Any, path: Path, key: str, geo: Geography, end: dt.date) -> Even
         if "districts" in raw:
             districts = _district_list(raw["districts"], path, f"{key}.districts", geo)
         if "regions" in raw:
-            regions = _region_list(raw["regions"], path, f"{key}.regions")
+            regions = _region_list(raw["regions"], path, f"{key}.regions", geo)
     return Event(ev_id, date, driver, value, source, provinces, districts, after, delay, regions)
 
 
@@ -357,9 +357,9 @@ def _resolve(path: Path, geo: Geography, chain: tuple[Path, ...]) -> Scenario:
 
     if base_ref is None:
         base = None
-        end = DEFAULT_END
+        end = geo.theatre.end
         events: dict[str, Event] = {}
-        focus = DEFAULT_FOCUS
+        focus = geo.theatre.focus_regions
         changes: list[ParameterChange] = []
         files, hashes = (), ()
     else:
@@ -374,14 +374,15 @@ def _resolve(path: Path, geo: Geography, chain: tuple[Path, ...]) -> Scenario:
         files, hashes = base.files, base.file_hashes
 
     if "end" in run:
-        end = check.date(run, "end", path, "run", START, MAX_END, time_of_day=True)
+        end = check.date(run, "end", path, "run", geo.theatre.start, geo.theatre.latest_end,
+                         time_of_day=True)
     if "focus_regions" in strategy:
         regions = strategy["focus_regions"]
         if not isinstance(regions, list) or not all(isinstance(r, str) for r in regions):
             raise UserError("expected a list of region names", file=path, key="strategy.focus_regions")
         for r in regions:
-            if r not in REGIONS:
-                raise UserError(f"unknown region {r!r}; allowed: {', '.join(REGIONS)}", file=path,
+            if r not in geo.regions:
+                raise UserError(f"unknown region {r!r}; allowed: {', '.join(geo.regions)}", file=path,
                                 key="strategy.focus_regions")
         focus = tuple(regions)
     changes.extend(_parameter_changes(params_table, path))
@@ -440,7 +441,7 @@ def _apply_timeline_changes(timeline: Mapping, events: dict[str, Event], path: P
                     raise UserError(f"event {ev_id!r} is a reaction ({ev.describe_when()}), not "
                                     "dated: it moves with what it reacts to; remove it and add "
                                     "another to change its delay", file=path, key=f"{key}.id")
-                events[ev_id] = replace(ev, date=check.date(raw, "date", path, key, EARLIEST_EVENT,
+                events[ev_id] = replace(ev, date=check.date(raw, "date", path, key, geo.theatre.earliest_event,
                                                             end, time_of_day=True))
             else:
                 _, lo, hi = DRIVERS[ev.driver]

@@ -46,7 +46,6 @@ from .parameters import BY_NAME, NAMES
 from .progress import progress_bar
 from .randomness import Draws, draw_batch
 from .scenario import Scenario, load_scenario
-from .timeline import day_of
 
 #: ``parameters=DEFAULT_PARAMETERS`` (or None) asks for :func:`default_parameters`.
 DEFAULT_PARAMETERS = None
@@ -232,7 +231,8 @@ def sensitivity(scenario: Scenario | str, *, parameters: Sequence[str] | None = 
     problem = OutcomeProblem(model, np.tile(centre, (replicates, 1)),
                              draw_batch(seed, range(replicates), geo.n),
                              np.array([NAMES.index(p) for p in parameters]),
-                             day_of(dt.date(2021, 8, 15)) + 1, geo.capital_rows, geo.kabul_row)
+                             geo.theatre.day_of(geo.theatre.capital_fell) + 1, geo.capital_rows,
+                             geo.kabul_row)
     dists = [uniform(loc=ranges[p][0], scale=ranges[p][1] - ranges[p][0]) for p in parameters]
     started = time.perf_counter()
     bar = progress_bar(n * (len(parameters) + 2), "sensitivity", progress, unit="set")

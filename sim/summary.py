@@ -24,7 +24,6 @@ import datetime as dt
 import numpy as np
 
 from .model import FIGHT, HELD_AT_START, NEGOTIATED, Model
-from .timeline import date_of, day_of
 
 #: Sample quantiles are taken without interpolation, so each is a value some replicate produced.
 QUANTILE_METHOD = "inverted_cdf"
@@ -36,8 +35,9 @@ def quantiles(x: np.ndarray, qs, axis=0) -> np.ndarray:
     return np.quantile(x, qs, axis=axis, method=QUANTILE_METHOD)
 
 
-def iso_or_blank(day: float) -> str:
-    return date_of(day).isoformat() if np.isfinite(day) else ""
+def iso_or_blank(day: float, theatre) -> str:
+    """The ISO date of a model time on ``theatre``'s clock, or "" for never."""
+    return theatre.date_of(day).isoformat() if np.isfinite(day) else ""
 
 
 def quantile_from_histogram(hist: np.ndarray, q: float) -> np.ndarray:
@@ -59,6 +59,7 @@ class Summary:
 
     def __init__(self, model: Model, replicates: int):
         self.model = model
+        self.theatre = model.geo.theatre
         self.n = model.n
         self.days = int(model.horizon)
         self.replicates = replicates
@@ -114,7 +115,7 @@ class Summary:
         return quantile_from_histogram(hist, q)
 
     def p_fallen_by(self, date: dt.date) -> np.ndarray:
-        d = int(day_of(date)) + 1
+        d = int(self.theatre.day_of(date)) + 1
         return self.day_hist[:, :max(0, min(d, self.days))].sum(axis=1) / self.replicates
 
     def p_fallen_by_day(self) -> np.ndarray:
@@ -136,7 +137,7 @@ class Summary:
 
     def fallen_by(self, date: dt.date, capitals: bool = False) -> np.ndarray:
         """Per replicate, districts (or capitals) fallen by the end of ``date``."""
-        d = int(day_of(date))
+        d = int(self.theatre.day_of(date))
         table = self.daily_caps if capitals else self.daily_all
         if d < 0:
             return np.zeros(self.replicates, dtype=np.int64)

@@ -12,17 +12,17 @@ import datetime as dt
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from .errors import UserError
 from .geography import Geography
-from .timeline import DEFAULT_END, START
 from . import tomlcheck as check
 from .userfiles import read_toml
 
-FIRST_CUTOFF = dt.date(2021, 5, 15)
-LAST_CUTOFF = dt.date(2021, 8, 15)
-#: Capital fall dates and constraints must lie in the campaign the model simulates.
-CAMPAIGN_END = DEFAULT_END
+# Dates are checked against the theatre's (``geo.theatre``): counts and facts from its start to
+# its capital's recorded fall (the latest forecast cut-off); capital fall dates and constraints
+# within the campaign the model simulates (to its default horizon); a forecast's cut-off from
+# its ``first_cutoff`` to the capital's fall.
 ID_RE = re.compile(r"[A-Za-z0-9_\-]{1,64}")      # with fullmatch: no trailing newline
 
 
@@ -98,6 +98,7 @@ class Targets:
     capitals: tuple[CapitalTarget, ...]
     constraints: tuple[Constraint, ...]
     facts: FactTargets | None = None
+    theatre: Any = None               # sim.theatre.Theatre: whose clock and dates these are
 
     @property
     def fitted_districts(self) -> tuple[CountTarget, ...]:
@@ -106,8 +107,9 @@ class Targets:
     def as_of(self, cutoff: dt.date) -> "Targets":
         """Only what was known on the morning of ``cutoff``: counts dated before it, capitals that
         had fallen before it, and the knowledge that no other capital had fallen yet."""
-        if not (FIRST_CUTOFF <= cutoff <= LAST_CUTOFF):
-            raise UserError(f"cut-off {cutoff} out of range; allowed {FIRST_CUTOFF} to {LAST_CUTOFF}",
+        first, last = self.theatre.first_cutoff, self.theatre.last_cutoff
+        if not (first <= cutoff <= last):
+            raise UserError(f"cut-off {cutoff} out of range; allowed {first} to {last}",
                             argument="as_of")
         districts = tuple(t for t in self.districts if t.date < cutoff)
         capitals = tuple(c for c in self.capitals if c.latest < cutoff)
@@ -140,6 +142,8 @@ def _cited(table, path, where) -> tuple[str, str]:
 
 def load_targets(path: str | Path, geo: Geography) -> Targets:
     path = Path(path)
+    th = geo.theatre
+    START, LAST_CUTOFF, CAMPAIGN_END = th.start, th.last_cutoff, th.end
     data, _ = read_toml(path, "a targets TOML file")
     check.check_keys(data, {"settings", "districts", "capitals", "constraints", "district_facts"},
                      path)
@@ -224,4 +228,4 @@ def load_targets(path: str | Path, geo: Geography) -> Targets:
                             latest,
                             *_cited(f, path, "district_facts"))
     return Targets(path, bandwidth, floor, tuple(districts), tuple(capitals), tuple(constraints),
-                   facts)
+                   facts, th)

@@ -64,19 +64,16 @@ comes). The engines hold them as a second, per-replicate index into cumulative d
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Sequence
 
 import numpy as np
 
 from .geography import Geography
 
-#: The clock's origin: the offensive began on 1 May 2021 (timeline.csv T09).
-START = dt.date(2021, 5, 1)
-#: Default horizon (inclusive), late enough that what-ifs in which Kabul holds are visible.
-DEFAULT_END = dt.date(2021, 12, 31)
-#: Earliest date an event may carry (the February 2020 deal is the oldest event in the record).
-EARLIEST_EVENT = dt.date(2020, 1, 1)
+# The clock's origin, the default horizon and the earliest date an event may carry are the
+# theatre's (sim.theatre: ``geo.theatre.start``, ``.end``, ``.earliest_event``): day 0 of the
+# Afghan theatre is 1 May 2021, when the offensive began.
 
 DRIVERS = {
     "air_support": ("national air support and contractor level A(t)", 0.0, 2.0),
@@ -108,16 +105,6 @@ NATIONAL_DRIVERS = {
 INITIAL_LEVELS = {"air_support": 1.0, "pay_arrears": 0.0, "mobilization": 0.0, "withdrawal": 0.0}
 
 
-def day_of(date: dt.date) -> float:
-    """Days from the clock's origin (1 May 2021 00:00) to the start of ``date``."""
-    return float((date - START).days)
-
-
-def date_of(day: float) -> dt.date:
-    """Calendar date of a model time (the day it falls in)."""
-    return START + dt.timedelta(days=int(np.floor(day)))
-
-
 #: States an event may react to, with what they mean.
 REACTIVE_TRIGGERS = {"assault": "the Taliban's assault on the provincial capitals begins"}
 
@@ -137,6 +124,9 @@ class Event:
     after: str | None = None
     delay_days: float = 0.0
     regions: tuple[str, ...] = ()
+    #: The clock's origin (the theatre's start) once :func:`compile_timeline` has bound the event
+    #: to a geography; not part of the event's identity.
+    origin: dt.date | None = field(default=None, compare=False, repr=False)
 
     @property
     def scoped(self) -> bool:
@@ -151,7 +141,10 @@ class Event:
     def day(self) -> float:
         if self.date is None:
             raise ValueError(f"reactive event {self.id!r} has no date")
-        return day_of(self.date)
+        if self.origin is None:
+            raise ValueError(f"event {self.id!r} is not bound to a theatre's clock (compile_timeline "
+                             "binds it)")
+        return float((self.date - self.origin).days)
 
     @property
     def order_key(self) -> tuple:
@@ -241,11 +234,14 @@ class CompiledTimeline:
         return int(np.searchsorted(self.starts, t, side="right") - 1)
 
 
-def compile_timeline(events: Sequence[Event], geo: Geography, end: dt.date = DEFAULT_END
+def compile_timeline(events: Sequence[Event], geo: Geography, end: dt.date | None = None
                      ) -> CompiledTimeline:
-    """Apply the dated events in date order (those on or before 1 May set the starting levels)
-    and gather the reactive ones as cumulative deltas."""
-    horizon = day_of(end) + 1.0
+    """Apply the dated events in date order (those on or before the theatre's start, 1 May 2021,
+    set the starting levels) and gather the reactive ones as cumulative deltas. ``end``: the
+    horizon (inclusive; default the theatre's). Days count from ``geo.theatre.start``."""
+    theatre = geo.theatre
+    horizon = theatre.day_of(end or theatre.end) + 1.0
+    events = [replace(e, origin=theatre.start) for e in events]
     levels = dict(INITIAL_LEVELS)
     local = np.zeros(geo.n)
     garrison = np.zeros(geo.n)

@@ -11,7 +11,7 @@ import pytest
 from sim.geography import geography_from_rows, load_geography
 from sim.model import Model
 from sim.parameters import Params, defaults
-from sim.timeline import DEFAULT_END
+from sim.theatre import AFGHANISTAN_2021
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = ROOT / "scenarios"
@@ -81,5 +81,5 @@ def null_params(**overrides) -> Params:
     return Params(null_values(**overrides))
 
 
-def tiny_model(geo, events=(), end=DEFAULT_END) -> Model:
+def tiny_model(geo, events=(), end=AFGHANISTAN_2021.end) -> Model:
     return Model.build(geo, list(events), [], end)

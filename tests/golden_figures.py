@@ -7,7 +7,9 @@ import hashlib
 import numpy as np
 
 import sim
-from sim.timeline import day_of
+from sim.theatre import AFGHANISTAN_2021
+
+day_of = AFGHANISTAN_2021.day_of
 
 from conftest import BASELINE, ROOT
 

@@ -19,7 +19,8 @@ SIM = Path(__file__).resolve().parents[1] / "sim"
 LAYERS: list[tuple[str, set[str]]] = [
     ("base", {"errors", "userfiles", "output", "progress", "provenance", "version", "randomness",
               "workers", "tomlcheck"}),
-    ("model", {"geography", "parameters", "timeline", "exposures", "hazard", "model", "scenario", "shipped",
+    ("model", {"theatre", "geography", "parameters", "timeline", "exposures", "hazard", "model",
+               "scenario", "shipped",
                "record"}),
     ("engines", {"outcomes", "engine", "batch", "chunks"}),
     ("runs", {"parameter_source", "posterior", "checkpoint", "distributed", "summary", "results",

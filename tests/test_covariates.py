@@ -12,7 +12,8 @@ from scipy.stats import spearmanr
 from sim.errors import DataError
 from sim.geography import COVARIATE_FIELDS, DATA_DIR, capital_ring_from_graph, load_geography
 
-FILES = ("districts.csv", "borders.csv", "provinces.csv", "covariates.csv", "border_crossings.csv")
+FILES = ("districts.csv", "borders.csv", "provinces.csv", "covariates.csv", "border_crossings.csv",
+         "theatre.toml")
 
 
 def test_each_covariate_is_an_n_float_array(geo):

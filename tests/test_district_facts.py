@@ -11,7 +11,9 @@ import pytest
 from sim.district_facts import (FACT_COLUMNS, FACTS_FILE, FALLEN_KINDS, KINDS, load_district_facts,
                                 split_rule)
 from sim.errors import DataError
-from sim.timeline import START
+from sim.theatre import AFGHANISTAN_2021
+
+START = AFGHANISTAN_2021.start
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,10 @@ import pytest
 
 import sim
 from conftest import BASELINE
-from sim.district_layer import LAYER_DATES, POLYGON_FILE, load_district_polygons
+from sim.district_layer import POLYGON_FILE, layer_dates, load_district_polygons
+from sim.theatre import AFGHANISTAN_2021
+
+LAYER_DATES = layer_dates(AFGHANISTAN_2021)
 from sim.errors import DataError
 
 
@@ -56,7 +59,7 @@ def test_geojson_carries_each_districts_results_on_its_polygon(run_out, geo):
         probs = [p[f"p_fallen_by_{d.isoformat()}"] for d in LAYER_DATES]
         assert probs == sorted(probs) and probs[-1] <= p["p_fall"] + 1e-9
         # against the raw fall times: fallen by the end of 15 August
-        aug15 = (LAYER_DATES[-1] - sim.timeline.START).days + 1
+        aug15 = (LAYER_DATES[-1] - AFGHANISTAN_2021.start).days + 1
         assert probs[-1] == pytest.approx(np.mean(ft[:, i] < aug15), abs=1e-4)
         modes = {m: p[f"p_mode_{m}"] for m in ("held", "negotiated", "fight", "taliban_at_start")}
         assert sum(modes.values()) == pytest.approx(1.0, abs=1e-3)

@@ -19,7 +19,10 @@ from sim.batch import run_batch
 from sim.engine import run_replicate
 from sim.parameters import ParameterTable
 from sim.randomness import draw_batch, draw_replicate
-from sim.timeline import Event, day_of
+from sim.theatre import AFGHANISTAN_2021
+from sim.timeline import Event
+
+day_of = AFGHANISTAN_2021.day_of
 
 from conftest import complete_graph_edges, null_params, null_values, tiny_geography, tiny_model
 

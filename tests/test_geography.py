@@ -56,7 +56,7 @@ def test_the_record_is_read_as_printed():
 
 
 def corrupt(tmp_path, name, edit):
-    for f in ("districts.csv", "borders.csv", "provinces.csv"):
+    for f in ("districts.csv", "borders.csv", "provinces.csv", "theatre.toml"):
         shutil.copy(DATA_DIR / f, tmp_path / f)
     path = tmp_path / name
     with path.open(newline="", encoding="utf-8") as fh:
@@ -101,5 +101,6 @@ def test_a_broken_table_is_refused_with_file_and_key(tmp_path, name, edit, needl
 
 def test_a_missing_table_is_named(tmp_path):
     with pytest.raises(DataError, match="borders.csv: file not found"):
-        shutil.copy(DATA_DIR / "districts.csv", tmp_path / "districts.csv")
+        for f in ("districts.csv", "theatre.toml"):
+            shutil.copy(DATA_DIR / f, tmp_path / f)
         load_geography(tmp_path)

@@ -18,7 +18,9 @@ import pytest
 
 from sim.compare import compare
 from sim.interactive_map import LEVELS, inverse_fall_days, map_payload
-from sim.timeline import START
+from sim.theatre import AFGHANISTAN_2021
+
+START = AFGHANISTAN_2021.start
 
 from conftest import BASELINE, SCENARIOS
 

@@ -11,7 +11,10 @@ import numpy as np
 import pytest
 
 import sim
-from sim.compare import OUTCOMES, compare, decompose
+from sim.compare import compare, decompose, outcomes
+from sim.theatre import AFGHANISTAN_2021
+
+OUTCOMES = outcomes(AFGHANISTAN_2021)
 from sim.ensemble import ParameterSource
 from sim.parameters import BY_NAME, NAMES, defaults
 from sim.randomness import replicate_generator
@@ -282,7 +285,7 @@ def test_dates_on_axes_are_one_line():
     import datetime as dt
     from sim.plots import _date_label
     for d in (dt.datetime(2021, 8, 15), dt.datetime(2022, 1, 1)):
-        assert "\n" not in _date_label(mdates.date2num(d))
+        assert "\n" not in _date_label(AFGHANISTAN_2021)(mdates.date2num(d))
 
 
 # ---------------------------------------------------------------------- progress and npz
@@ -330,7 +333,7 @@ def test_sensitivity_outcomes_are_the_comparisons_headline_outcomes(geo):
     from sim.randomness import draw_batch
     from sim.scenario import load_scenario
     from sim.sensitivity import OutcomeProblem
-    from sim.timeline import day_of
+    day_of = AFGHANISTAN_2021.day_of
     R = 12
     scen = load_scenario(BASELINE, geo)
     vals = np.array([defaults()[n] for n in NAMES])
@@ -416,7 +419,7 @@ def test_conditioned_effects_use_the_recorded_countryside_and_the_same_replicate
     c = comp.condition_on(points)
     assert np.array_equal(c.indices // 10, np.arange(300) // 10)
     july21 = [t for t in points if t.id == "milley_21_july"]
-    counts = counts_at(comp.base.fall_time, tuple(july21))[:, 0]
+    counts = counts_at(comp.base.fall_time, tuple(july21), AFGHANISTAN_2021)[:, 0]
     assert np.abs(counts[c.indices] - 199.5).mean() < 0.7 * np.abs(counts - 199.5).mean()
     e = comp.conditioned_effect("salaries_paid")
     diff = comp.kabul_day("salaries_paid") - comp.kabul_day(comp.baseline)

@@ -487,8 +487,9 @@ def test_any_value_in_a_targets_file_loads_or_fails_cleanly(tmp_path, geo, slot,
        where=st.sampled_from([("capitals", "earliest"), ("constraints", "date"),
                               ("districts", "date")]))
 def test_target_dates_outside_the_campaign_are_refused(tmp_path, geo, day, where):
-    from sim.targets import LAST_CUTOFF, load_targets
-    from sim.timeline import DEFAULT_END, START
+    from sim.targets import load_targets
+    from sim.theatre import AFGHANISTAN_2021 as th
+    LAST_CUTOFF, DEFAULT_END, START = th.last_cutoff, th.end, th.start
     doc = valid_targets()
     section, key = where
     doc[section][0][key] = day

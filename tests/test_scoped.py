@@ -20,7 +20,10 @@ from sim.model import NEGOTIATED, Model
 from sim.parameters import NAMES, ParameterTable, Params
 from sim.randomness import draw_batch, draw_replicate
 from sim.scenario import load_scenario
-from sim.timeline import DRIVERS, LOCAL_DRIVERS, NATIONAL_DRIVERS, SCOPABLE_DRIVERS, day_of
+from sim.theatre import AFGHANISTAN_2021
+from sim.timeline import DRIVERS, LOCAL_DRIVERS, NATIONAL_DRIVERS, SCOPABLE_DRIVERS
+
+day_of = AFGHANISTAN_2021.day_of
 
 from conftest import BASELINE
 

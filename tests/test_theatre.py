@@ -1,0 +1,120 @@
+"""Theatres (issue 13 item 2): the synthetic theatre of tests/fixtures/capitalia_1975 runs end to
+end on its own calendar and names, beside the shipped Afghan one in the same process."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import sim
+from sim.calibrate import calibrate
+from sim.calibration_config import load_config
+from sim.errors import DataError
+from sim.theatre import AFGHANISTAN_2021, Theatre, default_theatre
+
+FIXTURE = Path(__file__).resolve().parent / "fixtures" / "capitalia_1975"
+BASELINE = FIXTURE / "scenarios" / "baseline.toml"
+PAID = FIXTURE / "scenarios" / "paid.toml"
+
+
+@pytest.fixture(scope="module")
+def capitalia():
+    return sim.load_geography(FIXTURE)
+
+
+def test_the_shipped_theatre_is_afghanistan_2021():
+    th = default_theatre()
+    assert th is AFGHANISTAN_2021 and Theatre.load("afghanistan_2021") is th
+    assert (th.start, th.end, th.capital, th.capital_fell) == (
+        dt.date(2021, 5, 1), dt.date(2021, 12, 31), "Kabul", dt.date(2021, 8, 15))
+    assert th.prior_regions == ("Southern",) and len(th.regions) == 8
+    assert sim.load_geography().theatre is th
+
+
+def test_the_synthetic_theatre_loads_with_its_own_names(capitalia):
+    th = capitalia.theatre
+    assert th.name == "capitalia_1975" and th.start == dt.date(1975, 3, 1)
+    assert capitalia.n == 9 and sorted(capitalia.province_names()) == ["Alpha", "Bravo", "Capitalia"]
+    assert capitalia.pcodes[capitalia.kabul_row] == "XC0202"       # the capital's row
+    assert capitalia.pakistan_border.sum() == 3                    # the sanctuary: Outland
+    assert th.day_of(dt.date(1975, 3, 2)) == 1.0 and th.date_of(61.5) == dt.date(1975, 5, 1)
+
+
+def test_two_theatres_run_in_one_process_each_on_its_own_clock(capitalia, geo, tmp_path):
+    ours = sim.run(BASELINE, replicates=16, seed=1, parameters="fixed", geo=capitalia)
+    afghan = sim.run("baseline", replicates=4, seed=1, parameters="fixed", geo=geo)
+    assert ours.dates[0] == dt.date(1975, 3, 1) and ours.dates[-1] == dt.date(1975, 6, 30)
+    assert afghan.dates[0] == dt.date(2021, 5, 1) and afghan.dates[-1] == dt.date(2021, 12, 31)
+    s = ours.summary_dict()
+    assert s["horizon"] == "1975-06-30" and "capitalia_p_fall" in s
+    assert "districts_fallen_by_1975_04_30_q50" in s and "kabul_p_fall" not in s
+    assert "kabul_p_fall_by_2021_08_31" in afghan.summary_dict()
+    for row in ours.districts():
+        assert row["fall_date_q50"] == "" or row["fall_date_q50"].startswith("1975-")
+    out = ours.write(tmp_path / "run")
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert (manifest["theatre"], manifest["start_date"]) == ("capitalia_1975", "1975-03-01")
+    caps = list(csv.DictReader((out / "capitals.csv").open()))
+    assert {r["capital"] for r in caps} == {"Alphaville", "Capitalia", "Bravoburg"}
+    daily = list(csv.DictReader((out / "daily.csv").open()))
+    assert daily[0]["date"] == "1975-03-01"
+    layer = json.loads((out / "districts.geojson").read_text())
+    assert layer["dates"][-1] == "1975-04-30"
+
+
+def test_compare_on_the_synthetic_theatre(capitalia, tmp_path):
+    comp = sim.compare([BASELINE, PAID], replicates=20, seed=2, parameters="fixed", geo=capitalia,
+                       replicates_per_draw=1)
+    assert comp.headline[0] == "capitalia_days" and "p_capitalia_fallen_by_1975_05_15" in comp.outcomes
+    table = comp.table()
+    assert "capitalia_fall_date_q50" in table[0] and "capitals_held_1975_04_30_q50" in table[0]
+    assert not any("kabul" in k or "2021" in k for k in table[0])
+    # paying the Frontier cannot make its districts fall sooner on the same random numbers
+    diff = comp.district_differences("paid")["p_fallen_by_1975_04_30"]
+    assert np.all(diff <= 1e-12)
+    assert all("Capitalia" in f for f in comp.findings())
+
+
+def test_calibrate_on_the_synthetic_theatre(capitalia, tmp_path):
+    config = load_config(FIXTURE / "calibration.toml", capitalia.theatre)
+    assert config.horizon == dt.date(1975, 5, 15)
+    result = calibrate(config, geo=capitalia)
+    from sim.parameters import NAMES
+    assert result.calibrated == ("base_rate", "b_pay")
+    assert result.posterior.shape[1] == len(NAMES) and np.isfinite(result.posterior).all()
+    for name in result.calibrated:             # the calibrated columns vary within their priors
+        col = result.posterior[:, NAMES.index(name)]
+        assert col.min() >= 0.0 and col.max() <= 3.0
+    assert result.targets.theatre == capitalia.theatre
+    with pytest.raises(sim.UserError, match="1975-03-15 to 1975-04-30"):
+        result.targets.as_of(dt.date(2021, 6, 1))
+
+
+def test_a_theatre_without_its_file_or_a_key_is_one_line(tmp_path):
+    with pytest.raises(DataError, match="theatre.toml: file not found"):
+        Theatre.load(tmp_path)
+    text = (FIXTURE / "theatre.toml").read_text().replace('capital = "Capitalia"\n', "")
+    (tmp_path / "theatre.toml").write_text(text)
+    with pytest.raises(DataError) as err:
+        Theatre.load(tmp_path)
+    assert "theatre.toml" in str(err.value) and "key 'theatre.capital'" in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_the_loader_checks_come_from_the_theatre(tmp_path):
+    for f in FIXTURE.iterdir():
+        if f.is_file():
+            shutil.copy(f, tmp_path / f.name)
+    text = (FIXTURE / "theatre.toml").read_text()
+    (tmp_path / "theatre.toml").write_text(text.replace("provinces = 3", "provinces = 34"))
+    with pytest.raises(DataError, match="expected 34 provinces, found 3"):
+        sim.load_geography(tmp_path)
+    (tmp_path / "theatre.toml").write_text(text.replace('capital = "Capitalia"', 'capital = "Kabul"'))
+    with pytest.raises(DataError, match="no province named 'Kabul'"):
+        sim.load_geography(tmp_path)
