@@ -168,7 +168,7 @@ class Campaign:
             k = cov.kabul_slot
             lam_cap[k] = hazard.rate(hazard.kabul_log_hazard(
                 p, ex.read(self.value, "kabul"), self.pay_capitals[k],
-                self.air_capitals[k], at.reach[k], self.garrison_capitals[k]))[0]
+                self.air_capitals[k], at.reach[k], self.garrison_capitals[k]))
             lam_cap[self.fallen[rows]] = 0.0
             lam[rows] = lam_cap
         return lam
@@ -180,7 +180,7 @@ class Campaign:
         drv = self.drivers
         return float(hazard.rate(hazard.assault_log_hazard(
             self.p, self.model.exposures.read(self.value, "decision"), drv.withdrawal,
-            drv.air_national))[0])
+            drv.air_national)))
 
     def _set_local_drivers(self) -> None:
         """The drivers that differ by district (air cover, garrisons, scoped arrears and brake),
@@ -261,8 +261,8 @@ class Campaign:
     def _fall(self, j: int) -> None:
         now, p, geo = self.env.now, self.p, self.model.geo
         negotiated = self.draws.u_mode[j] < hazard.negotiated_probability(
-            p, self.model.exposures.read(self.value, "mode", [j]),
-            self.drivers.district_pay[j], float(geo.is_capital[j]))[0]
+            p, self.model.exposures.read(self.value, "mode", j),
+            self.drivers.district_pay[j], float(geo.is_capital[j]))
         self._mark(j, now, NEGOTIATED if negotiated else FIGHT)
         self._log(now, "fall", geo.pcodes[j], "negotiated" if negotiated else "fight")
         if j == geo.kabul_row:

@@ -277,6 +277,12 @@ class ExposureSet:
                 where = (np.arange(sl.start, sl.stop) if isinstance(where, slice) else where
                          )[kabul_slot:kabul_slot + 1]
             reads.append((e.name, where, self.denominator[where], by_row))
+        # one position (a national exposure, or Kabul's own): read as a number by read()
+        reads = [(name, where, den, by_row,
+                  (where.start if isinstance(where, slice) and where.stop - where.start == 1
+                   else int(where[0]) if not isinstance(where, slice) and len(where) == 1
+                   else None))
+                 for name, where, den, by_row in reads]
         cached[(rule, scope)] = (TERMS, tuple(reads))
         return cached[(rule, scope)][1]
 
@@ -287,7 +293,7 @@ class ExposureSet:
         (for Kabul, its own). ``replicates`` picks rows of a ``(R, T)`` array, gathering only the
         columns read. ``scope`` keeps one scope (the rural rule's nationwide or own factor)."""
         out = {}
-        for name, where, den, by_row in self._reads(rule, scope):
+        for name, where, den, by_row, _ in self._reads(rule, scope):
             if by_row and rows is not None:
                 where = where.start + np.asarray(rows)
                 den = self.denominator[where]
@@ -296,12 +302,18 @@ class ExposureSet:
         return out
 
     def read(self, values, rule: str, rows=None, scope=None) -> dict:
-        """As :meth:`for_rule`, from values already divided (``values = numerators /
-        denominator``, which the SimPy engine keeps up to date fall by fall)."""
+        """As :meth:`for_rule`, for one replicate, from values already divided (``values =
+        numerators / denominator``, ``(T,)``, which the SimPy engine keeps up to date fall by
+        fall). A value at one position (a national exposure, Kabul's own) is a plain number, so
+        the rule's scalar parts stay scalar arithmetic."""
         out = {}
-        for name, where, _, by_row in self._reads(rule, scope):
-            v = values[..., where]
-            out[name] = v[..., rows] if by_row and rows is not None else v
+        for name, where, _, by_row, single in self._reads(rule, scope):
+            if single is not None:
+                out[name] = float(values[single])
+            elif by_row and rows is not None:
+                out[name] = values[where][rows]
+            else:
+                out[name] = values[where]
         return out
 
     def at_pairs(self, numerators, rule: str, replicates, districts, scope: str | None = None
@@ -312,7 +324,7 @@ class ExposureSet:
         flat = numerators.reshape(-1)
         base = np.asarray(replicates) * self.size
         out = {}
-        for name, where, _, by_row in self._reads(rule, scope):
+        for name, where, _, by_row, _ in self._reads(rule, scope):
             pos = where.start + (np.asarray(districts) if by_row else 0)
             out[name] = flat[base + pos] / self.denominator[pos]
         return out
