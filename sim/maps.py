@@ -505,10 +505,12 @@ class PolygonLayer:
 
 def polygon_layer(geo: Geography | None = None, boundaries=None,
                   code_property: str = "ADM2_PCODE") -> PolygonLayer:
-    """The (cached) drawable polygons: the package's AGCHO districts unless ``boundaries``."""
+    """The (cached) drawable polygons: the theatre's own districts (in Afghanistan the package's
+    AGCHO polygons; a file of the same name in any theatre's folder) unless ``boundaries``."""
     geo = geo or load_geography()
     if boundaries is None or Path(boundaries).resolve() == DISTRICT_POLYGONS.resolve():
-        path, code_property = DISTRICT_POLYGONS, DISTRICT_POLYGONS_CODE
+        path = geo.theatre.data_dir / DISTRICT_POLYGONS.name
+        code_property = DISTRICT_POLYGONS_CODE
     else:
         path = Path(boundaries)
     if not path.is_file():
