@@ -118,3 +118,95 @@ def test_the_loader_checks_come_from_the_theatre(tmp_path):
     (tmp_path / "theatre.toml").write_text(text.replace('capital = "Capitalia"', 'capital = "Kabul"'))
     with pytest.raises(DataError, match="no province named 'Kabul'"):
         sim.load_geography(tmp_path)
+
+
+# ----------------------------------------------------------------------------- the command line
+def _afsim(*args) -> int:
+    from sim.cli import main
+    return main([str(a) for a in args])
+
+
+def test_cli_run_baseline_by_name_in_the_synthetic_theatre(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)        # the name resolves to the theatre's scenarios, from anywhere
+    assert _afsim("--theatre", FIXTURE, "run", "baseline", "-n", 16, "--fixed-parameters",
+                  "--no-plots", "-q", "--workers", 1, "--out", "run") == 0
+    out = capsys.readouterr().out
+    assert "Capitalia falls in" in out and "capitals fallen by 30 Apr" in out and "Kabul" not in out
+    manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
+    assert (manifest["theatre"], manifest["start_date"], manifest["end_date"]) == (
+        "capitalia_1975", "1975-03-01", "1975-06-30")
+    assert manifest["scenario_files"] == [str(BASELINE.resolve())]
+    daily = list(csv.DictReader((tmp_path / "run" / "daily.csv").open()))
+    assert (daily[0]["date"], daily[-1]["date"]) == ("1975-03-01", "1975-06-30")
+    caps = list(csv.DictReader((tmp_path / "run" / "capitals.csv").open()))
+    assert {r["capital"] for r in caps} == {"Alphaville", "Capitalia", "Bravoburg"}
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert "capitalia_fall_date" in summary and not any("kabul" in k for k in summary)
+    # --theatre after the command works too, and a name the theatre lacks lists its own names
+    assert _afsim("run", "salaries_paid", "--theatre", FIXTURE, "--out", "x") == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "'salaries_paid'" in err and "capitalia_1975" in err
+    assert "baseline, paid" in err and not (tmp_path / "x").exists()
+
+
+def test_cli_compare_in_the_synthetic_theatre(tmp_path, capsys):
+    out = tmp_path / "cmp"
+    assert _afsim("--theatre", FIXTURE, "compare", "baseline", "paid", "-n", 12,
+                  "--replicates-per-draw", 1, "--fixed-parameters", "--no-sensitivity",
+                  "--no-animation", "-q", "--workers", 1, "--out", out) == 0
+    printed = capsys.readouterr().out
+    assert "paid:" in printed and "Capitalia" in printed
+    rows = list(csv.DictReader((out / "comparison.csv").open()))
+    assert [r["scenario"] for r in rows] == ["baseline", "paid"]
+    assert "capitalia_fall_date_q50" in rows[0] and "p_capitalia_fallen_by_1975_05_15" in rows[0]
+    assert not any("kabul" in k or "2021" in k for k in rows[0])
+    for r in rows:
+        assert r["capitalia_fall_date_q50"] == "" or r["capitalia_fall_date_q50"].startswith("1975-")
+    assert json.loads((out / "manifest.json").read_text())["scenarios"] == ["baseline", "paid"]
+    daily = list(csv.DictReader((out / "baseline" / "daily.csv").open()))
+    assert daily[0]["date"] == "1975-03-01"
+    assert "Capitalia" in (out / "report.html").read_text(encoding="utf-8")
+
+
+def test_cli_calibrate_in_the_synthetic_theatre(tmp_path, capsys):
+    out = tmp_path / "cal"
+    assert _afsim("--theatre", FIXTURE, "calibrate", FIXTURE / "calibration.toml", "-q",
+                  "--workers", 1, "--out", out) == 0
+    assert "calibration 'capitalia'" in capsys.readouterr().out
+    posterior = list(csv.DictReader((out / "posterior.csv").open()))
+    assert posterior and {"base_rate", "b_pay"} <= set(posterior[0])
+    pred = out / "predictive"                  # the predictive ran on the synthetic geography
+    manifest = json.loads((pred / "manifest.json").read_text())
+    assert (manifest["theatre"], manifest["start_date"]) == ("capitalia_1975", "1975-03-01")
+    daily = list(csv.DictReader((pred / "daily.csv").open()))
+    assert daily[0]["date"] == "1975-03-01" and daily[-1]["date"] == "1975-06-30"
+    assert len(list(csv.DictReader((pred / "districts.csv").open()))) == 9
+    report = json.loads((out / "fit_report.json").read_text())
+    assert report["district_skill"] == {}          # no district facts in this theatre
+    # the package's default posterior is Afghanistan's: another theatre's cannot replace it
+    assert _afsim("--theatre", FIXTURE, "calibrate", FIXTURE / "calibration.toml", "-q",
+                  "--set-default", "--out", tmp_path / "cal2") == 2
+    err = capsys.readouterr().err
+    assert "--set-default" in err and "capitalia_1975" in err and not (tmp_path / "cal2").exists()
+
+
+@pytest.mark.parametrize("where", ["nowhere_1999", "empty_folder"])
+def test_cli_a_bad_theatre_is_one_line_naming_the_flag_exit_2(where, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "empty_folder").mkdir()
+    for argv in (["--theatre", where, "run", "baseline", "--out", "x"],
+                 ["scenarios", "--theatre", where],
+                 ["compare", "baseline", "--theatre", where, "--out", "x"]):
+        assert _afsim(*argv) == 2, argv
+        err = capsys.readouterr().err.strip()
+        assert "\n" not in err and "Traceback" not in err
+        assert err.startswith("afsim: error: ") and "option '--theatre'" in err
+        assert "theatre.toml" in err                     # what was expected
+    assert not (tmp_path / "x").exists()
+
+
+def test_cli_scenarios_lists_the_theatres_own(capsys):
+    assert _afsim("scenarios", "--theatre", FIXTURE) == 0
+    out = capsys.readouterr().out
+    assert "capitalia_1975" in out and "\nbaseline" in out and "\npaid  (changes baseline)" in out
+    assert "salaries_paid" not in out
