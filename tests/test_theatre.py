@@ -57,11 +57,20 @@ def test_two_theatres_run_in_one_process_each_on_its_own_clock(capitalia, geo, t
     assert "kabul_p_fall_by_2021_08_31" in afghan.summary_dict()
     for row in ours.districts():
         assert row["fall_date_q50"] == "" or row["fall_date_q50"].startswith("1975-")
+    # the capital falls (the fixture's baseline is made so): its dates are real 1975 dates
+    assert s["capitalia_p_fall"] >= 0.75
+    median = dt.date.fromisoformat(s["capitalia_fall_date"]["q50"])
+    assert dt.date(1975, 3, 1) < median <= dt.date(1975, 6, 30)
+    assert s["capitalia_fall_date"]["q05"].startswith("1975-")
+    capital = ours.kabul_fall_time
+    assert np.all(capital[np.isfinite(capital)] < ours.model.horizon)
     out = ours.write(tmp_path / "run")
     manifest = json.loads((out / "manifest.json").read_text())
     assert (manifest["theatre"], manifest["start_date"]) == ("capitalia_1975", "1975-03-01")
     caps = list(csv.DictReader((out / "capitals.csv").open()))
     assert {r["capital"] for r in caps} == {"Alphaville", "Capitalia", "Bravoburg"}
+    row = next(r for r in caps if r["capital"] == "Capitalia")
+    assert row["fall_date_q50"] == median.isoformat() and row["historical_fall_date"] == "1975-04-30"
     daily = list(csv.DictReader((out / "daily.csv").open()))
     assert daily[0]["date"] == "1975-03-01"
     layer = json.loads((out / "districts.geojson").read_text())
@@ -79,6 +88,17 @@ def test_compare_on_the_synthetic_theatre(capitalia, tmp_path):
     diff = comp.district_differences("paid")["p_fallen_by_1975_04_30"]
     assert np.all(diff <= 1e-12)
     assert all("Capitalia" in f for f in comp.findings())
+    # the capital falls in the baseline; paying delays its fall or leaves it standing, replicate
+    # by replicate on the same random numbers, and does so in some
+    base, paid = (np.nan_to_num(comp.results[n].kabul_fall_time, nan=np.inf)   # NaN: standing
+                  for n in ("baseline", "paid"))
+    assert np.isfinite(base).mean() >= 0.75
+    assert np.all(paid >= base)
+    assert np.any(paid > base)
+    q = table[0]["capitalia_fall_date_q50"]
+    assert q.startswith("1975-") and q <= "1975-06-30"
+    assert table[1]["capitalia_fall_date_q50"] == "" or table[1]["capitalia_fall_date_q50"] >= q
+    assert comp.effect("paid", "capitalia_days")["mean"] > 0
 
 
 def test_calibrate_on_the_synthetic_theatre(capitalia, tmp_path):
@@ -142,6 +162,7 @@ def test_cli_run_baseline_by_name_in_the_synthetic_theatre(tmp_path, monkeypatch
     assert {r["capital"] for r in caps} == {"Alphaville", "Capitalia", "Bravoburg"}
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert "capitalia_fall_date" in summary and not any("kabul" in k for k in summary)
+    assert summary["capitalia_fall_date"]["q50"].startswith("1975-")
     # --theatre after the command works too, and a name the theatre lacks lists its own names
     assert _afsim("run", "salaries_paid", "--theatre", FIXTURE, "--out", "x") == 2
     err = capsys.readouterr().err.strip()
