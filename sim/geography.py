@@ -156,6 +156,12 @@ class Geography:
         """The province whose capital's fall ends the regime (the theatre's ``capital``)."""
         return self.province_by_name(self.theatre.capital)
 
+    @property
+    def labelled_cities(self) -> tuple[str, ...]:
+        """The provincial capitals (city names) the maps name: the theatre's ``labelled_cities``,
+        by default its capital's city alone."""
+        return self.theatre.labelled_cities or (self.capital_province.capital,)
+
     @cached_property
     def kabul_row(self) -> int:
         """Row of the theatre's capital district (Kabul's in Afghanistan; the name is kept for
@@ -460,6 +466,11 @@ def geography_from_rows(drows: list[dict[str, str]], brows: list[dict[str, str]]
     if capital is None:
         raise DataError(f"no province named {theatre.capital!r} (the theatre's capital: the model "
                         "ends with its fall)", file=ppath, key="province")
+    unknown = sorted(set(theatre.labelled_cities) - {p.capital for p in provinces})
+    if unknown:
+        raise DataError(f"labelled city(ies) {unknown} are not provincial capitals of "
+                        f"{ppath.name} (column capital_name)", file=theatre.data_dir / "theatre.toml",
+                        key="theatre.labelled_cities")
     dist = great_circle_km(lon, lat, capital.capital_lon, capital.capital_lat)
 
     reach = np.full(n, np.nan)
