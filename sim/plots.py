@@ -436,17 +436,37 @@ def scenario_fans(comparison) -> Figure:
     return fig
 
 
+def _record_held(provinces, date: dt.date) -> list[str]:
+    """The provinces (as the record's seed table spells them) whose capital had not fallen by the
+    end of ``date`` in the record (``fell_on`` blank: never)."""
+    return [p.name_seed or p.name for p in provinces
+            if not p.fell_on or p.fell_on > date.isoformat()]
+
+
+def _record_note(held: list[str]) -> str:
+    return f"record: {len(held)}" + (f" ({', '.join(held)})" if 0 < len(held) <= 3 else "")
+
+
 def capitals_held_chart(comparison, date: dt.date | None = None) -> Figure:
-    """Capitals still held, per scenario (sorted by the mean): when Kabul falls, and on a date.
+    """Capitals still held, per scenario (sorted by the mean): when the capital falls, and on a
+    date; the record's values (provinces.csv) marked.
 
     A mean can lie outside its own 50% range when the distribution is lopsided or bimodal (in
     most replicates every capital falls, in a few many hold): such a mean is drawn hollow, and
     the median is marked too, so the dot is never read as a typical value."""
     names = comparison.names
-    date = date or comparison.theatre.capital_fell      # the capital's recorded fall
-    panels = [(comparison.headline[1], "other capitals still held when Kabul falls (of 33)",
-               33, 1, "record: 1 (Panjshir)"),
-              (None, f"capitals still held on {date:%d %B %Y} (of 34)", 34, 1, "record: 1 (Panjshir)")]
+    th, geo = comparison.theatre, comparison.base.geo
+    date = date or th.capital_fell      # the capital's recorded fall
+    n = len(geo.provinces)
+    others = [p for p in geo.provinces if p.index != geo.capital_province.index]
+    # the record (provinces.csv): capitals that had not fallen by the capital's fall (a fall the
+    # same day counts as before it) and by ``date``; in Afghanistan 1, Panjshir, in both panels
+    held_at_fall = _record_held(others, th.capital_fell)
+    panels = [(comparison.headline[1], f"other capitals still held when {th.capital} falls "
+               f"(of {n - 1})", n - 1, len(held_at_fall), _record_note(held_at_fall)),
+              (None, f"capitals still held on {date:%d %B %Y} (of {n})", n,
+               len(_record_held(geo.provinces, date)),
+               _record_note(_record_held(geo.provinces, date)))]
     fig = Figure(figsize=(12, 0.45 * len(names) + 2.2), layout="constrained")
     axes = fig.subplots(1, 2, squeeze=False)[0]
     colors = _colors(names)

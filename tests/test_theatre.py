@@ -186,7 +186,22 @@ def test_cli_compare_in_the_synthetic_theatre(tmp_path, capsys):
     assert json.loads((out / "manifest.json").read_text())["scenarios"] == ["baseline", "paid"]
     daily = list(csv.DictReader((out / "baseline" / "daily.csv").open()))
     assert daily[0]["date"] == "1975-03-01"
-    assert "Capitalia" in (out / "report.html").read_text(encoding="utf-8")
+    # the report and the map speak of the theatre: its title, capital and dates, not Afghanistan's
+    report = (out / "report.html").read_text(encoding="utf-8")
+    assert "<h1>What if? Synthetic: nine districts of Alpha, Capitalia and Bravo, spring 1975," in report
+    assumptions = report.index("<h2>Structural assumptions</h2>")   # the model's own documentation
+    ours = report[:assumptions] + report[report.index("<h2>Findings</h2>"):]
+    assert "sorted by the size of the effect on Capitalia" in ours
+    assert "censored at the horizon (30 June 1975)" in ours and "counts on 30 April," in ours
+    assert "<code>capitalia_held_share</code>" in ours
+    for word in ("Kabul", "Afghan", "2021", "August", "AGCHO", "TAJIKISTAN", "Panjshir"):
+        assert word not in ours, word
+    page = (out / "map.html").read_text(encoding="utf-8")
+    assert ">Capitalia</text>" in page and ">Bravoburg</text>" not in page   # default: the capital
+    assert "aria-label=\"Map of the districts\"" in page
+    for word in ("Kabul", "Afghan", "2021", "AGCHO", "TAJIKISTAN"):
+        assert word not in page, word
+    assert not (out / "plots" / "collapse_baseline.gif").exists()   # cells need an outline
 
 
 def test_cli_calibrate_in_the_synthetic_theatre(tmp_path, capsys):
@@ -231,3 +246,51 @@ def test_cli_scenarios_lists_the_theatres_own(capsys):
     out = capsys.readouterr().out
     assert "capitalia_1975" in out and "\nbaseline" in out and "\npaid  (changes baseline)" in out
     assert "salaries_paid" not in out
+
+
+# ----------------------------------------------------------------------------- names and shapes
+def test_labelled_cities_title_and_country_come_from_the_theatre(capitalia, geo, tmp_path):
+    assert geo.labelled_cities[:4] == ("Kabul", "Herat", "Kandahar", "Mazar-i-Sharif")
+    assert len(geo.labelled_cities) == 8 and set(geo.labelled_cities) <= {p.capital for p in geo.provinces}
+    assert capitalia.labelled_cities == ("Capitalia",)              # default: the capital's city
+    assert (geo.theatre.heading, geo.theatre.country) == (
+        "The fall of the Afghan republic, 2021", "Afghanistan")
+    assert capitalia.theatre.heading.startswith("Synthetic: nine districts")    # the description
+    assert capitalia.theatre.country == ""
+    for f in FIXTURE.iterdir():
+        if f.is_file():
+            shutil.copy(f, tmp_path / f.name)
+    text = (FIXTURE / "theatre.toml").read_text()
+    (tmp_path / "theatre.toml").write_text(text.replace(
+        'capital = "Capitalia"', 'capital = "Capitalia"\nlabelled_cities = ["Bravoburg", "Kabul"]'))
+    with pytest.raises(DataError, match=r"key 'theatre.labelled_cities'.*\['Kabul'\]"):
+        sim.load_geography(tmp_path)
+
+
+def test_the_capitals_held_record_is_counted_from_the_provinces(capitalia, geo):
+    from sim.plots import _record_held, _record_note
+    others = [p for p in geo.provinces if p.index != geo.capital_province.index]
+    assert _record_note(_record_held(others, geo.theatre.capital_fell)) == "record: 1 (Panjshir)"
+    assert _record_note(_record_held(geo.provinces, geo.theatre.capital_fell)) == "record: 1 (Panjshir)"
+    assert len(_record_held(geo.provinces, dt.date(2021, 8, 5))) == 34
+    assert _record_note(_record_held(capitalia.provinces, dt.date(1975, 4, 15))) == \
+        "record: 2 (Alpha, Capitalia)"
+    assert _record_note(_record_held(capitalia.provinces, dt.date(1975, 4, 30))) == "record: 0"
+
+
+def test_the_polygon_check_is_around_the_theatres_own_districts(capitalia, geo, tmp_path):
+    from sim.district_layer import bounding_box, load_district_polygons
+    west, south, east, north = bounding_box(capitalia)    # the fixture sits near 10 E, 45 N
+    assert west < 10.0 < east and south < 45.0 < north and east < 60.0
+    assert len(load_district_polygons(capitalia)) == 9
+    assert len(load_district_polygons(geo)) == 399        # Afghanistan's still pass its own box
+    west, south, east, north = bounding_box(geo)
+    assert west < 60.5 and east > 74.9 and south < 29.4 and north > 38.5
+    layer = json.loads((FIXTURE / "districts_agcho_2018_simplified.geojson").read_text())
+    for feature in layer["features"]:                      # the same squares in metres (UTM-like)
+        feature["geometry"]["coordinates"] = [[[x * 1e5, y * 1e5] for x, y in ring]
+                                              for ring in feature["geometry"]["coordinates"]]
+    path = tmp_path / "metres.geojson"
+    path.write_text(json.dumps(layer))
+    with pytest.raises(DataError, match="not longitude/latitude near the districts' points"):
+        load_district_polygons(capitalia, path)
