@@ -256,6 +256,13 @@ def _load(theatre: Theatre) -> Geography:
     cpath, xpath = data_dir / "covariates.csv", data_dir / "border_crossings.csv"
     geo = geography_from_rows(_read_csv(dpath), _read_csv(bpath), _read_csv(ppath),
                               paths=(dpath, bpath, ppath), source_dir=data_dir, theatre=theatre)
+    # the maps' names must be capitals of this folder's provinces (checked here, on a theatre's
+    # own tables, not in geography_from_rows, which also builds small geographies for tests)
+    unknown = sorted(set(theatre.labelled_cities) - {p.capital for p in geo.provinces})
+    if unknown:
+        raise DataError(f"labelled city(ies) {unknown} are not provincial capitals of "
+                        f"{ppath.name} (column capital_name)", file=data_dir / "theatre.toml",
+                        key="theatre.labelled_cities")
     return with_covariates(geo, _read_csv(cpath), _read_csv(xpath), paths=(cpath, xpath))
 
 
@@ -466,11 +473,6 @@ def geography_from_rows(drows: list[dict[str, str]], brows: list[dict[str, str]]
     if capital is None:
         raise DataError(f"no province named {theatre.capital!r} (the theatre's capital: the model "
                         "ends with its fall)", file=ppath, key="province")
-    unknown = sorted(set(theatre.labelled_cities) - {p.capital for p in provinces})
-    if unknown:
-        raise DataError(f"labelled city(ies) {unknown} are not provincial capitals of "
-                        f"{ppath.name} (column capital_name)", file=theatre.data_dir / "theatre.toml",
-                        key="theatre.labelled_cities")
     dist = great_circle_km(lon, lat, capital.capital_lon, capital.capital_lat)
 
     reach = np.full(n, np.nan)
