@@ -294,3 +294,12 @@ def test_the_polygon_check_is_around_the_theatres_own_districts(capitalia, geo, 
     path.write_text(json.dumps(layer))
     with pytest.raises(DataError, match="not longitude/latitude near the districts' points"):
         load_district_polygons(capitalia, path)
+
+
+def test_the_forecast_chart_names_the_theatres_capital_and_leaves_out_the_us_estimates(capitalia):
+    from sim.plots import forecast_chart
+    result = sim.run(BASELINE, replicates=8, seed=1, parameters="fixed", geo=capitalia)
+    ax = forecast_chart(result, dt.date(1975, 4, 1)).axes[0]
+    assert ax.get_title().startswith("Forecast of the fall of Capitalia") and "US" not in ax.get_title()
+    assert ax.get_ylabel() == "probability Capitalia has fallen"
+    assert not [t for t in ax.texts if "(T3" in t.get_text() or "(T1" in t.get_text()]
