@@ -303,3 +303,18 @@ def test_the_forecast_chart_names_the_theatres_capital_and_leaves_out_the_us_est
     assert ax.get_title().startswith("Forecast of the fall of Capitalia") and "US" not in ax.get_title()
     assert ax.get_ylabel() == "probability Capitalia has fallen"
     assert not [t for t in ax.texts if "(T3" in t.get_text() or "(T1" in t.get_text()]
+
+
+def test_sensitivity_on_the_synthetic_theatre_speaks_of_its_capital_and_caches_apart(
+        capitalia, tmp_path):
+    from sim.scenario import load_scenario
+    from sim.sensitivity import cache_key, cached_sensitivity
+    from sim.ensemble import resolve_parameter_source
+    scenario = load_scenario(BASELINE, capitalia)
+    source = resolve_parameter_source("fixed")
+    sens = cached_sensitivity(scenario, source=source, cache_dir=tmp_path, n=8, replicates=2,
+                              parameters=("base_rate", "b_pay"), geo=capitalia)
+    assert sens.labels["kabul_day"] == "Capitalia's fall date (mean day)"
+    kw = dict(parameters=("base_rate", "b_pay"), n=8, replicates=2, seed=1)
+    assert cache_key(scenario, source, theatre=capitalia.theatre, **kw) != \
+        cache_key(scenario, source, **kw) == cache_key(scenario, source, theatre=AFGHANISTAN_2021, **kw)
