@@ -69,6 +69,7 @@ class CalibrationResult:
     calibrated: tuple[str, ...]
     seconds: float
     as_of: dt.date | None = None
+    geo: Geography | None = None     # the theatre's geography it ran on (None: the shipped one)
 
     def posterior_source(self):
         from .ensemble import ParameterSource
@@ -153,7 +154,7 @@ def calibrate(config: CalibrationConfig | str | Path, *, out: Path | None = None
 
     posterior = _joint_posterior(base_values, stage_results, config.seed)
     res = CalibrationResult(config, targets, scenario, stage_results, posterior, config.calibrated,
-                            time.perf_counter() - started, as_of)
+                            time.perf_counter() - started, as_of, geo)
     return res
 
 

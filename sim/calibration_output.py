@@ -41,9 +41,10 @@ PREDICTIVE_REPLICATES_PER_DRAW = 10
 
 
 def predictive(result: CalibrationResult, replicates: int, workers: int, progress: bool):
+    """The posterior predictive run, on the geography the calibration ran on (its targets')."""
     return run(result.scenario, replicates=replicates, seed=result.config.seed + 1,
                parameters=result.posterior_source(), workers=workers, progress=progress,
-               replicates_per_draw=PREDICTIVE_REPLICATES_PER_DRAW)
+               replicates_per_draw=PREDICTIVE_REPLICATES_PER_DRAW, geo=result.geo)
 
 
 def conditioned(result: CalibrationResult, pred):
@@ -70,13 +71,13 @@ def goals_table(report: dict) -> dict:
     out["kabul_interval_90_width"] = {"value": k["width_90_days"], "goal": "<= 12 days",
                                       "met": k["width_90_days"] is not None and k["width_90_days"] <= 12}
     c = report.get("coherence")
-    if c:
-        out["capitals_before_kabul_median"] = {"value": c["capitals_before_kabul_q50"],
-                                               "goal": ">= 20 (record: 32)",
-                                               "met": c["capitals_before_kabul_q50"] >= 20}
+    if c:      # where the capital never fell, nothing fell before it: no value, goal not met
+        caps, share = c.get("capitals_before_kabul_q50"), c.get("share_fallen_at_kabul_q50")
+        out["capitals_before_kabul_median"] = {"value": caps, "goal": ">= 20 (record: 32)",
+                                               "met": caps is not None and caps >= 20}
         out["districts_fallen_at_kabul_median"] = {
-            "value": c["share_fallen_at_kabul_q50"], "goal": ">= 0.5 (record: about 0.9)",
-            "met": c["share_fallen_at_kabul_q50"] >= 0.5}
+            "value": share, "goal": ">= 0.5 (record: about 0.9)",
+            "met": share is not None and share >= 0.5}
     d = (report.get("district_skill") or {}).get("holdout")
     if d:
         out["district_brier_skill_holdout"] = {"value": d["skill"]["value"], "goal": ">= 0.3",
@@ -104,11 +105,17 @@ def coherence(fall_time: np.ndarray, geo) -> dict:
             "share_fallen_at_kabul_q50": float(np.median(share))}
 
 
-def district_validation(fall_time: np.ndarray) -> dict:
+def district_validation(fall_time: np.ndarray, geo) -> dict:
     """Skill at the district facts (issue 11): the held-out split is the validation the fit
-    never saw; the fit split is shown beside it. Same run for the model and its null."""
+    never saw; the fit split is shown beside it. Same run for the model and its null. Empty for
+    a theatre without a facts table (``district_facts.csv`` in its folder)."""
+    from .district_facts import FACTS_FILE, load_district_facts
     from .district_skill import district_skill
-    return {split: district_skill(fall_time, split=split).to_dict() for split in ("holdout", "fit")}
+    if not (geo.theatre.data_dir / FACTS_FILE.name).is_file():
+        return {}
+    facts = load_district_facts(geo=geo)
+    return {split: district_skill(fall_time, facts, split=split).to_dict()
+            for split in ("holdout", "fit")}
 
 
 def judge(fall_time: np.ndarray, assault_time: np.ndarray, geo, targets, horizon) -> dict:
@@ -118,7 +125,7 @@ def judge(fall_time: np.ndarray, assault_time: np.ndarray, geo, targets, horizon
     report["assault_start_date"] = {k: (geo.theatre.date_of(v).isoformat() if np.isfinite(v) else None)
                                     for k, v in zip(("q05", "q50", "q95"), aq)}
     report["coherence"] = coherence(fall_time, geo)
-    report["district_skill"] = district_validation(fall_time)
+    report["district_skill"] = district_validation(fall_time, geo)
     report["goals"] = goals_table(report)
     return report
 

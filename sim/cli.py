@@ -125,6 +125,32 @@ def flag_of(argument: str) -> str:
     return f"{flag} {value.strip(chr(39))}"
 
 
+def _add_theatre_option(p: argparse.ArgumentParser, default=None) -> None:
+    """``--theatre NAME_OR_FOLDER``: on the main parser (``afsim --theatre X run ...``) and on each
+    command that simulates (``afsim run ... --theatre X``; given there, it wins)."""
+    p.add_argument("--theatre", default=default, metavar="NAME_OR_FOLDER",
+                   help="the theatre to simulate: a shipped theatre's name (default "
+                        "afghanistan_2021) or a folder holding theatre.toml and its tables (e.g. "
+                        "tests/fixtures/capitalia_1975); scenario names are looked up among its "
+                        "scenarios")
+
+
+def _geo(args):
+    """The geography of the theatre named by ``--theatre`` (the shipped one if none). Any mistake
+    in it, a name or a folder or the tables there, is reported against the flag."""
+    from .geography import load_geography
+    try:
+        return load_geography(getattr(args, "theatre", None))
+    except UserError as exc:
+        if exc.argument is None:
+            exc.argument = "theatre"
+        raise
+
+
+def _day_month(date) -> str:
+    return f"{date.day} {date:%b}"
+
+
 def _parameter_source(args):
     from .posterior import read_posterior
     if args.fixed_parameters:
@@ -148,7 +174,8 @@ def cmd_run(args) -> int:
     from .ensemble import run
     from .output import check_output_dir, output_lock
     from .scenario import load_scenario
-    scenario = load_scenario(args.scenario)
+    geo = _geo(args)
+    scenario = load_scenario(args.scenario, geo)
     out = Path(args.out) if args.out else Path("results") / scenario.name
     check_output_dir(out, args.force, inputs=[*scenario.files, args.posterior])
     source = _parameter_source(args)
@@ -161,7 +188,7 @@ def cmd_run(args) -> int:
                          scheduler=args.scheduler, progress=not args.quiet,
                          keep_fall_times=args.keep_fall_times, chunk_size=args.chunk_size,
                          checkpoint=checkpoint, resume=args.resume,
-                         replicates_per_draw=args.replicates_per_draw)
+                         replicates_per_draw=args.replicates_per_draw, geo=geo)
             result.extra_manifest["command"] = "afsim " + " ".join(sys.argv[1:])
             result.write(out, force=args.force, plots=not args.no_plots, progress=not args.quiet)
         except UserError as exc:
@@ -169,12 +196,14 @@ def cmd_run(args) -> int:
             raise
         shutil.rmtree(checkpoint, ignore_errors=True)
     s = result.summary_dict()
-    kq = s["kabul_fall_date"]
+    th = geo.theatre
+    kq = s[f"{th.capital_key}_fall_date"]
     print(f"{scenario.name}: {args.replicates} replicates in {time.perf_counter() - started:.1f} s "
           f"-> {out}")
-    print(f"  Kabul falls in {s['kabul_p_fall']:.0%} of replicates; median {kq['q50'] or 'after the horizon'} "
-          f"(90%: {kq['q05'] or '-'} to {kq['q95'] or 'after the horizon'}); capitals fallen by "
-          f"15 Aug (median) {s['capitals_fallen_by_2021_08_15_q50']:.0f}")
+    print(f"  {th.capital} falls in {s[f'{th.capital_key}_p_fall']:.0%} of replicates; median "
+          f"{kq['q50'] or 'after the horizon'} (90%: {kq['q05'] or '-'} to "
+          f"{kq['q95'] or 'after the horizon'}); capitals fallen by {_day_month(th.capital_fell)} "
+          f"(median) {s[f'capitals_fallen_by_{th.stamp(th.capital_fell)}_q50']:.0f}")
     return 0
 
 
@@ -191,10 +220,16 @@ def cmd_calibrate(args) -> int:
     from .calibration_output import write_calibration
     from .ensemble import resolve_workers
     from .output import check_output_dir, output_lock
-    config = load_config(args.config)
-    _check_calibration_inputs(config)
+    from .theatre import default_theatre
+    geo = _geo(args)
+    config = load_config(args.config, geo.theatre)
+    _check_calibration_inputs(config, geo)
     check_output_dir(args.out, args.force, inputs=_calibration_inputs(config))
     if args.set_default:                 # refused before hours of sampling, not after
+        if geo.theatre != default_theatre():
+            raise UserError(f"the package's default posterior is the shipped theatre's; a "
+                            f"posterior of theatre {geo.theatre.name!r} cannot replace it",
+                            key="--set-default")
         from .calibration_output import default_posterior_target
         target = default_posterior_target()
     workers = resolve_workers(args.workers)
@@ -203,7 +238,7 @@ def cmd_calibrate(args) -> int:
         if args.resume:
             _check_calibration_checkpoint(args.out, config)
         result = calibrate(config, out=args.out, resume=args.resume, workers=workers,
-                           progress=not args.quiet)
+                           progress=not args.quiet, geo=geo)
         report = write_calibration(result, args.out, replicates=args.replicates, workers=workers,
                                    progress=not args.quiet, force=args.force,
                                    set_default=args.set_default)
@@ -218,8 +253,9 @@ def cmd_forecast(args) -> int:
     from .calibration_output import write_forecast
     from .ensemble import resolve_workers
     from .output import check_output_dir, output_lock
-    config = load_config(args.config)
-    _check_calibration_inputs(config, args.as_of)
+    geo = _geo(args)
+    config = load_config(args.config, geo.theatre)
+    _check_calibration_inputs(config, geo, args.as_of)
     check_output_dir(args.out, args.force, inputs=_calibration_inputs(config))
     workers = resolve_workers(args.workers)
     started = time.perf_counter()
@@ -227,15 +263,18 @@ def cmd_forecast(args) -> int:
         if args.resume:
             _check_calibration_checkpoint(args.out, config)
         result = calibrate(config, out=args.out, as_of=args.as_of, resume=args.resume,
-                           workers=workers, progress=not args.quiet)
+                           workers=workers, progress=not args.quiet, geo=geo)
         s = write_forecast(result, args.out,
                            replicates=args.replicates or config.predictive_replicates,
                            workers=workers, progress=not args.quiet, force=args.force)
-    k = s["kabul_fall_date"]
+    th = geo.theatre
+    cap = th.capital_key
+    k = s[f"{cap}_fall_date"]
     print(f"forecast as of {args.as_of} in {time.perf_counter() - started:.0f} s -> {args.out}")
-    print(f"  Kabul: median {k['q50'] or 'after the horizon'}, 80% interval {k['q10']} to "
-          f"{k['q90'] or 'after the horizon'}; P(by 31 Aug) {s['p_kabul_falls_by_2021_08_31']:.2f}, "
-          f"P(by 31 Dec) {s['p_kabul_falls_by_2021_12_31']:.2f}")
+    print(f"  {th.capital}: median {k['q50'] or 'after the horizon'}, 80% interval {k['q10']} to "
+          f"{k['q90'] or 'after the horizon'}; P(by {_day_month(th.deadline)}) "
+          f"{s[f'p_{cap}_falls_by_{th.stamp(th.deadline)}']:.2f}, P(by {_day_month(th.end)}) "
+          f"{s[f'p_{cap}_falls_by_{th.stamp(th.end)}']:.2f}")
     return 0
 
 
@@ -243,12 +282,10 @@ def _calibration_inputs(config) -> list:
     return [config.path, config.scenario_path, config.targets_path]
 
 
-def _check_calibration_inputs(config, as_of=None) -> None:
+def _check_calibration_inputs(config, geo, as_of=None) -> None:
     """The scenario and targets a config names, read before anything is simulated."""
-    from .geography import load_geography
     from .scenario import load_scenario
     from .targets import load_targets
-    geo = load_geography()
     load_scenario(config.scenario_path, geo)
     targets = load_targets(config.targets_path, geo)
     if as_of is not None:
@@ -302,15 +339,13 @@ def _print_fit(report: dict, what: str, seconds: float, out) -> None:
         print(f"  {key:42s} {shown:>10s}   goal {g['goal']:<32s} {'met' if g['met'] else 'NOT met'}")
 
 
-def _check_boundaries(path: Path) -> None:
+def _check_boundaries(path: Path, geo) -> None:
     """Read and match a boundary file before simulating (not after, when a mistake costs a run)."""
-    from .geography import load_geography
     from .maps import _match_boundaries, _read_boundaries
     from .userfiles import read_bytes
     read_bytes(path, "a district boundary file (GeoJSON, or a shapefile with pyshp)", limit=2 ** 31)
     try:
-        _match_boundaries(_read_boundaries(path, "ADM2_PCODE"), load_geography(), path,
-                          "ADM2_PCODE")
+        _match_boundaries(_read_boundaries(path, "ADM2_PCODE"), geo, path, "ADM2_PCODE")
     except UserError:
         raise
     except (KeyError, TypeError, ValueError, IndexError, AttributeError, RecursionError) as exc:
@@ -344,7 +379,8 @@ def cmd_compare(args) -> int:
     from .output import check_output_dir, output_lock
     from .scenario import load_scenario
     from .sensitivity import cached_sensitivity, sensitivity
-    scenarios = [load_scenario(p) for p in args.scenarios]
+    geo = _geo(args)
+    scenarios = [load_scenario(p, geo) for p in args.scenarios]
     names = {s.name for s in scenarios} | {s.base_name for s in scenarios if s.base_name}
     if args.map_scenario is not None and (args.map_scenario not in names
                                           or args.map_scenario == _baseline_name(scenarios)):
@@ -352,12 +388,11 @@ def cmd_compare(args) -> int:
                         f"{', '.join(sorted(n for n in names if n != _baseline_name(scenarios)))}",
                         key="--map-scenario")
     if args.boundaries is not None:
-        _check_boundaries(args.boundaries)
+        _check_boundaries(args.boundaries, geo)
     points = None
     if args.condition_on is not None:
-        from .geography import load_geography
         from .targets import load_targets
-        points = load_targets(args.condition_on, load_geography()).fitted_districts
+        points = load_targets(args.condition_on, geo).fitted_districts
         from .conditioning import check_replicates_per_draw
         check_replicates_per_draw(args.replicates_per_draw)
     inputs = [f for s in scenarios for f in s.files] + [args.posterior, args.boundaries,
@@ -373,13 +408,13 @@ def cmd_compare(args) -> int:
                            scheduler=args.scheduler, progress=not args.quiet,
                            keep_fall_times=args.keep_fall_times, chunk_size=args.chunk_size,
                            checkpoint=checkpoint, resume=args.resume, engine=args.engine,
-                           replicates_per_draw=args.replicates_per_draw)
+                           replicates_per_draw=args.replicates_per_draw, geo=geo)
             if points is not None:
                 comp.condition_on(points)
             if args.sensitivity:
                 kw = dict(source=comp.base.source, n=args.sobol_n, replicates=args.sobol_replicates,
                           seed=args.seed, workers=resolve_workers(args.workers),
-                          progress=not args.quiet)
+                          progress=not args.quiet, geo=geo)
                 scenario = comp.results[comp.baseline].scenario
                 comp.sensitivity = (sensitivity(scenario, **kw) if args.no_cache
                                     else cached_sensitivity(scenario, cache_dir=args.cache_dir, **kw))
@@ -398,7 +433,7 @@ def cmd_compare(args) -> int:
         print("  " + line)
     if comp.sensitivity is not None:
         top = ", ".join(f"{n} {v:.2f}" for n, v in comp.sensitivity.ranking()[:3])
-        print(f"  largest Sobol total effects on Kabul's date: {top}")
+        print(f"  largest Sobol total effects on {geo.theatre.capital}'s date: {top}")
     return 0
 
 
@@ -415,7 +450,8 @@ def cmd_sensitivity(args) -> int:
     from .results import write_csv
     from .scenario import load_scenario
     from .sensitivity import DEFAULT_PARAMETERS, check_parameter_names, sensitivity
-    scenario = load_scenario(args.scenario)
+    geo = _geo(args)
+    scenario = load_scenario(args.scenario, geo)
     params = (check_parameter_names(args.parameters.split(","), key="--parameters")
               if args.parameters is not None else DEFAULT_PARAMETERS)
     check_output_dir(args.out, args.force, inputs=[*scenario.files, args.posterior])
@@ -423,7 +459,7 @@ def cmd_sensitivity(args) -> int:
     with output_lock(args.out):
         sens = sensitivity(scenario, parameters=params, source=source,
                            n=args.sobol_n, replicates=args.sobol_replicates, seed=args.seed,
-                           workers=args.workers or 0, progress=not args.quiet)
+                           workers=args.workers or 0, progress=not args.quiet, geo=geo)
         with atomic_directory(args.out, force=args.force) as tmp:
             write_csv(tmp / "sensitivity.csv", sens.rows())
             sensitivity_chart(sens).savefig(tmp / "sensitivity.png", dpi=120)
@@ -462,11 +498,20 @@ def cmd_scenarios(args) -> int:
     """The shipped scenarios, so a user who installed the package knows what names to type."""
     import textwrap
     from .shipped import shipped_descriptions, shipped_dir
-    rows = shipped_descriptions()
-    if not rows:
-        raise UserError("no shipped scenarios found (the package's scenarios folder is missing)")
-    print(f"Shipped scenarios ({shipped_dir()}); run one by name from any folder, e.g. "
-          "afsim run baseline, afsim compare baseline salaries_paid:")
+    from .theatre import SHIPPED
+    theatre = _geo(args).theatre
+    rows = shipped_descriptions(theatre)
+    if SHIPPED.get(theatre.name) is theatre:
+        if not rows:
+            raise UserError("no shipped scenarios found (the package's scenarios folder is missing)")
+        print(f"Shipped scenarios ({shipped_dir(theatre)}); run one by name from any folder, e.g. "
+              "afsim run baseline, afsim compare baseline salaries_paid:")
+    else:
+        if not rows:
+            raise UserError(f"theatre {theatre.name!r} has no scenarios folder (key 'scenarios' "
+                            "of its theatre.toml)", argument="theatre")
+        print(f"Scenarios of theatre {theatre.name} ({shipped_dir(theatre)}); run one by name with "
+              f"--theatre, e.g. afsim --theatre {args.theatre} run {rows[0][0]}:")
     for name, description, base in rows:
         first = description.split(". ")[0].rstrip(".") + "."        # the full text is in the file
         print(f"\n{name}" + (f"  (changes {Path(base).stem})" if base else ""))
@@ -490,6 +535,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="afsim", description="Simulate the 2021 fall of the Afghan republic, "
                      "district by district.")
     parser.add_argument("--version", action="version", version=f"afsim {__version__}")
+    _add_theatre_option(parser)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser("run", help="run one scenario's ensemble and write the output contract")
@@ -498,6 +544,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", "-o", type=Path, default=None,
                    help="output folder (default results/<scenario name>)")
     _add_run_options(p)
+    _add_theatre_option(p, default=argparse.SUPPRESS)
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("calibrate", help="estimate the posterior of the free parameters from the record")
@@ -506,6 +553,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "continue an interrupted calibration")
     p.add_argument("--set-default", action="store_true",
                    help="install the posterior as the package default (sim/data/posterior.csv)")
+    _add_theatre_option(p, default=argparse.SUPPRESS)
     p.set_defaults(func=cmd_calibrate)
 
     p = sub.add_parser("forecast", help="calibrate on what was known at a date, then forecast")
@@ -514,6 +562,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="calibration config (default calibration/default.toml)")
     _add_calibration_options(p, "forecast replicates (default: the config's predictive replicates)",
                              "continue an interrupted forecast")
+    _add_theatre_option(p, default=argparse.SUPPRESS)
     p.set_defaults(func=cmd_forecast)
 
     p = sub.add_parser("compare", help="run what-ifs against the baseline (paired) and write a report")
@@ -547,6 +596,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--condition-on", type=Path, default=None, metavar="TARGETS.toml",
                    help="also report every effect in the 2021s whose countryside matches the "
                         "district counts of this targets file (e.g. calibration/targets.toml)")
+    _add_theatre_option(p, default=argparse.SUPPRESS)
     p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("sensitivity", help="global sensitivity (Sobol indices) of a scenario")
@@ -562,6 +612,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_sobol_options(p)
     p.add_argument("--force", action="store_true", help="replace an existing output folder")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
+    _add_theatre_option(p, default=argparse.SUPPRESS)
     p.set_defaults(func=cmd_sensitivity)
 
     p = sub.add_parser("reproduce", help="rerun a result from its manifest and check it matches")
@@ -576,6 +627,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_parameters)
 
     p = sub.add_parser("scenarios", help="list the scenarios shipped with the package (usable by name)")
+    _add_theatre_option(p, default=argparse.SUPPRESS)
     p.set_defaults(func=cmd_scenarios)
     return parser
 

@@ -35,22 +35,42 @@ ATTRIBUTION = ("District boundaries: Afghanistan Geodesy and Cartography Head Of
                "Values: afsim simulation output.")
 
 
-#: Afghanistan's bounding box with a margin (lon_min, lat_min, lon_max, lat_max).
-_BBOX = (60.0, 29.0, 75.5, 39.0)
+def attribution(geo: Geography) -> str:
+    """Where the theatre's district polygons come from: the AGCHO credit for the package's own,
+    the theatre's file otherwise."""
+    if geo.theatre.data_dir.resolve() == DATA_DIR.resolve():
+        return ATTRIBUTION
+    return (f"District boundaries: {POLYGON_FILE.name} of theatre {geo.theatre.name}. Values: "
+            "afsim simulation output.")
+
+
+#: How far (degrees) a polygon may reach beyond the box of its theatre's district points: a
+#: district's polygon extends well past its point (Wakhan's, in Afghanistan, by ~2.5 degrees).
+BBOX_MARGIN_DEG = 3.0
+
+
+def bounding_box(geo: Geography) -> tuple[float, float, float, float]:
+    """(lon_min, lat_min, lon_max, lat_max) the district polygons must lie in: the box of the
+    theatre's own district points (districts.csv) with a margin of :data:`BBOX_MARGIN_DEG`, so
+    coordinates in another system (metres, swapped axes) are caught in any theatre. In
+    Afghanistan about 57.9-76.3 E, 26.9-41.4 N."""
+    m = BBOX_MARGIN_DEG
+    return (round(float(geo.lon.min()) - m, 3), round(float(geo.lat.min()) - m, 3),
+            round(float(geo.lon.max()) + m, 3), round(float(geo.lat.max()) + m, 3))
 
 
 def load_district_polygons(geo: Geography, path: str | Path | None = None) -> dict[str, dict]:
     """pcode -> GeoJSON geometry (Polygon or MultiPolygon) for every district of ``geo``.
 
     Validated: a readable FeatureCollection, one feature per district code, every district of the
-    geography present, polygons in longitude/latitude over Afghanistan. A broken file is a
-    one-line :class:`DataError` naming it.
+    geography present, polygons in longitude/latitude around the districts' own points
+    (:func:`bounding_box`). A broken file is a one-line :class:`DataError` naming it.
     """
     path = Path(path) if path is not None else geo.theatre.data_dir / POLYGON_FILE.name
     if not path.is_file():
         raise DataError("file not found (expected the district polygons, GeoJSON)", file=path)
     stat = path.stat()
-    by_code = _load(str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+    by_code = _load(str(path.resolve()), stat.st_mtime_ns, stat.st_size, bounding_box(geo))
     missing = [p for p in geo.pcodes if p not in by_code]
     if missing:
         raise DataError(f"no polygon for district(s) {missing[:5]}", file=path,
@@ -59,7 +79,8 @@ def load_district_polygons(geo: Geography, path: str | Path | None = None) -> di
 
 
 @lru_cache(maxsize=2)
-def _load(path: str, _mtime: int, _size: int) -> dict[str, dict]:
+def _load(path: str, _mtime: int, _size: int, box: tuple[float, float, float, float]
+          ) -> dict[str, dict]:
     file = Path(path)
     try:
         data = json.loads(file.read_text(encoding="utf-8"))
@@ -83,10 +104,12 @@ def _load(path: str, _mtime: int, _size: int) -> dict[str, dict]:
             raise DataError(f"district {code}: geometry {geom.get('type')!r} is not a polygon",
                             file=file, key="geometry")
         coords = np.array([pt for ring in _rings(geom) for pt in ring], dtype=float)
-        if coords.size == 0 or np.any((coords[:, 0] < _BBOX[0]) | (coords[:, 0] > _BBOX[2])
-                                      | (coords[:, 1] < _BBOX[1]) | (coords[:, 1] > _BBOX[3])):
-            raise DataError(f"district {code}: coordinates are not longitude/latitude over "
-                            "Afghanistan (expected EPSG:4326)", file=file, key="geometry")
+        if coords.size == 0 or np.any((coords[:, 0] < box[0]) | (coords[:, 0] > box[2])
+                                      | (coords[:, 1] < box[1]) | (coords[:, 1] > box[3])):
+            raise DataError(f"district {code}: coordinates are not longitude/latitude near the "
+                            f"districts' points (expected EPSG:4326 within {box[0]:g} to "
+                            f"{box[2]:g} E, {box[1]:g} to {box[3]:g} N)", file=file,
+                            key="geometry")
         out[str(code)] = geom
     return out
 
@@ -145,7 +168,7 @@ def district_geojson(result, dates=None, polygons: str | Path | None = None) -> 
     features = [{"type": "Feature", "properties": props, "geometry": shapes[props["pcode"]]}
                 for props in district_features(result, dates)]
     return {"type": "FeatureCollection", "name": f"afsim_districts_{result.scenario.name}",
-            "attribution": ATTRIBUTION,
+            "attribution": attribution(result.geo),
             "dates": [d.isoformat() for d in dates],
             "replicates": result.replicates, "features": features}
 

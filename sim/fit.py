@@ -151,6 +151,8 @@ def null_models(geo: Geography, targets: Targets) -> dict:
     median), which flatters them; the model is not."""
     th = geo.theatre
     caps = targets.capitals
+    if not caps:                   # a record without capital dates: only the counts' null
+        return {"logistic_district_counts": logistic_null(targets)}
     lo = np.array([int(th.day_of(c.earliest)) for c in caps])
     hi = np.array([int(th.day_of(c.latest)) for c in caps])
     mid = (lo + hi) / 2

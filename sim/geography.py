@@ -156,6 +156,12 @@ class Geography:
         """The province whose capital's fall ends the regime (the theatre's ``capital``)."""
         return self.province_by_name(self.theatre.capital)
 
+    @property
+    def labelled_cities(self) -> tuple[str, ...]:
+        """The provincial capitals (city names) the maps name: the theatre's ``labelled_cities``,
+        by default its capital's city alone."""
+        return self.theatre.labelled_cities or (self.capital_province.capital,)
+
     @cached_property
     def kabul_row(self) -> int:
         """Row of the theatre's capital district (Kabul's in Afghanistan; the name is kept for
@@ -250,6 +256,13 @@ def _load(theatre: Theatre) -> Geography:
     cpath, xpath = data_dir / "covariates.csv", data_dir / "border_crossings.csv"
     geo = geography_from_rows(_read_csv(dpath), _read_csv(bpath), _read_csv(ppath),
                               paths=(dpath, bpath, ppath), source_dir=data_dir, theatre=theatre)
+    # the maps' names must be capitals of this folder's provinces (checked here, on a theatre's
+    # own tables, not in geography_from_rows, which also builds small geographies for tests)
+    unknown = sorted(set(theatre.labelled_cities) - {p.capital for p in geo.provinces})
+    if unknown:
+        raise DataError(f"labelled city(ies) {unknown} are not provincial capitals of "
+                        f"{ppath.name} (column capital_name)", file=data_dir / "theatre.toml",
+                        key="theatre.labelled_cities")
     return with_covariates(geo, _read_csv(cpath), _read_csv(xpath), paths=(cpath, xpath))
 
 

@@ -41,19 +41,18 @@ from pathlib import Path
 
 import numpy as np
 
-from .district_layer import ATTRIBUTION, load_district_polygons
+from .district_layer import attribution, load_district_polygons
 
 #: Probability levels of the stored inverse distribution (1%, 2%, ..., 100%).
 LEVELS = 100
 #: Grid units per degree of latitude: coordinates are rounded to 0.01 degree (about 1 km).
 UNITS_PER_DEGREE = 100
-#: Neighbouring countries named on the map, at points inside them near Afghanistan.
-#: (name, lon, lat, rotation in degrees)
+#: Neighbouring countries named on the map, at points inside them near Afghanistan, drawn with
+#: the neighbours' outlines (``maps.OUTLINE_FILE``) when the theatre's folder holds that file (the
+#: shipped one does). (name, lon, lat, rotation in degrees)
 COUNTRY_LABELS = (("TURKMENISTAN", 62.6, 37.45, 0), ("UZBEKISTAN", 66.8, 38.05, 0),
                   ("TAJIKISTAN", 70.2, 38.15, 0), ("PAKISTAN", 72.4, 33.3, 0),
                   ("PAKISTAN", 64.5, 29.15, 0), ("IRAN", 60.35, 32.6, -90))
-LABELLED_CITIES = ("Kabul", "Herat", "Kandahar", "Mazar-i-Sharif", "Kunduz", "Jalalabad",
-                   "Lashkar Gah", "Ghazni")
 _MARGIN_DEG = 0.4
 
 
@@ -204,10 +203,12 @@ def _svg(comparison, project: _Projection) -> str:
     geo = comparison.base.geo
     shapes = load_district_polygons(geo)
     parts = [f'<svg id="afm-svg" viewBox="0 0 {project.width} {project.height}" '
-             'role="img" aria-label="Map of Afghanistan\'s districts" '
+             f'role="img" aria-label="Map of {_whose(geo.theatre)}districts" '
              'xmlns="http://www.w3.org/2000/svg">',
              f'<rect width="{project.width}" height="{project.height}" fill="#dfe8ee"/>']
-    neighbours = json.loads(Path(OUTLINE_FILE).read_text(encoding="utf-8"))
+    outline = geo.theatre.data_dir / OUTLINE_FILE.name
+    neighbours = (json.loads(outline.read_text(encoding="utf-8")) if outline.is_file()
+                  else {"features": []})
     for feature in neighbours["features"]:
         if feature["properties"].get("ADM0_A3") != "AFG":
             parts.append(f'<path class="afm-land" d="{_path(_rings(feature["geometry"]), project)}"/>')
@@ -225,15 +226,20 @@ def _svg(comparison, project: _Projection) -> str:
         x, y = project(p.capital_lon, p.capital_lat)
         r = 5 if p.index == geo.capital_province.index else 3.2
         parts.append(f'<circle cx="{x}" cy="{y}" r="{r}"/>')
-        if p.capital in LABELLED_CITIES:
+        if p.capital in geo.labelled_cities:
             parts.append(f'<text x="{x + 6}" y="{y - 5}">{html.escape(p.capital)}</text>')
     parts.append("</g>")
-    for label, lon, lat, angle in COUNTRY_LABELS:
+    for label, lon, lat, angle in (COUNTRY_LABELS if neighbours["features"] else ()):
         x, y = project(lon, lat)
         turn = f' transform="rotate({angle} {x} {y})"' if angle else ""
         parts.append(f'<text class="afm-country" x="{x}" y="{y}"{turn}>{label}</text>')
     parts.append("</svg>")
     return "".join(parts)
+
+
+def _whose(theatre) -> str:
+    """``Afghanistan's `` (the theatre's country, possessive), or nothing."""
+    return f"{html.escape(theatre.country)}'s " if theatre.country else "the "
 
 
 def _bounds(geo) -> tuple[float, float, float, float]:
@@ -465,7 +471,7 @@ def map_section_html(comparison) -> str:
 </div></div>
 <div class="afm-stage">{_svg(comparison, project)}<div class="afm-tip" id="afm-tip" hidden></div></div>
 <p class="afm-note">Hover or tap a district for every scenario's probability of having fallen by the
-chosen day (in whole percent, rounded down) and its median fall date. {html.escape(ATTRIBUTION)}</p>
+chosen day (in whole percent, rounded down) and its median fall date. {html.escape(attribution(comparison.base.geo))}</p>
 <pre id="afm-selftest" hidden></pre>
 <script type="application/json" id="afm-data">{payload}</script>
 <script>{JS}</script></div>"""
@@ -480,7 +486,7 @@ def map_page_html(comparison, section: str | None = None) -> str:
 <title>afsim: the collapse, district by district</title>
 <style>body{{margin:1em auto;padding:0 1em;max-width:1000px;font-family:system-ui,sans-serif}}
 h1{{font-size:1.35em;margin:.2em 0}}.afm-sub{{color:#555;font-size:.9em;margin:0 0 .3em}}</style>
-</head><body><h1>The fall of the Afghan republic, 2021: the collapse, district by district</h1>
+</head><body><h1>{html.escape(comparison.theatre.heading)}: the collapse, district by district</h1>
 <p class="afm-sub">afsim comparison of {len(comparison.names)} scenarios ({html.escape(names)}); baseline:
 {html.escape(comparison.baseline)}.</p>
 {section}</body></html>

@@ -79,7 +79,9 @@ PROVINCE_EDGE = dict(colors="#262626", linewidths=0.8)
 NATIONAL_EDGE = dict(colors="#111111", linewidths=1.2)
 OUTLINE_STYLE = dict(edgecolor="#111111", linewidth=1.2, facecolor="none")
 DATE_CMAP = "YlOrRd_r"      # early falls dark red, late falls pale
-LABELLED_CAPITALS = ("Kabul", "Herat", "Kandahar", "Mazar-i-Sharif")
+#: How many of the theatre's labelled cities (``geo.labelled_cities``, most important first) a
+#: static map names, to keep it legible.
+LABELLED_ON_STATIC_MAPS = 4
 
 
 # ----------------------------------------------------------------------------- geometry helpers
@@ -131,6 +133,12 @@ def _geometry_polygons(geometry) -> list[list[np.ndarray]]:
         if rings:
             polygons.append(rings)
     return polygons
+
+
+def has_outline(geo: Geography) -> bool:
+    """Whether nearest-centre cells can be drawn for this theatre: its folder holds the national
+    outline they are clipped to (:data:`OUTLINE_FILE`; only the shipped theatre's does)."""
+    return (geo.theatre.data_dir / OUTLINE_FILE.name).is_file()
 
 
 @lru_cache(maxsize=1)
@@ -505,10 +513,12 @@ class PolygonLayer:
 
 def polygon_layer(geo: Geography | None = None, boundaries=None,
                   code_property: str = "ADM2_PCODE") -> PolygonLayer:
-    """The (cached) drawable polygons: the package's AGCHO districts unless ``boundaries``."""
+    """The (cached) drawable polygons: the theatre's own districts (in Afghanistan the package's
+    AGCHO polygons; a file of the same name in any theatre's folder) unless ``boundaries``."""
     geo = geo or load_geography()
     if boundaries is None or Path(boundaries).resolve() == DISTRICT_POLYGONS.resolve():
-        path, code_property = DISTRICT_POLYGONS, DISTRICT_POLYGONS_CODE
+        path = geo.theatre.data_dir / DISTRICT_POLYGONS.name
+        code_property = DISTRICT_POLYGONS_CODE
     else:
         path = Path(boundaries)
     if not path.is_file():
@@ -556,13 +566,14 @@ def _frame(ax, west, east, south, north, margin=0.15) -> None:
 
 
 def _draw_capitals(ax, geo: Geography) -> None:
-    """Provincial capitals as small dots; only four big cities named, to keep the map legible."""
+    """Provincial capitals as small dots; only the theatre's first four labelled cities named,
+    to keep the map legible."""
     lon = [p.capital_lon for p in geo.provinces]
     lat = [p.capital_lat for p in geo.provinces]
     ax.scatter(lon, lat, s=9, c="black", edgecolors="white", linewidths=0.5, zorder=5)
     halo = [patheffects.withStroke(linewidth=2.5, foreground="white")]
     for p in geo.provinces:
-        if p.capital in LABELLED_CAPITALS:
+        if p.capital in geo.labelled_cities[:LABELLED_ON_STATIC_MAPS]:
             ax.annotate(p.capital, (p.capital_lon, p.capital_lat), xytext=(4, 3),
                         textcoords="offset points", fontsize=8, zorder=6, path_effects=halo)
 

@@ -270,16 +270,18 @@ US_ESTIMATES = (
 
 
 def forecast_chart(result, as_of: dt.date) -> Figure:
-    """Forecast of Kabul's fall: the probability it has fallen by each date, against what
-    happened and against the US estimates of the time."""
+    """Forecast of the capital's fall: the probability it has fallen by each date, against what
+    happened and against the US estimates of the time (Afghanistan's: drawn only when their dates
+    lie in the theatre's calendar)."""
     th = result.theatre
+    K = th.capital
     fig = Figure(figsize=(10, 5.5), layout="constrained")
     ax = fig.add_subplot()
     kab = result.kabul_fall_time
     days = np.arange(result.n_days + 1)
     cdf = [(kab < d).mean() for d in days]
     x = _to_dates(th, days)
-    ax.plot(x, cdf, color=BAND, linewidth=2.2, label=f"forecast as of {as_of}: P(Kabul has fallen)")
+    ax.plot(x, cdf, color=BAND, linewidth=2.2, label=f"forecast as of {as_of}: P({K} has fallen)")
     q = quantiles(kab, [0.1, 0.9])
     if np.isfinite(q[0]):
         hi = min(q[1], result.model.horizon)
@@ -290,7 +292,8 @@ def forecast_chart(result, as_of: dt.date) -> Figure:
     ax.axvline(dt.datetime.combine(as_of, dt.time()), color=MUTED, linestyle=":", linewidth=1.5,
                label=f"cut-off {as_of}")
     horizon_end = _to_dates(th, [result.model.horizon])[0]
-    for k, (issued, lo, hi, label) in enumerate(US_ESTIMATES):
+    estimates = [e for e in US_ESTIMATES if th.start <= e[0] <= th.latest_end]
+    for k, (issued, lo, hi, label) in enumerate(estimates):
         y = 0.62 + 0.1 * k           # above the rising curve, on its empty upper-left side
         start = dt.datetime.combine(lo or issued, dt.time())
         end = min(dt.datetime.combine(hi, dt.time()), horizon_end)
@@ -306,13 +309,14 @@ def forecast_chart(result, as_of: dt.date) -> Figure:
                 color="#2b6cb0")
     ax.set_ylim(0, 1.02)
     ax.set_xlim(_to_dates(th, [45])[0], horizon_end)
-    ax.set_ylabel("probability Kabul has fallen")
+    ax.set_ylabel(f"probability {K} has fallen")
     ax.grid(alpha=0.3)
     _date_axis(ax, th)
     ax.legend(loc="lower right", fontsize=8, framealpha=0.9)
-    ax.set_title(f"Forecast of the fall of Kabul, calibrated on the record known on {as_of}\n"
-                 f"{result.replicates} replicates, parameters from that posterior; blue: US "
-                 "estimates of the time (timeline.csv)", fontsize=11)
+    ax.set_title(f"Forecast of the fall of {K}, calibrated on the record known on {as_of}\n"
+                 f"{result.replicates} replicates, parameters from that posterior"
+                 + ("; blue: US estimates of the time (timeline.csv)" if estimates else ""),
+                 fontsize=11)
     return fig
 
 
@@ -436,17 +440,37 @@ def scenario_fans(comparison) -> Figure:
     return fig
 
 
+def _record_held(provinces, date: dt.date) -> list[str]:
+    """The provinces (as the record's seed table spells them) whose capital had not fallen by the
+    end of ``date`` in the record (``fell_on`` blank: never)."""
+    return [p.name_seed or p.name for p in provinces
+            if not p.fell_on or p.fell_on > date.isoformat()]
+
+
+def _record_note(held: list[str]) -> str:
+    return f"record: {len(held)}" + (f" ({', '.join(held)})" if 0 < len(held) <= 3 else "")
+
+
 def capitals_held_chart(comparison, date: dt.date | None = None) -> Figure:
-    """Capitals still held, per scenario (sorted by the mean): when Kabul falls, and on a date.
+    """Capitals still held, per scenario (sorted by the mean): when the capital falls, and on a
+    date; the record's values (provinces.csv) marked.
 
     A mean can lie outside its own 50% range when the distribution is lopsided or bimodal (in
     most replicates every capital falls, in a few many hold): such a mean is drawn hollow, and
     the median is marked too, so the dot is never read as a typical value."""
     names = comparison.names
-    date = date or comparison.theatre.capital_fell      # the capital's recorded fall
-    panels = [(comparison.headline[1], "other capitals still held when Kabul falls (of 33)",
-               33, 1, "record: 1 (Panjshir)"),
-              (None, f"capitals still held on {date:%d %B %Y} (of 34)", 34, 1, "record: 1 (Panjshir)")]
+    th, geo = comparison.theatre, comparison.base.geo
+    date = date or th.capital_fell      # the capital's recorded fall
+    n = len(geo.provinces)
+    others = [p for p in geo.provinces if p.index != geo.capital_province.index]
+    # the record (provinces.csv): capitals that had not fallen by the capital's fall (a fall the
+    # same day counts as before it) and by ``date``; in Afghanistan 1, Panjshir, in both panels
+    held_at_fall = _record_held(others, th.capital_fell)
+    panels = [(comparison.headline[1], f"other capitals still held when {th.capital} falls "
+               f"(of {n - 1})", n - 1, len(held_at_fall), _record_note(held_at_fall)),
+              (None, f"capitals still held on {date:%d %B %Y} (of {n})", n,
+               len(_record_held(geo.provinces, date)),
+               _record_note(_record_held(geo.provinces, date)))]
     fig = Figure(figsize=(12, 0.45 * len(names) + 2.2), layout="constrained")
     axes = fig.subplots(1, 2, squeeze=False)[0]
     colors = _colors(names)

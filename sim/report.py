@@ -127,6 +127,8 @@ def write_comparison_outputs(comparison, out: Path, *, plots: bool = True, bound
                              progress: bool = False) -> None:
     """Write every file of a comparison into ``out`` (an empty folder)."""
     from . import plots as P
+    from .maps import has_outline
+    animation = animation and has_outline(comparison.base.geo)    # the cells need the outline
     out.mkdir(parents=True, exist_ok=True)
     others = comparison.whatifs()
     figures = 6 + len(others) + int(animation) + int(comparison.sensitivity is not None)
@@ -172,9 +174,11 @@ def write_comparison_outputs(comparison, out: Path, *, plots: bool = True, bound
             figs.append((name, alt, caption))
             bar.update(1)
 
+        th = comparison.theatre
+        K, fell = th.capital, th.capital_fell
         lo, hi, broken = P.survival_window(comparison)
-        save(P.survival_chart(comparison), "survival.png", "Kabul survival curves",
-             "Probability that Kabul is still held, by date, for every scenario"
+        save(P.survival_chart(comparison), "survival.png", f"{K} survival curves",
+             f"Probability that {K} is still held, by date, for every scenario"
              + ("; the right panel compresses the rest of the horizon, where some scenario still "
                 "holds." if broken else "."))
         save(P.forest_chart(comparison), "effects.png", "Paired effects",
@@ -183,13 +187,15 @@ def write_comparison_outputs(comparison, out: Path, *, plots: bool = True, bound
         save(P.scenario_fans(comparison), "fans.png", "Districts under Taliban control per scenario",
              "Districts under Taliban control over time; dashed: the baseline's median.")
         save(P.capitals_held_chart(comparison), "capitals_held.png", "Capitals held",
-             "Provincial capitals still held when Kabul falls and on 15 August 2021, per scenario.")
+             f"Provincial capitals still held when {K} falls and on {_long_date(fell)}, per "
+             "scenario.")
         _maps(comparison, save, boundaries, map_scenario)
         _difference_maps(comparison, save, boundaries)
         if animation:
             gif = _animation(comparison, out)
             figs.append((gif, "Animated map of the collapse",
-                         "The baseline's collapse, every third day from 1 May to 31 August 2021."))
+                         f"The baseline's collapse, every third day from "
+                         f"{_long_date(th.start, th.deadline)} to {_long_date(th.deadline)}."))
             bar.update(1)
         if sens is not None:
             save(P.sensitivity_chart(sens), "sensitivity.png", "Sobol indices",
@@ -253,7 +259,8 @@ def _difference_maps(comparison, save, boundaries) -> None:
         return
     diffs = {n: comparison.district_differences(n) for n in others}
     th = comparison.theatre
-    p_key = f"p_fallen_by_{th.stamp(th.capital_fell)}"
+    fell = th.capital_fell           # the capital's recorded fall (15 August 2021)
+    p_key = f"p_fallen_by_{th.stamp(fell)}"
     p_lim = max(0.05, max(float(np.nanmax(np.abs(d[p_key]))) for d in diffs.values()))
     geo = comparison.base.geo
     for name in others:
@@ -263,8 +270,9 @@ def _difference_maps(comparison, save, boundaries) -> None:
         ax1, ax2 = fig.subplots(1, 2)
         district_map(-d[p_key], geo, ax=ax1, cmap=DIFF_CMAP, vmin=-p_lim,
                      vmax=p_lim, boundaries=boundaries,
-                     label="change in P(held on 15 Aug): what-if minus baseline (blue: more often held)",
-                     title="P(still held on 15 August)")
+                     label=f"change in P(held on {fell.day} {fell:%b}): what-if minus baseline "
+                           "(blue: more often held)",
+                     title=f"P(still held on {_long_date(fell, fell)})")
         shift = np.clip(d["median_fall_day"], -s_lim, s_lim)
         district_map(shift, geo, ax=ax2, cmap=DIFF_CMAP, vmin=-s_lim, vmax=s_lim,
                      boundaries=boundaries,
@@ -273,7 +281,7 @@ def _difference_maps(comparison, save, boundaries) -> None:
         fig.suptitle(f"{name} minus {comparison.baseline}, per district\n", fontsize=13)
         save(fig, f"diff_map_{name}.png", f"Difference map {name}",
              f"{name} minus {comparison.baseline}, district by district: the change in the "
-             "probability of still being held on 15 August (left) and the shift of the median "
+             f"probability of still being held on {_long_date(fell, fell)} (left) and the shift of the median "
              "fall date (right; a district held in most replicates counts as falling at the "
              "horizon). Blue: held longer under the what-if. The left scale is the same for every "
              "what-if; the right one is the what-if's own.")
@@ -284,10 +292,20 @@ def _animation(comparison, out: Path) -> str | None:
     from .maps import collapse_animation
     base = comparison.base
     path = out / "plots" / "collapse_baseline.gif"
-    collapse_animation(base.summary.p_fallen_by_day(), path, base.geo, last_day=122, every=3,
+    th = comparison.theatre          # to the deadline (31 August 2021: day 122)
+    last_day = int(min(th.day_of(th.deadline), base.model.horizon - 1))
+    collapse_animation(base.summary.p_fallen_by_day(), path, base.geo, last_day=last_day, every=3,
                        title=f"The collapse, baseline ({base.replicates} replicates): "
                              "probability each district is under Taliban control")
     return path.name
+
+
+def _long_date(date: dt.date, beside: dt.date | None = None) -> str:
+    """``15 August 2021``; without the year when ``beside``, the other end of a range, is of the
+    same year (``1 May`` to ``31 August 2021``)."""
+    if beside is not None and beside.year == date.year:
+        return f"{date.day} {date:%B}"
+    return f"{date.day} {date:%B %Y}"
 
 
 def _num(v, digits: int = 1, signed: bool = True) -> str:
@@ -399,6 +417,8 @@ def render_html(comparison, rows, figs, pdir: Path, *, effects=None, by_area=Non
     th = comparison.theatre         # its capital (Kabul) and dates name the columns
     k, K, st = th.capital_key, th.capital, th.stamp
     fell, dl = th.capital_fell, th.deadline
+    Kh = html.escape(K)
+    horizon = th.date_of(base.model.horizon - 1)        # the last day simulated (inclusive)
     columns = [("scenario", "scenario"), (f"{k}_fall_date_q50", f"{K} falls (median)"),
                (f"{k}_fall_date_q05", "5%"), (f"{k}_fall_date_q95", "95%"),
                (f"{k}_held_share", f"{K} held to the horizon (share)"),
@@ -418,7 +438,7 @@ def render_html(comparison, rows, figs, pdir: Path, *, effects=None, by_area=Non
         cached = getattr(sens, "cache_note", "")
         sens_html = ("<h2>Which parameter matters most</h2><p>Sobol total-effect indices "
                      f"({sens.evaluations} parameter sets x {sens.replicates} replicates) of the "
-                     f"baseline. For Kabul's fall date the largest are: "
+                     f"baseline. For {K}'s fall date the largest are: "
                      + ", ".join(f"<b>{html.escape(readable_name(n).replace(chr(10), ' '))}</b> "
                                  f"(<code>{html.escape(n)}</code>, {v:.2f})" for n, v in top)
                      + ". Ranges: posterior 5-95% for calibrated parameters, half to one and a half "
@@ -436,10 +456,11 @@ def render_html(comparison, rows, figs, pdir: Path, *, effects=None, by_area=Non
     if order and by_area.get("region"):
         area_html = (
             "<h2>Effects by region and province</h2><p>Per what-if (columns, largest effect on "
-            "Kabul first): the median over the area's districts of the shift of each district's "
-            "median fall date, in days (positive: later than in the baseline; a district held in "
-            "more than half the replicates counts as falling at the horizon), and in brackets the "
-            "change in the share of its districts fallen by 15 August, in percentage points. "
+            f"{html.escape(K)} first): the median over the area's districts of the shift of each "
+            "district's median fall date, in days (positive: later than in the baseline; a district "
+            "held in more than half the replicates counts as falling at the horizon), and in "
+            "brackets the change in the share of its districts fallen by "
+            f"{_long_date(fell, fell)}, in percentage points. "
             "Every column, including the capitals' shifts and the paired mean shifts, is in "
             "effects_by_region.csv and effects_by_province.csv.</p><h3>Regions</h3>"
             + _pivot(by_area["region"], "region", order, "district_median_shift_days", _area_cell)
@@ -467,19 +488,19 @@ def render_html(comparison, rows, figs, pdir: Path, *, effects=None, by_area=Non
         "<code>--replicates-per-draw 10</code>.</p>")
     return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
 <title>afsim: what-if comparison</title><style>{CSS}</style></head><body>
-<h1>What if? The fall of the Afghan republic, 2021, under {len(rows) - 1} alternative histories</h1>
+<h1>What if? {html.escape(th.heading)}, under {len(rows) - 1} alternative histories</h1>
 <p class="meta">Scenarios: {', '.join(html.escape(n) for n in comparison.names)}. Baseline:
 <b>{html.escape(comparison.baseline)}</b>. {comparison.replicates} replicates per scenario, seed
 {comparison.seed}, paired on common random numbers, {m} replicates per posterior draw. Parameters:
 {html.escape(base.source.label)}. afsim {__version__}, generated
 {dt.datetime.now().strftime('%Y-%m-%d %H:%M')}, run time {comparison.elapsed:.0f} s.</p>
 <h2>What-if effects</h2><p>Paired differences against <b>{html.escape(comparison.baseline)}</b>,
-sorted by the size of the effect on Kabul. The headline outcomes are measured relative to Kabul's
+sorted by the size of the effect on {Kh}. The headline outcomes are measured relative to {Kh}'s
 own fall (how many days longer it holds; how many other capitals and districts are still held when
-it falls) rather than as counts on 15 August, which swing by dozens when Kabul moves by a day.
-Kabul's fall day is censored at the horizon (31 December 2021): a replicate in which Kabul holds
+it falls) rather than as counts on {_long_date(fell, fell)}, which swing by dozens when {Kh} moves by a day.
+{Kh}'s fall day is censored at the horizon ({_long_date(horizon)}): a replicate in which {Kh} holds
 counts as falling on the last day, so the mean is a restricted mean and a delay is a lower bound
-where Kabul holds (the share is in comparison.csv, <code>kabul_held_share</code>).</p>
+where {Kh} holds (the share is in comparison.csv, <code>{k}_held_share</code>).</p>
 {uncertainty}
 {_effects_table(comparison)}
 {_conditioned_table(comparison)}

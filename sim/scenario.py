@@ -168,10 +168,11 @@ def _check_result(ch: ParameterChange, value: float) -> None:
 def load_scenario(path: str | Path, geo: Geography | None = None) -> Scenario:
     """Load, validate and resolve a scenario file (following ``base`` to the baseline).
 
-    ``path`` may also be a shipped scenario's bare name (``"baseline"``; see :mod:`sim.shipped`)."""
+    ``path`` may also be a shipped scenario's bare name (``"baseline"``; see :mod:`sim.shipped`),
+    looked up among the scenarios of the geography's theatre."""
     from .shipped import resolve_scenario
     geo = geo or load_geography()
-    return _resolve(resolve_scenario(path), geo, chain=())
+    return _resolve(resolve_scenario(path, geo.theatre), geo, chain=())
 
 
 def _read_toml(path: Path) -> tuple[dict[str, Any], str]:

@@ -46,6 +46,7 @@ from .parameters import BY_NAME, NAMES
 from .progress import progress_bar
 from .randomness import Draws, draw_batch
 from .scenario import Scenario, load_scenario
+from .theatre import default_theatre
 
 #: ``parameters=DEFAULT_PARAMETERS`` (or None) asks for :func:`default_parameters`.
 DEFAULT_PARAMETERS = None
@@ -72,6 +73,11 @@ def default_parameters(source: ParameterSource) -> tuple[str, ...]:
     return calibrated_parameters() or tuple(NAMES)
 OUTCOME_LABELS = {"kabul_day": "Kabul's fall date (mean day)",
                   "capitals_held_at_kabul_fall": "other capitals held when Kabul falls (mean)"}
+
+
+def outcome_labels(theatre) -> dict[str, str]:
+    """The outcomes' labels in a theatre's words (its capital); the keys stay the API's."""
+    return {k: v.replace("Kabul", theatre.capital) for k, v in OUTCOME_LABELS.items()}
 
 
 @dataclass
@@ -256,7 +262,7 @@ def sensitivity(scenario: Scenario | str, *, parameters: Sequence[str] | None = 
         first_ci={o: (low[0][k], high[0][k]) for k, o in enumerate(outcomes)},
         total_ci={o: (low[1][k], high[1][k]) for k, o in enumerate(outcomes)},
         evaluations=n * (len(parameters) + 2), replicates=replicates,
-        seconds=time.perf_counter() - started)
+        seconds=time.perf_counter() - started, labels=outcome_labels(geo.theatre))
 
 
 # ====================================================================== the cache
@@ -284,7 +290,9 @@ def code_fingerprint() -> str:
 
 
 def cache_key(scenario: Scenario, source: ParameterSource, *, parameters, n: int, replicates: int,
-              seed: int) -> str:
+              seed: int, theatre=None) -> str:
+    """The cache's key over every input; a theatre other than the shipped one (``theatre``) is
+    part of it (the shipped one is not, so the keys of earlier caches still hold)."""
     from .version import __version__
     digest = source.digest or hashlib.sha256(np.ascontiguousarray(source.rows).tobytes()
                                              + np.ascontiguousarray(source.weights).tobytes()).hexdigest()
@@ -292,6 +300,8 @@ def cache_key(scenario: Scenario, source: ParameterSource, *, parameters, n: int
              "parameters": list(parameters) if parameters is not None else None, "n": int(n),
              "replicates": int(replicates), "seed": int(seed), "version": __version__,
              "code": code_fingerprint()}
+    if theatre is not None and theatre != default_theatre():
+        ident["theatre"] = [theatre.name, str(theatre.data_dir)]
     return hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()
 
 
@@ -307,7 +317,8 @@ def cached_sensitivity(scenario: Scenario, *, source: ParameterSource, cache_dir
     result's ``cache_note`` says whether it came from the cache."""
     import sys
     folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    key = cache_key(scenario, source, parameters=parameters, n=n, replicates=replicates, seed=seed)
+    key = cache_key(scenario, source, parameters=parameters, n=n, replicates=replicates, seed=seed,
+                    theatre=geo.theatre if geo is not None else None)
     path = folder / f"sensitivity-{key[:24]}.json"
     if path.is_file():
         try:

@@ -19,6 +19,8 @@ computes a date from a global origin.
     [theatre]
     name = "afghanistan_2021"
     description = "..."
+    title = "The fall of the Afghan republic, 2021"   # headings (default: the description)
+    country = "Afghanistan"       # the country in prose and labels (optional)
     start = 2021-05-01            # the clock's origin, day 0
     end = 2021-12-31              # default horizon (inclusive)
     latest_end = 2023-12-31       # latest horizon a scenario may set
@@ -29,6 +31,8 @@ computes a date from a global origin.
     focus_regions = ["Northern", "North Eastern"]   # a scenario's default strategy focus
     provinces = 34                # number of provinces provinces.csv must hold (optional)
     sanctuary = "Pakistan"        # neighbour whose border is the hazard's border covariate
+    labelled_cities = ["Kabul", "Herat"]   # capitals named on the maps, most important first
+                                           # (default: the capital's city alone)
     scenarios = "scenarios"       # folder of its scenarios, relative to this file (optional)
     record = "history.csv"        # its historical record, relative to this file (optional)
 
@@ -56,8 +60,9 @@ from .userfiles import read_toml
 DATA_DIR = Path(__file__).parent / "data"
 THEATRE_FILE = "theatre.toml"
 
-_KEYS = {"name", "description", "start", "end", "latest_end", "earliest_event", "capital",
-         "regions", "prior_regions", "focus_regions", "provinces", "scenarios", "record", "dates", "sanctuary"}
+_KEYS = {"name", "description", "title", "country", "start", "end", "latest_end", "earliest_event", "capital",
+         "regions", "prior_regions", "focus_regions", "provinces", "scenarios", "record", "dates", "sanctuary",
+         "labelled_cities"}
 _DATE_KEYS = {"capital_fell", "deadline", "first_capital_fell", "first_cutoff"}
 _NAME_RE = re.compile(r"[A-Za-z0-9_\-]{1,64}")
 
@@ -85,6 +90,14 @@ class Theatre:
     sanctuary: str = ""                  # neighbour country whose border is a covariate
     scenarios_dir: Path | None = None
     record: Path | None = None           # the historical record (history.csv), if any
+    labelled_cities: tuple[str, ...] = ()  # provincial capitals named on maps (): the capital's
+    title: str = ""                      # what the reports' headings call it ("": description)
+    country: str = ""                    # the country it is in, for prose and labels ("": none)
+
+    @property
+    def heading(self) -> str:
+        """The theatre in a heading: its ``title``, else its description without the full stop."""
+        return self.title or self.description.rstrip(".") or self.name
 
     # ----------------------------------------------------------------- the clock
     def day_of(self, date: dt.date) -> float:
@@ -200,7 +213,10 @@ def _parse(data: dict, path: Path, folder: Path) -> Theatre:
         deadline=date(dates, "deadline", dw, lo=start, hi=latest_end),
         first_capital_fell=date(dates, "first_capital_fell", dw, lo=start, hi=latest_end),
         first_cutoff=date(dates, "first_cutoff", dw, lo=start, hi=capital_fell),
-        sanctuary=check.string(t, "sanctuary", path, w, ""), scenarios_dir=optional_path("scenarios"), record=optional_path("record"))
+        sanctuary=check.string(t, "sanctuary", path, w, ""), scenarios_dir=optional_path("scenarios"),
+        record=optional_path("record"), labelled_cities=names("labelled_cities", ()),
+        title=" ".join(check.string(t, "title", path, w, "").split()),
+        country=" ".join(check.string(t, "country", path, w, "").split()))
 
 
 def _load(folder: Path) -> Theatre:
