@@ -100,7 +100,9 @@ class _BatchRun:
         R, n = len(table), geo.n
         self.n = n
         self.ex = ex = model.exposures
-        self.n_entries = np.diff(ex.src_indptr)
+        self.other_target, self.other_weight = ex.other_entries
+        self.d_indptr, self.d_target, self.d_weight, self.d_district = ex.district_entries
+        self.d_degree = np.diff(self.d_indptr)
         self.caps = cov.capital_rows
         self.kabul = int(geo.kabul_row)
         self.kabul_slot = cov.kabul_slot
@@ -162,7 +164,9 @@ class _BatchRun:
         self.fallen = start
         self.fall_time = np.where(start, 0.0, np.nan)
         self.mode = np.where(start, HELD_AT_START, HELD).astype(np.int8)
-        self.X = ex.numerators(start)      # (R, T), C-contiguous: updated through flat views
+        # (R, T + 1), C-contiguous, updated through flat views; the last column is a sink for
+        # the padding of ExposureSet.other_entries, never read
+        self.X = np.ascontiguousarray(np.c_[ex.numerators(start), np.zeros(R)])
         self.t = np.zeros(R)
         self.seg = np.zeros(R, dtype=np.int64)
         self.level = np.zeros(R, dtype=np.int64)      # reactive events in force
@@ -255,18 +259,19 @@ class _BatchRun:
     def _add_to_exposures(self, idx, k) -> None:
         """District k[m] of row idx[m] has fallen: every declared exposure takes column k[m] of
         its W; the districts whose own exposures changed get their rates and deadlines rescaled."""
-        ex = self.ex
-        deg = self.n_entries[k]
+        X, width = _flat(self.X), self.X.shape[1]
+        # one fall per row per call and distinct targets per column: no index repeats, but in
+        # the sink column the padding of the national and capital entries adds to
+        if self.other_target.shape[1]:
+            X[(idx * width)[:, None] + self.other_target[k]] += self.other_weight[k]
+        deg = self.d_degree[k]
         ends = np.cumsum(deg)
-        entry = (np.repeat(ex.src_indptr[k] - ends + deg, deg)
+        entry = (np.repeat(self.d_indptr[k] - ends + deg, deg)
                  + np.arange(ends[-1] if len(ends) else 0))
         row = np.repeat(idx, deg)
-        # one fall per row per call and distinct targets per column: no index repeats
-        _flat(self.X)[row * ex.size + ex.src_target[entry]] += ex.src_weight[entry]
-        nb = ex.src_district[entry]
-        touched = nb >= 0
-        row, nb = row[touched], nb[touched]
-        if ex.district_exposures > 1:
+        X[row * width + self.d_target[entry]] += self.d_weight[entry]
+        nb = self.d_district[entry]
+        if self.ex.district_exposures > 1:
             pairs = np.unique(row * self.n + nb)
             row, nb = pairs // self.n, pairs % self.n
         self._refresh_local(row, nb)
@@ -417,7 +422,7 @@ class _BatchRun:
 
     def _audit(self, rows) -> None:
         fallen = self.fallen[rows]
-        kept, recomputed = self.X[rows], self.ex.numerators(fallen)
+        kept, recomputed = self.X[rows, :-1], self.ex.numerators(fallen)
         checks = {
             **{f"exposure {name}": (kept[:, sl], recomputed[:, sl])
                for name, sl in self.ex.blocks.items()},

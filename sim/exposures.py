@@ -242,6 +242,32 @@ class ExposureSet:
         fallen = np.asarray(fallen, dtype=float)
         return np.ascontiguousarray((self.matrix @ fallen.T).T)
 
+    @cached_property
+    def district_entries(self) -> tuple:
+        """The entries of district-scope exposures, by source (CSR: ``indptr``, position,
+        weight, target district): a fall changes these districts' own factors."""
+        keep = self.src_district >= 0
+        counts = np.add.reduceat(keep.astype(np.int64), self.src_indptr[:-1]) \
+            if len(keep) else np.zeros(self.geo.n, dtype=np.int64)
+        counts[np.diff(self.src_indptr) == 0] = 0        # reduceat's rule for empty columns
+        indptr = np.r_[0, np.cumsum(counts)]
+        return indptr, self.src_target[keep], self.src_weight[keep], self.src_district[keep]
+
+    @cached_property
+    def other_entries(self) -> tuple:
+        """The other entries (national and capital scope), padded to ``(n, k)`` arrays of
+        positions and weights; padding points at position ``size`` (a sink column one past the
+        numerators, never read), so a batch adds them with one vectorised step."""
+        other = self.src_district < 0
+        per = [np.flatnonzero(other[self.entries(j)]) + self.src_indptr[j] for j in range(self.geo.n)]
+        k = max((len(e) for e in per), default=0)
+        target = np.full((self.geo.n, k), self.size, dtype=np.int64)
+        weight = np.zeros((self.geo.n, k))
+        for j, e in enumerate(per):
+            target[j, :len(e)] = self.src_target[e]
+            weight[j, :len(e)] = self.src_weight[e]
+        return target, weight
+
     def entries(self, j: int) -> slice:
         """The entries of W's column j: what a fall of district j adds, and where."""
         return slice(self.src_indptr[j], self.src_indptr[j + 1])
@@ -276,7 +302,9 @@ class ExposureSet:
             if rule == "kabul" and e.scope != "national":
                 where = (np.arange(sl.start, sl.stop) if isinstance(where, slice) else where
                          )[kabul_slot:kabul_slot + 1]
-            reads.append((e.name, where, self.denominator[where], by_row))
+            den = self.denominator[where]
+            reads.append((e.name, where, None if np.all(self.denominator[sl] == 1.0) else den,
+                          by_row))
         # one position (a national exposure, or Kabul's own): read as a number by read()
         reads = [(name, where, den, by_row,
                   (where.start if isinstance(where, slice) and where.stop - where.start == 1
@@ -296,9 +324,10 @@ class ExposureSet:
         for name, where, den, by_row, _ in self._reads(rule, scope):
             if by_row and rows is not None:
                 where = where.start + np.asarray(rows)
-                den = self.denominator[where]
+                den = None if den is None else self.denominator[where]
             num = numerators[..., where]
-            out[name] = (num if replicates is None else num[replicates]) / den
+            num = num if replicates is None else num[replicates]
+            out[name] = num if den is None else num / den
         return out
 
     def read(self, values, rule: str, rows=None, scope=None) -> dict:
@@ -322,11 +351,11 @@ class ExposureSet:
         ``districts[m]``) of a ``(R, T)`` numerator array, each as ``(len(pairs),)``: national
         exposures of the replicate, district ones of the district (``scope`` keeps one scope)."""
         flat = numerators.reshape(-1)
-        base = np.asarray(replicates) * self.size
+        base = np.asarray(replicates) * numerators.shape[-1]
         out = {}
-        for name, where, _, by_row, _ in self._reads(rule, scope):
+        for name, where, den, by_row, _ in self._reads(rule, scope):
             pos = where.start + (np.asarray(districts) if by_row else 0)
-            out[name] = flat[base + pos] / self.denominator[pos]
+            out[name] = flat[base + pos] if den is None else flat[base + pos] / self.denominator[pos]
         return out
 
     @cached_property
