@@ -39,6 +39,7 @@ from typing import Callable
 import numpy as np
 
 from .geography import Geography
+from .parameters import NAMES
 
 SCOPES = ("national", "district", "capital")
 #: The rules that read exposures (:mod:`sim.hazard`): the rural districts' (national exposures in
@@ -202,7 +203,7 @@ class ExposureSet:
     def build(cls, geo: Geography, exposures=None) -> "ExposureSet":
         from scipy.sparse import csr_matrix, vstack
         exposures = EXPOSURES if exposures is None else exposures
-        check_declaration(exposures, TERMS)
+        check_declaration(exposures, TERMS, parameter_names=set(NAMES))
         blocks, mats, dens, start = {}, [], [], 0
         for e in exposures:
             W, d = e.weights(geo)
@@ -247,9 +248,7 @@ class ExposureSet:
         """The entries of district-scope exposures, by source (CSR: ``indptr``, position,
         weight, target district): a fall changes these districts' own factors."""
         keep = self.src_district >= 0
-        counts = np.add.reduceat(keep.astype(np.int64), self.src_indptr[:-1]) \
-            if len(keep) else np.zeros(self.geo.n, dtype=np.int64)
-        counts[np.diff(self.src_indptr) == 0] = 0        # reduceat's rule for empty columns
+        counts = np.bincount(self._source[keep], minlength=self.geo.n)
         indptr = np.r_[0, np.cumsum(counts)]
         return indptr, self.src_target[keep], self.src_weight[keep], self.src_district[keep]
 
@@ -258,15 +257,21 @@ class ExposureSet:
         """The other entries (national and capital scope), padded to ``(n, k)`` arrays of
         positions and weights; padding points at position ``size`` (a sink column one past the
         numerators, never read), so a batch adds them with one vectorised step."""
-        other = self.src_district < 0
-        per = [np.flatnonzero(other[self.entries(j)]) + self.src_indptr[j] for j in range(self.geo.n)]
-        k = max((len(e) for e in per), default=0)
-        target = np.full((self.geo.n, k), self.size, dtype=np.int64)
-        weight = np.zeros((self.geo.n, k))
-        for j, e in enumerate(per):
-            target[j, :len(e)] = self.src_target[e]
-            weight[j, :len(e)] = self.src_weight[e]
+        other = np.flatnonzero(self.src_district < 0)
+        source = self._source[other]
+        counts = np.bincount(source, minlength=self.geo.n)
+        # entries are grouped by source: an entry's slot is its rank within its source's group
+        slot = np.arange(len(other)) - np.r_[0, np.cumsum(counts)][source]
+        target = np.full((self.geo.n, counts.max(initial=0)), self.size, dtype=np.int64)
+        weight = np.zeros(target.shape)
+        target[source, slot] = self.src_target[other]
+        weight[source, slot] = self.src_weight[other]
         return target, weight
+
+    @cached_property
+    def _source(self) -> np.ndarray:
+        """The source district of each entry (the column of W it belongs to)."""
+        return np.repeat(np.arange(self.geo.n), np.diff(self.src_indptr))
 
     def entries(self, j: int) -> slice:
         """The entries of W's column j: what a fall of district j adds, and where."""
@@ -279,8 +284,9 @@ class ExposureSet:
 
     def _reads(self, rule: str, scope: str | None = None) -> tuple:
         """What ``rule`` reads (only the exposures some term of it names): ``(name, where, its
-        denominators, by_row)``; ``where`` is a slice or positions of the numerator vector, and
-        ``by_row`` marks a district exposure of the rural or mode rule, read at the rows asked.
+        denominators or None, by_row, single)``; ``where`` is a slice or positions of the
+        numerator vector, ``by_row`` marks a district exposure of the rural or mode rule, read at
+        the rows asked, and ``single`` is the position of a value read alone (else None).
         ``scope`` keeps the exposures of one scope (the rural rule's two factors)."""
         cached = self.__dict__.setdefault("_reads_cache", {})
         hit = cached.get((rule, scope))
@@ -302,15 +308,12 @@ class ExposureSet:
             if rule == "kabul" and e.scope != "national":
                 where = (np.arange(sl.start, sl.stop) if isinstance(where, slice) else where
                          )[kabul_slot:kabul_slot + 1]
-            den = self.denominator[where]
-            reads.append((e.name, where, None if np.all(self.denominator[sl] == 1.0) else den,
-                          by_row))
-        # one position (a national exposure, or Kabul's own): read as a number by read()
-        reads = [(name, where, den, by_row,
-                  (where.start if isinstance(where, slice) and where.stop - where.start == 1
-                   else int(where[0]) if not isinstance(where, slice) and len(where) == 1
-                   else None))
-                 for name, where, den, by_row in reads]
+            # x / 1.0 is x: a block of unit denominators is read undivided
+            den = None if np.all(self.denominator[sl] == 1.0) else self.denominator[where]
+            # one position (a national exposure, or Kabul's own): read as a number by read()
+            positions = np.arange(self.size)[where]
+            single = int(positions[0]) if len(positions) == 1 and not by_row else None
+            reads.append((e.name, where, den, by_row, single))
         cached[(rule, scope)] = (TERMS, tuple(reads))
         return cached[(rule, scope)][1]
 
