@@ -254,11 +254,17 @@ def afsim_cmd(*args):
     return [sys.executable, "-m", "sim", *map(str, args)]
 
 
-# 30 chunks, interrupted after the first is saved: the run must still be going when the signal
-# comes, also on a loaded machine whose test process is scheduled late (with 15 chunks and the
-# signal after the third, a busy CI machine sometimes saw the run finish first: exit 0)
+# 30 chunks, interrupted after the first is saved, so the run is still going when the signal
+# comes even on a loaded machine
 RUN = ("run", BASELINE, "--replicates", 3000, "--chunk-size", 100, "--seed", 3, "--no-plots",
        "--fixed-parameters", "--quiet")
+
+
+def _ctrl_c_as_at_a_terminal():
+    """Give the run Ctrl-C's default handling. A test suite started in the background by a
+    non-interactive shell inherits SIGINT *ignored*, and Python then leaves it ignored, so the run
+    would rightly shrug the signal off and finish (exit 0): the test would measure its launcher."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def wait_for_chunks(folder, n, timeout=60.0):
@@ -282,7 +288,8 @@ def assert_same_outputs(a, b):
 def test_an_interrupted_run_leaves_no_output_and_resumes_to_identical_results(tmp_path, how):
     out = tmp_path / "run"
     ck = tmp_path / "run.checkpoint"
-    proc = subprocess.Popen(afsim_cmd(*RUN, "--out", out), cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(afsim_cmd(*RUN, "--out", out), cwd=ROOT, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_ctrl_c_as_at_a_terminal)
     assert wait_for_chunks(ck, 1), "the run never checkpointed"
     assert proc.poll() is None, "the run finished before it could be interrupted"
     proc.send_signal(signal.SIGKILL if how == "SIGKILL" else signal.SIGINT)
