@@ -21,7 +21,7 @@ from .calibrate import CalibrationResult, finish_checkpoints, summarise_stage, t
 from .conditioning import condition_on_counts
 from .ensemble import run
 from .errors import UserError, arg
-from .fit import fit_report, null_models
+from .fit import fit_report, null_models, what_decides_the_width
 from .output import atomic_directory
 from .posterior import DEFAULT_POSTERIOR
 from .results import write_csv
@@ -118,12 +118,16 @@ def district_validation(fall_time: np.ndarray, geo) -> dict:
             for split in ("holdout", "fit")}
 
 
-def judge(fall_time: np.ndarray, assault_time: np.ndarray, geo, targets, horizon) -> dict:
-    """Every measure of the fit, for one ensemble of fall times."""
+def judge(fall_time: np.ndarray, assault_time: np.ndarray, geo, targets, horizon,
+          draw_group: np.ndarray) -> dict:
+    """Every measure of the fit, for one ensemble of fall times (``draw_group``: each replicate's
+    posterior draw)."""
     report = fit_report(fall_time, geo, targets, horizon)
     aq = quantiles(assault_time, [0.05, 0.5, 0.95])
     report["assault_start_date"] = {k: (geo.theatre.date_of(v).isoformat() if np.isfinite(v) else None)
                                     for k, v in zip(("q05", "q50", "q95"), aq)}
+    report["what_decides_the_width"] = what_decides_the_width(fall_time, assault_time, draw_group,
+                                                              geo, targets)
     report["coherence"] = coherence(fall_time, geo)
     report["district_skill"] = district_validation(fall_time, geo)
     report["goals"] = goals_table(report)
@@ -133,14 +137,16 @@ def judge(fall_time: np.ndarray, assault_time: np.ndarray, geo, targets, horizon
 def build_report(result: CalibrationResult, pred) -> dict:
     geo = pred.geo
     full_targets = load_targets(result.config.targets_path, geo)   # judged on the whole record
-    report = judge(pred.fall_time, pred.assault_time, geo, full_targets, pred.model.horizon)
+    groups = np.arange(len(pred.fall_time)) // pred.replicates_per_draw
+    report = judge(pred.fall_time, pred.assault_time, geo, full_targets, pred.model.horizon, groups)
     cond = conditioned(result, pred)
     i = cond.indices
     report["conditional_on_recorded_counts"] = {
         **cond.to_dict(),
         "meaning": "the same predictive, each posterior draw's replicates resampled on how well "
                    "their countryside matches the recorded district counts the calibration saw",
-        **judge(pred.fall_time[i], pred.assault_time[i], geo, full_targets, pred.model.horizon)}
+        **judge(pred.fall_time[i], pred.assault_time[i], geo, full_targets, pred.model.horizon,
+                groups[i])}
     report["null_models"] = null_models(geo, full_targets)
     report["calibration"] = {
         "config": str(result.config.path), "config_sha256": result.config.digest,

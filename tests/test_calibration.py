@@ -411,3 +411,43 @@ def test_the_countrysides_own_stage_cannot_condition_on_counts(tmp_path):
     with pytest.raises(UserError) as err:
         load_config(path)
     assert err.value.key == "stages.capitals.condition_on_counts"
+
+
+def _width_ensemble(geo, rng, R=2000, per_draw=10, countryside_slope=0.2):
+    """Synthetic predictive: the decision = a draw's own offset (sd 3) + the replicate's
+    countryside (districts fallen by 1 August, sd 20, ``countryside_slope`` days earlier per
+    district) + chance (sd 1); each capital falls 0-8 days after it (uniform)."""
+    groups = np.arange(R) // per_draw
+    offset = rng.normal(0.0, 3.0, size=R // per_draw)[groups]
+    fallen = np.clip(np.round(rng.normal(200.0, 20.0, size=R)), 100, 300).astype(int)
+    assault = 120.0 + offset - countryside_slope * (fallen - 200) + rng.normal(0.0, 1.0, size=R)
+    rural = np.setdiff1d(np.arange(geo.n), geo.capital_rows)
+    ft = np.full((R, geo.n), np.inf)
+    for r in range(R):
+        ft[r, rural[:fallen[r]]] = 10.0
+    ft[:, geo.capital_rows] = assault[:, None] + rng.uniform(0.0, 8.0, size=(R, len(geo.capital_rows)))
+    return ft, assault, groups
+
+
+def test_the_fit_report_says_what_decides_the_width(geo, targets):
+    """The decomposition recovers a known ensemble's make-up: variance of the decision
+    26 = 9 (the draw's offset) + 16 (countryside: 0.2 x 20) + 1 (chance), of which between draws
+    9 + 17/10 = 10.7 (share 0.41) and the countryside 16/26 = 0.615; 2 days earlier per 10
+    districts; each capital's 90% range after the decision 0.9 x 8 = 7.2 days. Tolerances are
+    about three standard errors for 2,000 replicates in 200 draws."""
+    from sim.fit import what_decides_the_width
+    ft, assault, groups = _width_ensemble(geo, np.random.default_rng(11))
+    w = what_decides_the_width(ft, assault, groups, geo, targets)
+    assert w["countryside_checkpoint"].startswith("three_months")
+    assert w["assault_variance_share_countryside"] == pytest.approx(16 / 26, abs=0.08)
+    assert w["assault_days_earlier_per_10_districts"] == pytest.approx(2.0, abs=0.15)
+    assert w["assault_variance_share_posterior"] == pytest.approx(10.7 / 26, abs=0.1)
+    assert w["assault_variance_share_posterior"] + w["assault_variance_share_chance"] == pytest.approx(1.0)
+    assert w["cascade_width_90_days_mean"] == pytest.approx(7.2, abs=0.4)
+    # a decision that ignores the countryside: nothing explained by it
+    ft, assault, groups = _width_ensemble(geo, np.random.default_rng(12), countryside_slope=0.0)
+    w = what_decides_the_width(ft, assault, groups, geo, targets)
+    assert w["assault_variance_share_countryside"] < 0.01
+    # no assault in any replicate: only that is said
+    none = what_decides_the_width(ft, np.full(len(ft), np.nan), groups, geo, targets)
+    assert none == {"p_assault": 0.0}
