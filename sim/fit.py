@@ -14,6 +14,10 @@ Definitions (also in the README):
   interval [5%, 95%] of calendar days; ``interval_width_90``: mean of the 95% minus 5% quantile
   of the fall time, in days.
 * ``district_checkpoint_errors``: at each dated checkpoint, (predictive median - record) / record.
+* ``what_decides_the_width`` (written by the calibration, which knows each replicate's posterior
+  draw): the decision date's 90% range and its variance split between posterior draws and
+  chance, the share of it explained by the replicate's countryside at the last fitted count before
+  the first capital fell, and each capital's mean 90% range of days after the decision.
 """
 
 from __future__ import annotations
