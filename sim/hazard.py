@@ -283,7 +283,7 @@ def capital_log_hazard(p: Params, x, pay, air, reach, distance_100km, focus, cit
     decrease)."""
     log = add_exposure_terms(np.log(p.cap_base_rate) + p.taliban_strength + p.capital_garrison
                              - garrison, p, x, "capital")
-    return (log + p.b_pay * pay_effect(p, pay) - p.b_air * air * reach
+    return (log + city_pay_and_air(p, pay, air, reach)
             + p.b_government_gone * government_gone
             + p.cap_b_distance * distance_100km + p.cap_b_focus * focus - p.cap_b_size * city_size
             - p.b_resistance * resistance)
@@ -294,7 +294,17 @@ def kabul_log_hazard(p: Params, x, pay, air, reach, garrison=0.0):
     reads; ``pay``: the arrears in Kabul's district)."""
     log = add_exposure_terms(np.log(p.kabul_base_rate) + p.taliban_strength + p.capital_garrison
                              - garrison, p, x, "kabul")
-    return log + p.b_pay * pay_effect(p, pay) - p.b_air * air * reach
+    return log + city_pay_and_air(p, pay, air, reach)
+
+
+def city_pay_and_air(p: Params, pay, air, reach):
+    """A city's pay and air terms, measured from the levels of the recorded cascade
+    (``cap_pay_centre_months``, ``cap_air_centre``): the cities' base rates are their hazards at
+    those levels, so under the cut the rural posterior's spread in ``b_pay`` and ``b_air`` moves
+    a what-if's cities, not the baseline's cascade. The same family of rules as without centres
+    (the base rate absorbs the constant)."""
+    return (p.b_pay * (pay_effect(p, pay) - pay_effect(p, p.cap_pay_centre_months))
+            - p.b_air * (air - p.cap_air_centre) * reach)
 
 
 # --------------------------------------------------------------------------- other parts of the rule

@@ -134,6 +134,19 @@ PARAMETERS: tuple[Parameter, ...] = (
        "Seed: in June alone 'They captured 700 trucks and Humvees from the Afghan security forces' "
        "(history.csv H12); surrendered troops (H18, H28). ASSUMPTION that freed forces scale with the share of districts fallen. Replaces "
        "the old day-count ramp (issue 10): what grows during an assault is state, not days."),
+    _P("cap_pay_centre_months", 3.0, "months", 0.0, 24.0, "capital",
+       "Arrears at which a capital's (and Kabul's) pay term is zero: the cities read "
+       "b_pay (S(P_c) - S(centre)), so cap_base_rate and kabul_base_rate are their hazards at the "
+       "arrears of the recorded cascade and a what-if moves them by b_pay times the difference.",
+       "ASSUMPTION (a reparametrisation, not a new effect): 3 months, the arrears the baseline "
+       "timeline puts in force from 1 August (scenarios/baseline.toml). Under the cut (A20) the rural "
+       "posterior's uncertainty in b_pay otherwise set the pace of the baseline's cascade."),
+    _P("cap_air_centre", 0.35, "air support", 0.0, 2.0, "capital",
+       "National air support at which a capital's (and Kabul's) air term is zero: the cities read "
+       "b_air (A_c - centre) reach_c.",
+       "ASSUMPTION (a reparametrisation): 0.35, the level the baseline timeline puts in force during "
+       "the recorded cascade (0.25 after the Bagram handover plus 0.1 for the B-52 strikes, "
+       "scenarios/baseline.toml). As for cap_pay_centre_months."),
     # ----------------------------------------------------------------- the assault decision
     _P("assault_rate", 0.00202, "1/day", 0.0, 10.0, "trigger",
        "Daily hazard that the Taliban turn on the provincial capitals, at full US withdrawal, half of "
