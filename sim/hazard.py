@@ -39,7 +39,8 @@ Provincial capital c (zero until the assault has begun)::
 
     log lambda_c = log cap_base_rate + taliban_strength + capital_garrison - G_c(t)
                  + cap_b_encircle * E_c(t) + cap_b_cascade * C(t) + cap_b_forces * M(t)
-                 + b_pay * S(P_c(t)) - b_air * A_c(t) * reach_c + b_government_gone * G(t)
+                 + b_pay * (S(P_c(t)) - S(P*)) - b_air * (A_c(t) - A*) * reach_c
+                 + b_government_gone * G(t)
                  + cap_b_distance * distance_to_Kabul_c / 100 km + cap_b_focus * focus_c
                  - cap_b_size * log(registered voters_c / capitals' median)
                  - b_resistance * resistance_c
@@ -48,7 +49,7 @@ Kabul (zero until the assault has begun; its fall ends the republic: G becomes 1
 
     log lambda_K = log kabul_base_rate + taliban_strength + capital_garrison - G_K(t)
                  + kabul_b_capitals * C(t) + kabul_b_ring * R(t) + cap_b_forces * M(t)
-                 + b_pay * S(P_K(t)) - b_air * A_K(t) * reach_K
+                 + b_pay * (S(P_K(t)) - S(P*)) - b_air * (A_K(t) - A*) * reach_K
 
 with M the national share of districts fallen (the bandwagon in the countryside; the forces freed
 for the cities), N_i the border-weighted share of i's neighbours fallen, E_c the share of the
@@ -56,6 +57,9 @@ capital's own province (other districts) fallen, C the share of the other 33 cap
 the share fallen of the districts in the provinces around Kabul, W the withdrawal's progress and
 G = 1 once Kabul has fallen, G_c(t) the timeline's garrison driver over city c (0 unless a
 scenario reinforces it), and P_c, P_K the arrears in force in the capital's (Kabul's) own district.
+The cities' pay and air terms are measured from the levels of the recorded cascade, P* =
+cap_pay_centre_months and A* = cap_air_centre (:func:`city_pay_and_air`), so their base rates are
+their hazards at those levels.
 
 M, N_i, E_c, C and R are *exposures*: shares of something fallen, X = W . fallen / d, declared once
 with their terms (which rule reads them, through which parameter, with which sign) in

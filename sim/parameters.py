@@ -104,31 +104,31 @@ PARAMETERS: tuple[Parameter, ...] = (
        "Seed: 25 June, 'a program called National Mobilization that aimed to arm militia groups "
        "to fight the Taliban' (timeline.csv T13). Strength: ASSUMPTION, calibrated."),
     # ----------------------------------------------------------------- provincial capitals
-    _P("cap_base_rate", 1.58e-15, "1/day", 1e-18, 10.0, "capital",
+    _P("cap_base_rate", 5.73e-11, "1/day", 1e-18, 10.0, "capital",
        "Daily surrender hazard of a provincial capital once the assault has begun, drivers at zero.",
        "ASSUMPTION (scale); calibrated against the capitals' fall dates (provinces.csv)."),
-    _P("cap_b_encircle", 3.6, "per unit share", 0.0, 10.0, "capital",
+    _P("cap_b_encircle", 1.07, "per unit share", 0.0, 10.0, "capital",
        "Log-hazard increase per unit share of the capital's own province already fallen (encirclement).",
        "Seed: cities were besieged after their districts fell (e.g. Kandahar: 'All surrounding "
        "districts save for Daman District had fallen under Taliban control')."),
-    _P("cap_b_cascade", 14.1, "per unit share", 0.0, 20.0, "capital",
+    _P("cap_b_cascade", 16.1, "per unit share", 0.0, 20.0, "capital",
        "Log-hazard increase per unit share of the other provincial capitals already fallen.",
        "Seed: 'peaceful surrender of some Afghan army units had encouraged many others to follow "
        "suit'; 33 capitals fell in ten days (provinces.csv)."),
-    _P("cap_b_distance", 2.16, "per 100 km", 0.0, 5.0, "capital",
+    _P("cap_b_distance", 1.54, "per 100 km", 0.0, 5.0, "capital",
        "Log-hazard increase per 100 km of great-circle distance from Kabul (the periphery first, "
        "the ring around Kabul last).",
        "model.md section 3; ASSUMPTION that distance, not a typed-in order, carries the geography."),
-    _P("cap_b_focus", 4.68, "indicator", 0.0, 10.0, "capital",
+    _P("cap_b_focus", 4.9, "indicator", 0.0, 10.0, "capital",
        "Log-hazard increase for capitals in the offensive's focus regions.",
        "Seed: 'its strategic choice of attacking northern provinces'."),
-    _P("cap_b_size", 1.87, "per log-unit of population", 0.0, 5.0, "capital",
+    _P("cap_b_size", 0.264, "per log-unit of population", 0.0, 5.0, "capital",
        "Log-hazard decrease per unit of log(registered voters of the capital district / the "
        "capitals' median): bigger cities had bigger garrisons and held longer.",
        "Seed: 'culminating with victories in weeks-long battles of major cities Herat, Kandahar and "
        "Lashkargah'; 'The remaining ground defense of Lashkar Gah and Kandahar was mostly organized "
        "by hundreds of Afghan Commandos'. Population proxy: districts.csv registered_voters_2019."),
-    _P("cap_b_forces", 19.5, "per unit share", 0.0, 20.0, "capital",
+    _P("cap_b_forces", 13.5, "per unit share", 0.0, 20.0, "capital",
        "Log-hazard increase of every capital, Kabul included, per unit national share of districts "
        "fallen: the Taliban forces, weapons and vehicles freed by the falls of the countryside.",
        "Seed: in June alone 'They captured 700 trucks and Humvees from the Afghan security forces' "
@@ -148,38 +148,38 @@ PARAMETERS: tuple[Parameter, ...] = (
        "the recorded cascade (0.25 after the Bagram handover plus 0.1 for the B-52 strikes, "
        "scenarios/baseline.toml). As for cap_pay_centre_months."),
     # ----------------------------------------------------------------- the assault decision
-    _P("assault_rate", 0.00202, "1/day", 0.0, 10.0, "trigger",
+    _P("assault_rate", 0.0153, "1/day", 0.0, 10.0, "trigger",
        "Daily hazard that the Taliban turn on the provincial capitals, at full US withdrawal, half of "
        "the districts fallen and no air support (0 = never).",
        "ASSUMPTION (scale); calibrated against 'the assault on the provincial capitals began on "
        "6 August' (targets.toml) and the capitals' dates."),
-    _P("assault_b_withdrawal", 25.6, "per unit progress", 0.0, 50.0, "trigger",
+    _P("assault_b_withdrawal", 2.13, "per unit progress", 0.0, 50.0, "trigger",
        "Log-hazard increase of the assault decision per unit of US withdrawal progress W(t) "
        "(measured from full withdrawal). Large values make the decision wait for the withdrawal "
        "(the old clock trigger is the limit).",
        "Seed: NBC, 25 June: the Taliban 'had avoided capturing some targets so as not to run afoul "
        "of the US' (timeline.csv T15 context)."),
-    _P("assault_b_share", 62.8, "per unit share", 0.0, 100.0, "trigger",
+    _P("assault_b_share", 44.1, "per unit share", 0.0, 100.0, "trigger",
        "Log-hazard increase of the assault decision per unit national share of districts fallen "
        "(measured from half). Large values make the decision wait for a share of the countryside "
        "(the old share trigger is the limit).",
        "model.md section 3 ('a national share fallen'); seed: cities besieged after their "
        "districts fell."),
-    _P("assault_b_air", 5.02, "per unit air support", 0.0, 20.0, "trigger",
+    _P("assault_b_air", 7.93, "per unit air support", 0.0, 20.0, "trigger",
        "Log-hazard decrease of the assault decision per unit of national air support A(t): the "
        "cities were where US air power could still hurt the attackers.",
        "Seed: 7 August, B-52s and gunships over the southern cities (timeline.csv T30); the NBC "
        "quote above. ASSUMPTION for its form."),
-    _P("assault_shape", 30.0, "shape", 0.5, 2000.0, "trigger",
+    _P("assault_shape", 8.9, "shape", 0.5, 2000.0, "trigger",
        "Shape k of the decision's threshold: the Taliban turn on the cities when the decision's "
        "accumulated hazard reaches a Gamma(k, 1/k) threshold (mean 1). k = 1 is a memoryless "
        "decision; k -> infinity a deterministic one (the accumulated pressure reaches 1).",
        "ASSUMPTION: a deliberate decision (the record's leadership planned the assault), calibrated."),
     # ----------------------------------------------------------------- Kabul and after Kabul
-    _P("kabul_base_rate", 4.15e-12, "1/day", 1e-18, 10.0, "kabul",
+    _P("kabul_base_rate", 7.32e-10, "1/day", 1e-18, 10.0, "kabul",
        "Daily hazard that Kabul falls (the president leaves) once the assault has begun, no capital fallen.",
        "ASSUMPTION (scale); calibrated against 15 August (provinces.csv)."),
-    _P("kabul_b_capitals", 8.15, "per unit share", 0.0, 30.0, "kabul",
+    _P("kabul_b_capitals", 10.5, "per unit share", 0.0, 30.0, "kabul",
        "Log-hazard increase of Kabul's fall per unit share of the other 33 capitals fallen.",
        "Seed: Kabul fell after 25 capitals had, 'with only sporadic resistance' (provinces.csv)."),
     _P("kabul_b_ring", 1.0, "per unit share", 0.0, 10.0, "kabul",
