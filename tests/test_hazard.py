@@ -110,6 +110,24 @@ def test_capital_drivers_move_the_hazard_in_the_documented_direction(c, lo, hi, 
     assert capital(p0, **{driver: hi}) == capital(p0, **{driver: lo})
 
 
+@settings(max_examples=60, deadline=None)
+@given(b_pay=coef, b_air=coef, pay=months, air=unit)
+def test_the_cities_read_pay_and_air_from_the_recorded_cascades_levels(b_pay, b_air, pay, air):
+    """A20b: at the centre levels (3 months of arrears, air 0.35) a city's and Kabul's hazards do
+    not depend on b_pay or b_air, so under the cut the rural posterior's spread in them cannot set
+    the baseline cascade's pace; away from the centres the hazard ratio is exactly
+    exp(b_pay (S(P) - S(3)) - b_air (A - 0.35) reach)."""
+    d = defaults()
+    P0, A0 = d["cap_pay_centre_months"], d["cap_air_centre"]
+    base, moved = params(), params(b_pay=b_pay, b_air=b_air)
+    assert capital(moved, pay=P0, air=A0) == pytest.approx(capital(base, pay=P0, air=A0), abs=1e-12)
+    assert kabul(moved, pay=P0, air=A0) == pytest.approx(kabul(base, pay=P0, air=A0), abs=1e-12)
+    expected = (b_pay * (hazard.pay_effect(moved, pay) - hazard.pay_effect(moved, P0))
+                - b_air * (air - A0) * 0.8)
+    assert capital(moved, pay=pay, air=air) - capital(moved, pay=P0, air=A0) == pytest.approx(
+        expected, abs=1e-9)
+
+
 @settings(max_examples=40, deadline=None)
 @given(lo=unit, hi=unit, c=coef)
 def test_kabul_falls_faster_as_capitals_and_its_ring_fall(lo, hi, c):
