@@ -23,6 +23,7 @@ from .ensemble import run
 from .errors import UserError, arg
 from .fit import fit_report, null_models, what_decides_the_width
 from .output import atomic_directory
+from .parameter_source import draw_groups
 from .posterior import DEFAULT_POSTERIOR
 from .results import write_csv
 from .summary import quantiles
@@ -137,7 +138,7 @@ def judge(fall_time: np.ndarray, assault_time: np.ndarray, geo, targets, horizon
 def build_report(result: CalibrationResult, pred) -> dict:
     geo = pred.geo
     full_targets = load_targets(result.config.targets_path, geo)   # judged on the whole record
-    groups = np.arange(len(pred.fall_time)) // pred.replicates_per_draw
+    groups = draw_groups(len(pred.fall_time), pred.replicates_per_draw)
     report = judge(pred.fall_time, pred.assault_time, geo, full_targets, pred.model.horizon, groups)
     cond = conditioned(result, pred)
     i = cond.indices

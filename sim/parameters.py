@@ -105,7 +105,8 @@ PARAMETERS: tuple[Parameter, ...] = (
        "to fight the Taliban' (timeline.csv T13). Strength: ASSUMPTION, calibrated."),
     # ----------------------------------------------------------------- provincial capitals
     _P("cap_base_rate", 5.73e-11, "1/day", 1e-18, 10.0, "capital",
-       "Daily surrender hazard of a provincial capital once the assault has begun, drivers at zero.",
+       "Daily surrender hazard of a provincial capital once the assault has begun, its other drivers "
+       "at zero and its arrears and air cover at the recorded cascade's levels (A20b).",
        "ASSUMPTION (scale); calibrated against the capitals' fall dates (provinces.csv)."),
     _P("cap_b_encircle", 1.07, "per unit share", 0.0, 10.0, "capital",
        "Log-hazard increase per unit share of the capital's own province already fallen (encirclement).",
@@ -177,7 +178,8 @@ PARAMETERS: tuple[Parameter, ...] = (
        "ASSUMPTION: a deliberate decision (the record's leadership planned the assault), calibrated."),
     # ----------------------------------------------------------------- Kabul and after Kabul
     _P("kabul_base_rate", 7.32e-10, "1/day", 1e-18, 10.0, "kabul",
-       "Daily hazard that Kabul falls (the president leaves) once the assault has begun, no capital fallen.",
+       "Daily hazard that Kabul falls (the president leaves) once the assault has begun, no capital "
+       "fallen, its arrears and air cover at the recorded cascade's levels (A20b).",
        "ASSUMPTION (scale); calibrated against 15 August (provinces.csv)."),
     _P("kabul_b_capitals", 10.5, "per unit share", 0.0, 30.0, "kabul",
        "Log-hazard increase of Kabul's fall per unit share of the other 33 capitals fallen.",
