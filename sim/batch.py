@@ -49,6 +49,12 @@ def run_batch(model: Model, table: ParameterTable, draws: Draws, *, audit: bool 
     return _BatchRun(model, table, draws, audit).run()
 
 
+#: The per-row state a run can be resumed from (:class:`sim.prologue.Prologue`): everything the
+#: countryside has moved before the assault decision. The rest of :attr:`_BatchRun._STATE` is
+#: either a draw, a parameter's consequence, or still at its start value before the decision.
+RESUMABLE = ("t", "seg", "tau", "g", "h", "D", "X", "fallen", "fall_time", "mode", "off")
+
+
 class _Columns:
     """Per-replicate parameters stored by column; a column that is the same for every replicate
     is kept as a scalar, so a run with fixed parameters never gathers anything."""
@@ -94,8 +100,13 @@ class _BatchRun:
               "mode", "X", "caps_down", "t", "seg", "level", "assault", "r_decision", "H_decision", "lam_decision", "gone", "tau", "h", "D",
               "Hc", "lam_c", "g", "off")
 
-    def __init__(self, model: Model, table: ParameterTable, draws: Draws, audit: bool = False):
-        self.model, self.audit = model, audit
+    def __init__(self, model: Model, table: ParameterTable, draws: Draws, audit: bool = False,
+                 start: dict | None = None, observer=None):
+        """``start`` (rows' :data:`RESUMABLE` arrays and their ``H_decision``) resumes each row
+        where a run with the assault switched off was before its decision; ``observer(run, dt)``
+        is called with the state at the start and after every iteration (``dt`` None at the
+        start)."""
+        self.model, self.audit, self.observer = model, audit, observer
         geo, cov, tl = model.geo, model.cov, model.timeline
         R, n = len(table), geo.n
         self.n = n
@@ -159,14 +170,14 @@ class _BatchRun:
         self.capital_slot[self.caps] = np.arange(len(self.caps))
         self.caps_down = np.zeros((R, len(self.caps)), dtype=bool)   # fallen capitals, by slot
         self.u_mode = draws.u_mode
-        start = initial_fallen(hazard.initial_log_weights(p, cov), draws.gumbel,
-                               np.rint(table.column("initial_fallen")).astype(int))
-        self.fallen = start
-        self.fall_time = np.where(start, 0.0, np.nan)
-        self.mode = np.where(start, HELD_AT_START, HELD).astype(np.int8)
+        initial = initial_fallen(hazard.initial_log_weights(p, cov), draws.gumbel,
+                                 np.rint(table.column("initial_fallen")).astype(int))
+        self.fallen = initial
+        self.fall_time = np.where(initial, 0.0, np.nan)
+        self.mode = np.where(initial, HELD_AT_START, HELD).astype(np.int8)
         # (R, T + 1), C-contiguous, updated through flat views; the last column is a sink for
         # the padding of ExposureSet.other_entries, never read
-        self.X = np.ascontiguousarray(np.c_[ex.numerators(start), np.zeros(R)])
+        self.X = np.ascontiguousarray(np.c_[ex.numerators(initial), np.zeros(R)])
         self.t = np.zeros(R)
         self.seg = np.zeros(R, dtype=np.int64)
         self.level = np.zeros(R, dtype=np.int64)      # reactive events in force
@@ -186,6 +197,15 @@ class _BatchRun:
         self.any_assault = False
 
         everyone = np.arange(R)
+        if start is not None:
+            # every array as the uninterrupted run had it after the same event: the decision's
+            # rate is then recomputed from that state exactly as the run did after that event
+            for name in RESUMABLE:
+                if getattr(self, name) is not None:
+                    setattr(self, name, np.array(start[name], dtype=getattr(self, name).dtype))
+            self.H_decision = np.array(start["H_decision"], dtype=float)
+            self._refresh_decision(everyone)
+            return
         self._refresh_all_rural(everyone, first=True)
         self._refresh_g(everyone)
         self._refresh_decision(everyone)
@@ -348,6 +368,8 @@ class _BatchRun:
         caps = self.caps
         horizon = np.full(len(self.rows), self.horizon)
         cand = np.empty((6, len(self.rows)))
+        if self.observer is not None:
+            self.observer(self, None)
         while len(self.rows):
             L = len(self.rows)
             live = np.arange(L)
@@ -415,6 +437,8 @@ class _BatchRun:
             self._refresh_g(changed)
             self._refresh_decision(changed)
             self._refresh_capitals(changed)
+            if self.observer is not None:
+                self.observer(self, dt)
 
             if len(done):
                 self._finish(done)

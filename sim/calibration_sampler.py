@@ -41,10 +41,23 @@ class StageProblem:
     def log_prior(self, Z: np.ndarray) -> np.ndarray:
         return sum(p.log_density_z(Z[:, j]) for j, p in enumerate(self.priors))
 
+    def __getstate__(self) -> dict:
+        # each worker process simulates its own prologue rather than receive one
+        return {k: v for k, v in self.__dict__.items() if k != "_prologue"}
+
+    def prologue(self):
+        """The replicates' countryside before the decision, simulated once, when every parameter
+        this stage varies acts only from the decision on (:mod:`sim.prologue`); else None."""
+        if "_prologue" not in self.__dict__:
+            from . import prologue
+            self._prologue = (prologue.Prologue.simulate(self.model, self.base, self.draws)
+                              if prologue.applies(self.columns) else None)
+        return self._prologue
+
     def evaluate(self, Z: np.ndarray) -> np.ndarray:
         """(S, 4) log-likelihood terms at S points (z-space)."""
         X = np.column_stack([p.from_z(Z[:, j]) for j, p in enumerate(self.priors)])
-        res = simulate_sets(self.model, self.base, self.draws, self.columns, X)
+        res = simulate_sets(self.model, self.base, self.draws, self.columns, X, self.prologue())
         counts, caps, facts = self.likelihood.features(res.fall_time, res.assault_time)
         S, R = Z.shape[0], self.replicates
         counts, caps = counts.reshape(S, R, -1), caps.reshape(S, R, -1)

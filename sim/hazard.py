@@ -330,3 +330,35 @@ def initial_log_weights(p: Params, cov: Covariates):
     w = (p.init_w_reach * (1.0 - cov.reach) + p.init_w_border * cov.pakistan
          + p.init_w_south * cov.southern)
     return np.where(cov.rural, w, -np.inf)
+
+
+# --------------------------------------------------------------------------- who reads what before the decision
+
+#: Parameters read directly (``p.name``) by the decision's and the cities' functions above, and by
+#: the functions that move the countryside before the decision (the rural rule, a fall's mode,
+#: the initial state; the batch engine also reads ``initial_fallen``). Written out, and checked
+#: against this module's source by the tests, so that a new term cannot slip past the list.
+CITY_READS = frozenset({
+    "assault_rate", "assault_b_withdrawal", "assault_b_air", "assault_shape", "taliban_strength",
+    "cap_base_rate", "capital_garrison", "b_government_gone", "cap_b_distance", "cap_b_focus",
+    "cap_b_size", "b_resistance", "kabul_base_rate", "b_pay", "cap_pay_centre_months", "b_air",
+    "cap_air_centre", "pay_saturation_months"})
+COUNTRYSIDE_READS = frozenset({
+    "base_rate", "taliban_strength", "rural_defence", "b_pay", "b_mobilization",
+    "b_government_gone", "pay_saturation_months", "b_air", "b_reach", "b_border", "b_focus",
+    "b_presence", "b_highway", "b_crossing", "b_ring", "b_resistance", "mode_intercept",
+    "mode_b_pay", "mode_capital_offset", "init_w_reach", "init_w_border", "init_w_south",
+    "initial_fallen"})
+
+
+def _city_parameters() -> frozenset:
+    from .exposures import TERMS
+    city = CITY_READS | {t.parameter for t in TERMS if t.rule in ("decision", "capital", "kabul")}
+    countryside = COUNTRYSIDE_READS | {t.parameter for t in TERMS if t.rule in ("rural", "mode")}
+    return frozenset(city - countryside)
+
+
+#: The parameters nothing reads before the Taliban turn on the cities except the decision itself:
+#: a calibration stage that varies only these can simulate each replicate's countryside once and
+#: resume every parameter point from it (:mod:`sim.prologue`).
+CITY_PARAMETERS = _city_parameters()

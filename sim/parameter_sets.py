@@ -21,15 +21,20 @@ from .parameters import ParameterTable
 from .randomness import Draws
 
 
-def simulate_sets(model: Model, base: np.ndarray, draws: Draws, columns, X: np.ndarray) -> Outcomes:
+def simulate_sets(model: Model, base: np.ndarray, draws: Draws, columns, X: np.ndarray,
+                  prologue=None) -> Outcomes:
     """Simulate each row of ``X`` (S, len(columns)) on the R replicates of ``base`` / ``draws``.
 
-    Row ``s * R + r`` of the result is parameter vector s on replicate r.
+    Row ``s * R + r`` of the result is parameter vector s on replicate r. ``prologue`` (a
+    :class:`sim.prologue.Prologue` of the same replicates) resumes each row from its countryside
+    before the decision instead of simulating it again: the same numbers, sooner.
     """
     S, R = X.shape[0], base.shape[0]
     values = np.tile(base, (S, 1))
     for j, col in enumerate(columns):
         values[:, col] = np.repeat(X[:, j], R)
+    if prologue is not None:
+        return prologue.resume(values)
     tiled = Draws(*(np.tile(a, (S, 1)) for a in (draws.resistance, draws.u_mode, draws.u_actor,
                                                   draws.gumbel)))
     return run_batch(model, ParameterTable(values), tiled)
