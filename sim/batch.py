@@ -162,6 +162,10 @@ class _BatchRun:
 
         p = Params.from_table(table)
         self.p_cols = _Columns(table.values)
+        # the rural calibration stage and the countryside-only runs switch the decision off: its
+        # rate, log(0) plus finite terms, is exactly 0 in every row, so it is never recomputed
+        rate_col = self.p_cols.cols[_COLUMN["assault_rate"]]
+        self.never_decides = isinstance(rate_col, float) and rate_col == 0.0
         self.rows = np.arange(R)
         self.alive = np.ones(R, dtype=bool)
         self.r = draws.resistance
@@ -241,6 +245,8 @@ class _BatchRun:
 
     def _refresh_decision(self, idx) -> None:
         """The decision's hazard, for the rows that have not yet turned on the cities."""
+        if self.never_decides:
+            return
         idx = idx[np.isnan(self.assault[idx])]
         if len(idx) == 0:
             return
