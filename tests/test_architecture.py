@@ -22,7 +22,7 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("model", {"theatre", "geography", "parameters", "timeline", "exposures", "hazard", "model",
                "scenario", "shipped",
                "record"}),
-    ("engines", {"outcomes", "engine", "batch", "chunks"}),
+    ("engines", {"outcomes", "engine", "batch", "prologue", "chunks"}),
     ("runs", {"parameter_source", "posterior", "checkpoint", "distributed", "summary", "results",
               "ensemble", "measures", "conditioning", "compare", "parameter_sets", "sensitivity", "reproduce"}),
     ("calibration", {"config_checks", "targets", "likelihood", "calibration_config",
