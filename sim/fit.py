@@ -197,6 +197,29 @@ def what_decides_the_width(fall_time: np.ndarray, assault_time: np.ndarray,
 
 # ====================================================================== null models
 
+def variance_sources(X: np.ndarray) -> dict:
+    """Shares of the variance of ``X`` (A, B, m): A levels of one factor crossed with B levels of
+    another, m replicates in every cell. The classical two-way decomposition of a balanced design:
+    the spread of the A means (``first``), of the B means (``second``), what neither explains
+    alone (``interaction``) and the spread within cells (``chance``); the four add up to 1.
+
+    The calibration's cut draws the countryside's parameters and the cities' independently, so
+    crossing draws of one with draws of the other (``calibration/decision_sources.py``) says
+    which of the two posteriors a date's uncertainty comes from, which a random pairing (the
+    predictive run) cannot separate. Each main effect also carries a little chance (the variance
+    of a mean of B m or A m replicates), negligible at the sizes used."""
+    X = np.asarray(X, dtype=float)
+    if X.ndim != 3 or min(X.shape) < 2 or not np.all(np.isfinite(X)):
+        raise ValueError("variance_sources needs finite values of shape (A, B, m), each >= 2")
+    grand, cell = X.mean(), X.mean(axis=2)
+    first, second = cell.mean(axis=1) - grand, cell.mean(axis=0) - grand
+    interaction = cell - grand - first[:, None] - second[None, :]
+    total = X.var()
+    return {"first": float(first.var() / total), "second": float(second.var() / total),
+            "interaction": float(interaction.var() / total),
+            "chance": float((X - cell[..., None]).var() / total), "sd": float(np.sqrt(total))}
+
+
 def null_models(geo: Geography, targets: Targets) -> dict:
     """Benchmarks that need no simulation. Each is given the record's own 6-15 August window (or
     median), which flatters them; the model is not."""

@@ -451,3 +451,26 @@ def test_the_fit_report_says_what_decides_the_width(geo, targets):
     # no assault in any replicate: only that is said
     none = what_decides_the_width(ft, np.full(len(ft), np.nan), groups, geo, targets)
     assert none == {"p_assault": 0.0}
+
+
+def test_variance_sources_recovers_known_components():
+    """A crossed design with known parts (sd 2 for the first factor, 1 for the second, 0.5 for
+    their interaction, 1 for chance: shares 4/6.25, 1/6.25, 0.25/6.25, 1/6.25). With 60 x 60
+    cells of 10 replicates the estimates sit within 0.05 of them, 0.12 for the first factor (its
+    share, estimated from 60 levels, has a standard error near 0.04; seed fixed), and the four
+    shares add up to 1 exactly."""
+    from sim.fit import variance_sources
+    rng = np.random.default_rng(11)
+    A, B, m = 60, 60, 10
+    X = (2.0 * rng.standard_normal((A, 1, 1)) + rng.standard_normal((1, B, 1))
+         + 0.5 * rng.standard_normal((A, B, 1)) + rng.standard_normal((A, B, m)))
+    got = variance_sources(X)
+    assert got["first"] + got["second"] + got["interaction"] + got["chance"] == pytest.approx(1.0, abs=1e-12)
+    for key, share in (("first", 4 / 6.25), ("second", 1 / 6.25), ("interaction", 0.25 / 6.25),
+                       ("chance", 1 / 6.25)):
+        assert got[key] == pytest.approx(share, abs=0.12 if key == "first" else 0.05), key
+    # a factor with no effect gets a share near 0 (only the chance in its means)
+    Y = rng.standard_normal((A, 1, 1)) + rng.standard_normal((A, B, m))
+    assert variance_sources(Y)["second"] < 0.01
+    with pytest.raises(ValueError):
+        variance_sources(np.ones((3, 1, 4)))
