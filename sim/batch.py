@@ -37,16 +37,21 @@ _COLUMN = {name: j for j, name in enumerate(NAMES)}
 _RURAL, _CAPITAL, _SEGMENT, _DECISION, _REACTION, _HORIZON = range(6)
 
 
-def run_batch(model: Model, table: ParameterTable, draws: Draws, *, audit: bool = False
-              ) -> Outcomes:
+def run_batch(model: Model, table: ParameterTable, draws: Draws, *, audit: bool = False,
+              until_capitals_fall: bool = False) -> Outcomes:
     """Simulate ``len(table)`` replicates; row k of ``table`` and of ``draws`` is replicate k.
+
+    ``until_capitals_fall`` ends a replicate once every capital has fallen (Kabul included), for
+    a caller that reads nothing but the capitals' fall times and the assault's start (the
+    calibration's capitals stage): those are then final, and the countryside's falls after them
+    are not simulated (they stay NaN in ``fall_time``).
 
     ``audit`` (for tests) checks, as each replicate finishes, that every share the engine kept
     incrementally (neighbours, provinces, the ring around Kabul, the counts) equals the same share
     recomputed from the replicate's fallen districts: a state array forgotten in an update or in
     the compaction of finished rows fails it.
     """
-    return _BatchRun(model, table, draws, audit).run()
+    return _BatchRun(model, table, draws, audit, until_capitals_fall=until_capitals_fall).run()
 
 
 #: The per-row state a run can be resumed from (:class:`sim.prologue.Prologue`): everything the
@@ -101,12 +106,13 @@ class _BatchRun:
               "Hc", "lam_c", "g", "off")
 
     def __init__(self, model: Model, table: ParameterTable, draws: Draws, audit: bool = False,
-                 start: dict | None = None, observer=None):
+                 start: dict | None = None, observer=None, until_capitals_fall: bool = False):
         """``start`` (rows' :data:`RESUMABLE` arrays and their ``H_decision``) resumes each row
         where a run with the assault switched off was before its decision; ``observer(run, dt)``
         is called with the state at the start and after every iteration (``dt`` None at the
         start)."""
         self.model, self.audit, self.observer = model, audit, observer
+        self.until_capitals_fall = until_capitals_fall
         geo, cov, tl = model.geo, model.cov, model.timeline
         R, n = len(table), geo.n
         self.n = n
@@ -445,6 +451,10 @@ class _BatchRun:
             self._refresh_capitals(changed)
             if self.observer is not None:
                 self.observer(self, dt)
+            if self.until_capitals_fall and len(capital):
+                # a row's last capital can only fall in an iteration in which it took a capital
+                complete = capital[self.caps_down[capital].all(axis=1)]
+                done = np.concatenate([done, complete]) if len(complete) else done
 
             if len(done):
                 self._finish(done)

@@ -118,9 +118,10 @@ class Prologue:
         first = np.where(reach.any(axis=1), np.argmax(reach, axis=1), -1)
         return first, H
 
-    def resume(self, values: np.ndarray) -> Outcomes:
+    def resume(self, values: np.ndarray, until_capitals_fall: bool = False) -> Outcomes:
         """Simulate rows of parameters ``values`` ((S * R, len(NAMES)), row s * R + r on replicate
-        r, as :func:`sim.parameter_sets.simulate_sets` lays them out) from the prologue."""
+        r, as :func:`sim.parameter_sets.simulate_sets` lays them out) from the prologue
+        (``until_capitals_fall`` as in :func:`sim.batch.run_batch`)."""
         R = len(self.base)
         M = len(values)
         replicate = np.arange(M) % R
@@ -148,7 +149,8 @@ class Prologue:
         start = {name: np.concatenate(parts) for name, parts in state.items() if parts}
         d = self.draws
         sub = Draws(*(a[replicate[order]] for a in (d.resistance, d.u_mode, d.u_actor, d.gumbel)))
-        res = _BatchRun(self.model, ParameterTable(values[order]), sub, start=start).run()
+        res = _BatchRun(self.model, ParameterTable(values[order]), sub, start=start,
+                        until_capitals_fall=until_capitals_fall).run()
         out.fall_time[order] = res.fall_time
         out.mode[order] = res.mode
         out.assault_time[order] = res.assault_time

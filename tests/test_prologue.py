@@ -155,3 +155,37 @@ def test_the_declared_reads_match_the_rule_as_written():
     countryside_terms = {t.parameter for t in TERMS if t.rule in ("rural", "mode")}
     assert not (hazard.CITY_PARAMETERS & (hazard.COUNTRYSIDE_READS | countryside_terms))
     assert {"assault_b_share", "cap_b_cascade", "kabul_b_capitals"} <= hazard.CITY_PARAMETERS
+
+
+def test_stopping_once_every_capital_has_fallen_leaves_the_capitals_likelihood_unchanged(stage, geo):
+    """The capitals stage reads nothing but the capitals' dates and the assault's start, so its
+    replicates stop once every capital has fallen: its log-likelihood terms must be the same bit
+    for bit, on posterior and prior points, and some replicates must actually have stopped."""
+    from sim.calibrate import _stage_targets
+    from sim.likelihood import Likelihood
+    model, base, draws, columns, priors, pro = stage
+    config = load_config(ROOT / "calibration" / "default.toml", geo.theatre)
+    lik = Likelihood.build(_stage_targets(load_targets(config.targets_path, geo), "capitals"), geo)
+    assert lik.reads_only_capitals
+    points = np.vstack([base[:6][:, columns],
+                        _prior_points(priors, np.random.default_rng(4).random((6, len(priors))))])
+    S, R = len(points), len(base)
+
+    def terms(res):
+        c, k, f = lik.features(res.fall_time, res.assault_time)
+        return np.concatenate([lik.components(c.reshape(S, R, -1)[s:s + 1], k.reshape(S, R, -1)[s:s + 1],
+                                              f.reshape(S, R, -1)[s:s + 1]) for s in range(S)])
+
+    full = simulate_sets(model, base, draws, columns, points, pro)
+    for with_prologue in (pro, None):
+        short = simulate_sets(model, base, draws, columns, points, with_prologue, until_capitals_fall=True)
+        assert np.array_equal(terms(full), terms(short))
+        assert np.array_equal(full.fall_time[:, geo.is_capital], short.fall_time[:, geo.is_capital],
+                              equal_nan=True)
+        stopped = np.isfinite(full.fall_time).sum(axis=1) > np.isfinite(short.fall_time).sum(axis=1)
+        assert stopped.any()
+        # a replicate stops only after its last capital, so every one that stopped has lost them all
+        assert np.all(np.isfinite(short.fall_time[stopped][:, geo.is_capital]))
+    # the rural stage's likelihood reads counts and facts: its runs must go to the horizon
+    rural = Likelihood.build(_stage_targets(load_targets(config.targets_path, geo), "rural"), geo)
+    assert not rural.reads_only_capitals
