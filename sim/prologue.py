@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import hazard
-from .batch import RESUMABLE, _BatchRun, run_batch
+from .batch import RESUMABLE, _BatchRun
 from .model import Model
 from .outcomes import Outcomes
 from .parameters import NAMES, ParameterTable, Params
@@ -147,24 +147,11 @@ class Prologue:
             state.setdefault("H_decision", []).append(H[mine, event])
         order = np.concatenate(order)
         start = {name: np.concatenate(parts) for name, parts in state.items() if parts}
-        d = self.draws
-        sub = Draws(*(a[replicate[order]] for a in (d.resistance, d.u_mode, d.u_actor, d.gumbel)))
-        res = _BatchRun(self.model, ParameterTable(values[order]), sub, start=start,
-                        until_capitals_fall=until_capitals_fall).run()
+        res = _BatchRun(self.model, ParameterTable(values[order]), self.draws.row(replicate[order]),
+                        start=start, until_capitals_fall=until_capitals_fall).run()
         out.fall_time[order] = res.fall_time
         out.mode[order] = res.mode
         out.assault_time[order] = res.assault_time
         out.end_time[order] = res.end_time
         return out
 
-
-def check_against_engine(prologue: Prologue, values: np.ndarray) -> bool:
-    """Whether resuming gives the uninterrupted run's outcomes bit for bit (for tests)."""
-    R = len(prologue.base)
-    d = prologue.draws
-    reps = np.arange(len(values)) % R
-    full = run_batch(prologue.model, ParameterTable(values),
-                     Draws(*(a[reps] for a in (d.resistance, d.u_mode, d.u_actor, d.gumbel))))
-    fast = prologue.resume(values)
-    return all(np.array_equal(getattr(full, f), getattr(fast, f), equal_nan=True)
-               for f in ("fall_time", "mode", "assault_time", "end_time"))
