@@ -38,20 +38,23 @@ _RURAL, _CAPITAL, _SEGMENT, _DECISION, _REACTION, _HORIZON = range(6)
 
 
 def run_batch(model: Model, table: ParameterTable, draws: Draws, *, audit: bool = False,
-              until_capitals_fall: bool = False) -> Outcomes:
+              until_capitals_fall: bool = False, until_first_capital: bool = False) -> Outcomes:
     """Simulate ``len(table)`` replicates; row k of ``table`` and of ``draws`` is replicate k.
 
     ``until_capitals_fall`` ends a replicate once every capital has fallen (Kabul included), for
     a caller that reads nothing but the capitals' fall times and the assault's start (the
     calibration's capitals stage): those are then final, and the countryside's falls after them
-    are not simulated (they stay NaN in ``fall_time``).
+    are not simulated (they stay NaN in ``fall_time``). ``until_first_capital`` ends it at the
+    first capital's fall, for a caller that reads only when the cities' fall began
+    (:mod:`sim.cut_lift`).
 
     ``audit`` (for tests) checks, as each replicate finishes, that every share the engine kept
     incrementally (neighbours, provinces, the ring around Kabul, the counts) equals the same share
     recomputed from the replicate's fallen districts: a state array forgotten in an update or in
     the compaction of finished rows fails it.
     """
-    return _BatchRun(model, table, draws, audit, until_capitals_fall=until_capitals_fall).run()
+    return _BatchRun(model, table, draws, audit, until_capitals_fall=until_capitals_fall,
+                     until_first_capital=until_first_capital).run()
 
 
 #: The per-row state a run can be resumed from (:class:`sim.prologue.Prologue`): everything the
@@ -106,13 +109,15 @@ class _BatchRun:
               "Hc", "lam_c", "g", "off")
 
     def __init__(self, model: Model, table: ParameterTable, draws: Draws, audit: bool = False,
-                 start: dict | None = None, observer=None, until_capitals_fall: bool = False):
+                 start: dict | None = None, observer=None, until_capitals_fall: bool = False,
+                 until_first_capital: bool = False):
         """``start`` (rows' :data:`RESUMABLE` arrays and their ``H_decision``) resumes each row
         where a run with the assault switched off was before its decision; ``observer(run, dt)``
         is called with the state at the start and after every iteration (``dt`` None at the
         start)."""
         self.model, self.audit, self.observer = model, audit, observer
         self.until_capitals_fall = until_capitals_fall
+        self.until_first_capital = until_first_capital
         geo, cov, tl = model.geo, model.cov, model.timeline
         R, n = len(table), geo.n
         self.n = n
@@ -455,6 +460,8 @@ class _BatchRun:
                 # a row's last capital can only fall in an iteration in which it took a capital
                 complete = capital[self.caps_down[capital].all(axis=1)]
                 done = np.concatenate([done, complete]) if len(complete) else done
+            elif self.until_first_capital and len(capital):
+                done = np.concatenate([done, capital])
 
             if len(done):
                 self._finish(done)

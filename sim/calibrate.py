@@ -47,6 +47,7 @@ from .calibration_config import (PRIOR_KINDS, STAGES, CalibrationConfig, Prior, 
 from .calibration_sampler import (Evaluator, StageProblem, StageResult,  # noqa: F401
                                   _save_checkpoint, find_mode, run_stage, summarise_stage)
 from .conditioning import observation_log_weights
+from .cut_lift import LiftedCut, StartLikelihood, lift_cut
 from .errors import UserError, arg
 from .geography import Geography, load_geography
 from .likelihood import Likelihood
@@ -70,6 +71,7 @@ class CalibrationResult:
     seconds: float
     as_of: dt.date | None = None
     geo: Geography | None = None     # the theatre's geography it ran on (None: the shipped one)
+    lifted: "LiftedCut | None" = None  # the start's feedback on the countryside (sim.cut_lift)
 
     def posterior_source(self):
         from .ensemble import ParameterSource
@@ -119,6 +121,7 @@ def calibrate(config: CalibrationConfig | str | Path, *, out: Path | None = None
 
     base_values = np.array([scenario.parameters()[n] for n in NAMES])
     stage_results: list[StageResult] = []
+    lifted = None
     rural_samples: np.ndarray | None = None
     rural_names: tuple[str, ...] = ()
     for k, stage in enumerate(config.stages):
@@ -150,12 +153,31 @@ def calibrate(config: CalibrationConfig | str | Path, *, out: Path | None = None
         finally:
             evaluator.close()
         stage_results.append(result)
+        if stage.lift_cut is not None:
+            lifted = _lift(problem, rural_samples, rural_names, result, stage.lift_cut,
+                           config.seed, workers, progress)
         rural_samples, rural_names = result.samples(), result.names
 
-    posterior = _joint_posterior(base_values, stage_results, config.seed)
+    posterior = _joint_posterior(base_values, stage_results, config.seed, lifted)
     res = CalibrationResult(config, targets, scenario, stage_results, posterior, config.calibrated,
-                            time.perf_counter() - started, as_of, geo)
+                            time.perf_counter() - started, as_of, geo, lifted)
     return res
+
+
+def _lift(problem: StageProblem, rural_samples: np.ndarray, rural_names: tuple[str, ...],
+          result: StageResult, draws: tuple[int, int], seed: int, workers: int,
+          progress: bool) -> LiftedCut:
+    """The previous stage's draws reweighted by the record's start given this stage's
+    (:mod:`sim.cut_lift`), on this stage's model, replicates and likelihood."""
+    countryside_draws, city_draws = draws
+    city = result.samples()
+    rng = np.random.default_rng([seed, 53])
+    pool = rng.choice(len(city), city_draws, replace=city_draws > len(city))
+    start = StartLikelihood(problem.model, problem.base, problem.draws,
+                            np.array([NAMES.index(n) for n in rural_names]), problem.columns,
+                            city[pool], problem.likelihood)
+    return lift_cut(start, rural_samples, pool, len(city), countryside_draws, [seed, 59],
+                    workers, progress)
 
 
 def conditioned_replicates(scenario: Scenario, geo: Geography, base: np.ndarray, seed: int,
@@ -208,15 +230,20 @@ def _stage_horizon(stage: str, targets: Targets, config: CalibrationConfig) -> d
     return min(config.horizon, last + dt.timedelta(days=7)) if targets.capitals else last
 
 
-def _joint_posterior(base_values: np.ndarray, stages: Sequence[StageResult], seed: int) -> np.ndarray:
+def _joint_posterior(base_values: np.ndarray, stages: Sequence[StageResult], seed: int,
+                     lifted: LiftedCut | None = None) -> np.ndarray:
     """Rows of the joint posterior: each draw of the last stage paired with a random draw of each
-    earlier stage (the cut posterior)."""
+    earlier stage (the cut posterior), or, when the cut is lifted for the start, the pairs
+    :mod:`sim.cut_lift` drew."""
     last = stages[-1].samples()
     rows = np.tile(base_values, (len(last), 1))
     rng = np.random.default_rng([seed, 47])
     for k, st in enumerate(stages):
         s = st.samples()
-        pick = np.arange(len(s)) if k == len(stages) - 1 else rng.integers(len(s), size=len(last))
+        if lifted is not None and len(stages) == 2:
+            pick = lifted.city if k == 1 else lifted.countryside
+        else:
+            pick = np.arange(len(s)) if k == len(stages) - 1 else rng.integers(len(s), size=len(last))
         for j, name in enumerate(st.names):
             rows[:, NAMES.index(name)] = s[pick, j]
     return rows

@@ -67,6 +67,9 @@ class StageConfig:
     #: Candidate countrysides per replicate when the stage conditions on the recorded counts
     #: (1: no conditioning; see :func:`conditioned_replicates`).
     candidates: int = 1
+    #: (countryside draws, city draws) when the record's start informs the countryside's
+    #: parameters (the cut lifted for it; :mod:`sim.cut_lift`), None for the plain cut.
+    lift_cut: tuple[int, int] | None = None
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -128,7 +131,8 @@ def load_config(path: str | Path, theatre=None) -> CalibrationConfig:
             continue
         st = check.table(stages_raw, sname, path, "stages")
         where = f"stages.{sname}"
-        check.check_keys(st, {"replicates", "parameters", "condition_on_counts"}, path, where)
+        check.check_keys(st, {"replicates", "parameters", "condition_on_counts", "lift_cut"}, path,
+                         where)
         priors = []
         for k, pr in enumerate(check.tables(st, "parameters", path, where)):
             w = f"{where}.parameters[{k}]"
@@ -164,10 +168,19 @@ def load_config(path: str | Path, theatre=None) -> CalibrationConfig:
         if candidates > 1 and sname == "rural":
             raise UserError("the countryside's own stage fits the counts; it cannot also be "
                             "conditioned on them", file=path, key=f"{where}.condition_on_counts")
+        lift = None
+        if "lift_cut" in st:
+            if not stages:
+                raise UserError("only a stage after another can lift the cut between them",
+                                file=path, key=f"{where}.lift_cut")
+            lt = check.table(st, "lift_cut", path, where)
+            check.check_keys(lt, {"countryside_draws", "city_draws"}, path, f"{where}.lift_cut")
+            lift = tuple(check.number(lt, key, path, f"{where}.lift_cut", 1, 100000, integer=True)
+                         for key in ("countryside_draws", "city_draws"))
         stages.append(StageConfig(sname, tuple(priors),
                                   check.number(st, "replicates", path, where, 2, 100000,
                                                integer=True),
-                                  candidates))
+                                  candidates, lift))
     if not stages:
         raise UserError(f"no stages; expected one or both of {', '.join(STAGES)}", file=path,
                         key="stages")

@@ -159,9 +159,12 @@ def build_report(result: CalibrationResult, pred) -> dict:
             "capitals": [c.province for c in result.targets.capitals],
             "constraints": [f"{c.id} ({c.date})" for c in result.targets.constraints]},
         "method": "simulated likelihood with common random numbers; emcee ensemble MCMC; two "
-                  "modules (rural, then capitals) with a cut",
+                  "modules (rural, then capitals) with a cut" + (
+                      ", lifted for the record's start (the countryside's draws reweighted by it "
+                      "given each city draw; sim/cut_lift.py)" if result.lifted else ""),
         "seconds": round(result.seconds, 1),
         "stages": {st.name: summarise_stage(st) for st in result.stages},
+        "lift_cut": result.lifted.summary() if result.lifted else None,
         "highest_posterior_draw": {name: value for st in result.stages
                                    for name, value in highest_draw(st).items()},
     }

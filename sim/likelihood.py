@@ -144,8 +144,7 @@ class Likelihood:
             h = self.bandwidth
             first = capitals[:, :, :-1].min(axis=2)                       # (S, R)
             # when it began: the first fall's date, counted once (weight 1, like Kabul's)
-            pf = (ndtr((self.first_day + 1 - first) / h) - ndtr((self.first_day - first) / h)).mean(axis=1)
-            out[:, 1] = np.log(np.maximum(pf, self.floor))
+            out[:, 1] = self._first_fall(first)
             # how it unfolded: each capital's fall relative to the first, against the record's
             # day differences (a one-day record is the difference d +/- half a day)
             x = capitals[:, :, self.capital_slots]                       # (S, R, C)
@@ -167,17 +166,45 @@ class Likelihood:
                 out[:, 1] += np.log(np.maximum(pk, self.floor)) * self.capital_w[k]
         h = self.bandwidth
         if len(self.constraint_days):
-            first = capitals[:, :, :-1].min(axis=2)                       # (S, R)
-            q = ndtr((first[:, :, None] - self.constraint_days) / h).mean(axis=1)
-            out[:, 2] += (np.log(np.maximum(q, self.floor)) * self.constraint_w).sum(axis=1)
+            out[:, 2] += self._none_before(capitals[:, :, :-1].min(axis=2))
         if len(self.assault_days):
-            start = capitals[:, :, -1][:, :, None]                        # (S, R, 1)
-            a = (ndtr((self.assault_days + 1 - start) / h)
-                 - ndtr((self.assault_days - start) / h)).mean(axis=1)
-            out[:, 2] += (np.log(np.maximum(a, self.floor)) * self.assault_w).sum(axis=1)
+            out[:, 2] += self._assault_start(capitals[:, :, -1])
         if len(self.order_counts):
             out[:, 2] += self._order(capitals[:, :, :-1], h)
         return out
+
+    def start_loglik(self, capitals: np.ndarray) -> np.ndarray:
+        """The terms about when the cities' fall began, as :meth:`components` counts them: the
+        first capital's fall on its recorded day, no capital before the constraints' dates, the
+        assault's start on its recorded day; capitals (S, R, 35) -> (S,). These are the data
+        that lift the cut for the countryside (:mod:`sim.cut_lift`): the countryside's pace
+        decides when the Taliban turn on the cities, the cities' own dates after it are cut off."""
+        out = np.zeros(capitals.shape[0])
+        first = capitals[:, :, :-1].min(axis=2)
+        if len(self.capital_slots):
+            out += self._first_fall(first)
+        if len(self.constraint_days):
+            out += self._none_before(first)
+        if len(self.assault_days):
+            out += self._assault_start(capitals[:, :, -1])
+        return out
+
+    def _first_fall(self, first: np.ndarray) -> np.ndarray:
+        """log P(the first capital fell on the recorded first day), per value; first (S, R)."""
+        h = self.bandwidth
+        pf = (ndtr((self.first_day + 1 - first) / h) - ndtr((self.first_day - first) / h)).mean(axis=1)
+        return np.log(np.maximum(pf, self.floor))
+
+    def _none_before(self, first: np.ndarray) -> np.ndarray:
+        """log P(no capital before each constraint's day), times its weight, summed; first (S, R)."""
+        q = ndtr((first[:, :, None] - self.constraint_days) / self.bandwidth).mean(axis=1)
+        return (np.log(np.maximum(q, self.floor)) * self.constraint_w).sum(axis=1)
+
+    def _assault_start(self, start: np.ndarray) -> np.ndarray:
+        """log P(the assault began on each recorded day), times its weight, summed; start (S, R)."""
+        h, start = self.bandwidth, start[:, :, None]
+        a = (ndtr((self.assault_days + 1 - start) / h) - ndtr((self.assault_days - start) / h)).mean(axis=1)
+        return (np.log(np.maximum(a, self.floor)) * self.assault_w).sum(axis=1)
 
     def _order(self, caps: np.ndarray, h: float) -> np.ndarray:
         """log P(at least k other capitals fell before Kabul), times the weight, per value."""

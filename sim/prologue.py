@@ -118,10 +118,11 @@ class Prologue:
         first = np.where(reach.any(axis=1), np.argmax(reach, axis=1), -1)
         return first, H
 
-    def resume(self, values: np.ndarray, until_capitals_fall: bool = False) -> Outcomes:
+    def resume(self, values: np.ndarray, until_capitals_fall: bool = False,
+               until_first_capital: bool = False) -> Outcomes:
         """Simulate rows of parameters ``values`` ((S * R, len(NAMES)), row s * R + r on replicate
         r, as :func:`sim.parameter_sets.simulate_sets` lays them out) from the prologue
-        (``until_capitals_fall`` as in :func:`sim.batch.run_batch`)."""
+        (``until_capitals_fall``, ``until_first_capital`` as in :func:`sim.batch.run_batch`)."""
         R = len(self.base)
         M = len(values)
         replicate = np.arange(M) % R
@@ -148,7 +149,8 @@ class Prologue:
         order = np.concatenate(order)
         start = {name: np.concatenate(parts) for name, parts in state.items() if parts}
         res = _BatchRun(self.model, ParameterTable(values[order]), self.draws.row(replicate[order]),
-                        start=start, until_capitals_fall=until_capitals_fall).run()
+                        start=start, until_capitals_fall=until_capitals_fall,
+                        until_first_capital=until_first_capital).run()
         out.fall_time[order] = res.fall_time
         out.mode[order] = res.mode
         out.assault_time[order] = res.assault_time

@@ -1,0 +1,190 @@
+"""The cut lifted for the record's start (:mod:`sim.cut_lift`): the start's likelihood reads only
+when the cities' fall began, the engine's early stop at the first capital leaves that unchanged
+bit for bit, the joint rows are drawn by the weights (equal shares per city draw), the result
+does not depend on the number of workers, and the configuration refuses a misplaced lift."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy.special import ndtr
+
+from sim import prologue
+from sim.calibrate import _joint_posterior, _model_for, _stage_horizon, _stage_targets
+from sim.calibration_config import load_config
+from sim.cut_lift import LiftedCut, StartLikelihood, lift_cut
+from sim.errors import UserError
+from sim.likelihood import Likelihood
+from sim.parameter_sets import simulate_sets
+from sim.parameters import NAMES
+from sim.randomness import draw_batch
+from sim.scenario import load_scenario
+from sim.targets import load_targets
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = ROOT / "calibration" / "default.toml"
+
+
+@pytest.fixture(scope="module")
+def stage(geo):
+    """The default calibration's capitals stage on 16 replicates carrying committed posterior
+    draws, its likelihood, and a few posterior points of the countryside and of the cities."""
+    from sim.ensemble import default_parameter_source
+    config = load_config(CONFIG, geo.theatre)
+    scenario = load_scenario(config.scenario_path, geo)
+    targets = load_targets(config.targets_path, geo)
+    model = _model_for(scenario, geo, _stage_horizon("capitals", targets, config))
+    stages = {s.name: s for s in config.stages}
+    R = 16
+    base = scenario.apply_table(default_parameter_source().table(3, range(R))).values
+    rural = np.array([NAMES.index(n) for n in stages["rural"].names])
+    city = np.array([NAMES.index(n) for n in stages["capitals"].names])
+    lik = Likelihood.build(_stage_targets(targets, "capitals"), geo)
+    points = scenario.apply_table(default_parameter_source().table(5, range(6))).values
+    return dict(model=model, base=base, draws=draw_batch(config.seed, range(R), geo.n),
+                rural=rural, city=city, lik=lik, rural_x=points[:, rural], city_x=points[:3, city])
+
+
+def test_the_start_likelihood_reads_only_the_start(stage):
+    """Moving every capital but the first later leaves it unchanged (the full likelihood moves);
+    and on replicates that all begin at noon of the recorded day it is the hand-computed value."""
+    lik = stage["lik"]
+    rng = np.random.default_rng(1)
+    caps = rng.uniform(95, 110, size=(3, 8, 35))
+    caps[:, :, -1] = caps[:, :, :-1].min(axis=2) - rng.uniform(0, 2, size=(3, 8))
+    later = caps.copy()
+    first = caps[:, :, :-1].argmin(axis=2)
+    mask = np.ones_like(caps, dtype=bool)
+    np.put_along_axis(mask, first[..., None], False, axis=2)
+    mask[:, :, -1] = False
+    later[mask] += 3.0
+    assert np.array_equal(lik.start_loglik(caps), lik.start_loglik(later))
+    assert not np.allclose(lik.components(np.zeros((3, 8, 0)), caps)[:, 1],
+                           lik.components(np.zeros((3, 8, 0)), later)[:, 1])
+    noon = lik.first_day + 0.5
+    exact = np.full((1, 4, 35), noon + 5.0)
+    exact[:, :, 0] = noon
+    exact[:, :, -1] = lik.assault_days[0] + 0.5
+    h = lik.bandwidth
+    day = np.log(ndtr(0.5 / h) - ndtr(-0.5 / h))
+    expected = day + (np.log(ndtr((noon - lik.constraint_days) / h)) * lik.constraint_w).sum() \
+        + day * lik.assault_w.sum()
+    assert lik.start_loglik(exact)[0] == pytest.approx(expected, rel=1e-12)
+
+
+def test_stopping_at_the_first_capital_keeps_the_start_bit_for_bit(stage):
+    """The early stop changes when the simulation ends, not what it computes: the first capital's
+    fall, which capital, and the assault's start are identical to the uninterrupted run's, and
+    no row holds a second fallen capital."""
+    model, base, draws, lik = stage["model"], stage["base"], stage["draws"], stage["lik"]
+    pro = prologue.Prologue.simulate(model, base, draws)
+    full = simulate_sets(model, base, draws, stage["city"], stage["city_x"], pro)
+    short = simulate_sets(model, base, draws, stage["city"], stage["city_x"], pro,
+                          until_first_capital=True)
+    caps_full = np.where(np.isnan(full.fall_time[:, lik.capital_rows]), np.inf,
+                         full.fall_time[:, lik.capital_rows])
+    caps_short = np.where(np.isnan(short.fall_time[:, lik.capital_rows]), np.inf,
+                          short.fall_time[:, lik.capital_rows])
+    assert np.array_equal(caps_full.min(axis=1), caps_short.min(axis=1))
+    fell = np.isfinite(caps_full.min(axis=1))
+    assert fell.sum() >= 10                      # the comparison is not vacuous
+    assert np.array_equal(caps_full.argmin(axis=1)[fell], caps_short.argmin(axis=1)[fell])
+    assert np.array_equal(full.assault_time, short.assault_time, equal_nan=True)
+    assert (np.isfinite(caps_short).sum(axis=1) <= 1).all()
+    _, a, _ = lik.features(full.fall_time, full.assault_time)
+    _, b, _ = lik.features(short.fall_time, short.assault_time)
+    R = len(base)
+    assert np.array_equal(lik.start_loglik(a.reshape(-1, R, 35)), lik.start_loglik(b.reshape(-1, R, 35)))
+
+
+def _problem(stage) -> StartLikelihood:
+    return StartLikelihood(stage["model"], stage["base"], stage["draws"], stage["rural"],
+                           stage["city"], stage["city_x"], stage["lik"])
+
+
+def test_the_lift_is_the_same_whatever_the_number_of_workers(stage):
+    rural = stage["rural_x"]
+    one = lift_cut(_problem(stage), rural, np.arange(3), 30, 6, [5, 1], workers=1)
+    two = lift_cut(_problem(stage), rural, np.arange(3), 30, 6, [5, 1], workers=2)
+    assert np.array_equal(one.loglik, two.loglik)
+    assert np.array_equal(one.countryside, two.countryside) and np.array_equal(one.city, two.city)
+    assert one.loglik.shape == (6, 3) and np.isfinite(one.loglik).all()
+    assert one.summary()["effective_countryside_draws_per_city_draw"]["min"] >= 1.0
+
+
+class _Known:
+    """A start likelihood given in advance: the resampling is tested apart from the simulation."""
+
+    def __init__(self, loglik):
+        self.loglik = loglik
+
+    def evaluate(self, X):
+        return self.loglik[X[:, 0].astype(int)]
+
+
+def test_joint_rows_are_drawn_by_the_weights_in_equal_shares_per_city_draw():
+    """Statistical (fixed seed): 6 countryside draws x 2 city draws with known weights; 30,000
+    rows. Each city draw gets half the rows; within each, every countryside draw's share is
+    within 0.015 of its weight (binomial sd <= 0.004 at 15,000 rows). A likelihood that does not
+    depend on the countryside gives each draw an equal share (the plain cut)."""
+    rural = np.arange(6, dtype=float)[:, None]
+    loglik = np.log(np.array([[0.5, 0.05], [0.2, 0.05], [0.1, 0.1], [0.1, 0.2], [0.05, 0.3],
+                              [0.05, 0.3]]))
+    res = lift_cut(_Known(loglik), rural, np.array([7, 9]), 30000, 6, [2, 3])
+    assert set(res.pool_countryside) == set(range(6))        # all six, no repeats
+    for b, city in enumerate((7, 9)):
+        mine = res.city == city
+        assert mine.sum() == 15000
+        share = np.bincount(res.countryside[mine], minlength=6) / mine.sum()
+        w = np.exp(loglik[res.pool_countryside, b])
+        assert np.abs(share[res.pool_countryside] - w / w.sum()).max() < 0.015
+    flat = lift_cut(_Known(np.zeros((6, 2))), rural, np.array([7, 9]), 12000, 6, [2, 3])
+    assert flat.summary()["effective_countryside_draws_per_city_draw"]["min"] == pytest.approx(6.0)
+    assert np.abs(np.bincount(flat.countryside, minlength=6) / 12000 - 1 / 6).max() < 0.015
+
+
+def test_the_joint_posterior_takes_the_lifted_pairs(stage):
+    """The posterior's rows are the lifted pairs' samples, column by column."""
+    from sim.calibration_config import Prior
+    from sim.calibration_sampler import StageResult
+    rural_prior = Prior("base_rate", "uniform", 0.0, 1.0)
+    city_prior = Prior("cap_b_cascade", "uniform", 0.0, 20.0)
+    chain_r = np.arange(8, dtype=float).reshape(4, 2, 1) / 10
+    chain_c = np.arange(8, dtype=float).reshape(4, 2, 1)
+    stages = [StageResult("rural", (rural_prior,), chain_r, np.zeros((4, 2)), 0, 0, 0, 0, 1),
+              StageResult("capitals", (city_prior,), chain_c, np.zeros((4, 2)), 0, 0, 0, 0, 1)]
+    lifted = LiftedCut(np.array([7, 7, 0, 3, 1, 2, 5, 6]), np.array([0, 1, 2, 3, 4, 5, 6, 7]),
+                       np.arange(8), np.arange(8), np.zeros((8, 8)), 0.0)
+    rows = _joint_posterior(np.zeros(len(NAMES)), stages, 1, lifted)
+    assert np.allclose(rows[:, NAMES.index("base_rate")], lifted.countryside / 10)
+    assert np.allclose(rows[:, NAMES.index("cap_b_cascade")], lifted.city)
+
+
+@pytest.mark.parametrize("where, text, key", [
+    ("[stages.rural]\nreplicates = 48\n", "lift_cut = { countryside_draws = 8, city_draws = 4 }\n",
+     "stages.rural.lift_cut"),
+    ("[stages.capitals]\nreplicates = 64\n", "lift_cut = { countryside_draws = 8, cities = 4 }\n",
+     "stages.capitals.lift_cut.cities"),
+    ("[stages.capitals]\nreplicates = 64\n", "lift_cut = { countryside_draws = 0, city_draws = 4 }\n",
+     "stages.capitals.lift_cut.countryside_draws"),
+])
+def test_a_misplaced_or_malformed_lift_is_a_one_line_error(tmp_path, where, text, key):
+    cfg = CONFIG.read_text(encoding="utf-8")
+    cfg = cfg.replace("\nlift_cut = { countryside_draws = 128, city_draws = 64 }\n", "\n")
+    assert where in cfg
+    cfg = cfg.replace(where, where + text)
+    cfg = cfg.replace('scenario = "../scenarios/baseline.toml"',
+                      f'scenario = "{ROOT / "scenarios" / "baseline.toml"}"')
+    cfg = cfg.replace('targets = "targets.toml"', f'targets = "{ROOT / "calibration" / "targets.toml"}"')
+    path = tmp_path / "cal.toml"
+    path.write_text(cfg, encoding="utf-8")
+    with pytest.raises(UserError) as err:
+        load_config(path)
+    assert err.value.key == key and "\n" not in str(err.value)
+
+
+def test_the_default_calibration_lifts_the_cut_for_the_start(geo):
+    capitals = next(s for s in load_config(CONFIG, geo.theatre).stages if s.name == "capitals")
+    assert capitals.lift_cut == (128, 64)
