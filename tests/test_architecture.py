@@ -26,7 +26,7 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("runs", {"parameter_source", "posterior", "checkpoint", "distributed", "summary", "results",
               "ensemble", "measures", "conditioning", "compare", "parameter_sets", "sensitivity", "reproduce"}),
     ("calibration", {"config_checks", "targets", "likelihood", "calibration_config",
-                     "calibration_sampler", "calibrate", "fit", "district_facts",
+                     "calibration_sampler", "cut_lift", "calibrate", "fit", "district_facts",
                      "district_skill", "scoring"}),
     ("outputs", {"plots", "maps", "district_layer", "interactive_map", "report",
                  "calibration_output", "docs"}),
