@@ -100,7 +100,8 @@ class Setup:
         problem = StageProblem(self.model, base, self.draws, self.city_cols, self.city.priors,
                                self.likelihood)
         res = simulate_sets(self.model, base, self.draws, self.city_cols,
-                            self.city_x[self.cities], problem.prologue(), until_capitals_fall=True)
+                            self.city_x[self.cities], problem.prologue(),
+                            stop_after_capitals=len(self.geo.capital_rows))
         _, caps, _ = self.likelihood.features(res.fall_time, res.assault_time)
         return caps.reshape(B, len(base), -1)
 

@@ -38,23 +38,21 @@ _RURAL, _CAPITAL, _SEGMENT, _DECISION, _REACTION, _HORIZON = range(6)
 
 
 def run_batch(model: Model, table: ParameterTable, draws: Draws, *, audit: bool = False,
-              until_capitals_fall: bool = False, until_first_capital: bool = False) -> Outcomes:
+              stop_after_capitals: int | None = None) -> Outcomes:
     """Simulate ``len(table)`` replicates; row k of ``table`` and of ``draws`` is replicate k.
 
-    ``until_capitals_fall`` ends a replicate once every capital has fallen (Kabul included), for
-    a caller that reads nothing but the capitals' fall times and the assault's start (the
-    calibration's capitals stage): those are then final, and the countryside's falls after them
-    are not simulated (they stay NaN in ``fall_time``). ``until_first_capital`` ends it at the
-    first capital's fall, for a caller that reads only when the cities' fall began
-    (:mod:`sim.cut_lift`).
+    ``stop_after_capitals`` ends a replicate once that many capitals have fallen (Kabul among
+    them), for a caller that reads nothing but the capitals' fall times and the assault's start:
+    every capital for the calibration's capitals stage, which reads them all; one for
+    :mod:`sim.cut_lift`, which reads only when the cities' fall began. What it reads is then final,
+    and the falls after it are not simulated (they stay NaN in ``fall_time``).
 
     ``audit`` (for tests) checks, as each replicate finishes, that every share the engine kept
     incrementally (neighbours, provinces, the ring around Kabul, the counts) equals the same share
     recomputed from the replicate's fallen districts: a state array forgotten in an update or in
     the compaction of finished rows fails it.
     """
-    return _BatchRun(model, table, draws, audit, until_capitals_fall=until_capitals_fall,
-                     until_first_capital=until_first_capital).run()
+    return _BatchRun(model, table, draws, audit, stop_after_capitals=stop_after_capitals).run()
 
 
 #: The per-row state a run can be resumed from (:class:`sim.prologue.Prologue`): everything the
@@ -109,15 +107,14 @@ class _BatchRun:
               "Hc", "lam_c", "g", "off")
 
     def __init__(self, model: Model, table: ParameterTable, draws: Draws, audit: bool = False,
-                 start: dict | None = None, observer=None, until_capitals_fall: bool = False,
-                 until_first_capital: bool = False):
+                 start: dict | None = None, observer=None,
+                 stop_after_capitals: int | None = None):
         """``start`` (rows' :data:`RESUMABLE` arrays and their ``H_decision``) resumes each row
         where a run with the assault switched off was before its decision; ``observer(run, dt)``
         is called with the state at the start and after every iteration (``dt`` None at the
         start)."""
         self.model, self.audit, self.observer = model, audit, observer
-        self.until_capitals_fall = until_capitals_fall
-        self.until_first_capital = until_first_capital
+        self.stop_after_capitals = stop_after_capitals
         geo, cov, tl = model.geo, model.cov, model.timeline
         R, n = len(table), geo.n
         self.n = n
@@ -456,12 +453,10 @@ class _BatchRun:
             self._refresh_capitals(changed)
             if self.observer is not None:
                 self.observer(self, dt)
-            if self.until_capitals_fall and len(capital):
-                # a row's last capital can only fall in an iteration in which it took a capital
-                complete = capital[self.caps_down[capital].all(axis=1)]
+            if self.stop_after_capitals is not None and len(capital):
+                # a row can reach the count only in an iteration in which it took a capital
+                complete = capital[self.caps_down[capital].sum(axis=1) >= self.stop_after_capitals]
                 done = np.concatenate([done, complete]) if len(complete) else done
-            elif self.until_first_capital and len(capital):
-                done = np.concatenate([done, capital])
 
             if len(done):
                 self._finish(done)

@@ -240,7 +240,7 @@ def _joint_posterior(base_values: np.ndarray, stages: Sequence[StageResult], see
     rng = np.random.default_rng([seed, 47])
     for k, st in enumerate(stages):
         s = st.samples()
-        if lifted is not None and len(stages) == 2:
+        if lifted is not None:          # two stages: the config allows a lift only after another
             pick = lifted.city if k == 1 else lifted.countryside
         else:
             pick = np.arange(len(s)) if k == len(stages) - 1 else rng.integers(len(s), size=len(last))

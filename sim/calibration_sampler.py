@@ -57,8 +57,9 @@ class StageProblem:
     def evaluate(self, Z: np.ndarray) -> np.ndarray:
         """(S, 4) log-likelihood terms at S points (z-space)."""
         X = np.column_stack([p.from_z(Z[:, j]) for j, p in enumerate(self.priors)])
+        every = len(self.model.geo.capital_rows)
         res = simulate_sets(self.model, self.base, self.draws, self.columns, X, self.prologue(),
-                            until_capitals_fall=self.likelihood.reads_only_capitals)
+                            stop_after_capitals=every if self.likelihood.reads_only_capitals else None)
         counts, caps, facts = self.likelihood.features(res.fall_time, res.assault_time)
         S, R = Z.shape[0], self.replicates
         counts, caps = counts.reshape(S, R, -1), caps.reshape(S, R, -1)

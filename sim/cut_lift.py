@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import prologue
 from .likelihood import Likelihood
 from .model import Model
 from .parameter_sets import ParallelSets, simulate_sets
@@ -51,7 +52,6 @@ class StartLikelihood:
 
     def evaluate(self, X: np.ndarray) -> np.ndarray:
         """(A, len(rural_columns)) countryside values -> (A, B) log-likelihoods."""
-        from . import prologue
         B, R = len(self.city_values), len(self.base)
         out = []
         for x in X:
@@ -60,7 +60,7 @@ class StartLikelihood:
             start = (prologue.Prologue.simulate(self.model, base, self.draws)
                      if prologue.applies(self.city_columns) else None)
             res = simulate_sets(self.model, base, self.draws, self.city_columns, self.city_values,
-                                start, until_first_capital=True)
+                                start, stop_after_capitals=1)
             _, caps, _ = self.likelihood.features(res.fall_time, res.assault_time)
             out.append(self.likelihood.start_loglik(caps.reshape(B, R, -1)))
         return np.array(out)

@@ -111,7 +111,7 @@ class Likelihood:
     def reads_only_capitals(self) -> bool:
         """Whether this likelihood reads nothing but the capitals' fall times and the assault's
         start (no district counts, no district facts): a simulation may then stop once every
-        capital has fallen (:func:`sim.batch.run_batch`, ``until_capitals_fall``)."""
+        capital has fallen (:func:`sim.batch.run_batch`, ``stop_after_capitals``)."""
         return len(self.count_obs) == 0 and self.n_facts == 0
 
     def features(self, fall_time: np.ndarray, assault_time: np.ndarray | None = None

@@ -22,25 +22,23 @@ from .randomness import Draws
 
 
 def simulate_sets(model: Model, base: np.ndarray, draws: Draws, columns, X: np.ndarray,
-                  prologue=None, until_capitals_fall: bool = False,
-                  until_first_capital: bool = False) -> Outcomes:
+                  prologue=None, stop_after_capitals: int | None = None) -> Outcomes:
     """Simulate each row of ``X`` (S, len(columns)) on the R replicates of ``base`` / ``draws``.
 
     Row ``s * R + r`` of the result is parameter vector s on replicate r. ``prologue`` (a
     :class:`sim.prologue.Prologue` of the same replicates) resumes each row from its countryside
     before the decision instead of simulating it again: the same numbers, sooner.
-    ``until_capitals_fall`` and ``until_first_capital`` as in :func:`sim.batch.run_batch`.
+    ``stop_after_capitals`` as in :func:`sim.batch.run_batch`.
     """
     S, R = X.shape[0], base.shape[0]
     values = np.tile(base, (S, 1))
     for j, col in enumerate(columns):
         values[:, col] = np.repeat(X[:, j], R)
     if prologue is not None:
-        return prologue.resume(values, until_capitals_fall, until_first_capital)
+        return prologue.resume(values, stop_after_capitals)
     tiled = Draws(*(np.tile(a, (S, 1)) for a in (draws.resistance, draws.u_mode, draws.u_actor,
                                                   draws.gumbel)))
-    return run_batch(model, ParameterTable(values), tiled, until_capitals_fall=until_capitals_fall,
-                     until_first_capital=until_first_capital)
+    return run_batch(model, ParameterTable(values), tiled, stop_after_capitals=stop_after_capitals)
 
 
 _PROBLEM = None

@@ -82,7 +82,7 @@ def test_stopping_at_the_first_capital_keeps_the_start_bit_for_bit(stage):
     pro = prologue.Prologue.simulate(model, base, draws)
     full = simulate_sets(model, base, draws, stage["city"], stage["city_x"], pro)
     short = simulate_sets(model, base, draws, stage["city"], stage["city_x"], pro,
-                          until_first_capital=True)
+                          stop_after_capitals=1)
     caps_full = np.where(np.isnan(full.fall_time[:, lik.capital_rows]), np.inf,
                          full.fall_time[:, lik.capital_rows])
     caps_short = np.where(np.isnan(short.fall_time[:, lik.capital_rows]), np.inf,

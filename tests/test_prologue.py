@@ -178,7 +178,8 @@ def test_stopping_once_every_capital_has_fallen_leaves_the_capitals_likelihood_u
 
     full = simulate_sets(model, base, draws, columns, points, pro)
     for with_prologue in (pro, None):
-        short = simulate_sets(model, base, draws, columns, points, with_prologue, until_capitals_fall=True)
+        short = simulate_sets(model, base, draws, columns, points, with_prologue,
+                              stop_after_capitals=len(model.geo.capital_rows))
         assert np.array_equal(terms(full), terms(short))
         assert np.array_equal(full.fall_time[:, geo.is_capital], short.fall_time[:, geo.is_capital],
                               equal_nan=True)
