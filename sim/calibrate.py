@@ -221,7 +221,7 @@ def _stage_targets(targets: Targets, stage: str) -> Targets:
 def _stage_horizon(stage: str, targets: Targets, config: CalibrationConfig) -> dt.date:
     """Simulate no further than the stage's targets need."""
     if stage == "rural":
-        dates = [t.date for t in targets.fitted_districts]
+        dates = [t.date for t in targets.fitted_districts + targets.fitted_ranges]
         if targets.facts is not None and targets.facts.weight > 0:
             dates.append(targets.facts.latest)
         return max(dates) if dates else targets.theatre.start + dt.timedelta(days=1)

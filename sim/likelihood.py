@@ -6,6 +6,11 @@ is a smooth function of the parameters, which is what lets an MCMC sampler work 
 * District counts: a synthetic likelihood (Wood 2010). The simulated counts at the checkpoints
   are treated as multivariate normal, mean and covariance estimated from the replicates; the
   record's own error (tolerance x value, divided by the point's weight) is added on the diagonal.
+* District ranges: a count the record gives only as a range of readings (``low``..``high``),
+  scored as the probability of lying inside it, from the same normal approximation (the
+  replicates' mean and variance at that date, the record's error added): log of
+  Phi((high - mu) / s) - Phi((low - mu) / s), times the weight. Taken as independent of the
+  point counts (an approximation: the range is wide, so its covariance with them matters little).
 * Capitals: the sequence is read as *when it began* and *how it unfolded*. The first capital's
   fall date (the record: 6 August) counts once, absolutely; every recorded capital's date counts
   relative to the first fall in the same replicate (the record: days after 6 August). Each is the
@@ -37,7 +42,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.special import ndtr
+from scipy.special import log_ndtr, ndtr
 
 from .geography import Geography
 from .targets import Targets
@@ -72,10 +77,16 @@ class Likelihood:
     fact_held: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))  # says it held
     fact_w: float = 0.0
     fact_bandwidth: float = 1.0
+    range_days: np.ndarray = field(default_factory=lambda: np.zeros(0))   # (J,) end of the day
+    range_lo: np.ndarray = field(default_factory=lambda: np.zeros(0))     # (J,)
+    range_hi: np.ndarray = field(default_factory=lambda: np.zeros(0))     # (J,)
+    range_var: np.ndarray = field(default_factory=lambda: np.zeros(0))    # (J,) the record's error
+    range_w: np.ndarray = field(default_factory=lambda: np.zeros(0))      # (J,)
 
     @classmethod
     def build(cls, targets: Targets, geo: Geography) -> "Likelihood":
         counts = targets.fitted_districts
+        ranges = targets.fitted_ranges
         caps = [c for c in targets.capitals if c.weight > 0]
         cons = [c for c in targets.constraints if c.weight > 0 and c.kind == "no_capital_before"]
         starts = [c for c in targets.constraints if c.weight > 0 and c.kind == "assault_start"]
@@ -100,6 +111,11 @@ class Likelihood:
             order_w=np.array([c.weight for c in orders]),
             kabul_slot=int(np.flatnonzero(geo.capital_rows == geo.kabul_row)[0]),
             bandwidth=targets.bandwidth, floor=targets.floor, capital_rows=geo.capital_rows,
+            range_days=np.array([day_of(t.date) + 1 for t in ranges], dtype=float),
+            range_lo=np.array([t.low for t in ranges], dtype=float),
+            range_hi=np.array([t.high for t in ranges], dtype=float),
+            range_var=np.array([(t.tolerance * t.districts) ** 2 for t in ranges], dtype=float),
+            range_w=np.array([t.weight for t in ranges], dtype=float),
             **_fact_fields(targets, geo))
 
     @property
@@ -112,15 +128,17 @@ class Likelihood:
         """Whether this likelihood reads nothing but the capitals' fall times and the assault's
         start (no district counts, no district facts): a simulation may then stop once every
         capital has fallen (:func:`sim.batch.run_batch`, ``stop_after_capitals``)."""
-        return len(self.count_obs) == 0 and self.n_facts == 0
+        return len(self.count_obs) == 0 and len(self.range_days) == 0 and self.n_facts == 0
 
     def features(self, fall_time: np.ndarray, assault_time: np.ndarray | None = None
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """What the likelihood reads from (M, n) fall times and (M,) assault times: counts at the
-        checkpoints (M, K), the capitals' fall times with the assault's start appended (M, 35),
-        and the fall times of the facts' districts (M, F), NaN read as never (+inf)."""
+        checkpoints, then at the ranges' dates (M, K + J), the capitals' fall times with the
+        assault's start appended (M, 35), and the fall times of the facts' districts (M, F), NaN
+        read as never (+inf)."""
+        days = np.concatenate([self.count_days, self.range_days])
         with np.errstate(invalid="ignore"):
-            counts = (fall_time[:, None, :] < self.count_days[None, :, None]).sum(axis=2)
+            counts = (fall_time[:, None, :] < days[None, :, None]).sum(axis=2)
         caps = fall_time[:, self.capital_rows]
         assault = np.full(len(fall_time), np.nan) if assault_time is None else assault_time
         times = np.column_stack([caps, assault])
@@ -131,15 +149,18 @@ class Likelihood:
     # ------------------------------------------------------------------ the terms
     def components(self, counts: np.ndarray, capitals: np.ndarray, facts: np.ndarray | None = None
                    ) -> np.ndarray:
-        """Log-likelihood terms for S parameter values: counts (S, R, K), capitals (S, R, 35: the
+        """Log-likelihood terms for S parameter values: counts (S, R, K + J), capitals (S, R, 35: the
         34 capitals' fall times, then the assault's start), the facts' districts' fall times
         (S, R, F) -> (S, 4) in the order of :data:`COMPONENTS`."""
         S = counts.shape[0]
         out = np.zeros((S, 4))
         if self.n_facts and facts is not None:
             out[:, 3] = self._facts(facts)
-        if len(self.count_obs):
-            out[:, 0] = self._counts(counts)
+        K = len(self.count_obs)
+        if K:
+            out[:, 0] = self._counts(counts[:, :, :K])
+        if len(self.range_days):
+            out[:, 0] += self._ranges(counts[:, :, K:])
         if len(self.capital_slots):
             h = self.bandwidth
             first = capitals[:, :, :-1].min(axis=2)                       # (S, R)
@@ -223,6 +244,19 @@ class Likelihood:
             after_lo = ndtr((self.fact_lo - t) / h)                     # 0 where the interval is open
         p = np.where(self.fact_held, 1.0 - by, by - np.nan_to_num(after_lo, nan=0.0)).mean(axis=1)
         return (np.log(np.maximum(p, self.floor)) * self.fact_w).sum(axis=1)
+
+    def _ranges(self, counts: np.ndarray) -> np.ndarray:
+        """log P(each ranged count lies inside its range), times its weight, summed; (S, R, J)."""
+        mu = counts.mean(axis=1)                                          # (S, J)
+        sd = np.sqrt(counts.var(axis=1, ddof=1 if counts.shape[1] > 1 else 0) + self.range_var)
+        a, b = (self.range_hi - mu) / sd, (self.range_lo - mu) / sd      # a > b
+        # log(Phi(a) - Phi(b)) without cancellation far outside (no floor: like the point counts,
+        # a countryside far from the record pays in full): both in the lower tail above the
+        # range; below it, by symmetry, Phi(a) - Phi(b) = Phi(-b) - Phi(-a)
+        below = mu < 0.5 * (self.range_lo + self.range_hi)
+        hi, lo = np.where(below, -b, a), np.where(below, -a, b)
+        logp = log_ndtr(hi) + np.log1p(-np.exp(log_ndtr(lo) - log_ndtr(hi)))
+        return (logp * self.range_w).sum(axis=1)
 
     def _counts(self, counts: np.ndarray) -> np.ndarray:
         S, R, K = counts.shape

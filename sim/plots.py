@@ -82,6 +82,10 @@ def fan_chart(result, ax=None, *, history: bool = True, label: str | None = None
     if history:
         for cp in district_checkpoints(result.theatre.record.parent):
             when = dt.datetime.combine(cp.date, dt.time()) + dt.timedelta(days=1)
+            if cp.low is not None:      # a range of readings: a bar from one to the other
+                ax.plot([when, when], [cp.low, cp.high], color=HISTORY, linewidth=2,
+                        marker="_", markersize=10, zorder=5)
+                continue
             ax.plot([when], [cp.districts], marker="o",
                     markersize=7, markerfacecolor=HISTORY if cp.consistent else "white",
                     markeredgecolor=HISTORY, linestyle="none", zorder=5)
@@ -92,7 +96,9 @@ def fan_chart(result, ax=None, *, history: bool = True, label: str | None = None
         handles += [Line2D([], [], marker="o", color=HISTORY, linestyle="none"),
                     Line2D([], [], marker="o", markerfacecolor="white", markeredgecolor=HISTORY,
                            linestyle="none")]
-        labels += ["record (history.csv)", "record, inconsistent with the monthly series"]
+        handles += [Line2D([], [], color=HISTORY, linewidth=2, marker="_", markersize=10)]
+        labels += ["record (history.csv)", "record, inconsistent with the monthly series",
+                   "record, a range of readings"]
         ax.legend(handles, labels, loc="upper left", frameon=True, framealpha=0.9)
     ax.axhline(result.geo.n, color=MUTED, linewidth=0.8, linestyle=":")
     ax.text(_to_dates(th, [end])[0], result.geo.n + 3, f"all {result.geo.n} districts", va="bottom",

@@ -28,6 +28,8 @@ class DistrictCheckpoint:
     derivation: str
     rows: tuple[str, ...]
     consistent: bool     # agrees with the monthly series; False marks the record's outliers
+    low: float | None = None     # a range of readings (``districts`` is then its midpoint)
+    high: float | None = None
 
 
 @dataclass(frozen=True)
@@ -52,8 +54,11 @@ def district_checkpoints(data_dir: Path = DATA_DIR) -> list[DistrictCheckpoint]:
 
     The monthly captures (15 in May, 69 in June, 64 in July) added to the 73 of 1 May give the
     consistent spine; Milley's "half of all districts" on 21 July and "73 to 223" after three
-    months agree with it. Two statements do not: "108 districts fell ... in the last two months"
-    (27 June) and "As of 12 July, the Taliban had seized 148 districts".
+    months agree with it. "108 districts fell ... in the last two months" (27 June) does not.
+    "As of 12 July, the Taliban had seized 148 districts" reads two ways: 148 held in all, or 148
+    taken since 1 May on top of the 73 (221). Either value alone contradicts the monthly series
+    (below June's 157, or July's whole total eleven days into July); the range between the two
+    readings agrees with it, and is what the record says for certain.
     """
     h = _history_rows(data_dir)
     v = lambda key: float(h[key]["value"])   # noqa: E731
@@ -68,9 +73,9 @@ def district_checkpoints(data_dir: Path = DATA_DIR) -> list[DistrictCheckpoint]:
                            False),
         DistrictCheckpoint("end_june", dt.date(2021, 6, 30), start + may + june,
                            "73 + 15 + 69 captured in May and June", ("H05", "H07", "H11"), True),
-        DistrictCheckpoint("seized_12_july", dt.date(2021, 7, 12), start + v("H30"),
-                           "73 + 148 seized as of 12 July (read as cumulative since 1 May)",
-                           ("H05", "H30"), False),
+        DistrictCheckpoint("seized_12_july", dt.date(2021, 7, 12), v("H30") + start / 2,
+                           "148 seized as of 12 July: 148 held in all, up to 73 + 148 if taken "
+                           "since 1 May", ("H05", "H30"), True, v("H30"), start + v("H30")),
         DistrictCheckpoint("milley_21_july", dt.date(2021, 7, 21), v("H31") * 399,
                            "half of all districts (Milley) x 399", ("H31",), True),
         DistrictCheckpoint("end_july", dt.date(2021, 7, 31), start + may + june + july,

@@ -28,6 +28,10 @@ ID_RE = re.compile(r"[A-Za-z0-9_\-]{1,64}")      # with fullmatch: no trailing n
 
 @dataclass(frozen=True)
 class CountTarget:
+    """Districts under Taliban control on a date: a value, or (``low``, ``high``) when the record
+    admits several readings and only their range is known (``districts`` is then its midpoint,
+    for display). A range is scored as the probability of falling inside it (sim/likelihood.py)."""
+
     id: str
     date: dt.date
     districts: float
@@ -35,6 +39,12 @@ class CountTarget:
     weight: float
     source: str
     why: str
+    low: float | None = None
+    high: float | None = None
+
+    @property
+    def is_range(self) -> bool:
+        return self.low is not None
 
 
 @dataclass(frozen=True)
@@ -102,7 +112,13 @@ class Targets:
 
     @property
     def fitted_districts(self) -> tuple[CountTarget, ...]:
-        return tuple(t for t in self.districts if t.weight > 0)
+        """The counts fitted as values (the synthetic likelihood's multivariate normal)."""
+        return tuple(t for t in self.districts if t.weight > 0 and not t.is_range)
+
+    @property
+    def fitted_ranges(self) -> tuple[CountTarget, ...]:
+        """The counts fitted as ranges (the probability of lying inside each)."""
+        return tuple(t for t in self.districts if t.weight > 0 and t.is_range)
 
     def as_of(self, cutoff: dt.date) -> "Targets":
         """Only what was known on the morning of ``cutoff``: counts dated before it, capitals that
@@ -156,14 +172,26 @@ def load_targets(path: str | Path, geo: Geography) -> Targets:
     districts = []
     for k, t in enumerate(check.tables(data, "districts", path)):
         where = f"districts[{k}]"
-        check.check_keys(t, {"id", "date", "districts", "tolerance", "weight", "source", "why"},
-                         path, where)
+        check.check_keys(t, {"id", "date", "districts", "low", "high", "tolerance", "weight",
+                             "source", "why"}, path, where)
         d = check.date(t, "date", path, where, START, LAST_CUTOFF)
-        districts.append(CountTarget(_id(t, path, where, f"districts_{k}"), d,
-                                     check.number(t, "districts", path, where, 0, geo.n),
+        low = high = None
+        if "low" in t or "high" in t:
+            if "districts" in t:
+                raise UserError("give either 'districts' (a value) or 'low' and 'high' (a range), "
+                                "not both", file=path, key=f"{where}.districts")
+            low = check.number(t, "low", path, where, 0, geo.n)
+            high = check.number(t, "high", path, where, 0, geo.n)
+            if high <= low:
+                raise UserError(f"high {high:g} is not above low {low:g}", file=path,
+                                key=f"{where}.high")
+            value = 0.5 * (low + high)
+        else:
+            value = check.number(t, "districts", path, where, 0, geo.n)
+        districts.append(CountTarget(_id(t, path, where, f"districts_{k}"), d, value,
                                      check.number(t, "tolerance", path, where, 1e-4, 1.0),
                                      check.number(t, "weight", path, where, 0, 100),
-                                     *_cited(t, path, where)))
+                                     *_cited(t, path, where), low, high))
     capitals = []
     for k, t in enumerate(check.tables(data, "capitals", path)):
         where = f"capitals[{k}]"

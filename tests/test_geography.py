@@ -48,7 +48,11 @@ def test_the_record_is_read_as_printed():
     cps = {c.id: c for c in district_checkpoints()}
     assert cps["start"].districts == 73 and cps["end_may"].districts == 88
     assert cps["end_june"].districts == 157 and cps["end_july"].districts == 221
-    assert not cps["seized_12_july"].consistent
+    assert not cps["tolo_27_june"].consistent
+    # "148 seized as of 12 July": 148 held in all, or 73 + 148 taken since 1 May
+    seized = cps["seized_12_july"]
+    assert (seized.low, seized.high) == (148, 221) and seized.consistent
+    assert seized.low <= cps["end_june"].districts + 64 * 12 / 31 <= seized.high
     falls = capital_falls()
     assert len(falls) == 33
     assert min(f.fell_on for f in falls).isoformat() == "2021-08-06"
