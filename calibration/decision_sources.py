@@ -79,7 +79,8 @@ def main() -> None:
         count = (res.fall_time <= day).sum(axis=1).reshape(A, B, M)
         per_draw = count.mean(axis=(1, 2))
         out["countryside_counts"].append({
-            "id": t.id, "date": t.date.isoformat(), "record": t.districts,
+            "id": t.id, "date": t.date.isoformat(),
+            "record": [t.low, t.high] if t.is_range else t.districts,
             "between_draws_sd": float(per_draw.std()), "within_draw_sd": float(count.std(axis=2).mean()),
             "correlation_with_draw_decision_date": float(np.corrcoef(per_draw, mean_decision)[0, 1])})
     (HERE / "default" / "decision_sources.json").write_text(json.dumps(out, indent=2) + "\n")

@@ -156,6 +156,7 @@ def build_report(result: CalibrationResult, pred) -> dict:
         "as_of": result.as_of.isoformat() if result.as_of else None,
         "targets_used": {
             "districts": [t.id for t in result.targets.fitted_districts],
+            "district_ranges": [t.id for t in result.targets.fitted_ranges],
             "capitals": [c.province for c in result.targets.capitals],
             "constraints": [f"{c.id} ({c.date})" for c in result.targets.constraints]},
         "method": "simulated likelihood with common random numbers; emcee ensemble MCMC; two "
