@@ -196,9 +196,12 @@ def small_config(tmp_path, targets_path, *, steps=30, walkers=8, reps=24, burn=1
 
 def test_calibration_recovers_the_parameters_that_made_the_data(tmp_path, geo):
     """Tolerance: the truth lies inside the posterior's 2.5-97.5% range and the posterior median
-    within 30% of it (base rate and pay effect trade off, so both are checked loosely)."""
+    within 30% of it (base rate and pay effect trade off, so both are checked loosely). 80 steps:
+    with 40 (30 kept x 8 walkers) the chain's tails were too short to estimate a 95% range (the
+    synthetic world's other parameters are the shipped defaults; after the refit of 4 December
+    2026 the 40-step range for base_rate ended at 0.00399, the truth 0.004; 80 steps: 0.0033-0.0046)."""
     truth = {"base_rate": 0.004, "b_pay": 0.9}
-    cfg = small_config(tmp_path, synthetic_targets(tmp_path, geo, truth), steps=40, reps=24)
+    cfg = small_config(tmp_path, synthetic_targets(tmp_path, geo, truth), steps=80, reps=24)
     res = calibrate(cfg, geo=geo)
     post = res.stages[0].samples()
     for j, name in enumerate(res.stages[0].names):
@@ -371,8 +374,10 @@ def _stage_base(geo, R, seed=0):
 def test_conditioned_replicates_match_the_recorded_counts_better(geo, targets):
     """Statistical (fixed seeds): 64 replicates, each its own posterior draw. Choosing each one's
     countryside among 16 streams by the counts' likelihood must bring the mean absolute error of
-    the simulated counts at the checkpoints well below that of the unconditioned streams (stated
-    tolerance: at most 70% of it), and candidate count 1 must give the unconditioned streams."""
+    the simulated counts at the checkpoints below that of every one of 20 choices made at random
+    among the same 16 streams (a one-sided test at p < 0.05 that does not depend on how wide the
+    shipped posterior's countrysides are), and candidate count 1 must give the unconditioned
+    streams."""
     from sim.batch import run_batch
     from sim.calibrate import _model_for, conditioned_replicates
     from sim.conditioning import counts_at
@@ -391,7 +396,10 @@ def test_conditioned_replicates_match_the_recorded_counts_better(geo, targets):
     def error(numbers):
         res = run_batch(model, ParameterTable(rural), draw_batch(5, numbers, geo.n))
         return np.abs(counts_at(res.fall_time, points, AFGHANISTAN_2021) - obs).mean()
-    assert error(chosen) < 0.7 * error(range(64))
+    rng = np.random.default_rng(1)
+    by_chance = [error([r + 64 * int(k) for r, k in enumerate(rng.integers(16, size=64))])
+                 for _ in range(20)]
+    assert error(chosen) < min(by_chance)
 
 
 def test_the_countrysides_own_stage_cannot_condition_on_counts(tmp_path):
