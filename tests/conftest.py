@@ -83,3 +83,17 @@ def null_params(**overrides) -> Params:
 
 def tiny_model(geo, events=(), end=AFGHANISTAN_2021.end) -> Model:
     return Model.build(geo, list(events), [], end)
+
+
+def targets_error(tmp_path, geo, extra: str):
+    """The UserError raised by the shipped targets file with ``extra`` TOML appended, checked to
+    be one line (the error a user sees for a malformed targets file)."""
+    from sim.errors import UserError
+    from sim.targets import load_targets
+    bad = tmp_path / "targets.toml"
+    bad.write_text((ROOT / "calibration" / "targets.toml").read_text(encoding="utf-8") + extra,
+                   encoding="utf-8")
+    with pytest.raises(UserError) as err:
+        load_targets(bad, geo)
+    assert "\n" not in str(err.value)
+    return err.value

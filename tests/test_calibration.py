@@ -18,7 +18,7 @@ from sim.theatre import AFGHANISTAN_2021
 
 day_of = AFGHANISTAN_2021.day_of
 
-from conftest import BASELINE, ROOT
+from conftest import BASELINE, ROOT, targets_error
 
 TARGETS = ROOT / "calibration" / "targets.toml"
 
@@ -323,14 +323,9 @@ def test_the_order_constraint_is_unknown_before_kabul_fell(targets):
     ('kind = "no_capital_before"\ncount = 3', "count", "applies only"),
 ])
 def test_a_bad_order_constraint_is_a_one_line_error(tmp_path, geo, extra, key, message):
-    text = TARGETS.read_text(encoding="utf-8") + (
-        f'\n[[constraints]]\nid = "x"\n{extra}\ndate = 2021-08-15\nweight = 1.0\n')
-    bad = tmp_path / "targets.toml"
-    bad.write_text(text, encoding="utf-8")
-    with pytest.raises(UserError) as err:
-        load_targets(bad, geo)
-    assert err.value.key.endswith(f".{key}") and message in str(err.value)
-    assert "\n" not in str(err.value)
+    err = targets_error(tmp_path, geo, f'\n[[constraints]]\nid = "x"\n{extra}\n'
+                                       f'date = 2021-08-15\nweight = 1.0\n')
+    assert err.key.endswith(f".{key}") and message in str(err)
 
 
 def test_the_fit_report_and_forecast_judge_the_conditional_predictive_too(tmp_path, geo):

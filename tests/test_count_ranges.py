@@ -11,13 +11,12 @@ import pytest
 from scipy.stats import norm
 
 from sim.calibrate import _stage_targets
-from sim.errors import UserError
 from sim.fit import fit_report
 from sim.likelihood import Likelihood
 from sim.targets import load_targets
 from sim.theatre import AFGHANISTAN_2021
 
-from conftest import ROOT
+from conftest import ROOT, targets_error
 
 TARGETS = ROOT / "calibration" / "targets.toml"
 day_of = AFGHANISTAN_2021.day_of
@@ -101,15 +100,9 @@ def test_the_fit_report_judges_a_range_by_its_edges(geo, targets):
     ("low = 148\nhigh = 900", "high", "out of range"),
 ])
 def test_a_bad_range_is_a_one_line_error(tmp_path, geo, entry, key, message):
-    text = TARGETS.read_text(encoding="utf-8") + (
-        f'\n[[districts]]\nid = "x"\ndate = 2021-07-12\n{entry}\ntolerance = 0.05\n'
-        f'weight = 1.0\nsource = "s"\nwhy = "w"\n')
-    bad = tmp_path / "targets.toml"
-    bad.write_text(text, encoding="utf-8")
-    with pytest.raises(UserError) as err:
-        load_targets(bad, geo)
-    assert err.value.key.endswith(f".{key}") and message in str(err.value)
-    assert "\n" not in str(err.value)
+    err = targets_error(tmp_path, geo, f'\n[[districts]]\nid = "x"\ndate = 2021-07-12\n{entry}\n'
+                                       f'tolerance = 0.05\nweight = 1.0\nsource = "s"\nwhy = "w"\n')
+    assert err.key.endswith(f".{key}") and message in str(err)
 
 
 @pytest.mark.parametrize("mean", [0.0, 100.0, 140.0, 184.5, 230.0, 300.0, 399.0])
