@@ -8,6 +8,7 @@ import datetime as dt
 
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 from scipy.stats import norm
 
 from sim.calibrate import _stage_targets
@@ -124,3 +125,23 @@ def test_the_range_term_is_finite_and_exact_far_outside(geo, targets, mean, spre
         nearer = lik._ranges((np.clip(mean, 148, 221) + 0.5 * (mean - np.clip(mean, 148, 221))
                               + spread * np.linspace(-1, 1, 9))[None, :, None])[0]
         assert got < nearer
+
+
+@settings(max_examples=200, deadline=None)
+@given(mean=st.floats(-50.0, 450.0), step=st.floats(0.5, 100.0), spread=st.floats(0.0, 40.0))
+def test_moving_the_countryside_away_from_the_range_never_raises_its_score(geo, targets, mean,
+                                                                          step, spread):
+    """Property: finite, at most 0, and no higher once the simulated counts move further from the
+    range (their spread held fixed), on either side."""
+    lik = Likelihood.build(_only_the_range(targets), geo)
+    noise = spread * np.linspace(-1, 1, 9)
+
+    def score(m):
+        return lik._ranges((m + noise)[None, :, None])[0]
+
+    here = score(mean)
+    assert np.isfinite(here) and here <= 0.0
+    if mean >= 184.5:
+        assert score(mean + step) <= here + 1e-12
+    if mean <= 184.5:
+        assert score(mean - step) <= here + 1e-12
