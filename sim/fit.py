@@ -103,17 +103,17 @@ def checkpoint_errors(fall_time: np.ndarray, targets: Targets) -> list[dict]:
         with np.errstate(invalid="ignore"):
             counts = (fall_time < th.day_of(t.date) + 1).sum(axis=1)
         q = np.quantile(counts, [0.05, 0.5, 0.95], method=QUANTILE_METHOD)
+        # a value is a range of width zero: the error is the distance outside the range
+        low, high = (t.low, t.high) if t.is_range else (t.districts, t.districts)
+        outside = max(low - q[1], q[1] - high, 0.0)
         row = {"id": t.id, "date": t.date.isoformat(), "record": t.districts,
                "weight": t.weight, "predictive_median": float(q[1]),
                "predictive_90": [float(q[0]), float(q[2])],
-               "relative_error": float((q[1] - t.districts) / t.districts),
-               "within_10_percent": bool(abs(q[1] - t.districts) <= 0.1 * t.districts)}
-        if t.is_range:     # a range: the error is the distance outside it, "within" is inside it
-            outside = max(t.low - q[1], q[1] - t.high, 0.0)
-            row.update(record_range=[t.low, t.high],
-                       relative_error=float(np.sign(q[1] - t.districts) * outside / t.districts),
-                       within_10_percent=bool(0.9 * t.low <= q[1] <= 1.1 * t.high),
-                       p_inside_range=float(np.mean((counts >= t.low) & (counts <= t.high))))
+               "relative_error": float(np.sign(q[1] - t.districts) * outside / t.districts),
+               "within_10_percent": bool(0.9 * low <= q[1] <= 1.1 * high)}
+        if t.is_range:
+            row.update(record_range=[low, high],
+                       p_inside_range=float(np.mean((counts >= low) & (counts <= high))))
         out.append(row)
     return out
 

@@ -63,6 +63,7 @@ def district_checkpoints(data_dir: Path = DATA_DIR) -> list[DistrictCheckpoint]:
     h = _history_rows(data_dir)
     v = lambda key: float(h[key]["value"])   # noqa: E731
     start = v("H05")
+    seized = v("H30")       # two readings: held in all, or taken since 1 May on top of start
     may, june, july = v("H07"), v("H11"), v("H21")
     return [
         DistrictCheckpoint("start", dt.date(2021, 5, 1), start, "73 on 1 May", ("H05",), True),
@@ -73,9 +74,9 @@ def district_checkpoints(data_dir: Path = DATA_DIR) -> list[DistrictCheckpoint]:
                            False),
         DistrictCheckpoint("end_june", dt.date(2021, 6, 30), start + may + june,
                            "73 + 15 + 69 captured in May and June", ("H05", "H07", "H11"), True),
-        DistrictCheckpoint("seized_12_july", dt.date(2021, 7, 12), v("H30") + start / 2,
+        DistrictCheckpoint("seized_12_july", dt.date(2021, 7, 12), (seized + start + seized) / 2,
                            "148 seized as of 12 July: 148 held in all, up to 73 + 148 if taken "
-                           "since 1 May", ("H05", "H30"), True, v("H30"), start + v("H30")),
+                           "since 1 May", ("H05", "H30"), True, seized, start + seized),
         DistrictCheckpoint("milley_21_july", dt.date(2021, 7, 21), v("H31") * 399,
                            "half of all districts (Milley) x 399", ("H31",), True),
         DistrictCheckpoint("end_july", dt.date(2021, 7, 31), start + may + june + july,
