@@ -86,6 +86,15 @@ def goals_table(report: dict) -> dict:
         sp = d["spearman"]["value"]
         out["district_spearman_holdout"] = {"value": sp, "goal": ">= 0.55",
                                             "met": sp is not None and np.isfinite(sp) and sp >= 0.55}
+    e = (report.get("district_skill_external") or {}).get("holdout")
+    if e:
+        out["district_brier_skill_external_holdout"] = {
+            "value": e["skill"]["value"], "goal": ">= 0.3 (TOLOnews reports, never fitted)",
+            "met": e["skill"]["value"] >= 0.3}
+        sp = e["spearman"]["value"]
+        out["district_spearman_external_holdout"] = {
+            "value": sp, "goal": ">= 0.55 (TOLOnews reports, never fitted)",
+            "met": sp is not None and np.isfinite(sp) and sp >= 0.55}
     return out
 
 
@@ -119,6 +128,23 @@ def district_validation(fall_time: np.ndarray, geo) -> dict:
             for split in ("holdout", "fit")}
 
 
+def external_district_validation(fall_time: np.ndarray, geo) -> dict:
+    """Skill at a second source of district capture dates (TOLOnews' first reports of each
+    district under Taliban control, ``district_reports_tolonews.csv``; rural districts only: the
+    capitals' dates are fitted). The ``holdout`` split is never fitted; the ``fit`` split only
+    when the targets list the table (``[district_facts] files``); ``all`` is both. Empty for a
+    theatre without the table."""
+    from .district_facts import REPORTS_FILE, load_district_facts
+    from .district_skill import district_skill
+    path = geo.theatre.data_dir / REPORTS_FILE.name
+    if not path.is_file():
+        return {}
+    facts = load_district_facts(path, geo=geo)
+    return {"source": REPORTS_FILE.name,
+            **{split or "all": district_skill(fall_time, facts, split=split, capitals=False).to_dict()
+               for split in ("holdout", "fit", None)}}
+
+
 def judge(fall_time: np.ndarray, assault_time: np.ndarray, geo, targets, horizon,
           draw_group: np.ndarray) -> dict:
     """Every measure of the fit, for one ensemble of fall times (``draw_group``: each replicate's
@@ -131,6 +157,7 @@ def judge(fall_time: np.ndarray, assault_time: np.ndarray, geo, targets, horizon
                                                               geo, targets)
     report["coherence"] = coherence(fall_time, geo)
     report["district_skill"] = district_validation(fall_time, geo)
+    report["district_skill_external"] = external_district_validation(fall_time, geo)
     report["goals"] = goals_table(report)
     return report
 

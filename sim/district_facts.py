@@ -48,6 +48,10 @@ from .geography import DATA_DIR, Geography, load_geography
 from .theatre import default_theatre
 
 FACTS_FILE = DATA_DIR / "district_facts.csv"
+#: District capture dates from another source than the seed: the first date TOLOnews reported each
+#: district under Taliban control (``tools/build_tolonews_reports.py``, ``docs/district_facts.md``).
+#: Not fitted by the default calibration: its facts are an external check of where districts fell.
+REPORTS_FILE = DATA_DIR / "district_reports_tolonews.csv"
 
 KINDS = ("captured", "fell_by", "recaptured", "repelled", "held", "crossing_captured")
 #: Kinds whose evidence is "the district had fallen by the end of ``date_upper``".
@@ -214,6 +218,32 @@ class DistrictFacts:
             split=self.split[index], outcome=self.outcome[index],
             score_day=self.score_day[index], in_window=self.in_window[index],
             capital=self.capital[index], source_file=self.source_file)
+
+    @classmethod
+    def concatenate(cls, tables) -> "DistrictFacts":
+        """One table of the rows of several (ids must stay unique; one split per district)."""
+        tables = list(tables)
+        if len(tables) == 1:
+            return tables[0]
+        facts = tuple(f for t in tables for f in t.facts)
+        ids = [f.id for f in facts]
+        if len(set(ids)) != len(ids):
+            dup = sorted({i for i in ids if ids.count(i) > 1})
+            raise DataError(f"fact id(s) {dup[:3]} appear in more than one table",
+                            file=tables[-1].source_file, key="id")
+        splits: dict[str, set[str]] = {}
+        for f in facts:
+            splits.setdefault(f.pcode, set()).add(f.split)
+        mixed = sorted(p for p, s in splits.items() if len(s) > 1)
+        if mixed:
+            raise DataError(f"district(s) {mixed[:3]} are in both splits across the tables "
+                            "(a district's facts must all go to one split)",
+                            file=tables[-1].source_file, key="split")
+        cat = lambda name: np.concatenate([getattr(t, name) for t in tables])  # noqa: E731
+        return cls(facts=facts, row=cat("row"), lower=cat("lower"), upper=cat("upper"),
+                   kind=cat("kind"), split=cat("split"), outcome=cat("outcome"),
+                   score_day=cat("score_day"), in_window=cat("in_window"), capital=cat("capital"),
+                   source_file=None)
 
     def counts(self) -> dict[str, dict[str, int]]:
         """{split: {kind: count}} over all facts (in or out of the window)."""

@@ -274,9 +274,10 @@ def _fact_fields(targets: Targets, geo: Geography) -> dict:
     """The facts the targets ask for, as the likelihood's arrays (none when they ask for none)."""
     if targets.facts is None or targets.facts.weight == 0:
         return {}
-    from .district_facts import load_district_facts
+    from .district_facts import DistrictFacts, load_district_facts
     ft = targets.facts
-    facts = load_district_facts(geo=geo)
+    facts = DistrictFacts.concatenate(load_district_facts(geo.theatre.data_dir / name, geo=geo)
+                                      for name in ft.files)
     keep = facts.in_window & ~facts.capital & (facts.score_day <= geo.theatre.day_of(ft.latest) + 1.0)
     if ft.split != "all":
         keep &= facts.split == ft.split

@@ -97,6 +97,9 @@ class FactTargets:
     latest: dt.date
     source: str
     why: str
+    #: The facts tables fitted, file names in the theatre's data folder (the seed's by default;
+    #: ``district_reports_tolonews.csv`` adds TOLOnews' first reports of each district's capture).
+    files: tuple[str, ...] = ("district_facts.csv",)
 
 
 @dataclass(frozen=True)
@@ -243,8 +246,18 @@ def load_targets(path: str | Path, geo: Geography) -> Targets:
     facts = None
     if "district_facts" in data:
         f = check.table(data, "district_facts", path)
-        check.check_keys(f, {"split", "weight", "bandwidth_days", "latest", "source", "why"},
-                         path, "district_facts")
+        check.check_keys(f, {"split", "weight", "bandwidth_days", "latest", "source", "why",
+                             "files"}, path, "district_facts")
+        files = f.get("files", ["district_facts.csv"])
+        if (not isinstance(files, list) or not files
+                or not all(isinstance(x, str) and x.strip() for x in files)):
+            raise UserError("expected a non-empty list of file names (e.g. [\"district_facts.csv\"])",
+                            file=path, key="district_facts.files")
+        for name in files:
+            if not (th.data_dir / name).is_file():
+                raise UserError(f"no facts table {name!r} in {th.data_dir} (expected a file name "
+                                "such as \"district_facts.csv\")", file=path,
+                                key="district_facts.files")
         split = f.get("split", "fit")
         if split not in FACT_SPLITS:
             raise UserError(f"unknown split {split!r}; allowed: {', '.join(FACT_SPLITS)} (the "
@@ -254,6 +267,6 @@ def load_targets(path: str | Path, geo: Geography) -> Targets:
         facts = FactTargets(split, check.number(f, "weight", path, "district_facts", 0, 100),
                             check.number(f, "bandwidth_days", path, "district_facts", 0.01, 30),
                             latest,
-                            *_cited(f, path, "district_facts"))
+                            *_cited(f, path, "district_facts"), tuple(files))
     return Targets(path, bandwidth, floor, tuple(districts), tuple(capitals), tuple(constraints),
                    facts, th)

@@ -1,0 +1,66 @@
+"""Check a calibration's district predictions against a source it was not built from.
+
+``sim/data/district_reports_tolonews.csv`` holds, for 132 districts, the first date TOLOnews
+reported each under Taliban control (``docs/district_facts.md``, "A second source"). This script
+rebuilds a committed calibration's posterior predictive ensemble exactly (same posterior, same
+seed, same replicates: its ``fit_report.json``'s seed-checked district skill is reproduced to
+the bit before anything else is reported), scores it on those reports (rural districts; the
+capitals' dates are fitted) with the same Brier skill over the national-share null and Spearman
+of median fall dates as the seed's held-out facts, and writes ``external_check.json`` beside the
+fit report. Newer fit reports carry the same numbers (``district_skill_external``).
+
+Run from the project folder: ``python calibration/external_check.py [FOLDER ...]`` (default
+``calibration/default``; about 10 s per folder on two cores).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from sim.calibration_config import load_config
+from sim.calibration_output import PREDICTIVE_REPLICATES_PER_DRAW, external_district_validation
+from sim.district_skill import district_skill
+from sim.ensemble import run
+from sim.geography import load_geography
+from sim.posterior import read_posterior
+from sim.scenario import load_scenario
+
+HERE = Path(__file__).resolve().parent
+
+
+def check(folder: Path) -> dict:
+    geo = load_geography()
+    report = json.loads((folder / "fit_report.json").read_text(encoding="utf-8"))
+    cal = report["calibration"]
+    kept = folder / "config.toml"     # a structure's folder keeps the config it was run with
+    config = load_config(kept if kept.is_file() else HERE.parent / cal["config"], geo.theatre)
+    pred = run(load_scenario(config.scenario_path, geo), replicates=report["replicates"],
+               seed=cal["predictive_seed"], parameters=read_posterior(folder / "posterior.csv"), workers=None,
+               replicates_per_draw=PREDICTIVE_REPLICATES_PER_DRAW, geo=geo, keep_fall_times=True)
+    again = district_skill(pred.fall_time, split="holdout").to_dict()
+    if again != report["district_skill"]["holdout"]:
+        raise SystemExit(f"{folder}: the predictive ensemble was not reproduced (held-out skill "
+                         f"{again['skill']['value']} vs {report['district_skill']['holdout']['skill']['value']})")
+    out = {"calibration": str(folder.relative_to(HERE.parent)), "replicates": report["replicates"],
+           "predictive_seed": cal["predictive_seed"],
+           "reproduced": "the fit report's held-out district skill, to the bit",
+           **external_district_validation(pred.fall_time, geo)}
+    (folder / "external_check.json").write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
+    return out
+
+
+def main(argv: list[str]) -> None:
+    for name in argv or ["calibration/default"]:
+        out = check((HERE.parent / name).resolve())
+        print(out["calibration"])
+        for split in ("holdout", "fit", "all"):
+            s = out[split]
+            f = lambda e: f"{e['value']:+.2f} [{e['lo']:+.2f}, {e['hi']:+.2f}]"  # noqa: E731
+            print(f"  {split:8s} n={s['n_facts']:3d}  Brier skill {f(s['skill'])}  Spearman "
+                  f"(n={s['n_dated']}) {f(s['spearman'])}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

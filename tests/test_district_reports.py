@@ -1,0 +1,131 @@
+"""The second source of district capture dates (TOLOnews' first reports, issue 11): the table as
+shipped, how it joins the seed's facts, the targets key that fits it, and the external check."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pytest
+
+from sim.calibration_output import external_district_validation
+from sim.district_facts import (FACTS_FILE, REPORTS_FILE, DistrictFacts, load_district_facts,
+                                split_rule)
+from sim.errors import DataError, UserError
+from sim.likelihood import _fact_fields
+from sim.targets import load_targets
+from tests.conftest import ROOT
+
+START = dt.date(2021, 5, 1)
+
+
+@pytest.fixture(scope="module")
+def reports(geo):
+    return load_district_facts(REPORTS_FILE, geo=geo)
+
+
+@pytest.fixture(scope="module")
+def seed_facts(geo):
+    return load_district_facts(FACTS_FILE, geo=geo)
+
+
+def test_each_reported_district_is_one_hold_then_one_capture_between_snapshots(reports):
+    by_pcode: dict[str, dict[str, object]] = {}
+    for f in reports.facts:
+        assert "Taliban-Takeover" in f.source and "0d8a39e" in f.source, f.id
+        assert f.kind in ("held", "captured") and f.mapping_confidence in ("high", "medium-high")
+        by_pcode.setdefault(f.pcode, {})[f.kind] = f
+    assert len(by_pcode) >= 120
+    for pcode, pair in by_pcode.items():
+        held, captured = pair["held"], pair["captured"]
+        # held at the end of the snapshot before, fallen by the end of the first report
+        assert held.date_lower == held.date_upper == captured.date_lower - dt.timedelta(days=1)
+        assert START <= held.date_lower < captured.date_upper <= dt.date(2021, 8, 16)
+        assert held.split == captured.split and held.quote == captured.quote
+
+
+def test_a_district_keeps_one_split_across_both_sources(reports, seed_facts, geo):
+    seed_split = {f.pcode: f.split for f in seed_facts.facts}
+    for f in reports.facts:
+        assert f.split == seed_split.get(f.pcode, split_rule(f.pcode)), f.id
+    both = DistrictFacts.concatenate([seed_facts, reports])
+    assert len(both) == len(seed_facts) + len(reports)
+    assert list(both.row) == list(seed_facts.row) + list(reports.row)
+    held_out = np.mean(reports.select("holdout").kind == "captured")
+    assert 0.45 < held_out < 0.55            # pairs: one hold, one capture each
+    assert 0.25 < len(reports.select("holdout")) / len(reports) < 0.45
+
+
+def test_joining_tables_refuses_a_repeated_id_or_a_district_on_both_sides(seed_facts, geo):
+    with pytest.raises(DataError, match="more than one table"):
+        DistrictFacts.concatenate([seed_facts, seed_facts])
+    k = int(np.flatnonzero(seed_facts.split == "fit")[0])
+    other = DistrictFacts.from_arrays([seed_facts.row[k]], [10.0], [20.0], "captured",
+                                      split="holdout", geo=geo)
+    with pytest.raises(DataError, match="both splits"):
+        DistrictFacts.concatenate([seed_facts, other])
+
+
+def _targets_with(tmp_path, geo, files_line: str):
+    text = (ROOT / "calibration" / "targets.toml").read_text(encoding="utf-8")
+    anchor = '[district_facts]\nsplit = "fit"\n'
+    assert anchor in text
+    path = tmp_path / "targets.toml"
+    path.write_text(text.replace(anchor, anchor + files_line + "\n"), encoding="utf-8")
+    return load_targets(path, geo)
+
+
+def test_the_targets_fit_the_reports_only_when_they_list_them(tmp_path, geo, reports):
+    default = load_targets(ROOT / "calibration" / "targets.toml", geo)
+    assert default.facts.files == ("district_facts.csv",)
+    both = _targets_with(tmp_path, geo,
+                         'files = ["district_facts.csv", "district_reports_tolonews.csv"]')
+    n0 = len(_fact_fields(default, geo)["fact_rows"])
+    fields = _fact_fields(both, geo)
+    latest = geo.theatre.day_of(both.facts.latest) + 1.0
+    added = reports.select("fit", capitals=False)
+    added = added.subset(np.flatnonzero(added.score_day <= latest))
+    assert len(fields["fact_rows"]) == n0 + len(added) > n0 + 100
+    assert fields["fact_held"].sum() >= np.sum(added.kind == "held")
+    # the held-out third never enters the likelihood
+    held_out_rows = set(reports.select("holdout").row.tolist())
+    assert held_out_rows.isdisjoint(fields["fact_rows"][n0:].tolist())
+
+
+@pytest.mark.parametrize("line,needle", [
+    ('files = "district_facts.csv"', "list of file names"),
+    ("files = []", "list of file names"),
+    ('files = ["district_facts.csv", ""]', "list of file names"),
+    ('files = ["no_such_table.csv"]', "no facts table 'no_such_table.csv'"),
+])
+def test_a_bad_files_key_is_one_line_naming_it(tmp_path, geo, line, needle):
+    with pytest.raises(UserError) as err:
+        _targets_with(tmp_path, geo, line)
+    msg = str(err.value)
+    assert needle in msg and "district_facts.files" in msg and "targets.toml" in msg
+    assert "\n" not in msg
+
+
+def test_the_external_check_rewards_the_reported_order_and_punishes_its_reverse(reports, geo):
+    """A run whose rural districts fall exactly inside their reported intervals scores far above
+    the national-share null; one that reverses the order scores below it."""
+    captured = reports.select(kinds="captured", capitals=False)
+    rng = np.random.default_rng(3)
+    n_rep = 40
+    base = rng.uniform(0, 110, size=(n_rep, geo.n))
+    truth = base.copy()
+    mid = 0.5 * (captured.lower + captured.upper + 1.0)
+    truth[:, captured.row] = mid[None, :]
+    reverse = base.copy()
+    reverse[:, captured.row] = (mid.max() + mid.min() - mid)[None, :]
+    good = external_district_validation(truth, geo)
+    bad = external_district_validation(reverse, geo)
+    assert good["source"] == REPORTS_FILE.name
+    for split in ("holdout", "fit", "all"):
+        assert good[split]["skill"]["value"] > 0.5
+        assert good[split]["spearman"]["value"] > 0.95
+        assert bad[split]["spearman"]["value"] < -0.5
+        assert bad[split]["skill"]["value"] < good[split]["skill"]["value"]
+    n_all = good["all"]["n_facts"]
+    assert n_all == good["holdout"]["n_facts"] + good["fit"]["n_facts"]
+    assert n_all == 2 * good["all"]["n_dated"] == 2 * len(captured)
