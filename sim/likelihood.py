@@ -28,7 +28,8 @@ is a smooth function of the parameters, which is what lets an MCMC sampler work 
   halfway through the cascade in most replicates). The count of capitals fallen before Kabul is
   smoothed like the dates (each capital's contribution is Phi((t_Kabul - t_c) / h)), and "at
   least k" is a normal CDF of half a capital around k - 1/2.
-* District facts (issue 11; ``sim/data/district_facts.csv``, the fit split only): each dated
+* District facts (issue 11; the tables the targets' ``[district_facts] files`` lists, by default
+  the seed's ``district_facts.csv``; the fit split only): each dated
   district-level fact of the record as it is stated, kernel-smoothed like the capitals. A capture
   dated to a month is the probability of falling within that month; "fell by" (and a border
   crossing captured, or a district later recaptured) the probability of having fallen by the date;
