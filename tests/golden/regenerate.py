@@ -2,7 +2,8 @@
 
     python tests/golden/regenerate.py "why the published figures move"
 
-The golden file pins the headline figures of fixed-seed runs bit for bit, so that a change to the
+The golden file pins the headline figures of fixed-seed runs (counts and modes exactly,
+continuous figures to 1e-9, which forgives only another CPU's last bits), so that a change to the
 rule, the random-number layout or the data cannot move every number in the README while the
 suite stays green. Regenerate it only when such a change is intended, and say why: the reason is
 stored in the file and belongs in the commit message too.
