@@ -129,3 +129,26 @@ def test_the_external_check_rewards_the_reported_order_and_punishes_its_reverse(
     n_all = good["all"]["n_facts"]
     assert n_all == good["holdout"]["n_facts"] + good["fit"]["n_facts"]
     assert n_all == 2 * good["all"]["n_dated"] == 2 * len(captured)
+
+
+def test_the_national_tally_bounds_the_targets_and_counts_every_mapped_report(reports, geo):
+    """tolonews_report_counts.csv: cumulative, never below the mapped reports by the same day, and
+    the tried structure's lower bounds are 73 (history.csv H05) plus its value on their date."""
+    import csv as _csv
+    from sim.district_facts import DATA_DIR
+    with (DATA_DIR / "tolonews_report_counts.csv").open(encoding="utf-8") as fh:
+        tally = {dt.date.fromisoformat(r["date"]): int(r["districts_first_reported"])
+                 for r in _csv.DictReader(fh)}
+    days = sorted(tally)
+    assert all(tally[a] <= tally[b] for a, b in zip(days, days[1:]))
+    captured = reports.select(kinds="captured", in_window=None)
+    for day in days:
+        mapped = sum(f.date_upper <= day for f in captured.facts)
+        assert tally[day] >= mapped, day
+    targets = load_targets(ROOT / "calibration" / "structures" / "tolonews_tally" / "targets.toml",
+                           geo)
+    bounds = [t for t in targets.districts if t.id.startswith("tolonews_tally_")]
+    assert len(bounds) == 4
+    for t in bounds:
+        assert t.is_range and t.high == geo.n
+        assert t.low == 73 + tally[t.date], t.id

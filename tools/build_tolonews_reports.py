@@ -25,6 +25,10 @@ alternative name) is at least 75% similar, or by the short list of spellings
 ``high`` when the source polygon's centroid lies in that district, ``medium-high`` when it lies
 in a neighbour (a 2004-2018 boundary change); dropped otherwise.
 
+It also writes ``sim/data/tolonews_report_counts.csv``: at each snapshot, how many of the source's
+districts had been reported under Taliban control (all of them, mapped or not), the tally the
+calibration's lower bounds on the national count read (``calibration/targets.toml``).
+
 Run: python tools/build_tolonews_reports.py --repo /path/to/Taliban-Takeover (a git directory or
 a checkout; read at the pinned commit).
 """
@@ -62,6 +66,7 @@ ALIASES = {"Archi": "AF1906", "Arghistan": "AF2708", "Kishim": "AF1715", "Ishkas
            "Ragh": "AF1714", "Murghab": "AF3105", "Kahmard": "AF1004", "Azra": "AF0507",
            "Nesh": "AF2712", "Kishindih": "AF2114"}
 OUT = DATA_DIR / "district_reports_tolonews.csv"
+COUNTS = DATA_DIR / "tolonews_report_counts.csv"
 SOURCE = (f"TOLOnews reports as tabulated in github.com/{REPO} (commit {COMMIT[:7]}, "
           "data/cleaned/taliban_takeover.csv; no licence declared: facts only, with attribution)")
 
@@ -212,10 +217,22 @@ def main(argv=None) -> None:
         rows = [r for r in rows if r["pcode"] not in twice
                 or _pair_upper(rows, r) == keep[r["pcode"]]]
         dropped += [(p, "two source districts map here: kept the earlier report") for p in twice]
+    # The national tally: how many of the source's districts (by name, mapped or not) had been
+    # reported under Taliban control by each snapshot; a name the source uses twice counts once,
+    # so the tally can only undercount.
+    first_report = {name: min(d for d, c in s if c == 1) for name, s in series.items()
+                    if any(c == 1 for _, c in s)}
+    snapshots = sorted({d for s in series.values() for d, _ in s})
+    with COUNTS.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh, lineterminator="\n")
+        w.writerow(["date", "districts_first_reported", "source"])
+        for day in snapshots:
+            w.writerow([day.isoformat(), sum(v <= day for v in first_report.values()), SOURCE])
     with OUT.open("w", newline="", encoding="utf-8") as fh:
         w = csv.DictWriter(fh, fieldnames=FACT_COLUMNS, lineterminator="\n")
         w.writeheader()
         w.writerows(rows)
+    print(f"wrote {COUNTS.relative_to(ROOT)}: {len(snapshots)} snapshots")
     print(f"wrote {OUT.relative_to(ROOT)}: {len(rows) // 2} districts "
           f"({sum(r['mapping_confidence'] == 'high' for r in rows) // 2} high confidence)")
     for name, why in dropped:
