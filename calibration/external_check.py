@@ -7,7 +7,9 @@ seed, same replicates: its ``fit_report.json``'s seed-checked district skill is 
 the bit before anything else is reported), scores it on those reports (rural districts; the
 capitals' dates are fitted) with the same Brier skill over the national-share null and Spearman
 of median fall dates as the seed's held-out facts, and writes ``external_check.json`` beside the
-fit report. Newer fit reports carry the same numbers (``district_skill_external``).
+fit report and ``plots/external_check_map.png``: the reported dates beside the model's median
+fall dates of the same districts, on the district polygons. Newer fit reports carry the same
+numbers (``district_skill_external``).
 
 Run from the project folder: ``python calibration/external_check.py [FOLDER ...]`` (default
 ``calibration/default``; about 10 s per folder on two cores).
@@ -48,7 +50,31 @@ def check(folder: Path) -> dict:
            "reproduced": "the fit report's held-out district skill, to the bit",
            **external_district_validation(pred.fall_time, geo)}
     (folder / "external_check.json").write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
+    draw_map(pred.fall_time, geo, folder / "plots" / "external_check_map.png")
     return out
+
+
+def draw_map(fall_time, geo, path: Path) -> None:
+    """The reported fall dates (midpoints of the intervals) beside the model's median fall dates,
+    for the rural districts TOLOnews reported; the others grey."""
+    import numpy as np
+
+    from sim.district_facts import REPORTS_FILE, load_district_facts
+    from sim.district_skill import median_fall_day
+    from sim.maps import side_by_side
+    captured = load_district_facts(REPORTS_FILE, geo=geo).select(kinds="captured", capitals=False)
+    reported = np.full(geo.n, np.nan)
+    reported[captured.row] = captured.midpoint
+    model = np.full(geo.n, np.nan)
+    model[captured.row] = median_fall_day(fall_time)[captured.row]
+    fig = side_by_side(reported, model, titles=(
+        f"TOLOnews: first reported taken ({len(captured)} rural districts)",
+        "The model: median fall date of the same districts"), geo=geo, date_values=True,
+        missing_label="not reported, a capital, or not mapped",
+        label="fall date", title="Where the collapse came first: reported against simulated "
+        "(calibration/external_check.py)")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
 
 
 def main(argv: list[str]) -> None:

@@ -424,10 +424,11 @@ class _Style:
     code_property: str
     capitals: bool
     note: str                    # the footnote naming the boundaries
+    missing_label: str | None = None   # what a grey (NaN) district means; None: the default
 
 
 def _style(arrays, *, cmap="Reds", vmin=None, vmax=None, date_values=False, boundaries=None,
-           code_property="ADM2_PCODE", capitals=True) -> _Style:
+           code_property="ADM2_PCODE", capitals=True, missing_label=None) -> _Style:
     """The shared colour scale of one or more maps (one colourbar serves them all)."""
     finite = np.concatenate([a[np.isfinite(a)] for a in arrays])
     lo = float(vmin) if vmin is not None else (float(finite.min()) if finite.size else 0.0)
@@ -447,7 +448,7 @@ def _style(arrays, *, cmap="Reds", vmin=None, vmax=None, date_values=False, boun
         note = f"Boundaries: {path.name}"
     return _Style(cmap=colormap.with_extremes(bad=NAN_GREY), norm=Normalize(lo, hi),
                   date_values=date_values, boundaries=path, code_property=code_property,
-                  capitals=capitals, note=note)
+                  capitals=capitals, note=note, missing_label=missing_label)
 
 
 def _as_values(values, geo: Geography) -> np.ndarray:
@@ -465,7 +466,7 @@ def _draw(ax, values: np.ndarray, geo: Geography, style: _Style, title: str):
         mappable = _draw_polygons(ax, values, geo, style)
     handles = []
     if np.isnan(values).any():
-        text = "never fell" if style.date_values else "no value"
+        text = style.missing_label or ("never fell" if style.date_values else "no value")
         handles.append(Patch(facecolor=NAN_GREY, edgecolor="#888888", label=text))
     if style.capitals:
         _draw_capitals(ax, geo)
@@ -616,13 +617,14 @@ def _colourbar(fig, mappable, axes, style: _Style, label: str, theatre):
 # ----------------------------------------------------------------------------- public API
 def district_map(values, geo=None, *, ax=None, title="", cmap="Reds", vmin=None, vmax=None,
                  label="", boundaries=None, code_property="ADM2_PCODE", capitals=True,
-                 date_values=False) -> Figure:
+                 date_values=False, missing_label=None) -> Figure:
     """Map of the districts coloured by ``values`` (one per district, NaN drawn light grey).
 
     ``date_values=True`` reads the values as model days since the theatre's start (2021-05-01)
     and labels the
     colourbar with calendar dates (the default colormap then becomes ``YlOrRd_r``: early falls
-    dark). Districts are the package's AGCHO polygons; ``boundaries`` is another district
+    dark). ``missing_label`` names what a grey (NaN) district means in the legend (default
+    "never fell" for dates, else "no value"). Districts are the package's AGCHO polygons; ``boundaries`` is another district
     boundary file (GeoJSON, or shapefile with pyshp) whose features carry the pcode in
     ``code_property``, or ``"cells"`` for nearest-centre cells. Draws into ``ax`` if given;
     returns the figure either way.
@@ -630,7 +632,8 @@ def district_map(values, geo=None, *, ax=None, title="", cmap="Reds", vmin=None,
     geo = geo or load_geography()
     values = _as_values(values, geo)
     style = _style([values], cmap=cmap, vmin=vmin, vmax=vmax, date_values=date_values,
-                   boundaries=boundaries, code_property=code_property, capitals=capitals)
+                   boundaries=boundaries, code_property=code_property, capitals=capitals,
+                   missing_label=missing_label)
     fig = ax.figure if ax is not None else Figure(figsize=(9, 7.5), layout="constrained")
     ax = ax if ax is not None else fig.add_subplot()
     mappable = _draw(ax, values, geo, style, title)
@@ -642,8 +645,8 @@ def side_by_side(values_a, values_b, titles=("", ""), geo=None, **kw) -> Figure:
     """Two maps (e.g. baseline and a what-if) on one colour scale with one colourbar.
 
     ``kw`` takes :func:`district_map`'s options (``cmap``, ``vmin``, ``vmax``, ``label``,
-    ``boundaries``, ``code_property``, ``capitals``, ``date_values``) and ``title`` for the
-    whole figure; the scale spans both maps unless ``vmin``/``vmax`` are given.
+    ``boundaries``, ``code_property``, ``capitals``, ``date_values``, ``missing_label``) and
+    ``title`` for the whole figure; the scale spans both maps unless ``vmin``/``vmax`` are given.
     """
     geo = geo or load_geography()
     label, suptitle = kw.pop("label", ""), kw.pop("title", "")

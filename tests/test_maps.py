@@ -103,6 +103,9 @@ def test_date_values_with_nans_show_dates_and_never_fell(tmp_path, geo):
     assert "1 Jul" in ticks                               # day 61 = 2021-07-01
     legend = fig.axes[0].get_legend()
     assert legend is not None and legend.get_texts()[0].get_text() == "never fell"
+    # a map whose grey means something else says so, in both panels of a pair
+    named = maps.side_by_side(days, days, date_values=True, missing_label="not reported")
+    assert [ax.get_legend().get_texts()[0].get_text() for ax in named.axes[:2]] == ["not reported"] * 2
 
 
 def test_draws_into_a_given_axes(values):
