@@ -231,14 +231,7 @@ class DistrictFacts:
             dup = sorted({i for i in ids if ids.count(i) > 1})
             raise DataError(f"fact id(s) {dup[:3]} appear in more than one table",
                             file=tables[-1].source_file, key="id")
-        splits: dict[str, set[str]] = {}
-        for f in facts:
-            splits.setdefault(f.pcode, set()).add(f.split)
-        mixed = sorted(p for p, s in splits.items() if len(s) > 1)
-        if mixed:
-            raise DataError(f"district(s) {mixed[:3]} are in both splits across the tables "
-                            "(a district's facts must all go to one split)",
-                            file=tables[-1].source_file, key="split")
+        _check_one_split_per_district(facts, tables[-1].source_file, "across the tables")
         cat = lambda name: np.concatenate([getattr(t, name) for t in tables])  # noqa: E731
         return cls(facts=facts, row=cat("row"), lower=cat("lower"), upper=cat("upper"),
                    kind=cat("kind"), split=cat("split"), outcome=cat("outcome"),
@@ -253,6 +246,18 @@ class DistrictFacts:
         return out
 
 
+
+
+def _check_one_split_per_district(facts, path, where: str) -> None:
+    """Facts about one district are not independent: they must all go to one split."""
+    by_district: dict[str, set[str]] = {}
+    for f in facts:
+        by_district.setdefault(f.pcode, set()).add(f.split)
+    mixed = sorted(p for p, s in by_district.items() if len(s) > 1)
+    if mixed:
+        where = f" {where}" if where else ""
+        raise DataError(f"district(s) {mixed[:3]} have facts in both splits{where}; a district's "
+                        "facts must share one split", file=path, key="split")
 
 
 def _parse_date(value: str, path: Path, line: int, column: str) -> dt.date:
@@ -353,13 +358,7 @@ def load_district_facts(path: str | Path | None = None, geo: Geography | None = 
             mapping_confidence=r["mapping_confidence"].strip(), quote=r["quote"].strip(),
             source=r["source"].strip(), note=r["note"].strip()))
 
-    by_district: dict[str, set[str]] = {}
-    for f in facts:
-        by_district.setdefault(f.pcode, set()).add(f.split)
-    mixed = sorted(p for p, s in by_district.items() if len(s) > 1)
-    if mixed:
-        raise DataError(f"district(s) {mixed[:3]} have facts in both splits; a district's facts "
-                        "must share one split", file=path, key="split")
+    _check_one_split_per_district(facts, path, "")
 
     lower = np.array([_day(f.date_lower) if f.date_lower else -math.inf for f in facts])
     upper = np.array([_day(f.date_upper) for f in facts])
