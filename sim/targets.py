@@ -254,6 +254,13 @@ def load_targets(path: str | Path, geo: Geography) -> Targets:
             raise UserError("expected a non-empty list of file names (e.g. [\"district_facts.csv\"])",
                             file=path, key="district_facts.files")
         for name in files:
+            if Path(name).name != name or name in ("." , ".."):
+                raise UserError(f"{name!r} is not a plain file name (the tables are read from the "
+                                "theatre's data folder, e.g. \"district_facts.csv\")", file=path,
+                                key="district_facts.files")
+            if files.count(name) > 1:
+                raise UserError(f"{name!r} is listed twice (each table once)", file=path,
+                                key="district_facts.files")
             if not (th.data_dir / name).is_file():
                 raise UserError(f"no facts table {name!r} in {th.data_dir} (expected a file name "
                                 "such as \"district_facts.csv\")", file=path,

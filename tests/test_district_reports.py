@@ -97,6 +97,9 @@ def test_the_targets_fit_the_reports_only_when_they_list_them(tmp_path, geo, rep
     ("files = []", "list of file names"),
     ('files = ["district_facts.csv", ""]', "list of file names"),
     ('files = ["no_such_table.csv"]', "no facts table 'no_such_table.csv'"),
+    ('files = ["../targets.toml"]', "not a plain file name"),
+    ('files = ["/etc/hostname"]', "not a plain file name"),
+    ('files = ["district_facts.csv", "district_facts.csv"]', "listed twice"),
 ])
 def test_a_bad_files_key_is_one_line_naming_it(tmp_path, geo, line, needle):
     with pytest.raises(UserError) as err:
