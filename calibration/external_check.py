@@ -12,7 +12,9 @@ fall dates of the same districts, on the district polygons. Newer fit reports ca
 numbers (``district_skill_external``).
 
 Run from the project folder: ``python calibration/external_check.py [FOLDER ...]`` (default
-``calibration/default``; about 10 s per folder on two cores).
+``calibration/default``; about 10 s per folder on two cores). A folder needs the calibration's
+``fit_report.json`` and ``posterior.csv``, and its config (``config.toml`` in the folder, else
+the path the fit report names); otherwise a one-line error and exit code 2.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from pathlib import Path
 from sim.calibration_config import load_config
 from sim.calibration_output import PREDICTIVE_REPLICATES_PER_DRAW, external_district_validation
 from sim.district_skill import district_skill
+from sim.errors import UserError
 from sim.ensemble import run
 from sim.geography import load_geography
 from sim.posterior import read_posterior
@@ -32,7 +35,13 @@ from sim.scenario import load_scenario
 HERE = Path(__file__).resolve().parent
 
 
-def check(folder: Path) -> dict:
+def check(folder: Path, out_dir: Path | None = None) -> dict:
+    """Score the calibration in ``folder``; write ``external_check.json`` and the map into
+    ``out_dir`` (default: ``folder`` itself)."""
+    for name in ("fit_report.json", "posterior.csv"):
+        if not (folder / name).is_file():
+            raise UserError(f"no {name} (expected a calibration's output folder, e.g. "
+                            "calibration/default)", file=folder)
     geo = load_geography()
     report = json.loads((folder / "fit_report.json").read_text(encoding="utf-8"))
     cal = report["calibration"]
@@ -45,12 +54,14 @@ def check(folder: Path) -> dict:
     if again != report["district_skill"]["holdout"]:
         raise SystemExit(f"{folder}: the predictive ensemble was not reproduced (held-out skill "
                          f"{again['skill']['value']} vs {report['district_skill']['holdout']['skill']['value']})")
-    out = {"calibration": str(folder.relative_to(HERE.parent)), "replicates": report["replicates"],
+    out_dir = folder if out_dir is None else out_dir
+    label = str(folder.relative_to(HERE.parent)) if folder.is_relative_to(HERE.parent) else str(folder)
+    out = {"calibration": label, "replicates": report["replicates"],
            "predictive_seed": cal["predictive_seed"],
            "reproduced": "the fit report's held-out district skill, to the bit",
            **external_district_validation(pred.fall_time, geo)}
-    (folder / "external_check.json").write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
-    draw_map(pred.fall_time, geo, folder / "plots" / "external_check_map.png")
+    (out_dir / "external_check.json").write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
+    draw_map(pred.fall_time, geo, out_dir / "plots" / "external_check_map.png")
     return out
 
 
@@ -79,7 +90,11 @@ def draw_map(fall_time, geo, path: Path) -> None:
 
 def main(argv: list[str]) -> None:
     for name in argv or ["calibration/default"]:
-        out = check((HERE.parent / name).resolve())
+        try:
+            out = check((HERE.parent / name).resolve())
+        except UserError as exc:       # a user's mistake: one line, exit 2, nothing written
+            print(f"external_check: {exc}", file=sys.stderr)
+            raise SystemExit(2) from None
         print(out["calibration"])
         for split in ("holdout", "fit", "all"):
             s = out[split]

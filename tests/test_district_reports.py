@@ -155,3 +155,24 @@ def test_the_national_tally_bounds_the_targets_and_counts_every_mapped_report(re
     for t in bounds:
         assert t.is_range and t.high == geo.n
         assert t.low == 73 + tally[t.date], t.id
+
+
+def test_the_committed_external_check_is_what_the_script_computes(tmp_path):
+    """calibration/external_check.py rebuilds the default's predictive ensemble (it refuses to go
+    on unless the fit report's held-out skill is reproduced) and gets the committed numbers."""
+    import importlib.util
+    import json
+    spec = importlib.util.spec_from_file_location("external_check",
+                                                  ROOT / "calibration" / "external_check.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    out = script.check(ROOT / "calibration" / "default", tmp_path)
+    committed = json.loads((ROOT / "calibration" / "default" / "external_check.json").read_text())
+    assert (tmp_path / "plots" / "external_check_map.png").stat().st_size > 50_000
+    for split in ("holdout", "fit", "all"):
+        assert out[split]["n_facts"] == committed[split]["n_facts"]
+        for stat in ("skill", "spearman", "brier_model", "brier_null"):
+            assert out[split][stat]["value"] == pytest.approx(committed[split][stat]["value"],
+                                                              rel=1e-9, abs=1e-12)
+    with pytest.raises(UserError, match="no fit_report.json"):
+        script.check(tmp_path)
