@@ -48,14 +48,16 @@ def check(folder: Path, out_dir: Path | None = None) -> dict:
     kept = folder / "config.toml"     # a structure's folder keeps the config it was run with
     config = load_config(kept if kept.is_file() else HERE.parent / cal["config"], geo.theatre)
     pred = run(load_scenario(config.scenario_path, geo), replicates=report["replicates"],
-               seed=cal["predictive_seed"], parameters=read_posterior(folder / "posterior.csv"), workers=None,
-               replicates_per_draw=PREDICTIVE_REPLICATES_PER_DRAW, geo=geo, keep_fall_times=True)
+               seed=cal["predictive_seed"], parameters=read_posterior(folder / "posterior.csv"),
+               workers=None, replicates_per_draw=PREDICTIVE_REPLICATES_PER_DRAW, geo=geo,
+               keep_fall_times=True)
     again = district_skill(pred.fall_time, split="holdout").to_dict()
     if again != report["district_skill"]["holdout"]:
+        want = report["district_skill"]["holdout"]["skill"]["value"]
         raise SystemExit(f"{folder}: the predictive ensemble was not reproduced (held-out skill "
-                         f"{again['skill']['value']} vs {report['district_skill']['holdout']['skill']['value']})")
+                         f"{again['skill']['value']} vs {want})")
     out_dir = folder if out_dir is None else out_dir
-    label = str(folder.relative_to(HERE.parent)) if folder.is_relative_to(HERE.parent) else str(folder)
+    label = str(folder.relative_to(HERE.parent) if folder.is_relative_to(HERE.parent) else folder)
     out = {"calibration": label, "replicates": report["replicates"],
            "predictive_seed": cal["predictive_seed"],
            "reproduced": "the fit report's held-out district skill, to the bit",

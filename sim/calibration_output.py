@@ -140,9 +140,9 @@ def external_district_validation(fall_time: np.ndarray, geo) -> dict:
     if not path.is_file():
         return {}
     facts = load_district_facts(path, geo=geo)
-    return {"source": REPORTS_FILE.name,
-            **{split or "all": district_skill(fall_time, facts, split=split, capitals=False).to_dict()
-               for split in ("holdout", "fit", None)}}
+    scores = {split or "all": district_skill(fall_time, facts, split=split, capitals=False)
+              for split in ("holdout", "fit", None)}
+    return {"source": REPORTS_FILE.name, **{k: s.to_dict() for k, s in scores.items()}}
 
 
 def judge(fall_time: np.ndarray, assault_time: np.ndarray, geo, targets, horizon,

@@ -248,7 +248,7 @@ class DistrictFacts:
 
 
 
-def _check_one_split_per_district(facts, path, where: str) -> None:
+def _check_one_split_per_district(facts, path, where: str = "") -> None:
     """Facts about one district are not independent: they must all go to one split."""
     by_district: dict[str, set[str]] = {}
     for f in facts:
@@ -358,7 +358,7 @@ def load_district_facts(path: str | Path | None = None, geo: Geography | None = 
             mapping_confidence=r["mapping_confidence"].strip(), quote=r["quote"].strip(),
             source=r["source"].strip(), note=r["note"].strip()))
 
-    _check_one_split_per_district(facts, path, "")
+    _check_one_split_per_district(facts, path)
 
     lower = np.array([_day(f.date_lower) if f.date_lower else -math.inf for f in facts])
     upper = np.array([_day(f.date_upper) for f in facts])

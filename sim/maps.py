@@ -624,8 +624,8 @@ def district_map(values, geo=None, *, ax=None, title="", cmap="Reds", vmin=None,
     and labels the
     colourbar with calendar dates (the default colormap then becomes ``YlOrRd_r``: early falls
     dark). ``missing_label`` names what a grey (NaN) district means in the legend (default
-    "never fell" for dates, else "no value"). Districts are the package's AGCHO polygons; ``boundaries`` is another district
-    boundary file (GeoJSON, or shapefile with pyshp) whose features carry the pcode in
+    "never fell" for dates, else "no value"). Districts are the package's AGCHO polygons;
+    ``boundaries`` is another district boundary file (GeoJSON, or shapefile with pyshp) whose features carry the pcode in
     ``code_property``, or ``"cells"`` for nearest-centre cells. Draws into ``ax`` if given;
     returns the figure either way.
     """

@@ -254,7 +254,7 @@ def load_targets(path: str | Path, geo: Geography) -> Targets:
             raise UserError("expected a non-empty list of file names (e.g. [\"district_facts.csv\"])",
                             file=path, key="district_facts.files")
         for name in files:
-            if Path(name).name != name or name in ("." , ".."):
+            if Path(name).name != name or name in (".", ".."):
                 raise UserError(f"{name!r} is not a plain file name (the tables are read from the "
                                 "theatre's data folder, e.g. \"district_facts.csv\")", file=path,
                                 key="district_facts.files")

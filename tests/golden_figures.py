@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 
 import numpy as np
 
@@ -63,9 +64,9 @@ def mismatches(got, want, path: str = "") -> list[str]:
     if isinstance(want, list) and isinstance(got, list):
         if len(want) != len(got):
             return [f"{path}: length {len(got)} != {len(want)}"]
-        return [m for i, (g, w) in enumerate(zip(got, want)) for m in mismatches(g, w, f"{path}{i}.")]
+        return [m for i, (g, w) in enumerate(zip(got, want))
+                for m in mismatches(g, w, f"{path}{i}.")]
     if isinstance(want, float) and isinstance(got, float):
-        import math
         ok = math.isclose(got, want, rel_tol=TOLERANCE, abs_tol=TOLERANCE)
         return [] if ok else [f"{path}: {got!r} != {want!r}"]
     return [] if got == want else [f"{path}: {got!r} != {want!r}"]

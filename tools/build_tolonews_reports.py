@@ -148,7 +148,8 @@ def main(argv=None) -> None:
         day = dt.datetime.strptime(r["date"], "%m/%d/%Y").date()
         series.setdefault(r["id"], []).append((day, int(r["taliban_control"])))
 
-    rows, dropped = [], []
+    pairs: dict[str, tuple[dt.date, list[dict]]] = {}     # pcode -> (first report, its two rows)
+    dropped = []
     for name in sorted(series):
         s = sorted(series[name])
         if any(a[1] > b[1] for a, b in zip(s, s[1:])):
@@ -167,16 +168,16 @@ def main(argv=None) -> None:
         candidates = [j for j in range(len(geo.pcodes))
                       if geo.provinces[geo.province_index[j]].name in PROVINCES.get(province,
                                                                                     (province,))]
-        scored = sorted(((max(difflib.SequenceMatcher(None, _norm(name), _norm(o)).ratio()
-                              for o in [geo.names[j]] + alt_names.get(geo.pcodes[j], [])), j)
-                         for j in candidates), reverse=True)
         if name in ALIASES:
             i = index[ALIASES[name]]
             ratio = difflib.SequenceMatcher(None, _norm(name), _norm(geo.names[i])).ratio()
-        elif not scored or scored[0][0] < 0.75 or (len(scored) > 1 and scored[1][0] >= 0.75):
-            dropped.append((name, "no single AGCHO district of that name in its province"))
-            continue
         else:
+            scored = sorted(((max(difflib.SequenceMatcher(None, _norm(name), _norm(o)).ratio()
+                                  for o in [geo.names[j]] + alt_names.get(geo.pcodes[j], [])), j)
+                             for j in candidates), reverse=True)
+            if not scored or scored[0][0] < 0.75 or (len(scored) > 1 and scored[1][0] >= 0.75):
+                dropped.append((name, "no single AGCHO district of that name in its province"))
+                continue
             ratio, i = scored[0]
         pcode = geo.pcodes[i]
         around = {pcode} | {geo.pcodes[j] for j in geo.neighbours_of(i)}
@@ -197,26 +198,20 @@ def main(argv=None) -> None:
                 f"centroid {lon:.3f},{lat:.3f} lies in {', '.join(sorted(inside)) or 'none'}")
         quote = (f"{name}: taliban_control 0 at the {d0.isoformat()} snapshot, 1 at "
                  f"{d1.isoformat()}")
-        rows.append({**common, "id": f"TN-{pcode}-held", "kind": "held",
-                     "date_lower": d0.isoformat(), "date_upper": d0.isoformat(),
-                     "date_precision": "day", "quote": quote,
-                     "note": "not yet reported under Taliban control (read as held). " + note})
-        rows.append({**common, "id": f"TN-{pcode}", "kind": "captured",
-                     "date_lower": (d0 + dt.timedelta(days=1)).isoformat(),
-                     "date_upper": d1.isoformat(), "date_precision": "period", "quote": quote,
-                     "note": "first reported under Taliban control between two snapshots. " + note})
-
-    pcodes = [r["pcode"] for r in rows if r["kind"] == "captured"]
-    twice = sorted({p for p in pcodes if pcodes.count(p) > 1})
-    if twice:
-        # two old districts whose centres lie in one AGCHO district: keep the earlier report
-        keep = {}
-        for r in rows:
-            if r["kind"] == "captured":
-                keep[r["pcode"]] = min(keep.get(r["pcode"], r["date_upper"]), r["date_upper"])
-        rows = [r for r in rows if r["pcode"] not in twice
-                or _pair_upper(rows, r) == keep[r["pcode"]]]
-        dropped += [(p, "two source districts map here: kept the earlier report") for p in twice]
+        pair = [{**common, "id": f"TN-{pcode}-held", "kind": "held",
+                 "date_lower": d0.isoformat(), "date_upper": d0.isoformat(),
+                 "date_precision": "day", "quote": quote,
+                 "note": "not yet reported under Taliban control (read as held). " + note},
+                {**common, "id": f"TN-{pcode}", "kind": "captured",
+                 "date_lower": (d0 + dt.timedelta(days=1)).isoformat(),
+                 "date_upper": d1.isoformat(), "date_precision": "period", "quote": quote,
+                 "note": "first reported under Taliban control between two snapshots. " + note}]
+        if pcode in pairs:        # two source names for one AGCHO district: the earlier report
+            dropped.append((name, f"a second source name for {pcode}: kept the earlier report"))
+            if pairs[pcode][0] <= d1:
+                continue
+        pairs[pcode] = (d1, pair)
+    rows = [r for _, pair in pairs.values() for r in pair]      # in the source names' order
     # The national tally: how many of the source's districts (by name, mapped or not) had been
     # reported under Taliban control by each snapshot; a name the source uses twice counts once,
     # so the tally can only undercount.
@@ -237,14 +232,6 @@ def main(argv=None) -> None:
           f"({sum(r['mapping_confidence'] == 'high' for r in rows) // 2} high confidence)")
     for name, why in dropped:
         print(f"  dropped {name}: {why}")
-
-
-def _pair_upper(rows, r) -> str:
-    """The captured date of the district fact pair ``r`` belongs to."""
-    if r["kind"] == "captured":
-        return r["date_upper"]
-    return next(x["date_upper"] for x in rows if x["kind"] == "captured" and x["pcode"] == r["pcode"]
-                and x["quote"] == r["quote"])
 
 
 if __name__ == "__main__":
