@@ -176,7 +176,7 @@ class _BatchRun:
         self.never_decides = isinstance(rate_col, float) and rate_col == 0.0
         self.rows = np.arange(R)
         self.alive = np.ones(R, dtype=bool)
-        self.r = draws.resistance
+        self.r = hazard.district_resistance(p, draws.resistance, cov.rural)
         self.r_caps = draws.resistance[:, self.caps]
         self.capital_slot = np.full(n, -1)
         self.capital_slot[self.caps] = np.arange(len(self.caps))

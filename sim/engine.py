@@ -77,7 +77,8 @@ class Campaign:
         # 1.0 where the rural rule applies, 0.0 for the quiet (capitals and the fallen)
         self.exposed = (cov.rural & ~self.fallen).astype(float)
         # resistance not yet used up; +inf once fallen, so a fallen district never comes next
-        self.remaining = np.where(start, np.inf, draws.resistance)
+        self.remaining = np.where(start, np.inf,
+                                  hazard.district_resistance(p, draws.resistance, cov.rural))
         self._wait = np.empty(n)
         self.t_last = 0.0
         self.segment, self.level = 0, 0                # dated segment, reactive events in force

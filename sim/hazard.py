@@ -258,6 +258,24 @@ def district_log_hazard(p: Params, x, pay, mobilization, government_gone, air, c
             + local_log_hazard(p, x, air, c, scoped_levels_offset(p, pay, P, mobilization, B)))
 
 
+def district_resistance(p: Params, resistance, rural):
+    """The resistance a rural district's cumulative hazard must reach, given its Exp(1) draw.
+
+    A district with a Gamma frailty Z (mean 1, variance theta = ``district_frailty``) on its
+    hazard falls when Z H(t) reaches an Exp(1) draw E, i.e. when H(t) reaches E / Z, whose law is
+    the Lomax: P(E / Z > h) = (1 + theta h)^(-1/theta). Its inverse at the same uniform U =
+    exp(-E) is expm1(theta E) / theta, so the frailty costs no new random number, keeps the
+    common random numbers of every scenario, and theta = 0 returns the Exp(1) draw itself, to
+    the bit. Capitals (``rural`` False) keep their draw: their rule is fitted apart."""
+    theta = np.asarray(p.district_frailty, dtype=float)
+    r = np.asarray(resistance, dtype=float)
+    if not np.any(theta > 0):
+        return r
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        lomax = np.expm1(theta * r) / np.where(theta > 0, theta, 1.0)
+    return np.where(rural & (theta > 0), lomax, r)
+
+
 # --------------------------------------------------------------------------- the assault decision
 
 def assault_log_hazard(p: Params, x, withdrawal, air_national):
@@ -347,6 +365,7 @@ COUNTRYSIDE_READS = frozenset({
     "base_rate", "taliban_strength", "rural_defence", "b_pay", "b_mobilization",
     "b_government_gone", "pay_saturation_months", "b_air", "b_reach", "b_border", "b_focus",
     "b_presence", "b_highway", "b_crossing", "b_ring", "b_resistance", "mode_intercept",
+    "district_frailty",
     "mode_b_pay", "mode_capital_offset", "init_w_reach", "init_w_border", "init_w_south",
     "initial_fallen"})
 

@@ -99,6 +99,14 @@ PARAMETERS: tuple[Parameter, ...] = (
        "the Taliban closed around each city).",
        "Seed: Kandahar, 'All surrounding districts save for Daman District had fallen'; Herat's "
        "Karukh; covariates.csv capital_ring. Estimated."),
+    _P("district_frailty", 0.0, "variance", 0.0, 10.0, "district",
+       "Variance of each rural district's unobserved frailty: a Gamma(1/theta, theta) factor of mean "
+       "1 on its hazard, drawn once per replicate (0 = districts differ only by their covariates). "
+       "The frail fall first, so the countryside slows as it is used up without any covariate "
+       "having to carry the spread.",
+       "ASSUMPTION (issue 11: districts differ by more than the covariates we have: tribal ties, "
+       "commanders' deals, terrain); a standard shared-frailty survival model. Implemented as the "
+       "Lomax resistance it implies (sim.hazard.district_resistance)."),
     _P("b_mobilization", 0.0305, "indicator", 0.0, 5.0, "district",
        "Log-hazard decrease while the National Mobilization of militias is in force (a brake).",
        "Seed: 25 June, 'a program called National Mobilization that aimed to arm militia groups "

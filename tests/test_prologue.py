@@ -141,7 +141,7 @@ def test_the_declared_reads_match_the_rule_as_written():
     cities' alone."""
     countryside = (hazard.pay_effect, hazard.nationwide_log_pressure, hazard.scoped_levels_offset,
                    hazard.local_log_hazard, hazard.negotiated_probability,
-                   hazard.initial_log_weights)
+                   hazard.initial_log_weights, hazard.district_resistance)
     city = (hazard.assault_log_hazard, hazard.assault_threshold, hazard.capital_log_hazard,
             hazard.kabul_log_hazard, hazard.city_pay_and_air)
     for f in countryside:
