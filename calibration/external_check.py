@@ -25,6 +25,7 @@ from pathlib import Path
 
 from sim.calibration_config import load_config
 from sim.calibration_output import PREDICTIVE_REPLICATES_PER_DRAW, external_district_validation
+from sim.district_reference import reference_validation
 from sim.district_skill import district_skill
 from sim.errors import UserError
 from sim.ensemble import run
@@ -47,7 +48,8 @@ def check(folder: Path, out_dir: Path | None = None) -> dict:
     cal = report["calibration"]
     kept = folder / "config.toml"     # a structure's folder keeps the config it was run with
     config = load_config(kept if kept.is_file() else HERE.parent / cal["config"], geo.theatre)
-    pred = run(load_scenario(config.scenario_path, geo), replicates=report["replicates"],
+    scenario = load_scenario(config.scenario_path, geo)
+    pred = run(scenario, replicates=report["replicates"],
                seed=cal["predictive_seed"], parameters=read_posterior(folder / "posterior.csv"),
                workers=None, replicates_per_draw=PREDICTIVE_REPLICATES_PER_DRAW, geo=geo,
                keep_fall_times=True)
@@ -61,7 +63,12 @@ def check(folder: Path, out_dir: Path | None = None) -> dict:
     out = {"calibration": label, "replicates": report["replicates"],
            "predictive_seed": cal["predictive_seed"],
            "reproduced": "the fit report's held-out district skill, to the bit",
-           **external_district_validation(pred.fall_time, geo)}
+           **external_district_validation(pred.fall_time, geo),
+           "covariate_reference": {
+               "what": "a covariate-only proportional-hazards reference on the run's national "
+                       "curve (sim/district_reference.py), fitted to the fit split(s) and scored "
+                       "on each source's held-out facts beside the simulation, paired",
+               **reference_validation(pred.fall_time, geo, scenario.focus_regions)}}
     (out_dir / "external_check.json").write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
     draw_map(pred.fall_time, geo, out_dir / "plots" / "external_check_map.png")
     return out
@@ -103,6 +110,13 @@ def main(argv: list[str]) -> None:
             f = lambda e: f"{e['value']:+.2f} [{e['lo']:+.2f}, {e['hi']:+.2f}]"  # noqa: E731
             print(f"  {split:8s} n={s['n_facts']:3d}  Brier skill {f(s['skill'])}  Spearman "
                   f"(n={s['n_dated']}) {f(s['spearman'])}")
+        for fit, scored in out["covariate_reference"].items():
+            if fit == "what":
+                continue
+            for name, c in scored.items():
+                print(f"  reference {fit}, {name} (n={c['facts']}): reference "
+                      f"{f(c['reference_skill'])}, simulation {f(c['simulation_skill'])}, "
+                      f"difference {f(c['simulation_minus_reference'])}")
 
 
 if __name__ == "__main__":

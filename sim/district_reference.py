@@ -1,0 +1,165 @@
+"""A covariate-only reference for the district skill: what the rural rule's own covariates can
+tell about where districts fell, placed as well as the fit split of the facts allows, with no
+simulation in between (issue 11).
+
+The simulation's district skill is measured against the national-share null (:mod:`sim.district_skill`).
+That says whether the model beats "every district falls at the national rate", not whether a
+shortfall is the covariates' (nothing we know about a district marks when it fell) or the model's
+(the covariates are there but the simulation places them badly: the initial state, the spread of
+fall dates the counts ask for, contagion). This reference separates the two. Each district's
+probability of having fallen by day d is
+
+    P_i(d) = 1 - (1 - s(d)) ** exp(a + z_i . beta)
+
+with s(d) the run's own national share (the null's curve: the reference only redistributes it),
+z_i the district's covariates of the rural rule standardised over the rural districts, and a,
+beta fitted by ridge-penalised maximum likelihood (penalty ``ridge`` on beta, none on a) to the
+facts of the fit split read as "fallen by the score date" (1) or "held on it" (0), the same
+reading the Brier score uses. It is a proportional-hazards model whose baseline is the national
+curve: with beta = 0 and a = 0 it *is* the null. Scored on the held-out split with the same
+Brier skill and the same bootstrap resamples as the simulation, so the difference between the two
+is paired.
+
+This is a yardstick, not a model of the war: it cannot forecast (it borrows the run's national
+curve) and it knows nothing of neighbours or drivers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import minimize
+
+from .district_facts import DistrictFacts
+from .district_skill import Estimate, _interval, model_probability, national_share
+from .hazard import Covariates, LocalCovariates
+
+#: The ridge penalty on the standardised coefficients (a prior sd of 1/sqrt(2 ridge) = 0.71 per
+#: standard deviation of a covariate): fixed before fitting; the fits below change by less than
+#: 0.01 in skill between 0 and 5.
+RIDGE = 1.0
+
+_CLIP = 1e-9
+
+
+def covariate_matrix(cov: Covariates) -> tuple[np.ndarray, tuple[str, ...]]:
+    """(n, m) the rural rule's covariates (:class:`sim.hazard.LocalCovariates`), each standardised
+    over the rural districts; constant columns (a covariate absent from the theatre) dropped."""
+    names, cols = [], []
+    rural = cov.rural
+    for name in LocalCovariates.NAMES:
+        v = np.asarray(getattr(cov, name), dtype=float)
+        sd = v[rural].std()
+        if sd > 0:
+            names.append(name)
+            cols.append((v - v[rural].mean()) / sd)
+    return np.column_stack(cols) if cols else np.zeros((len(rural), 0)), tuple(names)
+
+
+def reference_probability(share: np.ndarray, z: np.ndarray, intercept: float, beta: np.ndarray
+                          ) -> np.ndarray:
+    """P(fallen by the day whose national share is ``share``) for districts with covariates ``z``."""
+    log_survival = np.log1p(-np.clip(share, 0.0, 1.0 - _CLIP))
+    return -np.expm1(log_survival * np.exp(intercept + z @ beta))
+
+
+@dataclass(frozen=True)
+class ReferenceFit:
+    names: tuple[str, ...]
+    intercept: float
+    beta: np.ndarray          # per standard deviation of each covariate
+    n_facts: int
+
+    def to_dict(self) -> dict:
+        return {"fitted_on_facts": self.n_facts, "intercept": self.intercept, "ridge": RIDGE,
+                "log_hazard_per_sd": dict(zip(self.names, map(float, self.beta)))}
+
+
+def fit_reference(share: np.ndarray, z: np.ndarray, outcome: np.ndarray, names=(),
+                  ridge: float = RIDGE) -> ReferenceFit:
+    """Fit (a, beta) to facts with national shares ``share`` (k,), covariates ``z`` (k, m) and
+    outcomes (k,) by penalised maximum likelihood."""
+    y = np.asarray(outcome, dtype=float)
+    m = z.shape[1]
+
+    def loss(theta):
+        p = np.clip(reference_probability(share, z, theta[0], theta[1:]), _CLIP, 1 - _CLIP)
+        return -(y * np.log(p) + (1 - y) * np.log1p(-p)).sum() + ridge * (theta[1:] ** 2).sum()
+
+    theta = minimize(loss, np.zeros(m + 1), method="L-BFGS-B").x
+    return ReferenceFit(tuple(names), float(theta[0]), theta[1:].copy(), int(y.size))
+
+
+def compare_with_reference(fall_time: np.ndarray, fit_facts: DistrictFacts,
+                           scored_facts: DistrictFacts, cov: Covariates, *, bootstrap: int = 2000,
+                           seed: int = 0, level: float = 0.9, covariates: bool = True) -> dict:
+    """The reference fitted to ``fit_facts`` and scored beside the simulation (``fall_time``) on
+    ``scored_facts`` (in-window, rural facts of both): each one's Brier skill over the run's
+    national-share null, and the paired difference simulation - reference, with percentile
+    bootstrap intervals over the scored facts (the resamples ``district_skill`` draws with the
+    same ``seed``). ``covariates=False`` fits the intercept alone: how much a source's facts can be
+    predicted by "the districts this source writes about fell sooner (or later) than the nation",
+    knowing nothing of where they are."""
+    fit_facts = fit_facts.select(in_window=True, capitals=False)
+    scored = scored_facts.select(in_window=True, capitals=False)
+    if len(fit_facts) == 0 or len(scored) == 0:
+        raise ValueError("no facts to fit or to score the reference on")
+    z_all, names = covariate_matrix(cov)
+    if not covariates:
+        z_all, names = z_all[:, :0], ()
+    ref = fit_reference(national_share(fall_time, fit_facts.score_day), z_all[fit_facts.row],
+                        fit_facts.outcome, names)
+    share = national_share(fall_time, scored.score_day)
+    y = scored.outcome
+    sq_null = (share - y) ** 2
+    sq_ref = (reference_probability(share, z_all[scored.row], ref.intercept, ref.beta) - y) ** 2
+    sq_sim = (model_probability(fall_time, scored) - y) ** 2
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(scored), size=(bootstrap, len(scored)))
+    null_b = sq_null[idx].mean(axis=1)
+
+    def skill(sq):
+        value = 1.0 - sq.mean() / sq_null.mean()
+        return value, 1.0 - sq[idx].mean(axis=1) / null_b
+
+    ref_value, ref_b = skill(sq_ref)
+    sim_value, sim_b = skill(sq_sim)
+    return {"facts": len(scored), "reference": ref.to_dict(),
+            "reference_skill": Estimate(ref_value, *_interval(ref_b, level)).to_dict(),
+            "simulation_skill": Estimate(sim_value, *_interval(sim_b, level)).to_dict(),
+            "simulation_minus_reference": Estimate(sim_value - ref_value,
+                                                   *_interval(sim_b - ref_b, level)).to_dict()}
+
+
+def reference_validation(fall_time: np.ndarray, geo, focus_regions, **kw) -> dict:
+    """The reference beside the simulation on the held-out facts of each source (the seed's
+    ``district_facts.csv`` and, where the theatre has it, TOLOnews' reports), fitted two ways: to
+    the seed's fit split only (what the default calibration's stage 1 saw besides the counts: the
+    like-for-like comparison) and to the fit splits of both sources (the most these covariates can
+    be taught; the held-out splits are never fitted); and with the intercept alone, fitted to the
+    seed's fit split (what selection alone does: the seed writes mostly about districts that
+    fell)."""
+    from .district_facts import REPORTS_FILE, load_district_facts
+    cov = Covariates.build(geo, focus_regions)
+    seed = load_district_facts(geo.theatre.data_dir / "district_facts.csv", geo=geo)
+    sources = {"seed": seed}
+    reports = geo.theatre.data_dir / REPORTS_FILE.name
+    if reports.is_file():
+        sources["tolonews"] = load_district_facts(reports, geo=geo)
+    fits = {"seed_fit_split": seed.select(split="fit")}
+    if "tolonews" in sources:
+        fits["both_fit_splits"] = DistrictFacts.concatenate(
+            [seed.select(split="fit", in_window=None),
+             sources["tolonews"].select(split="fit", in_window=None)])
+    out = {f"fitted_to_{fit_name}": {
+               f"{name}_holdout": compare_with_reference(fall_time, fit, facts.select(split="holdout"),
+                                                         cov, **kw)
+               for name, facts in sources.items()}
+           for fit_name, fit in fits.items()}
+    out["intercept_only_fitted_to_seed_fit_split"] = {
+        f"{name}_holdout": compare_with_reference(fall_time, fits["seed_fit_split"],
+                                                  facts.select(split="holdout"), cov,
+                                                  covariates=False, **kw)
+        for name, facts in sources.items()}
+    return out
