@@ -26,6 +26,11 @@ pay_saturation_months), P_i(t) the arrears and B_i(t) the National Mobilization 
 district i: the national levels P(t) and B(t), unless a scoped event of the timeline has set the
 district's own (``sim.timeline``, "Scoped levels").
 
+A rural district falls when its hazard, accumulated, reaches its resistance: an Exp(1) draw, or
+with an unobserved frailty (``district_frailty`` = theta > 0, A27) the Lomax draw of the same
+uniform (:func:`district_resistance`), which is the same as multiplying lambda_i by a Gamma factor
+of mean 1 and variance theta drawn once per replicate.
+
 The assault decision (one per replicate; the Taliban turn on the cities when its accumulated
 hazard reaches a Gamma(k, 1/k) threshold, k = assault_shape)::
 
