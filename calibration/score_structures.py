@@ -28,11 +28,16 @@ STRUCTURES = {
     "state-driven decision (issue 10)": {f"forecast-{d}": HERE / f"forecast-{d}" for d in CUT_OFFS},
     "+ district frailty, flat start (not adopted)": {
         f"forecast-{d}": HERE / "structures" / "frailty_flat" / f"forecast-{d}" for d in CUT_OFFS},
+    "+ the same, cities without the forces term (not adopted)": {
+        f"forecast-{d}": HERE / "structures" / "frailty_flat" / "noforces" / f"forecast-{d}"
+        for d in CUT_OFFS},
 }
 FULL = {"clock (b7e185f)": HERE / "structures" / "clock" / "default" / "fit_report.json",
         "state-driven decision (issue 10)": HERE / "default" / "fit_report.json",
         "+ district frailty, flat start (not adopted)":
-            HERE / "structures" / "frailty_flat" / "fit_report.json"}
+            HERE / "structures" / "frailty_flat" / "fit_report.json",
+        "+ the same, cities without the forces term (not adopted)":
+            HERE / "structures" / "frailty_flat" / "noforces" / "fit_report.json"}
 
 
 def main() -> None:
