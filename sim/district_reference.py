@@ -141,8 +141,11 @@ def reference_validation(fall_time: np.ndarray, geo, focus_regions, **kw) -> dic
     seed's fit split (what selection alone does: the seed writes mostly about districts that
     fell)."""
     from .district_facts import REPORTS_FILE, load_district_facts
+    facts_file = geo.theatre.data_dir / "district_facts.csv"
+    if not facts_file.is_file():       # a theatre without district facts has nothing to score
+        return {}
     cov = Covariates.build(geo, focus_regions)
-    seed = load_district_facts(geo.theatre.data_dir / "district_facts.csv", geo=geo)
+    seed = load_district_facts(facts_file, geo=geo)
     sources = {"seed": seed}
     reports = geo.theatre.data_dir / REPORTS_FILE.name
     if reports.is_file():

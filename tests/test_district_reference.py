@@ -103,3 +103,22 @@ def test_the_intercept_alone_knows_nothing_of_where(geo):
     # the facts here are not selected (one per district, at random dates), so the intercept alone
     # is close to the null: within 0.03 of zero skill
     assert abs(out["reference_skill"]["value"]) < 0.03
+
+
+def test_the_validation_scores_each_source_and_a_theatre_without_facts_gets_nothing(geo):
+    from pathlib import Path
+
+    import sim
+    from sim.district_reference import reference_validation
+    cov, fall_time, _ = _history(geo, 0.5, seed=6)
+    out = reference_validation(fall_time, geo, FOCUS, bootstrap=200)
+    assert set(out) == {"fitted_to_seed_fit_split", "fitted_to_both_fit_splits",
+                        "intercept_only_fitted_to_seed_fit_split"}
+    for block in out.values():
+        assert set(block) == {"seed_holdout", "tolonews_holdout"}
+        # the held-out splits of the shipped tables: the seed's 19 rural facts, TOLOnews' 88
+        assert (block["seed_holdout"]["facts"], block["tolonews_holdout"]["facts"]) == (19, 88)
+    assert out["fitted_to_both_fit_splits"]["seed_holdout"]["reference"]["fitted_on_facts"] == 182
+    fixture = Path(__file__).resolve().parent / "fixtures" / "capitalia_1975"
+    small = sim.load_geography(fixture)
+    assert reference_validation(np.zeros((3, small.n)), small, []) == {}
