@@ -146,9 +146,10 @@ def external_district_validation(fall_time: np.ndarray, geo) -> dict:
 
 
 def judge(fall_time: np.ndarray, assault_time: np.ndarray, geo, targets, horizon,
-          draw_group: np.ndarray) -> dict:
+          draw_group: np.ndarray, cov=None) -> dict:
     """Every measure of the fit, for one ensemble of fall times (``draw_group``: each replicate's
-    posterior draw)."""
+    posterior draw; ``cov``: the run's covariates, for the covariate-only reference of the
+    district skill, left out without them)."""
     report = fit_report(fall_time, geo, targets, horizon)
     aq = quantiles(assault_time, [0.05, 0.5, 0.95])
     report["assault_start_date"] = {k: (geo.theatre.date_of(v).isoformat() if np.isfinite(v) else None)
@@ -158,6 +159,9 @@ def judge(fall_time: np.ndarray, assault_time: np.ndarray, geo, targets, horizon
     report["coherence"] = coherence(fall_time, geo)
     report["district_skill"] = district_validation(fall_time, geo)
     report["district_skill_external"] = external_district_validation(fall_time, geo)
+    if cov is not None:
+        from .district_reference import reference_validation
+        report["district_skill_reference"] = reference_validation(fall_time, geo, cov=cov)
     report["goals"] = goals_table(report)
     return report
 
@@ -166,7 +170,8 @@ def build_report(result: CalibrationResult, pred) -> dict:
     geo = pred.geo
     full_targets = load_targets(result.config.targets_path, geo)   # judged on the whole record
     groups = draw_groups(len(pred.fall_time), pred.replicates_per_draw)
-    report = judge(pred.fall_time, pred.assault_time, geo, full_targets, pred.model.horizon, groups)
+    report = judge(pred.fall_time, pred.assault_time, geo, full_targets, pred.model.horizon, groups,
+                   cov=pred.model.cov)
     cond = conditioned(result, pred)
     i = cond.indices
     report["conditional_on_recorded_counts"] = {
@@ -174,7 +179,7 @@ def build_report(result: CalibrationResult, pred) -> dict:
         "meaning": "the same predictive, each posterior draw's replicates resampled on how well "
                    "their countryside matches the recorded district counts the calibration saw",
         **judge(pred.fall_time[i], pred.assault_time[i], geo, full_targets, pred.model.horizon,
-                groups[i])}
+                groups[i], cov=pred.model.cov)}
     report["null_models"] = null_models(geo, full_targets)
     report["calibration"] = {
         "config": str(result.config.path), "config_sha256": result.config.digest,

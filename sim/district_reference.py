@@ -132,19 +132,22 @@ def compare_with_reference(fall_time: np.ndarray, fit_facts: DistrictFacts,
                                                    *_interval(sim_b - ref_b, level)).to_dict()}
 
 
-def reference_validation(fall_time: np.ndarray, geo, focus_regions, **kw) -> dict:
+def reference_validation(fall_time: np.ndarray, geo, focus_regions=None, *,
+                         cov: Covariates | None = None, **kw) -> dict:
     """The reference beside the simulation on the held-out facts of each source (the seed's
     ``district_facts.csv`` and, where the theatre has it, TOLOnews' reports), fitted two ways: to
     the seed's fit split only (what the default calibration's stage 1 saw besides the counts: the
     like-for-like comparison) and to the fit splits of both sources (the most these covariates can
     be taught; the held-out splits are never fitted); and with the intercept alone, fitted to the
     seed's fit split (what selection alone does: the seed writes mostly about districts that
-    fell)."""
+    fell). The covariates are the run's (``cov``, e.g. ``model.cov``) or built from ``geo`` and
+    the scenario's ``focus_regions``."""
     from .district_facts import REPORTS_FILE, load_district_facts
     facts_file = geo.theatre.data_dir / "district_facts.csv"
     if not facts_file.is_file():       # a theatre without district facts has nothing to score
         return {}
-    cov = Covariates.build(geo, focus_regions)
+    if cov is None:
+        cov = Covariates.build(geo, focus_regions or ())
     seed = load_district_facts(facts_file, geo=geo)
     sources = {"seed": seed}
     reports = geo.theatre.data_dir / REPORTS_FILE.name

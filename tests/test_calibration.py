@@ -338,6 +338,9 @@ def test_the_fit_report_and_forecast_judge_the_conditional_predictive_too(tmp_pa
     rep = write_calibration(calibrate(cfg, geo=geo), tmp_path / "cal", replicates=40)
     cond = rep["conditional_on_recorded_counts"]
     assert set(rep) - {"conditional_on_recorded_counts", "null_models", "calibration"} <= set(cond)
+    # the covariate-only reference rides along with the district skill (sim/district_reference.py)
+    ref = rep["district_skill_reference"]["fitted_to_both_fit_splits"]["tolonews_holdout"]
+    assert ref["facts"] == 88 and set(ref["simulation_minus_reference"]) == {"value", "lo", "hi"}
     assert cond["conditioned_on"] == ["end_may", "end_june", "milley_21_july", "end_july",
                                       "three_months"]
     assert 4 <= cond["effective_replicates"] <= 40 and cond["replicates"] == 40
