@@ -26,6 +26,8 @@ STRUCTURES = {
     "clock (b7e185f)": {f"forecast-{d}": HERE / "structures" / "clock" / f"forecast-{d}"
                         for d in CUT_OFFS},
     "state-driven decision (issue 10)": {f"forecast-{d}": HERE / f"forecast-{d}" for d in CUT_OFFS},
+    "+ flat start only (not adopted yet)": {
+        f"forecast-{d}": HERE / "structures" / "flat_start" / f"forecast-{d}" for d in CUT_OFFS},
     "+ district frailty, flat start (not adopted)": {
         f"forecast-{d}": HERE / "structures" / "frailty_flat" / f"forecast-{d}" for d in CUT_OFFS},
     "+ the same, cities without the forces term (not adopted)": {
@@ -34,6 +36,8 @@ STRUCTURES = {
 }
 FULL = {"clock (b7e185f)": HERE / "structures" / "clock" / "default" / "fit_report.json",
         "state-driven decision (issue 10)": HERE / "default" / "fit_report.json",
+        "+ flat start only (not adopted yet)":
+            HERE / "structures" / "flat_start" / "fit_report.json",
         "+ district frailty, flat start (not adopted)":
             HERE / "structures" / "frailty_flat" / "fit_report.json",
         "+ the same, cities without the forces term (not adopted)":
