@@ -88,22 +88,30 @@ def test_capital_stage_recovers_the_assault_decisions_rate(tmp_path, geo):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("posterior", [None, "calibration/structures/frailty_flat/posterior.csv"],
+                         ids=["default", "frailty"])
 @pytest.mark.parametrize("scenario", sorted(p.name for p in (ROOT / "scenarios").glob("*.toml")))
-def test_engines_agree_exactly_on_every_shipped_scenario_with_posterior_draws(geo, scenario):
+def test_engines_agree_exactly_on_every_shipped_scenario_with_posterior_draws(geo, scenario,
+                                                                              posterior):
     """Issue 10/13: both engines, 200 replicates, each with its own posterior draw (every term of
-    the rule switched on), fall times within 1e-8 days and identical modes and assault times;
-    200 replicates reach the batch engine's compaction of finished rows."""
+    the rule switched on; the frailty structure's posterior switches on the district frailty too),
+    fall times within 1e-8 days and identical modes and assault times; 200 replicates reach the
+    batch engine's compaction of finished rows."""
     from sim.batch import run_batch
     from sim.engine import run_replicate
     from sim.ensemble import default_parameter_source
     from sim.model import Model
-    from sim.parameters import Params
+    from sim.parameters import NAMES, Params
+    from sim.posterior import read_posterior
     from sim.randomness import draw_batch, draw_replicate
     from sim.scenario import load_scenario
     sc = load_scenario(ROOT / "scenarios" / scenario, geo)
     model = Model.build(geo, sc.events, sc.focus_regions, sc.end)
     R = 200
-    table = sc.apply_table(default_parameter_source().table(11, range(R)))
+    source = default_parameter_source() if posterior is None else read_posterior(ROOT / posterior)
+    table = sc.apply_table(source.table(11, range(R)))
+    if posterior is not None:
+        assert np.all(table.values[:, NAMES.index("district_frailty")] > 0)
     b = run_batch(model, table, draw_batch(11, range(R), model.n))
     for k in range(R):
         ref = run_replicate(model, Params(table.row(k)), draw_replicate(11, k, model.n),
