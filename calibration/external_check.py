@@ -98,6 +98,7 @@ def draw_map(fall_time, geo, path: Path) -> None:
 
 
 def main(argv: list[str]) -> None:
+    f = lambda e: f"{e['value']:+.2f} [{e['lo']:+.2f}, {e['hi']:+.2f}]"  # noqa: E731
     for name in argv or ["calibration/default"]:
         try:
             out = check((HERE.parent / name).resolve())
@@ -107,7 +108,6 @@ def main(argv: list[str]) -> None:
         print(out["calibration"])
         for split in ("holdout", "fit", "all"):
             s = out[split]
-            f = lambda e: f"{e['value']:+.2f} [{e['lo']:+.2f}, {e['hi']:+.2f}]"  # noqa: E731
             print(f"  {split:8s} n={s['n_facts']:3d}  Brier skill {f(s['skill'])}  Spearman "
                   f"(n={s['n_dated']}) {f(s['spearman'])}")
         for fit, scored in out["covariate_reference"].items():
