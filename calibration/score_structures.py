@@ -25,9 +25,10 @@ CUT_OFFS = (dt.date(2021, 6, 23), dt.date(2021, 7, 21))
 STRUCTURES = {
     "clock (b7e185f)": {f"forecast-{d}": HERE / "structures" / "clock" / f"forecast-{d}"
                         for d in CUT_OFFS},
-    "state-driven decision (issue 10)": {f"forecast-{d}": HERE / f"forecast-{d}" for d in CUT_OFFS},
-    "+ flat start only (not adopted yet)": {
-        f"forecast-{d}": HERE / "structures" / "flat_start" / f"forecast-{d}" for d in CUT_OFFS},
+    "state-driven decision, 1 May on reach, border, south (issue 10; to 8f464d2)": {
+        f"forecast-{d}": HERE / "structures" / "weighted_start" / f"forecast-{d}" for d in CUT_OFFS},
+    "+ uniform 1 May (the default since 4 Dec 2026)": {
+        f"forecast-{d}": HERE / f"forecast-{d}" for d in CUT_OFFS},
     "+ district frailty, flat start (not adopted)": {
         f"forecast-{d}": HERE / "structures" / "frailty_flat" / f"forecast-{d}" for d in CUT_OFFS},
     "+ the same, cities without the forces term (not adopted)": {
@@ -35,9 +36,9 @@ STRUCTURES = {
         for d in CUT_OFFS},
 }
 FULL = {"clock (b7e185f)": HERE / "structures" / "clock" / "default" / "fit_report.json",
-        "state-driven decision (issue 10)": HERE / "default" / "fit_report.json",
-        "+ flat start only (not adopted yet)":
-            HERE / "structures" / "flat_start" / "fit_report.json",
+        "state-driven decision, 1 May on reach, border, south (issue 10; to 8f464d2)":
+            HERE / "structures" / "weighted_start" / "fit_report.json",
+        "+ uniform 1 May (the default since 4 Dec 2026)": HERE / "default" / "fit_report.json",
         "+ district frailty, flat start (not adopted)":
             HERE / "structures" / "frailty_flat" / "fit_report.json",
         "+ the same, cities without the forces term (not adopted)":

@@ -348,7 +348,9 @@ def negotiated_probability(p: Params, x, pay, is_capital):
 def initial_log_weights(p: Params, cov: Covariates):
     """Log weights of the prior that draws the districts already held on 1 May.
 
-    Capitals get -inf: no capital was held before 6 August (provinces.csv).
+    The weights are 0 by default, a uniform draw among the rural districts (A19: the record gives
+    the count, not which districts); a scenario may set them. Capitals get -inf: no capital was
+    held before 6 August (provinces.csv).
     """
     w = (p.init_w_reach * (1.0 - cov.reach) + p.init_w_border * cov.pakistan
          + p.init_w_south * cov.southern)

@@ -46,18 +46,18 @@ _P = Parameter
 #: The table. Order is the order of documentation and of output columns.
 PARAMETERS: tuple[Parameter, ...] = (
     # ----------------------------------------------------------------- rural districts
-    _P("base_rate", 0.000658, "1/day", 1e-6, 1.0, "district",
+    _P("base_rate", 0.000314, "1/day", 1e-6, 1.0, "district",
        "Daily surrender hazard of a held district with every driver at zero.",
        "ASSUMPTION (scale); calibrated against the monthly captures (history.csv H07, H11, H21)."),
-    _P("b_neighbour", 3.56, "per unit share", 0.0, 10.0, "district",
+    _P("b_neighbour", 2.91, "per unit share", 0.0, 10.0, "district",
        "Log-hazard increase when all of a district's neighbours (border-length weighted) have fallen.",
        "Seed: 'a continuation of the bottom-up succession of negotiated or paid surrenders to the "
        "Taliban from the village level upwards' (timeline.csv T01)."),
-    _P("b_momentum", 0.00136, "per unit share", 0.0, 10.0, "district",
+    _P("b_momentum", 1.23, "per unit share", 0.0, 10.0, "district",
        "Log-hazard increase per unit of the national share of districts fallen (bandwagon).",
        "Seed: 'the more they see the Taliban victory is inevitable, the more the victory becomes "
        "inevitable, because they just cut their own deals with them'."),
-    _P("b_pay", 1.9, "per month of arrears", 0.0, 3.0, "district",
+    _P("b_pay", 1.58, "per month of arrears", 0.0, 3.0, "district",
        "Log-hazard increase per month of ANSF salary arrears P(t).",
        "Seed: 'The sudden switch ANSF salary management in April 2021 to Afghan military "
        "administration led to months of unpaid ANSF salaries.' (timeline.csv T08)."),
@@ -66,35 +66,35 @@ PARAMETERS: tuple[Parameter, ...] = (
        "worth (a soldier unpaid for a year is not twelve times likelier to leave than one unpaid a month).",
        "ASSUMPTION (issue 10: arrears saturate); s = 3 months, fixed, set before fitting. Seed: "
        "'months of unpaid ANSF salaries' (timeline.csv T08)."),
-    _P("b_air", 1.09, "per unit air support x reach", 0.0, 10.0, "district",
+    _P("b_air", 1.2, "per unit air support x reach", 0.0, 10.0, "district",
        "Log-hazard decrease per unit of air support A(t) times the district's government reach.",
        "Seed: the February 2020 and April 2021 'drops in US support ... in particular aerial "
        "support, that the ANSF had been trained to depend on' (timeline.csv T02, T07, T16)."),
-    _P("b_reach", 1.75, "per unit reach", 0.0, 10.0, "district",
+    _P("b_reach", 0.643, "per unit reach", 0.0, 10.0, "district",
        "Log-hazard decrease per unit of government reach (2019 polling-station reporting rate).",
        "ASSUMPTION: the share of planned 2019 polling stations that reported measures how far the "
        "state reached into a district (districts.csv polling_stations_*_2019)."),
-    _P("b_border", 0.319, "indicator", 0.0, 5.0, "district",
+    _P("b_border", 1.53, "indicator", 0.0, 5.0, "district",
        "Log-hazard increase for districts on the Pakistan border (sanctuary and supply).",
        "ASSUMPTION from model.md ('border sanctuary'); districts.csv border_countries."),
-    _P("b_focus", 0.247, "indicator", 0.0, 5.0, "district",
+    _P("b_focus", 0.11, "indicator", 0.0, 5.0, "district",
        "Log-hazard increase for districts in the offensive's focus regions (strategy.focus_regions).",
        "Seed: 'its strategic choice of attacking northern provinces'."),
-    _P("b_presence", 0.552, "per standard deviation", 0.0, 5.0, "district",
+    _P("b_presence", 1.06, "per standard deviation", 0.0, 5.0, "district",
        "Log-hazard decrease per standard deviation of state presence (log 2019 turnout, "
        "standardised): a measure that does not saturate where the reach does.",
        "ASSUMPTION (issue 11): turnout measures how far the state reached; covariates.csv "
        "state_presence (docs/covariates.md). Estimated from the district facts."),
-    _P("b_highway", 1.86, "indicator", 0.0, 5.0, "district",
+    _P("b_highway", 1.46, "indicator", 0.0, 5.0, "district",
        "Log-hazard increase for districts on the main highways (the ring road and the routes to "
        "the crossings).",
        "Seed: the Taliban took 'control of most of Afghanistan's main highways' (timeline.csv T05) "
        "and sought 'freedom of movement on the main Afghan highways'; the road network is an "
        "ASSUMPTION built from the neighbour graph (docs/covariates.md). Estimated."),
-    _P("b_crossing", 2.08, "indicator", 0.0, 5.0, "district",
+    _P("b_crossing", 2.05, "indicator", 0.0, 5.0, "district",
        "Log-hazard increase for districts holding a border crossing or customs post (revenue).",
        "Seed: the table of captured frontier crossings (border_crossings.csv). Estimated."),
-    _P("b_ring", 1.11, "indicator", 0.0, 5.0, "district",
+    _P("b_ring", 0.48, "indicator", 0.0, 5.0, "district",
        "Log-hazard increase for rural districts bordering their province's capital (the ring "
        "the Taliban closed around each city).",
        "Seed: Kandahar, 'All surrounding districts save for Daman District had fallen'; Herat's "
@@ -107,37 +107,37 @@ PARAMETERS: tuple[Parameter, ...] = (
        "ASSUMPTION (issue 11: districts differ by more than the covariates we have: tribal ties, "
        "commanders' deals, terrain); a standard shared-frailty survival model. Implemented as the "
        "Lomax resistance it implies (sim.hazard.district_resistance)."),
-    _P("b_mobilization", 0.0305, "indicator", 0.0, 5.0, "district",
+    _P("b_mobilization", 0.163, "indicator", 0.0, 5.0, "district",
        "Log-hazard decrease while the National Mobilization of militias is in force (a brake).",
        "Seed: 25 June, 'a program called National Mobilization that aimed to arm militia groups "
        "to fight the Taliban' (timeline.csv T13). Strength: ASSUMPTION, calibrated."),
     # ----------------------------------------------------------------- provincial capitals
-    _P("cap_base_rate", 4.21e-12, "1/day", 1e-18, 10.0, "capital",
+    _P("cap_base_rate", 2.6e-11, "1/day", 1e-18, 10.0, "capital",
        "Daily surrender hazard of a provincial capital once the assault has begun, its other drivers "
        "at zero and its arrears and air cover at the recorded cascade's levels (A20b).",
        "ASSUMPTION (scale); calibrated against the capitals' fall dates (provinces.csv)."),
-    _P("cap_b_encircle", 5.03, "per unit share", 0.0, 10.0, "capital",
+    _P("cap_b_encircle", 0.35, "per unit share", 0.0, 10.0, "capital",
        "Log-hazard increase per unit share of the capital's own province already fallen (encirclement).",
        "Seed: cities were besieged after their districts fell (e.g. Kandahar: 'All surrounding "
        "districts save for Daman District had fallen under Taliban control')."),
-    _P("cap_b_cascade", 12.6, "per unit share", 0.0, 20.0, "capital",
+    _P("cap_b_cascade", 14.7, "per unit share", 0.0, 20.0, "capital",
        "Log-hazard increase per unit share of the other provincial capitals already fallen.",
        "Seed: 'peaceful surrender of some Afghan army units had encouraged many others to follow "
        "suit'; 33 capitals fell in ten days (provinces.csv)."),
-    _P("cap_b_distance", 0.79, "per 100 km", 0.0, 5.0, "capital",
+    _P("cap_b_distance", 1.74, "per 100 km", 0.0, 5.0, "capital",
        "Log-hazard increase per 100 km of great-circle distance from Kabul (the periphery first, "
        "the ring around Kabul last).",
        "model.md section 3; ASSUMPTION that distance, not a typed-in order, carries the geography."),
-    _P("cap_b_focus", 5.91, "indicator", 0.0, 10.0, "capital",
+    _P("cap_b_focus", 5.54, "indicator", 0.0, 10.0, "capital",
        "Log-hazard increase for capitals in the offensive's focus regions.",
        "Seed: 'its strategic choice of attacking northern provinces'."),
-    _P("cap_b_size", 1.33, "per log-unit of population", 0.0, 5.0, "capital",
+    _P("cap_b_size", 2.04, "per log-unit of population", 0.0, 5.0, "capital",
        "Log-hazard decrease per unit of log(registered voters of the capital district / the "
        "capitals' median): bigger cities had bigger garrisons and held longer.",
        "Seed: 'culminating with victories in weeks-long battles of major cities Herat, Kandahar and "
        "Lashkargah'; 'The remaining ground defense of Lashkar Gah and Kandahar was mostly organized "
        "by hundreds of Afghan Commandos'. Population proxy: districts.csv registered_voters_2019."),
-    _P("cap_b_forces", 17.5, "per unit share", 0.0, 20.0, "capital",
+    _P("cap_b_forces", 14.8, "per unit share", 0.0, 20.0, "capital",
        "Log-hazard increase of every capital, Kabul included, per unit national share of districts "
        "fallen: the Taliban forces, weapons and vehicles freed by the falls of the countryside.",
        "Seed: in June alone 'They captured 700 trucks and Humvees from the Afghan security forces' "
@@ -157,39 +157,39 @@ PARAMETERS: tuple[Parameter, ...] = (
        "the recorded cascade (0.25 after the Bagram handover plus 0.1 for the B-52 strikes, "
        "scenarios/baseline.toml). As for cap_pay_centre_months."),
     # ----------------------------------------------------------------- the assault decision
-    _P("assault_rate", 0.00699, "1/day", 0.0, 10.0, "trigger",
+    _P("assault_rate", 0.000451, "1/day", 0.0, 10.0, "trigger",
        "Daily hazard that the Taliban turn on the provincial capitals, at full US withdrawal, half of "
        "the districts fallen and no air support (0 = never).",
        "ASSUMPTION (scale); calibrated against 'the assault on the provincial capitals began on "
        "6 August' (targets.toml) and the capitals' dates."),
-    _P("assault_b_withdrawal", 10, "per unit progress", 0.0, 50.0, "trigger",
+    _P("assault_b_withdrawal", 15.8, "per unit progress", 0.0, 50.0, "trigger",
        "Log-hazard increase of the assault decision per unit of US withdrawal progress W(t) "
        "(measured from full withdrawal). Large values make the decision wait for the withdrawal "
        "(the old clock trigger is the limit).",
        "Seed: NBC, 25 June: the Taliban 'had avoided capturing some targets so as not to run afoul "
        "of the US' (timeline.csv T15 context)."),
-    _P("assault_b_share", 53.2, "per unit share", 0.0, 100.0, "trigger",
+    _P("assault_b_share", 69, "per unit share", 0.0, 100.0, "trigger",
        "Log-hazard increase of the assault decision per unit national share of districts fallen "
        "(measured from half). Large values make the decision wait for a share of the countryside "
        "(the old share trigger is the limit).",
        "model.md section 3 ('a national share fallen'); seed: cities besieged after their "
        "districts fell."),
-    _P("assault_b_air", 8.41, "per unit air support", 0.0, 20.0, "trigger",
+    _P("assault_b_air", 4.27, "per unit air support", 0.0, 20.0, "trigger",
        "Log-hazard decrease of the assault decision per unit of national air support A(t): the "
        "cities were where US air power could still hurt the attackers.",
        "Seed: 7 August, B-52s and gunships over the southern cities (timeline.csv T30); the NBC "
        "quote above. ASSUMPTION for its form."),
-    _P("assault_shape", 36.8, "shape", 0.5, 2000.0, "trigger",
+    _P("assault_shape", 512, "shape", 0.5, 2000.0, "trigger",
        "Shape k of the decision's threshold: the Taliban turn on the cities when the decision's "
        "accumulated hazard reaches a Gamma(k, 1/k) threshold (mean 1). k = 1 is a memoryless "
        "decision; k -> infinity a deterministic one (the accumulated pressure reaches 1).",
        "ASSUMPTION: a deliberate decision (the record's leadership planned the assault), calibrated."),
     # ----------------------------------------------------------------- Kabul and after Kabul
-    _P("kabul_base_rate", 4.64e-11, "1/day", 1e-18, 10.0, "kabul",
+    _P("kabul_base_rate", 6.5e-10, "1/day", 1e-18, 10.0, "kabul",
        "Daily hazard that Kabul falls (the president leaves) once the assault has begun, no capital "
        "fallen, its arrears and air cover at the recorded cascade's levels (A20b).",
        "ASSUMPTION (scale); calibrated against 15 August (provinces.csv)."),
-    _P("kabul_b_capitals", 9.67, "per unit share", 0.0, 30.0, "kabul",
+    _P("kabul_b_capitals", 7.84, "per unit share", 0.0, 30.0, "kabul",
        "Log-hazard increase of Kabul's fall per unit share of the other 33 capitals fallen.",
        "Seed: Kabul fell after 25 capitals had, 'with only sporadic resistance' (provinces.csv)."),
     _P("kabul_b_ring", 1.0, "per unit share", 0.0, 10.0, "kabul",
@@ -224,15 +224,19 @@ PARAMETERS: tuple[Parameter, ...] = (
        "Districts under Taliban control on 1 May 2021, drawn anew in every replicate.",
        "Seed: 'increasing the number of districts it controlled from 73 to 223' (history.csv H05).",
        integer=True),
-    _P("init_w_reach", 4.0, "per unit (1 - reach)", 0.0, 20.0, "initial",
-       "Weight of low 2019 government reach in the prior that draws the initial districts.",
-       "model.md section 2 ('low 2019 polling-station reporting'); ASSUMPTION for its size."),
-    _P("init_w_border", 1.0, "indicator", 0.0, 10.0, "initial",
-       "Weight of the Pakistan border in that prior.",
-       "model.md section 2 ('Pakistan border'); ASSUMPTION for its size."),
-    _P("init_w_south", 1.0, "indicator", 0.0, 10.0, "initial",
-       "Weight of the Southern region (Helmand, Kandahar, Uruzgan, Zabul, Nimroz) in that prior.",
-       "model.md section 2 ('historical strongholds such as Helmand'); ASSUMPTION for its size."),
+    _P("init_w_reach", 0.0, "per unit (1 - reach)", 0.0, 20.0, "initial",
+       "Weight of low 2019 government reach in the prior that draws the initial districts "
+       "(0: the 1 May state is drawn uniformly among the rural districts).",
+       "model.md section 2 ('low 2019 polling-station reporting') names it; 0 by default because "
+       "the district facts argue against it (docs/assumptions.md A19; was 4)."),
+    _P("init_w_border", 0.0, "indicator", 0.0, 10.0, "initial",
+       "Weight of the Pakistan border in that prior (0 by default, as init_w_reach).",
+       "model.md section 2 ('Pakistan border') names it; 0 by default (A19; was 1)."),
+    _P("init_w_south", 0.0, "indicator", 0.0, 10.0, "initial",
+       "Weight of the Southern region (Helmand, Kandahar, Uruzgan, Zabul, Nimroz) in that prior "
+       "(0 by default, as init_w_reach).",
+       "model.md section 2 ('historical strongholds such as Helmand') names it; 0 by default "
+       "(A19; was 1)."),
     # ----------------------------------------------------------------- policy levers
     _P("taliban_strength", 0.0, "log-hazard shift", -5.0, 5.0, "policy",
        "Shift of every hazard (rural, capital, Kabul): the Taliban's fighting strength.",

@@ -230,3 +230,47 @@ def test_the_parameter_documentation_is_generated_from_the_code():
     from sim.docs import parameters_markdown
     doc = Path(__file__).resolve().parents[1] / "docs" / "parameters.md"
     assert doc.read_text(encoding="utf-8") == parameters_markdown()
+
+
+# --------------------------------------------------------------------------- the 1 May state (A19)
+
+def _one_may_inclusion(geo, p: Params, replicates: int, seed: int) -> np.ndarray:
+    """How often each district is among the 73 held on 1 May, over ``replicates`` Gumbel draws."""
+    from sim.randomness import initial_fallen
+    cov = hazard.Covariates.build(geo, ())
+    logw = hazard.initial_log_weights(p, cov)
+    g = np.random.default_rng(seed).gumbel(size=(replicates, geo.n))
+    held = initial_fallen(np.broadcast_to(logw, g.shape), g, int(p.initial_fallen))
+    return held.mean(axis=0)
+
+
+def test_one_may_state_is_uniform_over_rural_districts_by_default(geo):
+    """A19: with the default weights (0) every rural district is equally likely to be among the
+    districts held on 1 May, and no capital ever is. Checked by a chi-square test of the regions'
+    counts over 4,000 draws against their rural share (fixed seed, 0.1% level: a weight left on
+    would move the Southern region's count by tens of standard deviations)."""
+    from scipy import stats
+    p = params()
+    assert p.init_w_reach == p.init_w_border == p.init_w_south == 0.0
+    reps = 4000
+    freq = _one_may_inclusion(geo, p, reps, seed=11)
+    assert np.all(freq[geo.capital_rows] == 0.0)
+    rural = ~geo.is_capital
+    regions = np.asarray(geo.region)[rural]
+    names = sorted(set(regions))
+    observed = np.array([freq[rural][regions == r].sum() for r in names]) * reps
+    expected = np.array([(regions == r).sum() for r in names]) / rural.sum() * p.initial_fallen * reps
+    # draws within a replicate are without replacement, so the chi-square is conservative here
+    assert stats.chisquare(observed, expected).pvalue > 1e-3
+
+
+def test_one_may_weights_move_the_state_where_they_say(geo):
+    """Turned on (a scenario may), the Southern weight puts more of the 1 May state in the south,
+    and the reach weight more in low-reach districts."""
+    south = hazard.Covariates.build(geo, ()).southern.astype(bool) & ~geo.is_capital
+    flat = _one_may_inclusion(geo, params(), 2000, seed=3)
+    tilted = _one_may_inclusion(geo, params(init_w_south=1.5), 2000, seed=3)
+    assert tilted[south].mean() > 1.5 * flat[south].mean()
+    low = (geo.reach < np.quantile(geo.reach, 0.25)) & ~geo.is_capital
+    by_reach = _one_may_inclusion(geo, params(init_w_reach=4.0), 2000, seed=3)
+    assert by_reach[low].mean() > 1.5 * flat[low].mean()
