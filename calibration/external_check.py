@@ -67,7 +67,8 @@ def check(folder: Path, out_dir: Path | None = None) -> dict:
            "covariate_reference": {
                "what": "a covariate-only proportional-hazards reference on the run's national "
                        "curve (sim/district_reference.py), fitted to the fit split(s) and scored "
-                       "on each source's held-out facts beside the simulation, paired",
+                       "on each source's held-out facts beside the simulation, paired (Brier "
+                       "skill; and the Spearman of median fall dates on the dated facts)",
                **reference_validation(pred.fall_time, geo, scenario.focus_regions)}}
     (out_dir / "external_check.json").write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
     draw_map(pred.fall_time, geo, out_dir / "plots" / "external_check_map.png")
@@ -117,6 +118,10 @@ def main(argv: list[str]) -> None:
                 print(f"  reference {fit}, {name} (n={c['facts']}): reference "
                       f"{f(c['reference_skill'])}, simulation {f(c['simulation_skill'])}, "
                       f"difference {f(c['simulation_minus_reference'])}")
+                if "reference_spearman" in c:
+                    print(f"    Spearman (n={c['dated_facts']}): reference "
+                          f"{f(c['reference_spearman'])}, simulation {f(c['simulation_spearman'])}, "
+                          f"difference {f(c['simulation_minus_reference_spearman'])}")
 
 
 if __name__ == "__main__":

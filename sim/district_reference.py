@@ -31,8 +31,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import minimize
 
-from .district_facts import DistrictFacts
-from .district_skill import Estimate, _interval, model_probability, national_share
+from .district_facts import DATED_KINDS, DistrictFacts
+from .district_skill import (Estimate, _interval, _spearman, median_fall_day, model_probability,
+                             national_share)
 from .hazard import Covariates, LocalCovariates
 
 #: The ridge penalty on the standardised coefficients (a prior sd of 1/sqrt(2 ridge) = 0.71 per
@@ -93,6 +94,21 @@ def fit_reference(share: np.ndarray, z: np.ndarray, outcome: np.ndarray, names=(
     return ReferenceFit(tuple(names), float(theta[0]), theta[1:].copy(), int(y.size))
 
 
+def reference_median_day(fall_time: np.ndarray, log_relative_hazard: np.ndarray) -> np.ndarray:
+    """Each district's median fall day under the reference: the first day on which P_i(d) =
+    1 - (1 - s(d)) ** exp(eta_i) reaches 1/2, i.e. on which the run's national share s(d) reaches
+    1 - 2 ** -exp(-eta_i); +inf where it never does within the run (ranked last, as
+    :func:`sim.district_skill.median_fall_day` ranks a district that falls in fewer than half the
+    runs). Its order is that of -eta: the reference ranks districts by their covariates alone."""
+    finite = np.asarray(fall_time, dtype=float)
+    finite = finite[np.isfinite(finite)]
+    days = np.arange(0.0, np.ceil(finite.max()) + 2.0) if finite.size else np.zeros(1)
+    share = national_share(fall_time, days)                 # nondecreasing in the day
+    target = -np.expm1(-np.log(2.0) * np.exp(-np.asarray(log_relative_hazard, dtype=float)))
+    at = np.searchsorted(share, target, side="left")
+    return np.where(at < days.size, days[np.minimum(at, days.size - 1)], np.inf)
+
+
 def compare_with_reference(fall_time: np.ndarray, fit_facts: DistrictFacts,
                            scored_facts: DistrictFacts, cov: Covariates, *, bootstrap: int = 2000,
                            seed: int = 0, level: float = 0.9, covariates: bool = True) -> dict:
@@ -127,11 +143,43 @@ def compare_with_reference(fall_time: np.ndarray, fit_facts: DistrictFacts,
 
     ref_value, ref_b = skill(sq_ref)
     sim_value, sim_b = skill(sq_sim)
-    return {"facts": len(scored), "reference": ref.to_dict(),
-            "reference_skill": Estimate(ref_value, *_interval(ref_b, level)).to_dict(),
-            "simulation_skill": Estimate(sim_value, *_interval(sim_b, level)).to_dict(),
-            "simulation_minus_reference": Estimate(sim_value - ref_value,
-                                                   *_interval(sim_b - ref_b, level)).to_dict()}
+    out = {"facts": len(scored), "reference": ref.to_dict(),
+           "reference_skill": Estimate(ref_value, *_interval(ref_b, level)).to_dict(),
+           "simulation_skill": Estimate(sim_value, *_interval(sim_b, level)).to_dict(),
+           "simulation_minus_reference": Estimate(sim_value - ref_value,
+                                                  *_interval(sim_b - ref_b, level)).to_dict()}
+    if covariates:       # the intercept alone ranks every district alike: no order to score
+        out.update(_spearman_beside_reference(fall_time, scored, z_all, ref, rng, bootstrap, level))
+    return out
+
+
+def _spearman_beside_reference(fall_time, scored: DistrictFacts, z_all, ref, rng, bootstrap,
+                               level) -> dict:
+    """The Spearman of median fall dates against the observed capture dates, for the reference
+    and the simulation on the same dated facts (``captured`` with a finite interval, as
+    :func:`sim.district_skill.district_skill` takes them), with paired bootstrap intervals: how
+    well the covariates alone can order the falls, beside how well the simulation does."""
+    dated = np.isin(scored.kind, sorted(DATED_KINDS)) & np.isfinite(scored.lower)
+    m = int(dated.sum())
+    rows = scored.row[dated]
+    obs = scored.midpoint[dated]
+    eta = ref.intercept + z_all[rows] @ ref.beta
+    big = np.finfo(float).max                                # never: after everything
+    med_ref = np.where(np.isfinite(r := reference_median_day(fall_time, eta)), r, big)
+    med_sim = median_fall_day(np.asarray(fall_time, dtype=float))[rows]
+    med_sim = np.where(np.isfinite(med_sim), med_sim, big)
+    ref_rho, sim_rho = _spearman(med_ref, obs), _spearman(med_sim, obs)
+    if m >= 3:
+        jdx = rng.integers(0, m, size=(bootstrap, m))
+        ref_b = np.array([_spearman(med_ref[j], obs[j]) for j in jdx])
+        sim_b = np.array([_spearman(med_sim[j], obs[j]) for j in jdx])
+    else:
+        ref_b = sim_b = np.full(bootstrap, np.nan)
+    return {"dated_facts": m,
+            "reference_spearman": Estimate(ref_rho, *_interval(ref_b, level)).to_dict(),
+            "simulation_spearman": Estimate(sim_rho, *_interval(sim_b, level)).to_dict(),
+            "simulation_minus_reference_spearman": Estimate(
+                sim_rho - ref_rho, *_interval(sim_b - ref_b, level)).to_dict()}
 
 
 def reference_validation(fall_time: np.ndarray, geo, focus_regions=None, *,
