@@ -27,7 +27,12 @@ STRUCTURES = {
                         for d in CUT_OFFS},
     "state-driven decision, 1 May on reach, border, south (issue 10; to 8f464d2)": {
         f"forecast-{d}": HERE / "structures" / "weighted_start" / f"forecast-{d}" for d in CUT_OFFS},
-    "+ uniform 1 May (the default since 4 Dec 2026)": {
+    "+ uniform 1 May, the assault allowed before the cut-off (4 Dec 2026, c14db78)": {
+        f"forecast-{d}": HERE / "structures" / "flat_start" / f"forecast-{d}" for d in CUT_OFFS},
+    "1 May on reach, border, south, knowing the assault had not begun (A22d)": {
+        f"forecast-{d}": HERE / "structures" / "weighted_start" / "not_yet" / f"forecast-{d}"
+        for d in CUT_OFFS},
+    "uniform 1 May, knowing the assault had not begun (the default since 4 Dec 2026)": {
         f"forecast-{d}": HERE / f"forecast-{d}" for d in CUT_OFFS},
     "+ district frailty, flat start (not adopted)": {
         f"forecast-{d}": HERE / "structures" / "frailty_flat" / f"forecast-{d}" for d in CUT_OFFS},
@@ -38,7 +43,12 @@ STRUCTURES = {
 FULL = {"clock (b7e185f)": HERE / "structures" / "clock" / "default" / "fit_report.json",
         "state-driven decision, 1 May on reach, border, south (issue 10; to 8f464d2)":
             HERE / "structures" / "weighted_start" / "fit_report.json",
-        "+ uniform 1 May (the default since 4 Dec 2026)": HERE / "default" / "fit_report.json",
+        "+ uniform 1 May, the assault allowed before the cut-off (4 Dec 2026, c14db78)":
+            HERE / "default" / "fit_report.json",
+        "1 May on reach, border, south, knowing the assault had not begun (A22d)":
+            HERE / "structures" / "weighted_start" / "fit_report.json",
+        "uniform 1 May, knowing the assault had not begun (the default since 4 Dec 2026)":
+            HERE / "default" / "fit_report.json",
         "+ district frailty, flat start (not adopted)":
             HERE / "structures" / "frailty_flat" / "fit_report.json",
         "+ the same, cities without the forces term (not adopted)":

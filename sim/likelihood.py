@@ -66,6 +66,8 @@ class Likelihood:
     constraint_w: np.ndarray      # (Q,)
     assault_days: np.ndarray      # (A,) the assault began on these days
     assault_w: np.ndarray         # (A,)
+    no_assault_days: np.ndarray   # (N,) the assault had not begun by these days
+    no_assault_w: np.ndarray      # (N,)
     order_counts: np.ndarray      # (B,) at least this many other capitals fell before Kabul
     order_w: np.ndarray           # (B,)
     kabul_slot: int               # Kabul's position among the 34 capitals
@@ -91,6 +93,7 @@ class Likelihood:
         caps = [c for c in targets.capitals if c.weight > 0]
         cons = [c for c in targets.constraints if c.weight > 0 and c.kind == "no_capital_before"]
         starts = [c for c in targets.constraints if c.weight > 0 and c.kind == "assault_start"]
+        not_yet = [c for c in targets.constraints if c.weight > 0 and c.kind == "no_assault_before"]
         orders = [c for c in targets.constraints if c.weight > 0 and c.kind == "capitals_before_kabul"]
         day_of = geo.theatre.day_of
         return cls(
@@ -108,6 +111,8 @@ class Likelihood:
             constraint_w=np.array([c.weight for c in cons]),
             assault_days=np.array([day_of(c.date) for c in starts]),
             assault_w=np.array([c.weight for c in starts]),
+            no_assault_days=np.array([day_of(c.date) for c in not_yet], dtype=float),
+            no_assault_w=np.array([c.weight for c in not_yet], dtype=float),
             order_counts=np.array([c.count for c in orders], dtype=float),
             order_w=np.array([c.weight for c in orders]),
             kabul_slot=int(np.flatnonzero(geo.capital_rows == geo.kabul_row)[0]),
@@ -191,6 +196,8 @@ class Likelihood:
             out[:, 2] += self._none_before(capitals[:, :, :-1].min(axis=2))
         if len(self.assault_days):
             out[:, 2] += self._assault_start(capitals[:, :, -1])
+        if len(self.no_assault_days):
+            out[:, 2] += self._no_assault_before(capitals[:, :, -1])
         if len(self.order_counts):
             out[:, 2] += self._order(capitals[:, :, :-1], h)
         return out
@@ -198,7 +205,8 @@ class Likelihood:
     def start_loglik(self, capitals: np.ndarray) -> np.ndarray:
         """The terms about when the cities' fall began, as :meth:`components` counts them: the
         first capital's fall on its recorded day, no capital before the constraints' dates, the
-        assault's start on its recorded day; capitals (S, R, 35) -> (S,). These are the data
+        assault's start on its recorded day (or, as of a cut-off before it, not yet begun);
+        capitals (S, R, 35) -> (S,). These are the data
         that lift the cut for the countryside (:mod:`sim.cut_lift`): the countryside's pace
         decides when the Taliban turn on the cities, the cities' own dates after it are cut off."""
         out = np.zeros(capitals.shape[0])
@@ -209,6 +217,8 @@ class Likelihood:
             out += self._none_before(first)
         if len(self.assault_days):
             out += self._assault_start(capitals[:, :, -1])
+        if len(self.no_assault_days):
+            out += self._no_assault_before(capitals[:, :, -1])
         return out
 
     def _first_fall(self, first: np.ndarray) -> np.ndarray:
@@ -227,6 +237,13 @@ class Likelihood:
         h, start = self.bandwidth, start[:, :, None]
         a = (ndtr((self.assault_days + 1 - start) / h) - ndtr((self.assault_days - start) / h)).mean(axis=1)
         return (np.log(np.maximum(a, self.floor)) * self.assault_w).sum(axis=1)
+
+    def _no_assault_before(self, start: np.ndarray) -> np.ndarray:
+        """log P(the assault had not begun by each day), times its weight, summed; start (S, R),
+        +inf where the Taliban never turned on the cities. The censored form of
+        :meth:`_assault_start` that a forecast's cut-off knows (``Targets.as_of``)."""
+        q = ndtr((start[:, :, None] - self.no_assault_days) / self.bandwidth).mean(axis=1)
+        return (np.log(np.maximum(q, self.floor)) * self.no_assault_w).sum(axis=1)
 
     def _order(self, caps: np.ndarray, h: float) -> np.ndarray:
         """log P(at least k other capitals fell before Kabul), times the weight, per value."""

@@ -59,14 +59,16 @@ class CapitalTarget:
     why: str
 
 
-CONSTRAINT_KINDS = ("no_capital_before", "assault_start", "capitals_before_kabul")
+CONSTRAINT_KINDS = ("no_capital_before", "assault_start", "no_assault_before",
+                    "capitals_before_kabul")
 
 
 @dataclass(frozen=True)
 class Constraint:
     """A fact about the whole sequence: ``no_capital_before`` a date, the ``assault_start`` on
-    the capitals on a date, or ``capitals_before_kabul``: at least ``count`` of the other capitals
-    fell before Kabul (known from ``date``, the day Kabul fell). The last is a fact about each
+    the capitals on a date, ``no_assault_before`` a date (what was known of that start before it:
+    a forecast's cut-off makes it from ``assault_start``), or ``capitals_before_kabul``: at least
+    ``count`` of the other capitals fell before Kabul (known from ``date``, the day Kabul fell). The last is a fact about each
     replicate's *order*, which the capitals' dates, scored one by one, cannot see."""
 
     id: str
@@ -125,7 +127,8 @@ class Targets:
 
     def as_of(self, cutoff: dt.date) -> "Targets":
         """Only what was known on the morning of ``cutoff``: counts dated before it, capitals that
-        had fallen before it, and the knowledge that no other capital had fallen yet."""
+        had fallen before it, and the knowledge that no other capital had fallen yet and (when the
+        record dates the assault on the cities later) that it had not begun."""
         first, last = self.theatre.first_cutoff, self.theatre.last_cutoff
         if not (first <= cutoff <= last):
             raise UserError(f"cut-off {cutoff} out of range; allowed {first} to {last}",
@@ -133,11 +136,15 @@ class Targets:
         districts = tuple(t for t in self.districts if t.date < cutoff)
         capitals = tuple(c for c in self.capitals if c.latest < cutoff)
         # "No capital before 6 August" was known, on a date before that, only up to that date;
-        # the start of the assault was known only once it had happened.
+        # the start of the assault was known once it had happened, and before it only as "not
+        # yet": on the morning of the cut-off the assault the record dates later had not begun.
         constraints = [replace(c, date=min(c.date, cutoff)) for c in self.constraints
-                       if c.kind == "no_capital_before"]
+                       if c.kind in ("no_capital_before", "no_assault_before")]
         constraints += [c for c in self.constraints
                         if c.kind in ("assault_start", "capitals_before_kabul") and c.date < cutoff]
+        constraints += [replace(c, kind="no_assault_before", date=cutoff,
+                                id=f"{c.id}_not_before_{cutoff.isoformat()}")
+                        for c in self.constraints if c.kind == "assault_start" and c.date >= cutoff]
         facts = self.facts
         if facts is not None:        # facts are scored strictly before the cut-off's morning
             facts = replace(facts, latest=min(facts.latest, cutoff - dt.timedelta(days=1)))

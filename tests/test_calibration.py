@@ -101,8 +101,12 @@ def test_as_of_keeps_only_what_was_known_before_the_cutoff(targets):
     assert all(t.date < cut for t in known.districts)
     assert {t.id for t in known.districts} == {"end_may", "end_june", "tolo_27_june", "seized_12_july"}
     assert known.capitals == ()
-    assert [c.date for c in known.constraints] == [cut]
+    # no capital yet, and the assault the record dates on 6 August not yet begun
+    assert sorted((c.kind, c.date) for c in known.constraints) == [
+        ("no_assault_before", cut), ("no_capital_before", cut)]
     late = targets.as_of(dt.date(2021, 8, 13))
+    # once it had happened, the assault's start is known as a date, no longer as "not yet"
+    assert {c.kind for c in late.constraints} == {"no_capital_before", "assault_start"}
     assert {c.province for c in late.capitals} >= {"Nimroz", "Ghazni"}
     assert "Hirat" not in {c.province for c in late.capitals}     # its window reaches 13 Aug
     assert all(c.latest < dt.date(2021, 8, 13) for c in late.capitals)
@@ -119,7 +123,9 @@ def test_a_later_target_cannot_leak_into_a_forecast(geo, targets):
         districts=tuple(dataclasses.replace(t, districts=t.districts * 0.5) if t.date >= cut else t
                         for t in targets.districts),
         capitals=tuple(dataclasses.replace(c, earliest=dt.date(2021, 7, 25), latest=dt.date(2021, 7, 25))
-                       for c in targets.capitals))
+                       for c in targets.capitals),
+        constraints=tuple(dataclasses.replace(c, date=dt.date(2021, 7, 28))
+                          if c.kind == "assault_start" else c for c in targets.constraints))
     a = Likelihood.build(targets.as_of(cut), geo)
     b = Likelihood.build(changed.as_of(cut), geo)
     for field in dataclasses.fields(Likelihood):
@@ -308,6 +314,30 @@ def test_kabul_falling_mid_cascade_is_penalised_by_the_order_constraint(geo, tar
     never = caps.copy()
     never[0, :, lik.kabul_slot] = np.inf
     assert lik._order(never[:, :, :34], lik.bandwidth)[0] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_not_yet_begun_is_the_assault_start_censored_at_the_cutoff(geo, targets):
+    """As of a cut-off before the recorded start, the likelihood knows only that the Taliban had
+    not yet turned on the cities: log P(start >= cut-off), smoothed by the capitals' bandwidth.
+    Replicates that start well after the cut-off, or never, cost nothing; one that started well
+    before it costs the floor; and the term is in the start's likelihood, which lifts the cut."""
+    cut = dt.date(2021, 7, 21)
+    lik = Likelihood.build(targets.as_of(cut), geo)
+    day = geo.theatre.day_of(cut)
+    assert list(lik.no_assault_days) == [day] and len(lik.assault_days) == 0
+    caps = np.full((3, 4, 35), np.inf)                  # no capital falls in any replicate
+    caps[0, :, -1] = day + 10                            # the assault comes after the cut-off
+    caps[1, :, -1] = np.inf                              # ... or never
+    caps[2, :, -1] = day - 10                            # ... or it had already begun
+    terms = lik._no_assault_before(caps[:, :, -1])
+    assert terms[0] == pytest.approx(0.0, abs=1e-9) and terms[1] == 0.0
+    assert terms[2] == pytest.approx(np.log(lik.floor))
+    half = caps[:1].copy()
+    half[0, :2, -1] = day - 10                          # half the replicates began before
+    assert lik._no_assault_before(half[:, :, -1])[0] == pytest.approx(np.log(0.5), abs=1e-6)
+    assert np.allclose(lik.start_loglik(caps), lik.components(np.zeros((3, 4, len(lik.count_obs)
+                                                                        + len(lik.range_days))),
+                                                              caps)[:, 2])
 
 
 def test_the_order_constraint_is_unknown_before_kabul_fell(targets):
