@@ -29,10 +29,10 @@ STRUCTURES = {
         f"forecast-{d}": HERE / "structures" / "weighted_start" / f"forecast-{d}" for d in CUT_OFFS},
     "+ uniform 1 May, the assault allowed before the cut-off (4 Dec 2026, c14db78)": {
         f"forecast-{d}": HERE / "structures" / "flat_start" / f"forecast-{d}" for d in CUT_OFFS},
-    "1 May on reach, border, south, knowing the assault had not begun (A22d)": {
+    "1 May on reach, border, south, knowing the assault had not begun (A22d), 3,200 steps": {
         f"forecast-{d}": HERE / "structures" / "weighted_start" / "not_yet" / f"forecast-{d}"
         for d in CUT_OFFS},
-    "uniform 1 May, knowing the assault had not begun (the default since 4 Dec 2026)": {
+    "uniform 1 May, knowing the assault had not begun, 3,200 steps (the default)": {
         f"forecast-{d}": HERE / f"forecast-{d}" for d in CUT_OFFS},
     "+ district frailty, flat start (not adopted)": {
         f"forecast-{d}": HERE / "structures" / "frailty_flat" / f"forecast-{d}" for d in CUT_OFFS},
@@ -45,9 +45,9 @@ FULL = {"clock (b7e185f)": HERE / "structures" / "clock" / "default" / "fit_repo
             HERE / "structures" / "weighted_start" / "fit_report.json",
         "+ uniform 1 May, the assault allowed before the cut-off (4 Dec 2026, c14db78)":
             HERE / "default" / "fit_report.json",
-        "1 May on reach, border, south, knowing the assault had not begun (A22d)":
+        "1 May on reach, border, south, knowing the assault had not begun (A22d), 3,200 steps":
             HERE / "structures" / "weighted_start" / "fit_report.json",
-        "uniform 1 May, knowing the assault had not begun (the default since 4 Dec 2026)":
+        "uniform 1 May, knowing the assault had not begun, 3,200 steps (the default)":
             HERE / "default" / "fit_report.json",
         "+ district frailty, flat start (not adopted)":
             HERE / "structures" / "frailty_flat" / "fit_report.json",

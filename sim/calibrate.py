@@ -43,7 +43,7 @@ import numpy as np
 from .batch import run_batch
 # the configuration and the sampler live in their own modules; their names stay importable here
 from .calibration_config import (PRIOR_KINDS, STAGES, CalibrationConfig, Prior,  # noqa: F401
-                                 StageConfig, load_config)
+                                 StageConfig, load_config, stage_sampler)
 from .calibration_sampler import (Evaluator, StageProblem, StageResult,  # noqa: F401
                                   _save_checkpoint, find_mode, run_stage, summarise_stage)
 from .conditioning import observation_log_weights
@@ -147,7 +147,8 @@ def calibrate(config: CalibrationConfig | str | Path, *, out: Path | None = None
                                np.array([NAMES.index(n) for n in stage.names]), stage.priors, lik)
         evaluator = Evaluator(problem, workers)
         try:
-            result = run_stage(evaluator, config, stage, config.seed + 101 * (k + 1),
+            result = run_stage(evaluator, stage_sampler(config, stage, as_of is not None), stage,
+                               config.seed + 101 * (k + 1),
                                checkpoint_dir / f"stage_{stage.name}.npz" if checkpoint_dir else None,
                                resume, progress, run_key)
         finally:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -70,6 +70,11 @@ class StageConfig:
     #: (countryside draws, city draws) when the record's start informs the countryside's
     #: parameters (the cut lifted for it; :mod:`sim.cut_lift`), None for the plain cut.
     lift_cut: tuple[int, int] | None = None
+    #: MCMC steps of this stage in a forecast (a calibration as of a cut-off), None: the
+    #: sampler's. Before the first capital falls the cities' stage knows only "none yet", so its
+    #: posterior is nearly its wide prior, which the walkers, started from the mode search, cross
+    #: slowly; a forecast's cities stage simulates only to the cut-off and is cheap to run longer.
+    forecast_steps: int | None = None
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -131,8 +136,8 @@ def load_config(path: str | Path, theatre=None) -> CalibrationConfig:
             continue
         st = check.table(stages_raw, sname, path, "stages")
         where = f"stages.{sname}"
-        check.check_keys(st, {"replicates", "parameters", "condition_on_counts", "lift_cut"}, path,
-                         where)
+        check.check_keys(st, {"replicates", "parameters", "condition_on_counts", "lift_cut",
+                              "forecast_steps"}, path, where)
         priors = []
         for k, pr in enumerate(check.tables(st, "parameters", path, where)):
             w = f"{where}.parameters[{k}]"
@@ -177,10 +182,14 @@ def load_config(path: str | Path, theatre=None) -> CalibrationConfig:
             check.check_keys(lt, {"countryside_draws", "city_draws"}, path, f"{where}.lift_cut")
             lift = tuple(check.number(lt, key, path, f"{where}.lift_cut", 1, 100000, integer=True)
                          for key in ("countryside_draws", "city_draws"))
+        forecast_steps = None
+        if "forecast_steps" in st:
+            forecast_steps = int(check.number(st, "forecast_steps", path, where, 1, 10 ** 6,
+                                              integer=True))
         stages.append(StageConfig(sname, tuple(priors),
                                   check.number(st, "replicates", path, where, 2, 100000,
                                                integer=True),
-                                  candidates, lift))
+                                  candidates, lift, forecast_steps))
     if not stages:
         raise UserError(f"no stages; expected one or both of {', '.join(STAGES)}", file=path,
                         key="stages")
@@ -213,3 +222,15 @@ def load_config(path: str | Path, theatre=None) -> CalibrationConfig:
         predictive_replicates=check.number(pred, "replicates", path, "predictive", 10,
                                            10 ** 6, 1000, integer=True),
         digest=hashlib.sha256(raw).hexdigest())
+
+
+def stage_sampler(config: CalibrationConfig, stage: StageConfig, forecast: bool) -> CalibrationConfig:
+    """The sampler settings a stage runs with: the config's, or in a forecast the stage's
+    ``forecast_steps`` with the burn-in and thinning scaled by the same factor, so that the
+    stage keeps the same share of burn-in and the same number of draws."""
+    if not forecast or stage.forecast_steps is None or stage.forecast_steps == config.steps:
+        return config
+    factor = stage.forecast_steps / config.steps
+    burn = min(int(round(config.burn_in * factor)), stage.forecast_steps - 1)
+    thin = max(1, int(round(config.thin * factor)))
+    return replace(config, steps=stage.forecast_steps, burn_in=burn, thin=thin)

@@ -325,7 +325,8 @@ def _check_calibration_checkpoint(out, config) -> None:
         expected = {"chain": (steps, W, d), "log_prob": (steps, W), "accepted": (W,),
                     "coords": (W, d), "last_log_prob": (W,), "rs_keys": (624,)}
         wrong = [k for k, v in expected.items() if shapes[k] != v]
-        if wrong or not 0 < steps <= config.steps:
+        most = max(config.steps, stage.forecast_steps or 0)   # a forecast's stage may run longer
+        if wrong or not 0 < steps <= most:
             raise UserError(f"the calibration checkpoint does not fit this config ({wrong[0] if wrong else 'steps'} "
                             f"has shape {shapes[wrong[0]] if wrong else steps}); delete it and run "
                             "again without --resume", file=path, key="--resume")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import re
 import textwrap
 
 import numpy as np
@@ -447,6 +448,33 @@ def test_the_countrysides_own_stage_cannot_condition_on_counts(tmp_path):
     with pytest.raises(UserError) as err:
         load_config(path)
     assert err.value.key == "stages.capitals.condition_on_counts"
+
+
+def test_a_forecast_runs_the_cities_stage_longer_with_the_same_draws(tmp_path):
+    """``forecast_steps`` applies only to a calibration as of a cut-off, scales the burn-in and
+    thinning with the steps (so the stage keeps as many draws as the full calibration's), and a
+    bad value is a one-line error naming the key."""
+    from sim.calibration_config import stage_sampler
+    cfg = load_config(ROOT / "calibration" / "default.toml")
+    rural, capitals = cfg.stages
+    assert rural.forecast_steps is None and capitals.forecast_steps > cfg.steps
+    factor = capitals.forecast_steps // cfg.steps
+    assert factor * cfg.steps == capitals.forecast_steps          # the shipped config: a multiple
+    assert stage_sampler(cfg, capitals, forecast=False) is cfg
+    assert stage_sampler(cfg, rural, forecast=True) is cfg
+    longer = stage_sampler(cfg, capitals, forecast=True)
+    assert (longer.steps, longer.burn_in, longer.thin) == (
+        factor * cfg.steps, factor * cfg.burn_in, factor * cfg.thin)
+    kept = len(range(cfg.burn_in, cfg.steps, cfg.thin))
+    assert len(range(longer.burn_in, longer.steps, longer.thin)) == kept
+    text = (ROOT / "calibration" / "default.toml").read_text(encoding="utf-8")
+    text = text.replace('scenario = "../scenarios/baseline.toml"', f'scenario = "{BASELINE}"')
+    text = text.replace('targets = "targets.toml"', f'targets = "{TARGETS}"')
+    path = tmp_path / "cal.toml"
+    path.write_text(re.sub(r"forecast_steps = \d+", "forecast_steps = 0", text), encoding="utf-8")
+    with pytest.raises(UserError) as err:
+        load_config(path)
+    assert err.value.key == "stages.capitals.forecast_steps"
 
 
 def _width_ensemble(geo, rng, R=2000, per_draw=10, countryside_slope=0.2):
