@@ -261,7 +261,7 @@ def cmd_forecast(args) -> int:
     started = time.perf_counter()
     with output_lock(args.out):
         if args.resume:
-            _check_calibration_checkpoint(args.out, config)
+            _check_calibration_checkpoint(args.out, config, forecast=True)
         result = calibrate(config, out=args.out, as_of=args.as_of, resume=args.resume,
                            workers=workers, progress=not args.quiet, geo=geo)
         s = write_forecast(result, args.out,
@@ -302,10 +302,12 @@ def _check_calibration_inputs(config, geo, as_of=None) -> None:
                         file=config.targets_path, key="capitals")
 
 
-def _check_calibration_checkpoint(out, config) -> None:
+def _check_calibration_checkpoint(out, config, forecast: bool = False) -> None:
     """With --resume, each stage's saved sampler state must be readable and of this config's
-    shape (walkers, dimensions, steps); a damaged one is a one-line error, not a traceback."""
+    shape (walkers, dimensions, steps: in a forecast, the stage's ``forecast_steps``); a damaged
+    one is a one-line error, not a traceback."""
     import numpy as np
+    from .calibration_config import stage_sampler
     folder = Path(str(out) + ".checkpoint")
     for stage in config.stages:
         path = folder / f"stage_{stage.name}.npz"
@@ -325,7 +327,7 @@ def _check_calibration_checkpoint(out, config) -> None:
         expected = {"chain": (steps, W, d), "log_prob": (steps, W), "accepted": (W,),
                     "coords": (W, d), "last_log_prob": (W,), "rs_keys": (624,)}
         wrong = [k for k, v in expected.items() if shapes[k] != v]
-        most = max(config.steps, stage.forecast_steps or 0)   # a forecast's stage may run longer
+        most = stage_sampler(config, stage, forecast).steps   # a forecast's stage may run longer
         if wrong or not 0 < steps <= most:
             raise UserError(f"the calibration checkpoint does not fit this config ({wrong[0] if wrong else 'steps'} "
                             f"has shape {shapes[wrong[0]] if wrong else steps}); delete it and run "

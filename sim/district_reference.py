@@ -31,8 +31,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import minimize
 
-from .district_facts import DATED_KINDS, DistrictFacts
-from .district_skill import (Estimate, _interval, _spearman, median_fall_day, model_probability,
+from .district_facts import DistrictFacts
+from .district_skill import (Estimate, _interval, _spearman, dated_medians, model_probability,
                              national_share)
 from .hazard import Covariates, LocalCovariates
 
@@ -159,15 +159,11 @@ def _spearman_beside_reference(fall_time, scored: DistrictFacts, z_all, ref, rng
     and the simulation on the same dated facts (``captured`` with a finite interval, as
     :func:`sim.district_skill.district_skill` takes them), with paired bootstrap intervals: how
     well the covariates alone can order the falls, beside how well the simulation does."""
-    dated = np.isin(scored.kind, sorted(DATED_KINDS)) & np.isfinite(scored.lower)
+    dated, med_sim, obs = dated_medians(np.asarray(fall_time, dtype=float), scored)
     m = int(dated.sum())
-    rows = scored.row[dated]
-    obs = scored.midpoint[dated]
-    eta = ref.intercept + z_all[rows] @ ref.beta
-    big = np.finfo(float).max                                # never: after everything
-    med_ref = np.where(np.isfinite(r := reference_median_day(fall_time, eta)), r, big)
-    med_sim = median_fall_day(np.asarray(fall_time, dtype=float))[rows]
-    med_sim = np.where(np.isfinite(med_sim), med_sim, big)
+    eta = ref.intercept + z_all[scored.row[dated]] @ ref.beta
+    med_ref = reference_median_day(fall_time, eta)
+    med_ref = np.where(np.isfinite(med_ref), med_ref, np.finfo(float).max)  # ranked after all
     ref_rho, sim_rho = _spearman(med_ref, obs), _spearman(med_sim, obs)
     if m >= 3:
         jdx = rng.integers(0, m, size=(bootstrap, m))

@@ -126,6 +126,18 @@ def median_fall_day(fall_time: np.ndarray) -> np.ndarray:
     return np.quantile(fall_time, 0.5, axis=0, method=QUANTILE_METHOD)
 
 
+def dated_medians(fall_time: np.ndarray, facts: DistrictFacts, kinds=DATED_KINDS
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The facts the Spearman of median fall dates reads (``kinds``, with a finite interval): their
+    mask, the run's median fall day of each one's district (a district that falls in fewer than
+    half the runs ranked after everything) and the observed date (the interval's middle)."""
+    kinds = {kinds} if isinstance(kinds, str) else set(kinds)
+    dated = np.isin(facts.kind, sorted(kinds)) & np.isfinite(facts.lower)
+    med = median_fall_day(fall_time)[facts.row[dated]]
+    med = np.where(np.isfinite(med), med, np.finfo(float).max)   # never: after everything
+    return dated, med, facts.midpoint[dated]
+
+
 def _spearman(x: np.ndarray, y: np.ndarray) -> float:
     """Spearman's rho with average ranks for ties (inf ranks last); NaN if either is constant."""
     if x.size < 3:
@@ -171,11 +183,7 @@ def district_skill(fall_time: np.ndarray, facts: DistrictFacts | None = None, *,
     sq_model = (model_probability(fall_time, facts) - outcome) ** 2
     sq_null = (national_share(fall_time, facts.score_day) - outcome) ** 2
 
-    spearman_kinds = {spearman_kinds} if isinstance(spearman_kinds, str) else set(spearman_kinds)
-    dated = np.isin(facts.kind, sorted(spearman_kinds)) & np.isfinite(facts.lower)
-    med = median_fall_day(fall_time)[facts.row[dated]]
-    med = np.where(np.isfinite(med), med, np.finfo(float).max)   # never: after everything
-    obs = facts.midpoint[dated]
+    dated, med, obs = dated_medians(fall_time, facts, spearman_kinds)
 
     rng = np.random.default_rng(seed)
     k, m = len(facts), int(dated.sum())

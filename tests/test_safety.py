@@ -564,3 +564,28 @@ def test_a_damaged_calibration_checkpoint_is_a_one_line_error_on_resume(tmp_path
     cal._save_checkpoint(ck, "key", [np.zeros((W, 3))], [np.zeros(W)], np.zeros(W), state)
     assert_one_line_error(*cli("calibrate", path, "--out", out, "--resume", "-q"),
                           "does not fit this config")
+
+
+def test_a_forecasts_longer_checkpoint_resumes_only_as_a_forecast(tmp_path):
+    """A stage with ``forecast_steps`` saves longer chains in a forecast: resuming it as a forecast
+    is accepted, resuming the same chains as a full calibration (the sampler's steps) is not."""
+    import importlib
+
+    import emcee
+    from sim.calibrate import load_config
+    from sim.cli import _check_calibration_checkpoint
+    cal = importlib.import_module("sim.calibrate")
+    path = tmp_path / "cal.toml"
+    path.write_text("[calibration]\n{calibration}[sampler]\n{sampler}[stages.rural]\nforecast_steps = 12\n{rural}"
+                    .format(**CAL))
+    config = load_config(path)
+    assert config.steps == 4 and config.stages[0].forecast_steps == 12
+    ck = tmp_path / "o.checkpoint" / "stage_rural.npz"
+    ck.parent.mkdir()
+    W = config.walkers
+    state = emcee.State(np.zeros((W, 1)), log_prob=np.zeros(W),
+                        random_state=np.random.RandomState(1).get_state())
+    cal._save_checkpoint(ck, "key", [np.zeros((W, 1))] * 8, [np.zeros(W)] * 8, np.zeros(W), state)
+    _check_calibration_checkpoint(tmp_path / "o", config, forecast=True)
+    with pytest.raises(UserError, match="does not fit this config"):
+        _check_calibration_checkpoint(tmp_path / "o", config)
