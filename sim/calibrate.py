@@ -43,9 +43,10 @@ import numpy as np
 from .batch import run_batch
 # the configuration and the sampler live in their own modules; their names stay importable here
 from .calibration_config import (PRIOR_KINDS, STAGES, CalibrationConfig, Prior,  # noqa: F401
-                                 StageConfig, load_config, stage_sampler)
+                                 StageConfig, load_config, posterior_draws, stage_sampler)
 from .calibration_sampler import (Evaluator, StageProblem, StageResult,  # noqa: F401
-                                  _save_checkpoint, find_mode, run_stage, summarise_stage)
+                                  _save_checkpoint, find_mode, run_importance, run_stage,
+                                  summarise_stage)
 from .conditioning import observation_log_weights
 from .cut_lift import LiftedCut, StartLikelihood, lift_cut
 from .errors import UserError, arg
@@ -146,11 +147,25 @@ def calibrate(config: CalibrationConfig | str | Path, *, out: Path | None = None
                                draw_batch(config.seed, replicates, geo.n),
                                np.array([NAMES.index(n) for n in stage.names]), stage.priors, lik)
         evaluator = Evaluator(problem, workers)
+        settings = stage_sampler(config, stage, as_of is not None)
+        seed = config.seed + 101 * (k + 1)
         try:
-            result = run_stage(evaluator, stage_sampler(config, stage, as_of is not None), stage,
-                               config.seed + 101 * (k + 1),
-                               checkpoint_dir / f"stage_{stage.name}.npz" if checkpoint_dir else None,
-                               resume, progress, run_key)
+            result, note = None, ""
+            if as_of is not None and stage.forecast_prior_draws:
+                result = run_importance(evaluator, stage, stage.forecast_prior_draws,
+                                        posterior_draws(settings), seed, progress)
+                least = posterior_draws(settings) / 4
+                if result.effective_sample_size < least:
+                    note = (f"importance sampling from the prior ({stage.forecast_prior_draws} "
+                            f"draws) gave an effective sample size of "
+                            f"{result.effective_sample_size:.0f} < {least:.0f}: the record moved "
+                            "this stage too far from its prior, so the MCMC ran instead")
+                    result = None
+            if result is None:
+                result = run_stage(evaluator, settings, stage, seed,
+                                   checkpoint_dir / f"stage_{stage.name}.npz" if checkpoint_dir else None,
+                                   resume, progress, run_key)
+                result.note = note
         finally:
             evaluator.close()
         stage_results.append(result)

@@ -75,6 +75,12 @@ class StageConfig:
     #: posterior is nearly its wide prior, which the walkers, started from the mode search, cross
     #: slowly; a forecast's cities stage simulates only to the cut-off and is cheap to run longer.
     forecast_steps: int | None = None
+    #: Prior draws for importance sampling this stage in a forecast (None: the MCMC). Before the
+    #: first capital falls the cities' stage knows only "none yet": independent prior draws,
+    #: weighted by the likelihood, cover its near-prior posterior where walkers crawl
+    #: (:func:`sim.calibration_sampler.run_importance`); if the weights' effective sample size is
+    #: below a quarter of the posterior's draws, the stage falls back to the MCMC.
+    forecast_prior_draws: int | None = None
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -100,6 +106,9 @@ class CalibrationConfig:
     stages: tuple[StageConfig, ...]
     predictive_replicates: int
     digest: str
+    #: replicates of a forecast's predictive: its posterior is wide (the cities' stage nearly
+    #: its prior), so it needs more draw groups than a full calibration's for the same precision
+    forecast_replicates: int | None = None
 
     @property
     def calibrated(self) -> tuple[str, ...]:
@@ -121,7 +130,7 @@ def load_config(path: str | Path, theatre=None) -> CalibrationConfig:
     check.check_keys(sampler, {"walkers", "steps", "burn_in", "thin", "checkpoint_every",
                                "initial_design", "search_generations"}, path, "sampler")
     pred = check.table(data, "predictive", path)
-    check.check_keys(pred, {"replicates"}, path, "predictive")
+    check.check_keys(pred, {"replicates", "forecast_replicates"}, path, "predictive")
     th = theatre or default_theatre()
     # from the day after the theatre's start to its default horizon; by default its deadline
     # (31 August 2021 in Afghanistan)
@@ -137,7 +146,7 @@ def load_config(path: str | Path, theatre=None) -> CalibrationConfig:
         st = check.table(stages_raw, sname, path, "stages")
         where = f"stages.{sname}"
         check.check_keys(st, {"replicates", "parameters", "condition_on_counts", "lift_cut",
-                              "forecast_steps"}, path, where)
+                              "forecast_steps", "forecast_prior_draws"}, path, where)
         priors = []
         for k, pr in enumerate(check.tables(st, "parameters", path, where)):
             w = f"{where}.parameters[{k}]"
@@ -186,10 +195,14 @@ def load_config(path: str | Path, theatre=None) -> CalibrationConfig:
         if "forecast_steps" in st:
             forecast_steps = int(check.number(st, "forecast_steps", path, where, 1, 10 ** 6,
                                               integer=True))
+        prior_draws = None
+        if "forecast_prior_draws" in st:
+            prior_draws = int(check.number(st, "forecast_prior_draws", path, where, 100, 10 ** 7,
+                                           integer=True))
         stages.append(StageConfig(sname, tuple(priors),
                                   check.number(st, "replicates", path, where, 2, 100000,
                                                integer=True),
-                                  candidates, lift, forecast_steps))
+                                  candidates, lift, forecast_steps, prior_draws))
     if not stages:
         raise UserError(f"no stages; expected one or both of {', '.join(STAGES)}", file=path,
                         key="stages")
@@ -221,7 +234,9 @@ def load_config(path: str | Path, theatre=None) -> CalibrationConfig:
         stages=tuple(stages),
         predictive_replicates=check.number(pred, "replicates", path, "predictive", 10,
                                            10 ** 6, 1000, integer=True),
-        digest=hashlib.sha256(raw).hexdigest())
+        digest=hashlib.sha256(raw).hexdigest(),
+        forecast_replicates=check.number(pred, "forecast_replicates", path, "predictive", 10,
+                                         10 ** 6, None, integer=True))
 
 
 def stage_sampler(config: CalibrationConfig, stage: StageConfig, forecast: bool) -> CalibrationConfig:
@@ -234,3 +249,9 @@ def stage_sampler(config: CalibrationConfig, stage: StageConfig, forecast: bool)
     burn = min(int(round(config.burn_in * factor)), stage.forecast_steps - 1)
     thin = max(1, int(round(config.thin * factor)))
     return replace(config, steps=stage.forecast_steps, burn_in=burn, thin=thin)
+
+
+def posterior_draws(config: CalibrationConfig) -> int:
+    """How many draws a stage's MCMC keeps with these settings (walkers x kept steps): the number
+    an importance-sampled stage resamples to, so both samplers give posteriors of one size."""
+    return config.walkers * len(range(config.burn_in, config.steps, config.thin))

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .calibrate import CalibrationResult, finish_checkpoints, summarise_stage, to_json
-from .conditioning import condition_on_counts
+from .conditioning import condition_on_counts, contradicts_known_facts
 from .ensemble import run
 from .errors import UserError, arg
 from .fit import fit_report, null_models, what_decides_the_width
@@ -43,16 +43,28 @@ PREDICTIVE_REPLICATES_PER_DRAW = 10
 
 def predictive(result: CalibrationResult, replicates: int, workers: int, progress: bool):
     """The posterior predictive run, on the geography the calibration ran on (its targets')."""
+    # the fit report reads every replicate's fall times, so they are kept at any size
     return run(result.scenario, replicates=replicates, seed=result.config.seed + 1,
                parameters=result.posterior_source(), workers=workers, progress=progress,
-               replicates_per_draw=PREDICTIVE_REPLICATES_PER_DRAW, geo=result.geo)
+               replicates_per_draw=PREDICTIVE_REPLICATES_PER_DRAW, geo=result.geo,
+               keep_fall_times=True)
 
 
 def conditioned(result: CalibrationResult, pred):
     """The predictive's replicates resampled on the counts this calibration saw (for a forecast:
-    only those dated before its cut-off)."""
+    only those dated before its cut-off, and what was known about the cities that morning: no
+    capital fallen before the record's first, the assault not begun; a replicate that
+    contradicts them is not a future the analyst could still face)."""
+    excluded, facts = None, ()
+    if result.as_of is not None:
+        known = tuple(c for c in result.targets.constraints
+                      if c.kind in ("no_capital_before", "no_assault_before") and c.weight > 0)
+        excluded = contradicts_known_facts(pred.fall_time, pred.assault_time,
+                                           np.asarray(pred.geo.capital_rows), known, pred.theatre)
+        facts = tuple(c.id for c in known)
     return condition_on_counts(pred.fall_time, result.targets.fitted_districts,
-                               pred.replicates_per_draw, result.config.seed + 2, pred.theatre)
+                               pred.replicates_per_draw, result.config.seed + 2, pred.theatre,
+                               excluded, facts)
 
 
 def goals_table(report: dict) -> dict:
@@ -314,7 +326,7 @@ def write_forecast(result: CalibrationResult, out: Path, *, replicates: int, wor
     pred = predictive(result, replicates, workers, progress)
     summary = forecast_summary(pred, result.as_of)
     cond = conditioned(result, pred)
-    summary["conditional_on_counts_known_at_the_cutoff"] = {
+    summary["conditional_on_what_was_known_at_the_cutoff"] = {
         **cond.to_dict(), **forecast_summary(pred, result.as_of, cond.indices)}
     report = build_report(result, pred)
     keys = ("capital_mae_days", "capital_spearman", "coverage_90", "interval_width_90",

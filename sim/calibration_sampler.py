@@ -100,6 +100,8 @@ class StageResult:
     evaluations: int
     burn_in: int
     thin: int
+    #: why this sampler was used, when it was not the one asked for (a fallback), else ""
+    note: str = ""
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -191,6 +193,62 @@ def run_stage(evaluator: Evaluator, config: CalibrationConfig, stage: StageConfi
                        evaluator.calls, config.burn_in, config.thin)
 
 
+@dataclass
+class ImportanceResult(StageResult):
+    """A stage sampled by importance sampling from its prior: ``chain`` holds the resampled
+    draws as one walker (shape (draws, 1, d)), so every reader of a stage's samples reads it as it
+    reads an MCMC's; the weights' effective sample size says how far the record moved the prior."""
+
+    prior_draws: int = 0
+    effective_sample_size: float = 0.0
+
+    def autocorr_time(self) -> np.ndarray:       # independent draws: no autocorrelation
+        return np.ones(self.chain.shape[2])
+
+
+def run_importance(evaluator: Evaluator, stage: StageConfig, prior_draws: int, samples: int,
+                   seed: int, progress: bool) -> ImportanceResult:
+    """A stage's posterior by importance sampling from its prior (weights: the simulated
+    likelihood), resampled to ``samples`` draws.
+
+    Made for a forecast's cities stage: before the first capital falls the record tells the
+    cities only "none yet", so the posterior is the prior with its early-assault corner cut away.
+    An ensemble MCMC crosses such a wide, nearly flat posterior slowly (its autocorrelation time
+    grows with the chain, and forecasts moved by ~0.1 in probability between seeds); independent
+    prior draws cover it at once, and their weights' effective sample size measures how well.
+    Each point is evaluated on its own (:meth:`StageProblem.evaluate`), so the weights and the
+    resampled draws do not depend on the number of workers.
+    """
+    started = time.perf_counter()
+    d = len(stage.priors)
+    u = np.random.default_rng([seed, 61]).random((prior_draws, d))
+    Z = np.column_stack([p.from_unit(u[:, j]) for j, p in enumerate(stage.priors)])
+    log_prior = evaluator.problem.log_prior(Z)
+    log_lik = np.full(prior_draws, -np.inf)
+    batch = 256
+    bar = progress_bar(prior_draws, f"{stage.name}: importance sampling", progress, unit="draw")
+    for a in range(0, prior_draws, batch):
+        terms = evaluator.evaluate(Z[a:a + batch])
+        log_lik[a:a + batch] = [math.fsum(t) for t in terms]
+        bar.update(len(terms))
+    bar.close()
+    if not np.isfinite(log_lik).any():
+        raise UserError(f"no draw of the {stage.name} stage's prior can produce the record "
+                        "(every likelihood is zero); widen its priors", argument="stages")
+    w = np.exp(log_lik - log_lik[np.isfinite(log_lik)].max())
+    w /= w.sum()
+    ess = float(1.0 / np.sum(w ** 2))
+    # systematic resampling: each draw kept about samples x weight times, with the least noise
+    rng = np.random.default_rng([seed, 67])
+    positions = (rng.random() + np.arange(samples)) / samples
+    pick = np.minimum(np.searchsorted(np.cumsum(w), positions), prior_draws - 1)
+    pick = rng.permutation(pick)
+    return ImportanceResult(stage.name, stage.priors, Z[pick][:, None, :],
+                            (log_prior + log_lik)[pick][:, None], float(len(np.unique(pick)) / samples),
+                            time.perf_counter() - started, evaluator.calls, 0, 1,
+                            prior_draws=prior_draws, effective_sample_size=ess)
+
+
 def find_mode(evaluator: Evaluator, config: CalibrationConfig, stage: StageConfig, seed: int,
               progress: bool) -> tuple[np.ndarray, np.ndarray]:
     """Starting points for the walkers: a Latin-hypercube sample of the prior, then differential
@@ -248,4 +306,10 @@ def summarise_stage(st: StageResult) -> dict:
         "burn_in": st.burn_in, "thin": st.thin, "samples": int(len(s)),
         "seconds": round(st.seconds, 1), "likelihood_evaluations": st.evaluations,
         "max_log_posterior": float(np.max(st.log_prob)),
+        **({"note": st.note} if st.note else {}),
+        **({"method": "importance sampling from the prior, resampled (sim/calibration_sampler.py, "
+                      "run_importance); acceptance = share of distinct draws",
+            "prior_draws": st.prior_draws,
+            "effective_sample_size": round(st.effective_sample_size, 1)}
+           if isinstance(st, ImportanceResult) else {"method": "emcee ensemble MCMC"}),
     }

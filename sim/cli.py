@@ -265,7 +265,8 @@ def cmd_forecast(args) -> int:
         result = calibrate(config, out=args.out, as_of=args.as_of, resume=args.resume,
                            workers=workers, progress=not args.quiet, geo=geo)
         s = write_forecast(result, args.out,
-                           replicates=args.replicates or config.predictive_replicates,
+                           replicates=(args.replicates or config.forecast_replicates
+                                       or config.predictive_replicates),
                            workers=workers, progress=not args.quiet, force=args.force)
     th = geo.theatre
     cap = th.capital_key

@@ -70,37 +70,81 @@ def check_replicates_per_draw(replicates_per_draw: int) -> None:
 class Conditioned:
     """The resampled replicate numbers, and how much information survived."""
 
-    indices: np.ndarray           # (R,) replicate numbers, draw by draw
+    indices: np.ndarray           # replicate numbers, draw by draw (R, less any dropped draw's)
     effective_replicates: float   # Kish's effective sample size, summed over draws
-    points: tuple[str, ...]       # ids of the counts conditioned on
+    points: tuple[str, ...]       # ids of the counts (and known facts) conditioned on
     replicates_per_draw: int
+    excluded_replicates: int = 0  # replicates that contradict a known fact (weight zero)
+    dropped_draws: int = 0        # draws none of whose replicates is consistent with those facts
 
     def to_dict(self) -> dict:
-        return {"conditioned_on": list(self.points), "replicates_per_draw": self.replicates_per_draw,
-                "effective_replicates": round(self.effective_replicates, 1),
-                "replicates": int(len(self.indices)),
-                "method": "importance resampling within each posterior draw (sim/conditioning.py)"}
+        out = {"conditioned_on": list(self.points), "replicates_per_draw": self.replicates_per_draw,
+               "effective_replicates": round(self.effective_replicates, 1),
+               "replicates": int(len(self.indices)),
+               "method": "importance resampling within each posterior draw (sim/conditioning.py)"}
+        if self.excluded_replicates:
+            out.update(excluded_replicates=self.excluded_replicates,
+                       dropped_draws=self.dropped_draws)
+        return out
+
+
+def contradicts_known_facts(fall_time: np.ndarray, assault_time: np.ndarray,
+                            capital_rows: np.ndarray, constraints: tuple, theatre) -> np.ndarray:
+    """(R,) True where a replicate contradicts what the record says had *not* happened by a date:
+    a capital fallen before a ``no_capital_before`` date, or the assault on the cities begun before
+    a ``no_assault_before`` date (read by their fields ``kind``, ``date``, ``weight``;
+    :class:`sim.targets.Constraint`). A forecast knows both on the morning of its cut-off."""
+    bad = np.zeros(len(fall_time), dtype=bool)
+    for c in constraints:
+        if c.weight <= 0:
+            continue
+        day = theatre.day_of(c.date)
+        if c.kind == "no_capital_before":
+            bad |= (fall_time[:, capital_rows] < day).any(axis=1)
+        elif c.kind == "no_assault_before":
+            bad |= assault_time < day
+    return bad
 
 
 def condition_on_counts(fall_time: np.ndarray, points: tuple,
-                        replicates_per_draw: int, seed: int, theatre) -> Conditioned:
+                        replicates_per_draw: int, seed: int, theatre,
+                        excluded: np.ndarray | None = None,
+                        facts: tuple[str, ...] = ()) -> Conditioned:
     """Resample the replicates of each posterior draw in proportion to how well their countryside
-    matches the recorded counts. A trailing incomplete group is treated as its own draw."""
+    matches the recorded counts. A trailing incomplete group is treated as its own draw.
+
+    ``excluded`` (R,) marks replicates that contradict a known fact (``facts``: their ids), e.g.
+    :func:`contradicts_known_facts`: they get weight zero. A draw all of whose replicates are
+    excluded is dropped (with more replicates per draw it would have kept a few: the facts are
+    part of the calibration's likelihood, so every posterior draw can meet them); the count of
+    dropped draws is reported, and is small when the posterior already respects the facts."""
     R = len(fall_time)
     m = max(int(replicates_per_draw), 1)
     logw = observation_log_weights(fall_time, points, theatre)
+    if excluded is not None:
+        logw = np.where(excluded, -np.inf, logw)
     rng = np.random.default_rng([int(seed), 7])
-    indices = np.empty(R, dtype=np.int64)
+    kept: list[np.ndarray] = []
     ess = 0.0
+    dropped = 0
     for start in range(0, R, m):
         stop = min(start + m, R)
-        lw = logw[start:stop]
+        u = (rng.random() + np.arange(stop - start)) / (stop - start)   # drawn for every draw,
+        lw = logw[start:stop]                    # so a dropped draw does not shift the others'
+        if not np.isfinite(lw).any():
+            dropped += 1
+            continue
         w = np.exp(lw - lw.max())
         w /= w.sum()
         ess += 1.0 / float((w * w).sum())
         # systematic resampling: one uniform per draw, stop - start evenly spaced pointers
-        u = (rng.random() + np.arange(stop - start)) / (stop - start)
         picks = np.searchsorted(np.cumsum(w), u, side="right")
-        indices[start:stop] = start + np.minimum(picks, stop - start - 1)
-    ids = tuple(t.id for t in points if t.weight > 0)
-    return Conditioned(indices, ess, ids, m)
+        kept.append(start + np.minimum(picks, stop - start - 1))
+    if not kept:
+        from .errors import UserError
+        raise UserError("no replicate of the predictive is consistent with the facts known at "
+                        f"the cut-off ({', '.join(facts)}); the calibration does not fit them",
+                        argument="as_of")
+    ids = tuple(t.id for t in points if t.weight > 0) + tuple(facts)
+    return Conditioned(np.concatenate(kept).astype(np.int64), ess, ids, m,
+                       int(excluded.sum()) if excluded is not None else 0, dropped)

@@ -253,6 +253,13 @@ def trace_chart(calibration) -> Figure:
     for ax, st in zip(axes, stages):
         lp = st.log_prob
         finite = lp[np.isfinite(lp)]
+        if hasattr(st, "effective_sample_size"):     # importance sampling: no walkers to trace
+            ax.hist(finite, bins=40, color=HISTORY, alpha=0.7)
+            ax.set_title(f"{st.name} stage: importance sampling from the prior, {st.prior_draws} "
+                         f"draws, effective sample size {st.effective_sample_size:.0f}; log-posterior "
+                         "of the resampled draws", fontsize=9)
+            ax.set_xlabel("log-posterior")
+            continue
         ax.plot(lp, color=HISTORY, alpha=0.25, linewidth=0.7)
         ax.axvline(st.burn_in, color=BAND, linestyle="--", linewidth=1)
         if finite.size:

@@ -380,8 +380,11 @@ def test_the_fit_report_and_forecast_judge_the_conditional_predictive_too(tmp_pa
     cut = dt.date(2021, 6, 23)
     fc = write_forecast(calibrate(cfg, geo=geo, as_of=cut), tmp_path / "fc", replicates=40,
                         workers=1, progress=False, force=False)
-    assert fc["conditional_on_counts_known_at_the_cutoff"]["conditioned_on"] == ["end_may"]
-    assert fc["conditional_on_counts_known_at_the_cutoff"]["replicates"] == 40
+    known = fc["conditional_on_what_was_known_at_the_cutoff"]
+    # the counts dated before the cut-off, and the cities' "none yet" (no capital, no assault)
+    assert known["conditioned_on"][0] == "end_may" and len(known["conditioned_on"]) == 3
+    assert any("not_before" in k for k in known["conditioned_on"])
+    assert known["replicates"] == 40 - 10 * known.get("dropped_draws", 0)
 
 
 def _stage_base(geo, R, seed=0):
