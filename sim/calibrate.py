@@ -17,6 +17,10 @@ Method (stated in the README, with its reasons):
    little information about them and their misfit would otherwise leak into the district fit.
 4. Walkers start from the final population of a differential-evolution search (scipy) seeded
    with a Latin-hypercube sample of the prior, so they begin in the best mode, not a poor one.
+5. In a forecast, a stage with ``forecast_prior_draws`` (the cities', which before the first
+   capital falls knows only "none yet") is sampled by importance sampling from its prior instead
+   (:func:`sim.calibration_sampler.run_importance`), falling back to the MCMC when the weights'
+   effective sample size is below a quarter of the draws kept.
 
 A run checkpoints every few steps (``<out>.checkpoint/``); ``resume`` continues from the last
 checkpoint and gives the same posterior as an uninterrupted run with the same seed, because the
