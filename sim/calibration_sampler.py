@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from .calibration_config import CalibrationConfig, Prior, StageConfig
+from .conditioning import systematic_resample
 from .errors import UserError, arg
 from .likelihood import Likelihood
 from .model import Model
@@ -238,11 +239,8 @@ def run_importance(evaluator: Evaluator, stage: StageConfig, prior_draws: int, s
     w = np.exp(log_lik - log_lik[np.isfinite(log_lik)].max())
     w /= w.sum()
     ess = float(1.0 / np.sum(w ** 2))
-    # systematic resampling: each draw kept about samples x weight times, with the least noise
     rng = np.random.default_rng([seed, 67])
-    positions = (rng.random() + np.arange(samples)) / samples
-    pick = np.minimum(np.searchsorted(np.cumsum(w), positions), prior_draws - 1)
-    pick = rng.permutation(pick)
+    pick = rng.permutation(systematic_resample(w, rng.random(), samples))
     return ImportanceResult(stage.name, stage.priors, Z[pick][:, None, :],
                             (log_prior + log_lik)[pick][:, None], float(len(np.unique(pick)) / samples),
                             time.perf_counter() - started, evaluator.calls, 0, 1,

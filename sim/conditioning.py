@@ -88,6 +88,16 @@ class Conditioned:
         return out
 
 
+def systematic_resample(weights: np.ndarray, u: float, n: int) -> np.ndarray:
+    """n indices into ``weights`` (normalised, summing to 1) by systematic resampling: n evenly
+    spaced pointers offset by one uniform ``u``, so each index is kept about n x weight times with
+    the least resampling noise. Shared by the conditional predictive and the calibration's
+    importance sampler (:func:`sim.calibration_sampler.run_importance`)."""
+    pointers = (u + np.arange(n)) / n
+    return np.minimum(np.searchsorted(np.cumsum(weights), pointers, side="right"),
+                      len(weights) - 1)
+
+
 def contradicts_known_facts(fall_time: np.ndarray, assault_time: np.ndarray,
                             capital_rows: np.ndarray, constraints: tuple, theatre) -> np.ndarray:
     """(R,) True where a replicate contradicts what the record says had *not* happened by a date:
@@ -129,17 +139,15 @@ def condition_on_counts(fall_time: np.ndarray, points: tuple,
     dropped = 0
     for start in range(0, R, m):
         stop = min(start + m, R)
-        u = (rng.random() + np.arange(stop - start)) / (stop - start)   # drawn for every draw,
-        lw = logw[start:stop]                    # so a dropped draw does not shift the others'
+        u = rng.random()             # drawn for every draw, so a dropped draw shifts no other's
+        lw = logw[start:stop]
         if not np.isfinite(lw).any():
             dropped += 1
             continue
         w = np.exp(lw - lw.max())
         w /= w.sum()
         ess += 1.0 / float((w * w).sum())
-        # systematic resampling: one uniform per draw, stop - start evenly spaced pointers
-        picks = np.searchsorted(np.cumsum(w), u, side="right")
-        kept.append(start + np.minimum(picks, stop - start - 1))
+        kept.append(start + systematic_resample(w, u, stop - start))
     if not kept:
         from .errors import UserError
         raise UserError("no replicate of the predictive is consistent with the facts known at "
