@@ -32,7 +32,7 @@ STRUCTURES = {
     "1 May on reach, border, south, knowing the assault had not begun (A22d), 3,200 steps": {
         f"forecast-{d}": HERE / "structures" / "weighted_start" / "not_yet" / f"forecast-{d}"
         for d in CUT_OFFS},
-    "uniform 1 May, knowing the assault had not begun, cities by importance sampling, 20,000 replicates (the default)": {
+    "uniform 1 May, knowing the assault had not begun, cities by importance sampling, 512 city draws, 20,000 replicates (the default)": {
         f"forecast-{d}": HERE / f"forecast-{d}" for d in CUT_OFFS},
     "+ district frailty, flat start (not adopted)": {
         f"forecast-{d}": HERE / "structures" / "frailty_flat" / f"forecast-{d}" for d in CUT_OFFS},
@@ -47,7 +47,7 @@ FULL = {"clock (b7e185f)": HERE / "structures" / "clock" / "default" / "fit_repo
             HERE / "default" / "fit_report.json",
         "1 May on reach, border, south, knowing the assault had not begun (A22d), 3,200 steps":
             HERE / "structures" / "weighted_start" / "fit_report.json",
-        "uniform 1 May, knowing the assault had not begun, cities by importance sampling, 20,000 replicates (the default)":
+        "uniform 1 May, knowing the assault had not begun, cities by importance sampling, 512 city draws, 20,000 replicates (the default)":
             HERE / "default" / "fit_report.json",
         "+ district frailty, flat start (not adopted)":
             HERE / "structures" / "frailty_flat" / "fit_report.json",

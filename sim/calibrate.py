@@ -47,7 +47,8 @@ import numpy as np
 from .batch import run_batch
 # the configuration and the sampler live in their own modules; their names stay importable here
 from .calibration_config import (PRIOR_KINDS, STAGES, CalibrationConfig, Prior,  # noqa: F401
-                                 StageConfig, load_config, posterior_draws, stage_sampler)
+                                 StageConfig, lift_draws, load_config, posterior_draws,
+                                 stage_sampler)
 from .calibration_sampler import (Evaluator, StageProblem, StageResult,  # noqa: F401
                                   _save_checkpoint, find_mode, run_importance, run_stage,
                                   summarise_stage)
@@ -174,7 +175,8 @@ def calibrate(config: CalibrationConfig | str | Path, *, out: Path | None = None
             evaluator.close()
         stage_results.append(result)
         if stage.lift_cut is not None:
-            lifted = _lift(problem, rural_samples, rural_names, result, stage.lift_cut,
+            lifted = _lift(problem, rural_samples, rural_names, result,
+                           lift_draws(stage, as_of is not None),
                            config.seed, workers, progress)
         rural_samples, rural_names = result.samples(), result.names
 

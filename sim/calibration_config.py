@@ -81,6 +81,10 @@ class StageConfig:
     #: (:func:`sim.calibration_sampler.run_importance`); if the weights' effective sample size is
     #: below a quarter of the posterior's draws, the stage falls back to the MCMC.
     forecast_prior_draws: int | None = None
+    #: City draws of the lifted cut in a forecast (None: ``lift_cut``'s). The joint posterior
+    #: holds only the city draws the lift pairs, so a forecast's near-prior cities need more
+    #: than a full calibration's narrow ones (:func:`lift_draws`).
+    forecast_lift_city_draws: int | None = None
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -182,15 +186,18 @@ def load_config(path: str | Path, theatre=None) -> CalibrationConfig:
         if candidates > 1 and sname == "rural":
             raise UserError("the countryside's own stage fits the counts; it cannot also be "
                             "conditioned on them", file=path, key=f"{where}.condition_on_counts")
-        lift = None
+        lift = forecast_city_draws = None
         if "lift_cut" in st:
             if not stages:
                 raise UserError("only a stage after another can lift the cut between them",
                                 file=path, key=f"{where}.lift_cut")
             lt = check.table(st, "lift_cut", path, where)
-            check.check_keys(lt, {"countryside_draws", "city_draws"}, path, f"{where}.lift_cut")
+            check.check_keys(lt, {"countryside_draws", "city_draws", "forecast_city_draws"}, path,
+                             f"{where}.lift_cut")
             lift = tuple(check.number(lt, key, path, f"{where}.lift_cut", 1, 100000, integer=True)
                          for key in ("countryside_draws", "city_draws"))
+            forecast_city_draws = check.number(lt, "forecast_city_draws", path,
+                                               f"{where}.lift_cut", 1, 100000, None, integer=True)
         forecast_steps = None
         if "forecast_steps" in st:
             forecast_steps = int(check.number(st, "forecast_steps", path, where, 1, 10 ** 6,
@@ -202,7 +209,8 @@ def load_config(path: str | Path, theatre=None) -> CalibrationConfig:
         stages.append(StageConfig(sname, tuple(priors),
                                   check.number(st, "replicates", path, where, 2, 100000,
                                                integer=True),
-                                  candidates, lift, forecast_steps, prior_draws))
+                                  candidates, lift, forecast_steps, prior_draws,
+                                  forecast_city_draws))
     if not stages:
         raise UserError(f"no stages; expected one or both of {', '.join(STAGES)}", file=path,
                         key="stages")
@@ -249,6 +257,14 @@ def stage_sampler(config: CalibrationConfig, stage: StageConfig, forecast: bool)
     burn = min(int(round(config.burn_in * factor)), stage.forecast_steps - 1)
     thin = max(1, int(round(config.thin * factor)))
     return replace(config, steps=stage.forecast_steps, burn_in=burn, thin=thin)
+
+
+def lift_draws(stage: StageConfig, forecast: bool) -> tuple[int, int] | None:
+    """The (countryside, city) draws the stage's lifted cut pairs (None: the plain cut); in a
+    forecast, the city draws of ``forecast_city_draws`` when given."""
+    if stage.lift_cut is None or not forecast or stage.forecast_lift_city_draws is None:
+        return stage.lift_cut
+    return (stage.lift_cut[0], stage.forecast_lift_city_draws)
 
 
 def posterior_draws(config: CalibrationConfig) -> int:

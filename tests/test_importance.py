@@ -92,7 +92,7 @@ def _config_text(tmp_path, **replace):
     text = text.replace('targets = "targets.toml"',
                         f'targets = "{ROOT / "calibration" / "targets.toml"}"')
     for key, value in replace.items():
-        text = re.sub(rf"{key} = \d+", f"{key} = {value}", text)
+        text = re.sub(rf"(?<![\w]){key} = \d+", f"{key} = {value}", text)
     path = tmp_path / "cal.toml"
     path.write_text(text, encoding="utf-8")
     return path
@@ -104,10 +104,17 @@ def test_the_shipped_forecast_samples_the_cities_by_importance(tmp_path):
     assert rural.forecast_prior_draws is None and capitals.forecast_prior_draws >= 10000
     # and its predictive reads ten times the full calibration's draw groups
     assert cfg.forecast_replicates == 10 * cfg.predictive_replicates
+    # the lifted cut pairs more city draws in a forecast, the full calibration's otherwise
+    from sim.calibration_config import lift_draws
+    assert lift_draws(rural, True) is None
+    assert lift_draws(capitals, False) == capitals.lift_cut
+    assert lift_draws(capitals, True) == (capitals.lift_cut[0], capitals.forecast_lift_city_draws)
+    assert capitals.forecast_lift_city_draws > capitals.lift_cut[1]
     for key, where in (("forecast_prior_draws", "stages.capitals"),
-                       ("forecast_replicates", "predictive")):
+                       ("forecast_replicates", "predictive"),
+                       ("forecast_city_draws", "stages.capitals.lift_cut")):
         with pytest.raises(UserError, match="out of range") as err:
-            load_config(_config_text(tmp_path, **{key: 5}))
+            load_config(_config_text(tmp_path, **{key: 0}))
         assert err.value.key == f"{where}.{key}"
 
 
@@ -175,3 +182,21 @@ def test_a_forecast_drops_futures_that_contradict_the_cities_none_yet():
     assert np.array_equal(plain.indices, same.indices) and plain.dropped_draws == 0
     with pytest.raises(UserError, match="no replicate of the predictive"):
         condition_on_counts(fall, (), 10, 5, th, np.ones(R, dtype=bool), ("x",))
+
+
+def test_a_two_stage_forecast_pairs_the_forecasts_city_draws(tmp_path, geo):
+    """The shipped config, shrunk to seconds, as of 21 July: the cities' stage is importance
+    sampled (or falls back, saying why), and the joint posterior holds exactly the lift's
+    forecast city draws (3 here, 2 in the full calibration's setting)."""
+    from sim.calibrate import calibrate
+    path = _config_text(tmp_path, steps=2, burn_in=0, thin=1, initial_design=32,
+                        search_generations=1, replicates=10, forecast_prior_draws=100,
+                        countryside_draws=2, city_draws=2, forecast_city_draws=3)
+    cfg = load_config(path)
+    assert cfg.stages[1].lift_cut == (2, 2) and cfg.stages[1].forecast_lift_city_draws == 3
+    res = calibrate(cfg, geo=geo, as_of=dt.date(2021, 7, 21), workers=1)
+    cities = res.stages[1]
+    assert isinstance(cities, ImportanceResult) or "MCMC ran instead" in cities.note
+    assert len(res.lifted.pool_city) == 3
+    from sim.parameters import NAMES
+    assert len(np.unique(res.posterior[:, NAMES.index("cap_base_rate")])) == 3
