@@ -36,9 +36,10 @@ from sim.scenario import load_scenario
 HERE = Path(__file__).resolve().parent
 
 
-def check(folder: Path, out_dir: Path | None = None) -> dict:
-    """Score the calibration in ``folder``; write ``external_check.json`` and the map into
-    ``out_dir`` (default: ``folder`` itself)."""
+def rebuild_predictive(folder: Path):
+    """The posterior predictive ensemble of the calibration in ``folder``, rebuilt exactly and
+    checked against its fit report's held-out district skill (to the bit): (run, geography,
+    scenario, fit report)."""
     for name in ("fit_report.json", "posterior.csv"):
         if not (folder / name).is_file():
             raise UserError(f"no {name} (expected a calibration's output folder, e.g. "
@@ -58,6 +59,14 @@ def check(folder: Path, out_dir: Path | None = None) -> dict:
         want = report["district_skill"]["holdout"]["skill"]["value"]
         raise SystemExit(f"{folder}: the predictive ensemble was not reproduced (held-out skill "
                          f"{again['skill']['value']} vs {want})")
+    return pred, geo, scenario, report
+
+
+def check(folder: Path, out_dir: Path | None = None) -> dict:
+    """Score the calibration in ``folder``; write ``external_check.json`` and the map into
+    ``out_dir`` (default: ``folder`` itself)."""
+    pred, geo, scenario, report = rebuild_predictive(folder)
+    cal = report["calibration"]
     out_dir = folder if out_dir is None else out_dir
     label = str(folder.relative_to(HERE.parent) if folder.is_relative_to(HERE.parent) else folder)
     out = {"calibration": label, "replicates": report["replicates"],

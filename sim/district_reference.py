@@ -111,14 +111,17 @@ def reference_median_day(fall_time: np.ndarray, log_relative_hazard: np.ndarray)
 
 def compare_with_reference(fall_time: np.ndarray, fit_facts: DistrictFacts,
                            scored_facts: DistrictFacts, cov: Covariates, *, bootstrap: int = 2000,
-                           seed: int = 0, level: float = 0.9, covariates: bool = True) -> dict:
+                           seed: int = 0, level: float = 0.9, covariates: bool = True,
+                           extra: dict[str, np.ndarray] | None = None) -> dict:
     """The reference fitted to ``fit_facts`` and scored beside the simulation (``fall_time``) on
     ``scored_facts`` (in-window, rural facts of both): each one's Brier skill over the run's
     national-share null, and the paired difference simulation - reference, with percentile
     bootstrap intervals over the scored facts (the resamples ``district_skill`` draws with the
     same ``seed``). ``covariates=False`` fits the intercept alone: how much a source's facts can be
     predicted by "the districts this source writes about fell sooner (or later) than the nation",
-    knowing nothing of where they are."""
+    knowing nothing of where they are. ``extra`` adds covariates the rule does not read (name ->
+    one value per district, standardised over the rural districts like the rule's): a candidate
+    source can show what it would add before it enters the rule."""
     fit_facts = fit_facts.select(in_window=True, capitals=False)
     scored = scored_facts.select(in_window=True, capitals=False)
     if len(fit_facts) == 0 or len(scored) == 0:
@@ -126,6 +129,12 @@ def compare_with_reference(fall_time: np.ndarray, fit_facts: DistrictFacts,
     z_all, names = covariate_matrix(cov)
     if not covariates:
         z_all, names = z_all[:, :0], ()
+    for name, values in (extra or {}).items():
+        v = np.asarray(values, dtype=float)
+        if v.shape != (z_all.shape[0],) or not v[cov.rural].std() > 0:
+            raise ValueError(f"extra covariate {name!r}: expected one varying value per district")
+        z_all = np.column_stack([z_all, (v - v[cov.rural].mean()) / v[cov.rural].std()])
+        names = (*names, name)
     ref = fit_reference(national_share(fall_time, fit_facts.score_day), z_all[fit_facts.row],
                         fit_facts.outcome, names)
     share = national_share(fall_time, scored.score_day)
@@ -148,7 +157,7 @@ def compare_with_reference(fall_time: np.ndarray, fit_facts: DistrictFacts,
            "simulation_skill": Estimate(sim_value, *_interval(sim_b, level)).to_dict(),
            "simulation_minus_reference": Estimate(sim_value - ref_value,
                                                   *_interval(sim_b - ref_b, level)).to_dict()}
-    if covariates:       # the intercept alone ranks every district alike: no order to score
+    if z_all.shape[1]:   # the intercept alone ranks every district alike: no order to score
         out.update(_spearman_beside_reference(fall_time, scored, z_all, ref, rng, bootstrap, level))
     return out
 

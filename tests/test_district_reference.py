@@ -175,3 +175,55 @@ def test_the_reference_orders_falls_by_its_covariates_and_the_spearman_is_paired
     i = compare_with_reference(good, facts.select(split="fit"), facts.select(split="holdout"), cov,
                                covariates=False, bootstrap=100)
     assert "reference_spearman" not in i
+
+
+def test_an_extra_covariate_is_scored_as_the_rule_would_read_it(geo):
+    """A candidate source enters the reference before the rule: a column that carries the law of
+    the record (here presence itself, given as an 'extra' with the rule's covariates off) is
+    learnt and beats the null; pure noise is not (its coefficient shrinks, its skill ~0)."""
+    cov, fall_time, rng = _history(geo, 0.0, seed=6)
+    facts = _facts(geo, cov, 1.0, rng)
+    z, names = covariate_matrix(cov)
+    fit, held = facts.select(split="fit"), facts.select(split="holdout")
+    kw = dict(bootstrap=500, covariates=False)
+    signal = compare_with_reference(fall_time, fit, held, cov,
+                                    extra={"candidate": z[:, names.index("presence")]}, **kw)
+    assert set(signal["reference"]["log_hazard_per_sd"]) == {"candidate"}
+    assert signal["reference"]["log_hazard_per_sd"]["candidate"] > 0.4
+    assert signal["reference_skill"]["lo"] > 0
+    assert "reference_spearman" in signal           # an extra alone still orders the falls
+    noise = compare_with_reference(fall_time, fit, held, cov,
+                                   extra={"noise": np.random.default_rng(9).normal(size=geo.n)}, **kw)
+    # 180 fit facts: a pure-noise column's fitted coefficient stays small and it cannot beat the
+    # null by more than a few hundredths (seeds 6-9: |beta| < 0.2, skill within +-0.03)
+    assert abs(noise["reference"]["log_hazard_per_sd"]["noise"]) < 0.3
+    assert noise["reference_skill"]["value"] < 0.05
+    with pytest.raises(ValueError, match="one varying value per district"):
+        compare_with_reference(fall_time, fit, held, cov, extra={"flat": np.ones(geo.n)})
+    with pytest.raises(ValueError, match="one varying value per district"):
+        compare_with_reference(fall_time, fit, held, cov, extra={"short": np.arange(3.0)})
+
+
+def test_the_lwj_table_covers_every_district_once_and_bad_rows_are_one_line_errors(geo, tmp_path):
+    import sys
+    from pathlib import Path
+    from sim.errors import UserError
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "calibration"))
+    from lwj_check import DATA, STATUSES, load_lwj
+    status = load_lwj(DATA, geo.pcodes)
+    assert len(status) == geo.n and set(status) == set(STATUSES)
+    # the counts of the transcribed map (calibration/data/README.md)
+    assert [int((status == s).sum()) for s in STATUSES] == [49, 212, 138]
+    lines = DATA.read_text(encoding="utf-8").splitlines()
+    cases = {"unknown status": lines[:2] + [lines[2].rsplit(",", 1)[0] + ",held"] + lines[3:],
+             "a district missing": lines[:-1],
+             "a district twice": lines + [lines[-1]]}
+    for what, text in cases.items():
+        bad = tmp_path / "lwj.csv"
+        bad.write_text("\n".join(text) + "\n", encoding="utf-8")
+        with pytest.raises(UserError) as err:
+            load_lwj(bad, geo.pcodes)
+        assert err.value.key in {"lwj_control", "pcode"}, what
+        assert "\n" not in str(err.value) and str(bad) in str(err.value), what
+    with pytest.raises(UserError, match="no such file"):
+        load_lwj(tmp_path / "absent.csv", geo.pcodes)
