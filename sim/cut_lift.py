@@ -52,17 +52,21 @@ class StartLikelihood:
 
     def evaluate(self, X: np.ndarray) -> np.ndarray:
         """(A, len(rural_columns)) countryside values -> (A, B) log-likelihoods."""
-        B, R = len(self.city_values), len(self.base)
+        # The cities' draws come from an MCMC (or a resampled importance sample), so some repeat;
+        # a pair's likelihood is a function of its values on fixed replicates (common random
+        # numbers), so each distinct city draw is simulated once and its column copied.
+        cities, back = np.unique(self.city_values, axis=0, return_inverse=True)
+        B, R = len(cities), len(self.base)
         out = []
         for x in X:
             base = self.base.copy()
             base[:, self.rural_columns] = x
             start = (prologue.Prologue.simulate(self.model, base, self.draws)
                      if prologue.applies(self.city_columns) else None)
-            res = simulate_sets(self.model, base, self.draws, self.city_columns, self.city_values,
+            res = simulate_sets(self.model, base, self.draws, self.city_columns, cities,
                                 start, stop_after_capitals=1)
             _, caps, _ = self.likelihood.features(res.fall_time, res.assault_time)
-            out.append(self.likelihood.start_loglik(caps.reshape(B, R, -1)))
+            out.append(self.likelihood.start_loglik(caps.reshape(B, R, -1))[back.reshape(-1)])
         return np.array(out)
 
 
@@ -102,15 +106,18 @@ def lift_cut(problem: StartLikelihood, rural_samples: np.ndarray, city_pool: np.
     rng = np.random.default_rng(seed)
     A = int(countryside_draws)
     pool = rng.choice(len(rural_samples), A, replace=A > len(rural_samples))
-    chunks = np.array_split(np.arange(A), max(1, min(A, 16)))
-    bar = progress_bar(A, "lifting the cut: the start given each pair", progress, unit="draw")
+    # As for the cities (StartLikelihood.evaluate): a repeated countryside draw is simulated once.
+    distinct, back = np.unique(rural_samples[pool], axis=0, return_inverse=True)
+    chunks = np.array_split(np.arange(len(distinct)), max(1, min(len(distinct), 16)))
+    bar = progress_bar(len(distinct), "lifting the cut: the start given each pair", progress,
+                       unit="draw")
     parts = []
     with ParallelSets(problem, workers) as evaluator:
         for chunk in chunks:
-            parts.append(evaluator.evaluate(rural_samples[pool[chunk]]))
+            parts.append(evaluator.evaluate(distinct[chunk]))
             bar.update(len(chunk))
     bar.close()
-    loglik = np.concatenate(parts)
+    loglik = np.concatenate(parts)[back.reshape(-1)]
     B = len(city_pool)
     slot = np.arange(rows) % B
     picked = np.empty(rows, dtype=np.int64)

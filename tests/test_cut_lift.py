@@ -115,6 +115,30 @@ def test_the_lift_is_the_same_whatever_the_number_of_workers(stage):
     assert one.summary()["effective_countryside_draws_per_city_draw"]["min"] >= 1.0
 
 
+def test_a_repeated_draw_is_simulated_once_and_scores_the_same(stage, monkeypatch):
+    """MCMC draws repeat (rejections); a pair's likelihood depends only on its values (common random
+    numbers), so each distinct countryside and city draw is simulated once and its likelihood
+    copied: the same numbers as simulating every copy, for less work."""
+    import sim.cut_lift as cut_lift
+    problem = _problem(stage)
+    x = stage["rural_x"][:2]
+    once = problem.evaluate(x)
+    repeated = StartLikelihood(stage["model"], stage["base"], stage["draws"], stage["rural"],
+                               stage["city"], stage["city_x"][[0, 1, 0, 2, 1]], stage["lik"])
+    sets = []
+    real = cut_lift.simulate_sets
+    monkeypatch.setattr(cut_lift, "simulate_sets",
+                        lambda *a, **k: sets.append(len(a[4])) or real(*a, **k))
+    assert np.array_equal(repeated.evaluate(x), once[:, [0, 1, 0, 2, 1]])
+    assert sets == [3, 3]                  # three distinct cities, once per countryside draw
+    sets.clear()
+    rural = stage["rural_x"][[0, 1, 0, 1, 2, 2]]
+    lifted = lift_cut(problem, rural, np.arange(3), 30, 6, [5, 1])
+    assert len(sets) == 3                  # three distinct countrysides of the six in the pool
+    monkeypatch.setattr(cut_lift, "simulate_sets", real)
+    assert np.array_equal(lifted.loglik, problem.evaluate(rural[lifted.pool_countryside]))
+
+
 class _Known:
     """A start likelihood given in advance: the resampling is tested apart from the simulation."""
 
