@@ -46,18 +46,23 @@ RIDGE = 1.0
 _CLIP = 1e-9
 
 
+def _standardised(values, rural: np.ndarray) -> np.ndarray | None:
+    """``values`` (one per district) standardised over the rural districts; None if constant."""
+    v = np.asarray(values, dtype=float)
+    sd = v[rural].std()
+    return (v - v[rural].mean()) / sd if sd > 0 else None
+
+
 def covariate_matrix(cov: Covariates) -> tuple[np.ndarray, tuple[str, ...]]:
     """(n, m) the rural rule's covariates (:class:`sim.hazard.LocalCovariates`), each standardised
     over the rural districts; constant columns (a covariate absent from the theatre) dropped."""
     names, cols = [], []
-    rural = cov.rural
     for name in LocalCovariates.NAMES:
-        v = np.asarray(getattr(cov, name), dtype=float)
-        sd = v[rural].std()
-        if sd > 0:
+        z = _standardised(getattr(cov, name), cov.rural)
+        if z is not None:
             names.append(name)
-            cols.append((v - v[rural].mean()) / sd)
-    return np.column_stack(cols) if cols else np.zeros((len(rural), 0)), tuple(names)
+            cols.append(z)
+    return np.column_stack(cols) if cols else np.zeros((len(cov.rural), 0)), tuple(names)
 
 
 def reference_probability(share: np.ndarray, z: np.ndarray, intercept: float, beta: np.ndarray
@@ -130,10 +135,10 @@ def compare_with_reference(fall_time: np.ndarray, fit_facts: DistrictFacts,
     if not covariates:
         z_all, names = z_all[:, :0], ()
     for name, values in (extra or {}).items():
-        v = np.asarray(values, dtype=float)
-        if v.shape != (z_all.shape[0],) or not v[cov.rural].std() > 0:
+        z = (_standardised(values, cov.rural) if np.shape(values) == (z_all.shape[0],) else None)
+        if z is None:
             raise ValueError(f"extra covariate {name!r}: expected one varying value per district")
-        z_all = np.column_stack([z_all, (v - v[cov.rural].mean()) / v[cov.rural].std()])
+        z_all = np.column_stack([z_all, z])
         names = (*names, name)
     ref = fit_reference(national_share(fall_time, fit_facts.score_day), z_all[fit_facts.row],
                         fit_facts.outcome, names)
