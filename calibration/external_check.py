@@ -24,7 +24,8 @@ import sys
 from pathlib import Path
 
 from sim.calibration_config import load_config
-from sim.calibration_output import PREDICTIVE_REPLICATES_PER_DRAW, external_district_validation
+from sim.calibration_output import (PREDICTIVE_REPLICATES_PER_DRAW, external_district_validation,
+                                    fixed_date_validation)
 from sim.district_reference import reference_validation
 from sim.district_skill import district_skill
 from sim.errors import UserError
@@ -78,9 +79,45 @@ def check(folder: Path, out_dir: Path | None = None) -> dict:
                        "curve (sim/district_reference.py), fitted to the fit split(s) and scored "
                        "on each source's held-out facts beside the simulation, paired (Brier "
                        "skill; and the Spearman of median fall dates on the dated facts)",
-               **reference_validation(pred.fall_time, geo, scenario.focus_regions)}}
+               **reference_validation(pred.fall_time, geo, scenario.focus_regions)},
+           "at_fixed_dates": fixed_dates(pred.fall_time, geo, scenario)}
     (out_dir / "external_check.json").write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
     draw_map(pred.fall_time, geo, out_dir / "plots" / "external_check_map.png")
+    return out
+
+
+def fixed_dates(fall_time, geo, scenario) -> dict:
+    """The held-out facts of both sources scored as statuses at dates common to every district
+    (``sim.district_skill.fixed_date_skill``), the covariate reference beside them, and what an
+    oracle that knows each TOLOnews district's fall to within a given sd would score either way:
+    a fact's own date asks for the day, which caps the skill of any model that does not know it
+    (``docs/district_facts.md``, "Scoring at fixed dates")."""
+    import numpy as np
+
+    from sim.district_facts import REPORTS_FILE, load_district_facts
+    from sim.district_skill import STATUS_DATES, district_skill, fixed_date_skill
+    out = {"what": "Brier skill of P(district had fallen by the end of each date) over the "
+                   "national share, at every date where a district's facts imply its status; "
+                   "bootstrap over districts. Spearman as on the facts' own dates.",
+           **fixed_date_validation(fall_time, geo),
+           "covariate_reference": reference_validation(fall_time, geo, scenario.focus_regions,
+                                                       status_dates=STATUS_DATES)}
+    held = load_district_facts(REPORTS_FILE, geo=geo).select(split="holdout", capitals=False)
+    captured = held.select(kinds="captured")
+    truth = 0.5 * (captured.lower + captured.upper + 1.0)
+    oracle = {}
+    for sd in (3.0, 7.0, 14.0, 28.0):
+        rng = np.random.default_rng(int(sd))
+        run = np.array(fall_time, dtype=float, copy=True)
+        run[:, captured.row] = truth + rng.normal(0.0, sd, size=(run.shape[0], len(captured)))
+        oracle[f"sd_{sd:g}_days"] = {
+            "on_the_facts_own_dates": district_skill(run, held, bootstrap=200).skill.value,
+            "at_fixed_dates": fixed_date_skill(run, held, bootstrap=200).skill.value}
+    out["oracle_tolonews_holdout"] = {
+        "what": "this run with each held-out TOLOnews district's fall times replaced by its "
+                "reported date plus normal noise of the given sd: the skill a model centred on "
+                "the truth would score",
+        **oracle}
     return out
 
 
@@ -120,6 +157,19 @@ def main(argv: list[str]) -> None:
             s = out[split]
             print(f"  {split:8s} n={s['n_facts']:3d}  Brier skill {f(s['skill'])}  Spearman "
                   f"(n={s['n_dated']}) {f(s['spearman'])}")
+        fixed = out["at_fixed_dates"]
+        for key in ("tolonews_holdout", "seed_holdout"):
+            s = fixed[key]
+            print(f"  at fixed dates, {key} (n={s['n_facts']} statuses): Brier skill "
+                  f"{f(s['skill'])}")
+        for key, c in fixed["covariate_reference"]["fitted_to_both_fit_splits"].items():
+            print(f"  at fixed dates, reference fitted to both fit splits, {key}: "
+                  f"{f(c['reference_skill'])}; intercept alone "
+                  f"{f(fixed['covariate_reference']['intercept_only_fitted_to_seed_fit_split'][key]['reference_skill'])}")
+        for key, o in fixed["oracle_tolonews_holdout"].items():
+            if key != "what":
+                print(f"  oracle {key}: {o['on_the_facts_own_dates']:+.2f} on the facts' own dates, "
+                      f"{o['at_fixed_dates']:+.2f} at fixed dates")
         for fit, scored in out["covariate_reference"].items():
             if fit == "what":
                 continue

@@ -107,6 +107,13 @@ def goals_table(report: dict) -> dict:
         out["district_spearman_external_holdout"] = {
             "value": sp, "goal": ">= 0.55 (TOLOnews reports, never fitted)",
             "met": sp is not None and np.isfinite(sp) and sp >= 0.55}
+    for name, label in (("seed", "the seed's facts"), ("tolonews", "TOLOnews reports")):
+        f = (report.get("district_skill_at_fixed_dates") or {}).get(f"{name}_holdout")
+        if f:
+            out[f"district_brier_skill_at_fixed_dates_{name}_holdout"] = {
+                "value": f["skill"]["value"],
+                "goal": f">= 0.3 ({label}, held out, as statuses at fixed dates)",
+                "met": f["skill"]["value"] >= 0.3}
     return out
 
 
@@ -157,6 +164,26 @@ def external_district_validation(fall_time: np.ndarray, geo) -> dict:
     return {"source": REPORTS_FILE.name, **{k: s.to_dict() for k, s in scores.items()}}
 
 
+def fixed_date_validation(fall_time: np.ndarray, geo) -> dict:
+    """The district facts of both sources (the seed's and, where the theatre has them, TOLOnews'),
+    rural districts, scored as statuses at dates common to every district
+    (:func:`sim.district_skill.fixed_date_skill`: "had district i fallen by d?"), each split
+    apart. A fact's own date asks when, to the day, a district fell, which caps the skill of any
+    model that does not know the day (``docs/district_facts.md``, "Scoring at fixed dates")."""
+    from .district_facts import FACTS_FILE, REPORTS_FILE, load_district_facts
+    from .district_skill import STATUS_DATES, fixed_date_skill
+    sources = {name: geo.theatre.data_dir / f.name
+               for name, f in (("seed", FACTS_FILE), ("tolonews", REPORTS_FILE))}
+    sources = {name: load_district_facts(path, geo=geo) for name, path in sources.items()
+               if path.is_file()}
+    if not sources:
+        return {}
+    return {"dates": [d.isoformat() for d in STATUS_DATES],
+            **{f"{name}_{split}": fixed_date_skill(fall_time, facts, split=split,
+                                                   capitals=False).to_dict()
+               for name, facts in sources.items() for split in ("holdout", "fit")}}
+
+
 def judge(fall_time: np.ndarray, assault_time: np.ndarray, geo, targets, horizon,
           draw_group: np.ndarray, cov=None) -> dict:
     """Every measure of the fit, for one ensemble of fall times (``draw_group``: each replicate's
@@ -171,6 +198,7 @@ def judge(fall_time: np.ndarray, assault_time: np.ndarray, geo, targets, horizon
     report["coherence"] = coherence(fall_time, geo)
     report["district_skill"] = district_validation(fall_time, geo)
     report["district_skill_external"] = external_district_validation(fall_time, geo)
+    report["district_skill_at_fixed_dates"] = fixed_date_validation(fall_time, geo)
     if cov is not None:
         from .district_reference import reference_validation
         report["district_skill_reference"] = reference_validation(fall_time, geo, cov=cov)

@@ -245,6 +245,66 @@ class DistrictFacts:
             out[s] = {k: int(np.sum((self.split == s) & (self.kind == k))) for k in KINDS}
         return out
 
+    def status_on(self, dates) -> "DistrictFacts":
+        """Each district's status at the end of each of ``dates``, where its facts imply one.
+
+        Scoring a fact at its own date asks the model *when* a district fell, to the day: a
+        source that dates each capture between two daily snapshots (TOLOnews) yields a ``held``
+        fact and a ``captured`` one a day apart, whose Brier score no model can bring below
+        about 0.25 unless it knows the day (``docs/district_facts.md``, "Scoring at fixed
+        dates"). Statuses at dates common to every district ask *where* the collapse had
+        reached: "had district i fallen by d?", the question of issue 11.
+
+        A first fall is monotone, so a fact implies: ``captured`` in [lower, upper], held at
+        the end of any date before ``lower`` and fallen by the end of ``upper`` or later; the
+        other fallen kinds, fallen by the end of ``upper`` or later; ``held``/``repelled``,
+        held at the end of ``lower`` or before. One ``held`` or ``fell_by`` fact per district
+        and date (scored at the end of the date; ids ``pcode@date``), in the district's split;
+        a district whose facts contradict each other on a date gives none for it.
+        """
+        dates = sorted(set(dates))
+        if not self.facts:
+            return self.subset(np.zeros(0, dtype=np.int64))
+        f0 = self.facts[0]
+        origin = f0.date_upper - dt.timedelta(days=int(self.upper[0]))
+        days = np.array([(d - origin).days + 1.0 for d in dates])     # the end of each date
+        fallen_from = np.where(np.isin(self.kind, sorted(FALLEN_KINDS)), self.upper + 1.0, np.inf)
+        held_until = np.where(self.kind == "captured", self.lower,
+                              np.where(np.isin(self.kind, sorted(HELD_KINDS)), self.lower + 1.0,
+                                       -np.inf))
+        derived = []
+        for row in np.unique(self.row):
+            mine = np.flatnonzero(self.row == row)
+            first = self.facts[mine[0]]
+            for date, day in zip(dates, days):
+                fallen = day >= fallen_from[mine]
+                held = day <= held_until[mine]
+                if fallen.any() == held.any():          # nothing implied, or a contradiction
+                    continue
+                kind = "fell_by" if fallen.any() else "held"
+                basis = [self.facts[k].id for k in mine[fallen if fallen.any() else held]]
+                derived.append((int(row), DistrictFact(
+                    id=f"{first.pcode}@{date.isoformat()}", pcode=first.pcode,
+                    district=first.district, province=first.province, kind=kind,
+                    date_lower=None if kind == "fell_by" else date, date_upper=date,
+                    date_precision="day", in_window=True,
+                    capital_district=first.capital_district, split=first.split,
+                    split_reason=first.split_reason, mapping_confidence=first.mapping_confidence,
+                    quote="implied by " + ", ".join(basis), source=first.source,
+                    note=f"status at the end of {date.isoformat()}")))
+        rows = np.array([r for r, _ in derived], dtype=np.int64)
+        facts = tuple(f for _, f in derived)
+        fell = np.array([f.kind == "fell_by" for f in facts], dtype=bool)
+        day_of = {date: day for date, day in zip(dates, days)}
+        at = np.array([day_of[f.date_upper] for f in facts], dtype=float)
+        return DistrictFacts(
+            facts=facts, row=rows, lower=np.where(fell, -np.inf, at - 1.0), upper=at - 1.0,
+            kind=np.array([f.kind for f in facts], dtype=str),
+            split=np.array([f.split for f in facts], dtype=str), outcome=fell.astype(float),
+            score_day=at, in_window=np.ones(len(facts), dtype=bool),
+            capital=np.array([f.capital_district for f in facts], dtype=bool),
+            source_file=self.source_file)
+
 
 
 

@@ -33,6 +33,7 @@ from scipy.optimize import minimize
 
 from .district_facts import DistrictFacts
 from .district_skill import (Estimate, _interval, _spearman, dated_medians, model_probability,
+                             resampled_means,
                              national_share)
 from .hazard import Covariates, LocalCovariates
 
@@ -117,12 +118,13 @@ def reference_median_day(fall_time: np.ndarray, log_relative_hazard: np.ndarray)
 def compare_with_reference(fall_time: np.ndarray, fit_facts: DistrictFacts,
                            scored_facts: DistrictFacts, cov: Covariates, *, bootstrap: int = 2000,
                            seed: int = 0, level: float = 0.9, covariates: bool = True,
-                           extra: dict[str, np.ndarray] | None = None) -> dict:
+                           extra: dict[str, np.ndarray] | None = None,
+                           resample: str = "facts") -> dict:
     """The reference fitted to ``fit_facts`` and scored beside the simulation (``fall_time``) on
     ``scored_facts`` (in-window, rural facts of both): each one's Brier skill over the run's
     national-share null, and the paired difference simulation - reference, with percentile
-    bootstrap intervals over the scored facts (the resamples ``district_skill`` draws with the
-    same ``seed``). ``covariates=False`` fits the intercept alone: how much a source's facts can be
+    bootstrap intervals over the scored facts, or their districts (``resample``; the resamples
+    ``district_skill`` draws with the same ``seed``). ``covariates=False`` fits the intercept alone: how much a source's facts can be
     predicted by "the districts this source writes about fell sooner (or later) than the nation",
     knowing nothing of where they are. ``extra`` adds covariates the rule does not read (name ->
     one value per district, standardised over the rural districts like the rule's): a candidate
@@ -148,15 +150,10 @@ def compare_with_reference(fall_time: np.ndarray, fit_facts: DistrictFacts,
     sq_ref = (reference_probability(share, z_all[scored.row], ref.intercept, ref.beta) - y) ** 2
     sq_sim = (model_probability(fall_time, scored) - y) ** 2
     rng = np.random.default_rng(seed)
-    idx = rng.integers(0, len(scored), size=(bootstrap, len(scored)))
-    null_b = sq_null[idx].mean(axis=1)
-
-    def skill(sq):
-        value = 1.0 - sq.mean() / sq_null.mean()
-        return value, 1.0 - sq[idx].mean(axis=1) / null_b
-
-    ref_value, ref_b = skill(sq_ref)
-    sim_value, sim_b = skill(sq_sim)
+    null_b, ref_sq_b, sim_sq_b = resampled_means(scored, rng, bootstrap, resample,
+                                                 sq_null, sq_ref, sq_sim)
+    ref_value, ref_b = 1.0 - sq_ref.mean() / sq_null.mean(), 1.0 - ref_sq_b / null_b
+    sim_value, sim_b = 1.0 - sq_sim.mean() / sq_null.mean(), 1.0 - sim_sq_b / null_b
     out = {"facts": len(scored), "reference": ref.to_dict(),
            "reference_skill": Estimate(ref_value, *_interval(ref_b, level)).to_dict(),
            "simulation_skill": Estimate(sim_value, *_interval(sim_b, level)).to_dict(),
@@ -193,7 +190,7 @@ def _spearman_beside_reference(fall_time, scored: DistrictFacts, z_all, ref, rng
 
 
 def reference_validation(fall_time: np.ndarray, geo, focus_regions=None, *,
-                         cov: Covariates | None = None, **kw) -> dict:
+                         cov: Covariates | None = None, status_dates=None, **kw) -> dict:
     """The reference beside the simulation on the held-out facts of each source (the seed's
     ``district_facts.csv`` and, where the theatre has it, TOLOnews' reports), fitted two ways: to
     the seed's fit split only (what the default calibration's stage 1 saw besides the counts: the
@@ -201,7 +198,10 @@ def reference_validation(fall_time: np.ndarray, geo, focus_regions=None, *,
     be taught; the held-out splits are never fitted); and with the intercept alone, fitted to the
     seed's fit split (what selection alone does: the seed writes mostly about districts that
     fell). The covariates are the run's (``cov``, e.g. ``model.cov``) or built from ``geo`` and
-    the scenario's ``focus_regions``."""
+    the scenario's ``focus_regions``. With ``status_dates`` the held-out facts are scored as the
+    districts' statuses at those dates (:meth:`DistrictFacts.status_on`, resampling districts),
+    as :func:`sim.district_skill.fixed_date_skill` scores the simulation; the reference is still
+    fitted to the fit splits' facts as they stand."""
     from .district_facts import FACTS_FILE, REPORTS_FILE, load_district_facts
     facts_file = geo.theatre.data_dir / FACTS_FILE.name
     if not facts_file.is_file():       # a theatre without district facts has nothing to score
@@ -218,14 +218,24 @@ def reference_validation(fall_time: np.ndarray, geo, focus_regions=None, *,
         fits["both_fit_splits"] = DistrictFacts.concatenate(
             [seed.select(split="fit", in_window=None),
              sources["tolonews"].select(split="fit", in_window=None)])
+    if status_dates is None:
+        held_out = {name: facts.select(split="holdout") for name, facts in sources.items()}
+    else:
+        # statuses date no fall: the order of the falls is scored on the facts' own dates
+        held_out = {name: facts.select(split="holdout", capitals=False).status_on(status_dates)
+                    for name, facts in sources.items()}
+        kw = {"resample": "districts", **kw}
     out = {f"fitted_to_{fit_name}": {
-               f"{name}_holdout": compare_with_reference(fall_time, fit, facts.select(split="holdout"),
-                                                         cov, **kw)
-               for name, facts in sources.items()}
+               f"{name}_holdout": compare_with_reference(fall_time, fit, scored, cov, **kw)
+               for name, scored in held_out.items()}
            for fit_name, fit in fits.items()}
     out["intercept_only_fitted_to_seed_fit_split"] = {
-        f"{name}_holdout": compare_with_reference(fall_time, fits["seed_fit_split"],
-                                                  facts.select(split="holdout"), cov,
+        f"{name}_holdout": compare_with_reference(fall_time, fits["seed_fit_split"], scored, cov,
                                                   covariates=False, **kw)
-        for name, facts in sources.items()}
+        for name, scored in held_out.items()}
+    if status_dates is not None:
+        for scores in out.values():
+            for c in scores.values():
+                for key in [k for k in c if "spearman" in k or k == "dated_facts"]:
+                    del c[key]
     return out

@@ -24,7 +24,8 @@ of the replicates ranks last.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import datetime as dt
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -157,11 +158,29 @@ def _interval(samples: np.ndarray, level: float) -> tuple[float, float]:
     return float(lo), float(hi)
 
 
+def resampled_means(facts: DistrictFacts, rng: np.random.Generator, bootstrap: int,
+                    resample: str, *values: np.ndarray) -> list[np.ndarray]:
+    """Each of ``values`` (one per fact) averaged over ``bootstrap`` resamples of the facts, or of
+    the districts with all their facts (``resample="districts"``), the same resamples for all:
+    so differences between them are paired."""
+    if resample == "facts":
+        idx = rng.integers(0, len(facts), size=(bootstrap, len(facts)))
+        return [np.asarray(v)[idx].mean(axis=1) for v in values]
+    if resample != "districts":
+        raise ValueError(f"resample must be 'facts' or 'districts', not {resample!r}")
+    _, group = np.unique(facts.row, return_inverse=True)
+    n_groups = int(group.max()) + 1 if group.size else 0
+    draw = rng.integers(0, n_groups, size=(bootstrap, n_groups))
+    size = np.bincount(group, minlength=n_groups)[draw].sum(axis=1)
+    return [np.bincount(group, weights=np.asarray(v, dtype=float), minlength=n_groups)[draw]
+            .sum(axis=1) / size for v in values]
+
+
 # ----------------------------------------------------------------------------- the scores
 def district_skill(fall_time: np.ndarray, facts: DistrictFacts | None = None, *,
                    split: str | None = None, kinds=None, capitals: bool | None = None,
                    spearman_kinds=DATED_KINDS, bootstrap: int = 2000, seed: int = 0,
-                   level: float = 0.9) -> DistrictSkill:
+                   level: float = 0.9, resample: str = "facts") -> DistrictSkill:
     """Brier scores, Brier skill over the national-share null and Spearman of median fall dates.
 
     ``facts`` defaults to the package's ``district_facts.csv``; ``split`` ("fit", "holdout" or
@@ -169,7 +188,9 @@ def district_skill(fall_time: np.ndarray, facts: DistrictFacts | None = None, *,
     is computed from the same ``fall_time``. The Spearman correlation uses the selected facts of
     ``spearman_kinds`` with a finite interval (default ``captured`` only; add
     ``"crossing_captured"`` to read a crossing's date as its district's). Intervals: percentile
-    bootstrap over facts (``bootstrap`` resamples, ``seed``), at ``level``.
+    bootstrap (``bootstrap`` resamples, ``seed``), at ``level``, of the facts or, with
+    ``resample="districts"``, of the districts with all their facts (for several facts about one
+    district, as :meth:`DistrictFacts.status_on` gives).
     """
     facts = load_district_facts() if facts is None else facts
     facts = facts.select(split=split, kinds=kinds, in_window=True, capitals=capitals)
@@ -187,9 +208,7 @@ def district_skill(fall_time: np.ndarray, facts: DistrictFacts | None = None, *,
 
     rng = np.random.default_rng(seed)
     k, m = len(facts), int(dated.sum())
-    idx = rng.integers(0, k, size=(bootstrap, k))
-    b_model = sq_model[idx].mean(axis=1)
-    b_null = sq_null[idx].mean(axis=1)
+    b_model, b_null = resampled_means(facts, rng, bootstrap, resample, sq_model, sq_null)
     with np.errstate(divide="ignore", invalid="ignore"):
         b_skill = 1.0 - b_model / b_null
     rho = _spearman(med, obs)
@@ -208,6 +227,33 @@ def district_skill(fall_time: np.ndarray, facts: DistrictFacts | None = None, *,
         skill=Estimate(skill, *_interval(b_skill, level)),
         spearman=Estimate(rho, *_interval(b_rho, level)),
         bootstrap=bootstrap, seed=seed, level=level)
+
+
+#: The dates at whose end :func:`fixed_date_skill` asks which districts had fallen: twice a month
+#: from mid-May to 1 August, the months the record counts districts (chosen before scoring at
+#: them; the first count is 31 May, Kabul fell on 15 August). Assumption A28b.
+STATUS_DATES = tuple(dt.date(2021, m, d) for m, d in
+                     ((5, 15), (6, 1), (6, 15), (7, 1), (7, 15), (8, 1)))
+
+
+def fixed_date_skill(fall_time: np.ndarray, facts: DistrictFacts | None = None, *,
+                     split: str | None = None, capitals: bool | None = None,
+                     dates=STATUS_DATES, **kw) -> DistrictSkill:
+    """:func:`district_skill` at dates common to every district instead of each fact's own date:
+    the Brier skill of P(district i had fallen by d) over the national share, for every district
+    and date in ``dates`` at which its facts imply a status (:meth:`DistrictFacts.status_on`),
+    resampling districts; the Spearman of median fall dates is :func:`district_skill`'s. This
+    asks where the collapse had reached; a fact's own date asks when, to the day, a district fell
+    (``docs/district_facts.md``, "Scoring at fixed dates")."""
+    facts = load_district_facts() if facts is None else facts
+    facts = facts.select(split=split, in_window=True, capitals=capitals)
+    status = facts.status_on(dates)
+    if len(status) == 0:
+        raise UserError(f"no district status implied at {[d.isoformat() for d in dates]} "
+                        f"(split={split!r})")
+    brier = district_skill(fall_time, status, resample="districts", **kw)
+    order = district_skill(fall_time, facts, **kw)
+    return replace(brier, split=split, n_dated=order.n_dated, spearman=order.spearman)
 
 
 def fact_table(fall_time: np.ndarray, facts: DistrictFacts | None = None) -> list[dict]:

@@ -9,9 +9,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim.district_facts import DistrictFacts
+from sim.district_facts import FACTS_FILE, REPORTS_FILE, DistrictFacts, load_district_facts
 from sim.district_reference import (compare_with_reference, covariate_matrix, fit_reference,
-                                    reference_probability)
+                                    reference_probability, reference_validation)
+from sim.district_skill import STATUS_DATES
 from sim.hazard import Covariates
 
 FOCUS = ["Northern", "North Eastern"]
@@ -227,3 +228,21 @@ def test_the_lwj_table_covers_every_district_once_and_bad_rows_are_one_line_erro
         assert "\n" not in str(err.value) and str(bad) in str(err.value), what
     with pytest.raises(UserError, match="no such file"):
         load_lwj(tmp_path / "absent.csv", geo.pcodes)
+
+
+def test_the_reference_at_fixed_dates_scores_statuses_by_district(geo):
+    """Scored at fixed dates, each source's held-out facts become one status per district and
+    date (resampled by district), and no order is reported: statuses date no fall."""
+    rng = np.random.default_rng(4)
+    fall = rng.uniform(0.0, 120.0, size=(60, geo.n))
+    out = reference_validation(fall, geo, status_dates=STATUS_DATES, bootstrap=100)
+    for name, path in (("seed", FACTS_FILE), ("tolonews", REPORTS_FILE)):
+        status = load_district_facts(path, geo=geo).select(
+            split="holdout", capitals=False).status_on(STATUS_DATES)
+        for fit in ("fitted_to_seed_fit_split", "fitted_to_both_fit_splits",
+                    "intercept_only_fitted_to_seed_fit_split"):
+            c = out[fit][f"{name}_holdout"]
+            assert c["facts"] == len(status) > 40
+            assert not any("spearman" in k for k in c)
+            lo, hi = c["simulation_skill"]["lo"], c["simulation_skill"]["hi"]
+            assert lo <= c["simulation_skill"]["value"] <= hi
