@@ -296,6 +296,9 @@ def _fact_fields(targets: Targets, geo: Geography) -> dict:
     ft = targets.facts
     facts = DistrictFacts.concatenate(load_district_facts(geo.theatre.data_dir / name, geo=geo)
                                       for name in ft.files)
+    if ft.at_fixed_dates:
+        from .district_skill import STATUS_DATES
+        facts = facts.select(in_window=True, capitals=False).status_on(STATUS_DATES)
     keep = facts.in_window & ~facts.capital & (facts.score_day <= geo.theatre.day_of(ft.latest) + 1.0)
     if ft.split != "all":
         keep &= facts.split == ft.split

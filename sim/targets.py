@@ -102,6 +102,10 @@ class FactTargets:
     #: The facts tables fitted, file names in the theatre's data folder (the seed's by default;
     #: ``district_reports_tolonews.csv`` adds TOLOnews' first reports of each district's capture).
     files: tuple[str, ...] = ("district_facts.csv",)
+    #: Fit the facts as each district's status at the fixed dates
+    #: (:data:`sim.district_skill.STATUS_DATES`, :meth:`DistrictFacts.status_on`) instead of at
+    #: their own dates: "where had the collapse reached", not "which day did it fall".
+    at_fixed_dates: bool = False
 
 
 @dataclass(frozen=True)
@@ -254,7 +258,11 @@ def load_targets(path: str | Path, geo: Geography) -> Targets:
     if "district_facts" in data:
         f = check.table(data, "district_facts", path)
         check.check_keys(f, {"split", "weight", "bandwidth_days", "latest", "source", "why",
-                             "files"}, path, "district_facts")
+                             "files", "at_fixed_dates"}, path, "district_facts")
+        at_fixed_dates = f.get("at_fixed_dates", False)
+        if not isinstance(at_fixed_dates, bool):
+            raise UserError(f"expected true or false, got {at_fixed_dates!r}", file=path,
+                            key="district_facts.at_fixed_dates")
         files = f.get("files", ["district_facts.csv"])
         if (not isinstance(files, list) or not files
                 or not all(isinstance(x, str) and x.strip() for x in files)):
@@ -281,6 +289,6 @@ def load_targets(path: str | Path, geo: Geography) -> Targets:
         facts = FactTargets(split, check.number(f, "weight", path, "district_facts", 0, 100),
                             check.number(f, "bandwidth_days", path, "district_facts", 0.01, 30),
                             latest,
-                            *_cited(f, path, "district_facts"), tuple(files))
+                            *_cited(f, path, "district_facts"), tuple(files), at_fixed_dates)
     return Targets(path, bandwidth, floor, tuple(districts), tuple(capitals), tuple(constraints),
                    facts, th)

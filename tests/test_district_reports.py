@@ -92,6 +92,25 @@ def test_the_targets_fit_the_reports_only_when_they_list_them(tmp_path, geo, rep
     assert held_out_rows.isdisjoint(fields["fact_rows"][n0:].tolist())
 
 
+def test_the_targets_can_fit_statuses_at_fixed_dates(tmp_path, geo, reports):
+    """at_fixed_dates: the likelihood sees each fit-split district's status at the fixed dates
+    (held or fallen by the end of each), never a fact's own one-day interval."""
+    from sim.district_skill import STATUS_DATES
+    t = _targets_with(tmp_path, geo, 'files = ["district_facts.csv", '
+                      '"district_reports_tolonews.csv"]\nat_fixed_dates = true')
+    assert t.facts.at_fixed_dates
+    fields = _fact_fields(t, geo)
+    assert np.all(np.isneginf(fields["fact_lo"]))               # no interval: a status
+    ends = {geo.theatre.day_of(d) + 1.0 for d in STATUS_DATES}
+    assert set(fields["fact_hi"].tolist()) <= ends
+    fit_rows = set(reports.select("fit").row.tolist())
+    assert set(fields["fact_rows"].tolist()) & fit_rows
+    assert set(reports.select("holdout").row.tolist()).isdisjoint(fields["fact_rows"].tolist())
+    with pytest.raises(UserError) as err:
+        _targets_with(tmp_path, geo, 'at_fixed_dates = "yes"')
+    assert "district_facts.at_fixed_dates" in str(err.value) and "true or false" in str(err.value)
+
+
 @pytest.mark.parametrize("line,needle", [
     ('files = "district_facts.csv"', "list of file names"),
     ("files = []", "list of file names"),
