@@ -102,6 +102,16 @@ def fixed_dates(fall_time, geo, scenario) -> dict:
            **fixed_date_validation(fall_time, geo),
            "covariate_reference": reference_validation(fall_time, geo, scenario.focus_regions,
                                                        status_dates=STATUS_DATES)}
+    from sim.district_neighbours import neighbour_validation
+    out["given_neighbours"] = {
+        "what": "each held-out district's P(fallen) given its neighbours' reported statuses on "
+                "the same date (both sources' fit splits), read off this run's replicates that "
+                "agree with them, beside the unconditional one and an empirical neighbour "
+                "reference (sim/district_neighbours.py)",
+        **neighbour_validation(fall_time, geo, {"seed": load_district_facts(geo=geo),
+                                                "tolonews": load_district_facts(REPORTS_FILE,
+                                                                                geo=geo)},
+                               STATUS_DATES)}
     held = load_district_facts(REPORTS_FILE, geo=geo).select(split="holdout", capitals=False)
     captured = held.select(kinds="captured")
     truth = 0.5 * (captured.lower + captured.upper + 1.0)
@@ -166,6 +176,11 @@ def main(argv: list[str]) -> None:
             print(f"  at fixed dates, reference fitted to both fit splits, {key}: "
                   f"{f(c['reference_skill'])}; intercept alone "
                   f"{f(fixed['covariate_reference']['intercept_only_fitted_to_seed_fit_split'][key]['reference_skill'])}")
+        for key in ("tolonews_holdout", "seed_holdout"):
+            g = fixed["given_neighbours"][key]
+            print(f"  at fixed dates, {key}: unconditional {f(g['skill_unconditional'])}, given "
+                  f"the neighbours' reports {f(g['skill_given_neighbours'])}, neighbour reference "
+                  f"{f(g['skill_neighbour_reference'])}")
         for key, o in fixed["oracle_tolonews_holdout"].items():
             if key != "what":
                 print(f"  oracle {key}: {o['on_the_facts_own_dates']:+.2f} on the facts' own dates, "

@@ -27,7 +27,7 @@ LAYERS: list[tuple[str, set[str]]] = [
               "ensemble", "measures", "conditioning", "compare", "parameter_sets", "sensitivity", "reproduce"}),
     ("calibration", {"config_checks", "targets", "likelihood", "calibration_config",
                      "calibration_sampler", "cut_lift", "calibrate", "fit", "district_facts",
-                     "district_skill", "district_reference", "scoring"}),
+                     "district_skill", "district_reference", "district_neighbours", "scoring"}),
     ("outputs", {"plots", "maps", "district_layer", "interactive_map", "report",
                  "calibration_output", "docs"}),
     ("api", {"__init__", "__main__", "cli"}),
