@@ -80,6 +80,9 @@ class Likelihood:
     fact_held: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))  # says it held
     fact_w: float = 0.0
     fact_bandwidth: float = 1.0
+    # +1 for a fact; -1 for a reported district's selection (it fell before fact_hi), which
+    # divides its facts' probability by that of being reported at all
+    fact_sign: np.ndarray | None = None
     range_days: np.ndarray = field(default_factory=lambda: np.zeros(0))   # (J,) end of the day
     range_lo: np.ndarray = field(default_factory=lambda: np.zeros(0))     # (J,)
     range_hi: np.ndarray = field(default_factory=lambda: np.zeros(0))     # (J,)
@@ -261,7 +264,8 @@ class Likelihood:
             by = ndtr((self.fact_hi - t) / h)                           # fallen by (or in) the fact
             after_lo = ndtr((self.fact_lo - t) / h)                     # 0 where the interval is open
         p = np.where(self.fact_held, 1.0 - by, by - np.nan_to_num(after_lo, nan=0.0)).mean(axis=1)
-        return (np.log(np.maximum(p, self.floor)) * self.fact_w).sum(axis=1)
+        w = self.fact_w if self.fact_sign is None else self.fact_w * self.fact_sign
+        return (np.log(np.maximum(p, self.floor)) * w).sum(axis=1)
 
     def _ranges(self, counts: np.ndarray) -> np.ndarray:
         """log P(each ranged count lies inside its range), times its weight, summed; (S, R, J)."""
@@ -304,7 +308,23 @@ def _fact_fields(targets: Targets, geo: Geography) -> dict:
         keep &= facts.split == ft.split
     idx = np.flatnonzero(keep)
     captured = facts.kind[idx] == "captured"
-    return dict(fact_rows=facts.row[idx].astype(np.int64),
-                fact_lo=np.where(captured, facts.lower[idx], -np.inf),
-                fact_hi=np.where(captured, facts.upper[idx] + 1.0, facts.score_day[idx]),
-                fact_held=facts.outcome[idx] == 0, fact_w=ft.weight, fact_bandwidth=ft.bandwidth)
+    rows = facts.row[idx].astype(np.int64)
+    lo = np.where(captured, facts.lower[idx], -np.inf)
+    hi = np.where(captured, facts.upper[idx] + 1.0, facts.score_day[idx])
+    held = facts.outcome[idx] == 0
+    sign = np.ones(idx.size)
+    # A source that lists only the districts it reported taken (TOLOnews) says of each one, first,
+    # that it fell by the source's last report: its facts are read given that selection,
+    # P(facts | reported) = P(facts) / P(fell by the last report), one division per district
+    # (docs/district_facts.md, "Reported districts only"; A24d).
+    for name in ft.reported_only:
+        table = load_district_facts(geo.theatre.data_dir / name, geo=geo)
+        used = sorted(set(rows.tolist()) & set(table.row.tolist()))
+        last = float(np.max(table.upper)) + 1.0
+        rows = np.concatenate([rows, np.array(used, dtype=np.int64)])
+        lo = np.concatenate([lo, np.full(len(used), -np.inf)])
+        hi = np.concatenate([hi, np.full(len(used), last)])
+        held = np.concatenate([held, np.zeros(len(used), dtype=bool)])
+        sign = np.concatenate([sign, -np.ones(len(used))])
+    return dict(fact_rows=rows, fact_lo=lo, fact_hi=hi, fact_held=held, fact_w=ft.weight,
+                fact_bandwidth=ft.bandwidth, fact_sign=sign if ft.reported_only else None)

@@ -53,8 +53,10 @@ PARAMETERS: tuple[Parameter, ...] = (
        "Log-hazard increase when all of a district's neighbours (border-length weighted) have fallen.",
        "Seed: 'a continuation of the bottom-up succession of negotiated or paid surrenders to the "
        "Taliban from the village level upwards' (timeline.csv T01)."),
-    _P("b_momentum", 1.23, "per unit share", 0.0, 10.0, "district",
-       "Log-hazard increase per unit of the national share of districts fallen (bandwagon).",
+    _P("b_momentum", 1.23, "per unit share", -10.0, 10.0, "district",
+       "Log-hazard change per unit of the national share of districts fallen: the bandwagon when "
+       "positive; negative, the Taliban's finite forces spread thinner as the front extends "
+       "(ASSUMPTION A8b: the sign is left to the data).",
        "Seed: 'the more they see the Taliban victory is inevitable, the more the victory becomes "
        "inevitable, because they just cut their own deals with them'."),
     _P("b_pay", 1.58, "per month of arrears", 0.0, 3.0, "district",

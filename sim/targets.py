@@ -106,6 +106,9 @@ class FactTargets:
     #: (:data:`sim.district_skill.STATUS_DATES`, :meth:`DistrictFacts.status_on`) instead of at
     #: their own dates: "where had the collapse reached", not "which day did it fall".
     at_fixed_dates: bool = False
+    #: Tables whose source lists only districts it reported taken (of ``files``): each such
+    #: district's facts are read given that it fell by the source's last report.
+    reported_only: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -258,7 +261,7 @@ def load_targets(path: str | Path, geo: Geography) -> Targets:
     if "district_facts" in data:
         f = check.table(data, "district_facts", path)
         check.check_keys(f, {"split", "weight", "bandwidth_days", "latest", "source", "why",
-                             "files", "at_fixed_dates"}, path, "district_facts")
+                             "files", "at_fixed_dates", "reported_only"}, path, "district_facts")
         at_fixed_dates = f.get("at_fixed_dates", False)
         if not isinstance(at_fixed_dates, bool):
             raise UserError(f"expected true or false, got {at_fixed_dates!r}", file=path,
@@ -280,6 +283,11 @@ def load_targets(path: str | Path, geo: Geography) -> Targets:
                 raise UserError(f"no facts table {name!r} in {th.data_dir} (expected a file name "
                                 "such as \"district_facts.csv\")", file=path,
                                 key="district_facts.files")
+        reported_only = f.get("reported_only", [])
+        if (not isinstance(reported_only, list)
+                or not all(isinstance(x, str) and x in files for x in reported_only)):
+            raise UserError(f"expected a list of tables among files {files}, got "
+                            f"{reported_only!r}", file=path, key="district_facts.reported_only")
         split = f.get("split", "fit")
         if split not in FACT_SPLITS:
             raise UserError(f"unknown split {split!r}; allowed: {', '.join(FACT_SPLITS)} (the "
@@ -289,6 +297,7 @@ def load_targets(path: str | Path, geo: Geography) -> Targets:
         facts = FactTargets(split, check.number(f, "weight", path, "district_facts", 0, 100),
                             check.number(f, "bandwidth_days", path, "district_facts", 0.01, 30),
                             latest,
-                            *_cited(f, path, "district_facts"), tuple(files), at_fixed_dates)
+                            *_cited(f, path, "district_facts"), tuple(files), at_fixed_dates,
+                            tuple(reported_only))
     return Targets(path, bandwidth, floor, tuple(districts), tuple(capitals), tuple(constraints),
                    facts, th)

@@ -111,6 +111,40 @@ def test_the_targets_can_fit_statuses_at_fixed_dates(tmp_path, geo, reports):
     assert "district_facts.at_fixed_dates" in str(err.value) and "true or false" in str(err.value)
 
 
+def test_reported_districts_are_read_given_that_they_were_reported(tmp_path, geo, reports):
+    """reported_only: each fitted district of a source that lists only what it reported taken
+    adds one division by P(fell by the source's last report), once per district, and the term is
+    the one the docs write."""
+    from scipy.special import ndtr
+
+    from sim.likelihood import Likelihood
+    both = 'files = ["district_facts.csv", "district_reports_tolonews.csv"]\nat_fixed_dates = true'
+    plain = _targets_with(tmp_path, geo, both)
+    selected = _targets_with(tmp_path, geo, both + '\nreported_only = ["district_reports_tolonews.csv"]')
+    assert selected.facts.reported_only == ("district_reports_tolonews.csv",)
+    f0, f1 = _fact_fields(plain, geo), _fact_fields(selected, geo)
+    n = len(f0["fact_rows"])
+    np.testing.assert_array_equal(f1["fact_rows"][:n], f0["fact_rows"])
+    extra = f1["fact_rows"][n:]
+    assert np.all(f1["fact_sign"][:n] == 1) and np.all(f1["fact_sign"][n:] == -1)
+    assert set(extra.tolist()) == set(f0["fact_rows"].tolist()) & set(reports.row.tolist())
+    assert len(extra) == len(set(extra.tolist())) > 50                 # once per district
+    last = float(reports.upper.max()) + 1.0
+    assert np.all(f1["fact_hi"][n:] == last) and not f1["fact_held"][n:].any()
+    # the term, by hand, on made-up fall times
+    lik = Likelihood.build(selected, geo)
+    t = np.random.default_rng(2).uniform(0.0, 150.0, size=(1, 40, len(f1["fact_rows"])))
+    h = lik.fact_bandwidth
+    by = ndtr((lik.fact_hi - t) / h)
+    after = np.nan_to_num(ndtr((lik.fact_lo - t) / h), nan=0.0)
+    p = np.where(lik.fact_held, 1.0 - by, by - after).mean(axis=1)
+    want = (np.log(np.maximum(p, lik.floor)) * lik.fact_w * lik.fact_sign).sum(axis=1)
+    np.testing.assert_allclose(lik._facts(t), want, rtol=1e-12)
+    with pytest.raises(UserError) as err:
+        _targets_with(tmp_path, geo, 'reported_only = ["district_reports_tolonews.csv"]')
+    assert "district_facts.reported_only" in str(err.value)
+
+
 @pytest.mark.parametrize("line,needle", [
     ('files = "district_facts.csv"', "list of file names"),
     ("files = []", "list of file names"),
