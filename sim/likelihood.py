@@ -298,8 +298,16 @@ def _fact_fields(targets: Targets, geo: Geography) -> dict:
         return {}
     from .district_facts import DistrictFacts, load_district_facts
     ft = targets.facts
-    facts = DistrictFacts.concatenate(load_district_facts(geo.theatre.data_dir / name, geo=geo)
-                                      for name in ft.files)
+    tables = {name: load_district_facts(geo.theatre.data_dir / name, geo=geo) for name in ft.files}
+    if ft.cutoff is not None:
+        # before the cut-off a source that lists only what it reported taken had listed only the
+        # districts reported by then: the others' earlier "held" facts are news from after it
+        cut = geo.theatre.day_of(ft.cutoff)
+        for name in ft.reported_only:
+            t = tables[name]
+            known = set(t.row[(t.kind == "captured") & (t.upper + 1.0 <= cut)].tolist())
+            tables[name] = t.subset(np.flatnonzero(np.isin(t.row, sorted(known))))
+    facts = DistrictFacts.concatenate(tables.values())
     if ft.at_fixed_dates:
         from .district_skill import STATUS_DATES
         facts = facts.select(in_window=True, capitals=False).status_on(STATUS_DATES)
@@ -318,9 +326,9 @@ def _fact_fields(targets: Targets, geo: Geography) -> dict:
     # P(facts | reported) = P(facts) / P(fell by the last report), one division per district
     # (docs/district_facts.md, "Reported districts only"; A24d).
     for name in ft.reported_only:
-        table = load_district_facts(geo.theatre.data_dir / name, geo=geo)
+        table = tables[name]
         used = sorted(set(rows.tolist()) & set(table.row.tolist()))
-        last = float(np.max(table.upper)) + 1.0
+        last = float(np.max(table.upper)) + 1.0 if ft.cutoff is None else float(cut)
         rows = np.concatenate([rows, np.array(used, dtype=np.int64)])
         lo = np.concatenate([lo, np.full(len(used), -np.inf)])
         hi = np.concatenate([hi, np.full(len(used), last)])

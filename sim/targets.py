@@ -109,6 +109,9 @@ class FactTargets:
     #: Tables whose source lists only districts it reported taken (of ``files``): each such
     #: district's facts are read given that it fell by the source's last report.
     reported_only: tuple[str, ...] = ()
+    #: A forecast's cut-off (set by :meth:`Targets.as_of`): a ``reported_only`` source is then
+    #: what it had reported by the eve of that date, and nothing of the districts it reported later
+    cutoff: dt.date | None = None
 
 
 @dataclass(frozen=True)
@@ -154,7 +157,8 @@ class Targets:
                         for c in self.constraints if c.kind == "assault_start" and c.date >= cutoff]
         facts = self.facts
         if facts is not None:        # facts are scored strictly before the cut-off's morning
-            facts = replace(facts, latest=min(facts.latest, cutoff - dt.timedelta(days=1)))
+            facts = replace(facts, latest=min(facts.latest, cutoff - dt.timedelta(days=1)),
+                            cutoff=cutoff)
         return replace(self, districts=districts, capitals=capitals, constraints=tuple(constraints),
                        facts=facts)
 

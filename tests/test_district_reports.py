@@ -143,6 +143,20 @@ def test_reported_districts_are_read_given_that_they_were_reported(tmp_path, geo
     with pytest.raises(UserError) as err:
         _targets_with(tmp_path, geo, 'reported_only = ["district_reports_tolonews.csv"]')
     assert "district_facts.reported_only" in str(err.value)
+    # as of a cut-off the source had listed only the districts reported by its eve: the others'
+    # earlier facts would be news from after it, and the selection is "fell before the cut-off"
+    cutoff = dt.date(2021, 7, 1)
+    forecast = _fact_fields(selected.as_of(cutoff), geo)
+    cut = geo.theatre.day_of(cutoff)
+    reported_by = set(reports.row[(reports.kind == "captured")
+                                  & (reports.upper + 1.0 <= cut)].tolist())
+    sel = forecast["fact_sign"] < 0
+    assert set(forecast["fact_rows"][sel].tolist()) <= reported_by
+    assert np.all(forecast["fact_hi"][sel] == cut)
+    later = set(reports.row.tolist()) - reported_by - set(
+        load_district_facts(geo=geo).row.tolist())        # not also in the seed's table
+    assert later and later.isdisjoint(forecast["fact_rows"].tolist())
+    assert np.all(forecast["fact_hi"][~sel] <= cut)
 
 
 @pytest.mark.parametrize("line,needle", [
