@@ -324,7 +324,7 @@ def _fact_fields(targets: Targets, geo: Geography) -> dict:
     # A source that lists only the districts it reported taken (TOLOnews) says of each one, first,
     # that it fell by the source's last report: its facts are read given that selection,
     # P(facts | reported) = P(facts) / P(fell by the last report), one division per district
-    # (docs/district_facts.md, "Reported districts only"; A24d).
+    # (docs/district_facts.md, "Fitting the statuses"; A24d).
     for name in ft.reported_only:
         table = tables[name]
         used = sorted(set(rows.tolist()) & set(table.row.tolist()))
