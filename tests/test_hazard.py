@@ -219,7 +219,15 @@ def test_every_coefficient_in_the_rule_is_documented():
                  "b_resistance", "b_presence", "b_highway", "b_crossing", "b_ring"):
         spec = BY_NAME[name]
         assert spec.meaning and spec.source and spec.unit
-        assert spec.lower == 0.0     # strengths: signs live in the formula
+        if name in SIGNED:     # a net effect whose sign the data choose, said so in its meaning
+            assert spec.lower == -spec.upper and "A8b" in spec.meaning
+        else:
+            assert spec.lower == 0.0     # strengths: signs live in the formula
+
+
+#: The national feedback is the bandwagon (positive) or finite forces spread thinner (negative):
+#: one term whose sign is left to the data (docs/assumptions.md, A8b).
+SIGNED = frozenset({"b_momentum"})
 
 
 def test_the_parameter_documentation_is_generated_from_the_code():
