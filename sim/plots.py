@@ -624,3 +624,57 @@ def sensitivity_chart(sens) -> Figure:
                  f"{sens.replicates} replicates; bars: 95% bootstrap interval of the total effect)",
                  fontsize=11)
     return fig
+
+
+def reliability_bins(predicted, observed, bins: int = 6):
+    """Equal-width bins of the predicted probability that hold at least one prediction: each
+    one's mean prediction, observed share, 90% Clopper-Pearson interval of that share and size."""
+    from scipy.stats import beta
+    p, y = np.asarray(predicted, dtype=float), np.asarray(observed, dtype=float)
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    which = np.clip(np.digitize(p, edges[1:-1]), 0, bins - 1)
+    n = np.bincount(which, minlength=bins)
+    k = np.bincount(which, weights=y, minlength=bins)
+    has = n > 0
+    n, k = n[has], k[has]
+    mid = np.bincount(which, weights=p, minlength=bins)[has] / n
+    lo = np.where(k > 0, beta.ppf(0.05, np.maximum(k, 1e-12), n - k + 1), 0.0)
+    hi = np.where(k < n, beta.ppf(0.95, k + 1, np.maximum(n - k, 1e-12)), 1.0)
+    return mid, k / n, lo, hi, n
+
+
+def reliability_chart(curves: dict, bins: int = 6, title: str = "") -> Figure:
+    """How far to trust a district probability: for each named set of predictions ``curves``
+    (label -> (predicted P(fallen), observed 0/1), e.g. the statuses of
+    :meth:`sim.district_facts.DistrictFacts.status_on` against :func:`sim.district_skill.model_probability`),
+    the observed share fallen in each of ``bins`` equal-width bins of the predicted probability,
+    with a 90% binomial interval and the bin's size; the diagonal is a perfectly calibrated
+    forecast. Beside it, how the predictions spread: a forecast that puts everything near the
+    national share is calibrated but says nothing about where."""
+    fig = Figure(figsize=(11, 5), layout="constrained")
+    ax, spread = fig.subplots(1, 2, gridspec_kw=dict(width_ratios=[1.3, 1]))
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    colors = _colors(list(curves))
+    offsets = np.linspace(-0.012, 0.012, max(len(curves), 1))
+    for (label, (p, y)), dx in zip(curves.items(), offsets):
+        mid, share, lo, hi, n = reliability_bins(p, y, bins)
+        ax.errorbar(mid + dx, share, yerr=[share - lo, hi - share], fmt="o-",
+                    color=colors[label], capsize=3, label=f"{label} ({len(p)} statuses)")
+        for x, s, m in zip(mid + dx, share, n):
+            ax.annotate(str(m), (x, s), textcoords="offset points", xytext=(5, -10), fontsize=7,
+                        color=colors[label])
+        spread.hist(np.asarray(p, dtype=float), bins=edges, histtype="step", linewidth=2,
+                    color=colors[label], label=label)
+    ax.plot([0, 1], [0, 1], color=MUTED, linestyle=":", linewidth=1)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel("predicted P(fallen by the date)")
+    ax.set_ylabel("observed share fallen (90% interval; bin sizes beside)")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper left", fontsize=8)
+    spread.set_xlim(0, 1)
+    spread.set_xlabel("predicted P(fallen by the date)")
+    spread.set_ylabel("statuses")
+    spread.grid(alpha=0.3)
+    fig.suptitle(title or "Reliability of the district probabilities", fontsize=11)
+    return fig

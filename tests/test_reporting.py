@@ -454,3 +454,20 @@ def test_conditioning_needs_draws_of_several_replicates(geo):
     assert err.value.argument == "replicates_per_draw"
     with pytest.raises(UserError):
         comp.conditioned_effect("baseline")
+
+
+def test_reliability_bins_find_a_calibrated_forecast_calibrated_and_a_confident_one_not():
+    """Outcomes drawn with the predicted probabilities land inside their bins' 90% intervals
+    (all six bins but at most one, 3,000 draws); a forecast that says 0.9 where the truth is 0.5
+    is outside."""
+    from sim.plots import reliability_bins
+    rng = np.random.default_rng(12)
+    p = rng.uniform(0.0, 1.0, 3000)
+    y = (rng.uniform(size=p.size) < p).astype(float)
+    mid, share, lo, hi, n = reliability_bins(p, y, bins=6)
+    assert n.sum() == p.size and len(mid) == 6
+    assert np.all((lo <= share) & (share <= hi))
+    assert np.sum((mid < lo) | (mid > hi)) <= 1
+    y_half = (rng.uniform(size=p.size) < 0.5).astype(float)
+    mid, share, lo, hi, n = reliability_bins(np.full(p.size, 0.9), y_half, bins=6)
+    assert len(mid) == 1 and hi[0] < 0.9
