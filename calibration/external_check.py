@@ -94,25 +94,23 @@ def fixed_dates(fall_time, geo, scenario) -> dict:
     (``docs/district_facts.md``, "Scoring at fixed dates")."""
     import numpy as np
 
-    from sim.district_facts import REPORTS_FILE, load_district_facts
+    from sim.district_facts import load_sources
+    from sim.district_neighbours import neighbour_validation
     from sim.district_skill import STATUS_DATES, district_skill, fixed_date_skill
+    sources = load_sources(geo)
     out = {"what": "Brier skill of P(district had fallen by the end of each date) over the "
                    "national share, at every date where a district's facts imply its status; "
                    "bootstrap over districts. Spearman as on the facts' own dates.",
            **fixed_date_validation(fall_time, geo),
            "covariate_reference": reference_validation(fall_time, geo, scenario.focus_regions,
                                                        status_dates=STATUS_DATES)}
-    from sim.district_neighbours import neighbour_validation
     out["given_neighbours"] = {
         "what": "each held-out district's P(fallen) given its neighbours' reported statuses on "
                 "the same date (both sources' fit splits), read off this run's replicates that "
                 "agree with them, beside the unconditional one and an empirical neighbour "
                 "reference (sim/district_neighbours.py)",
-        **neighbour_validation(fall_time, geo, {"seed": load_district_facts(geo=geo),
-                                                "tolonews": load_district_facts(REPORTS_FILE,
-                                                                                geo=geo)},
-                               STATUS_DATES)}
-    held = load_district_facts(REPORTS_FILE, geo=geo).select(split="holdout", capitals=False)
+        **neighbour_validation(fall_time, geo, sources, STATUS_DATES)}
+    held = sources["tolonews"].select(split="holdout", capitals=False)
     captured = held.select(kinds="captured")
     truth = 0.5 * (captured.lower + captured.upper + 1.0)
     oracle = {}

@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from external_check import HERE, rebuild_predictive
-from sim.district_facts import FACTS_FILE, REPORTS_FILE, DistrictFacts, load_district_facts
+from sim.district_facts import DistrictFacts, load_sources
 from sim.district_reference import compare_with_reference
 from sim.errors import UserError
 from sim.hazard import Covariates
@@ -70,21 +70,20 @@ def lwj_check(folder: Path) -> dict:
     status = load_lwj(DATA, geo.pcodes)
     cov = Covariates.build(geo, scenario.focus_regions)
     extra = {"lwj_taliban": status == "taliban", "lwj_contested": status == "contested"}
-    seed = load_district_facts(geo.theatre.data_dir / FACTS_FILE.name, geo=geo)
-    tolo = load_district_facts(geo.theatre.data_dir / REPORTS_FILE.name, geo=geo)
-    fit = DistrictFacts.concatenate([seed.select(split="fit", in_window=None),
-                                     tolo.select(split="fit", in_window=None)])
+    sources = load_sources(geo)
+    fit = DistrictFacts.concatenate([facts.select(split="fit", in_window=None)
+                                     for facts in sources.values()])
     variants = {"rule_covariates": dict(), "rule_covariates_and_lwj": dict(extra=extra),
                 "lwj_alone": dict(covariates=False, extra=extra)}
     out = {"calibration": str(folder.relative_to(HERE.parent)), "data": str(DATA.relative_to(HERE.parent)),
            "fitted_to": "the fit splits of the seed's facts and TOLOnews' reports",
            "references": {name: {f"{src}_holdout": compare_with_reference(
                pred.fall_time, fit, facts.select(split="holdout"), cov, **kw)
-               for src, facts in (("seed", seed), ("tolonews", tolo))}
+               for src, facts in sources.items()}
                for name, kw in variants.items()}}
     rural = cov.rural
     reported = np.zeros(geo.n, dtype=bool)
-    reported[tolo.select(kinds="captured").row] = True
+    reported[sources["tolonews"].select(kinds="captured").row] = True
     out["tolonews_reported_taken_by_lwj_status"] = {
         s: {"rural_districts": int((rural & (status == s)).sum()),
             "reported_taken": int((rural & reported & (status == s)).sum())} for s in STATUSES}

@@ -24,7 +24,7 @@ import tempfile
 from pathlib import Path
 
 import sim
-from sim.district_facts import REPORTS_FILE, load_district_facts
+from sim.district_facts import load_sources
 from sim.district_neighbours import neighbour_validation
 from sim.district_skill import STATUS_DATES, fixed_date_skill, model_probability
 from sim.plots import reliability_chart
@@ -42,8 +42,8 @@ def main(replicates: int = 1000, out: Path | None = None) -> dict:
     out = Path(out or tempfile.mkdtemp(prefix="afsim-example-"))
     out.mkdir(parents=True, exist_ok=True)
     geo = sim.load_geography()
-    reports = load_district_facts(REPORTS_FILE, geo=geo)
-    seed_facts = load_district_facts(geo=geo)
+    sources = load_sources(geo)
+    reports = sources["tolonews"]
     held_out = reports.select(split="holdout", capitals=False).status_on(STATUS_DATES)
     scores, curves = {}, {}
     for name, path in POSTERIORS.items():
@@ -51,8 +51,7 @@ def main(replicates: int = 1000, out: Path | None = None) -> dict:
                          parameters=read_posterior(path), replicates_per_draw=10, geo=geo,
                          keep_fall_times=True)
         at_dates = fixed_date_skill(result.fall_time, reports, split="holdout", capitals=False)
-        given = neighbour_validation(result.fall_time, geo, {"seed": seed_facts,
-                                                             "tolonews": reports},
+        given = neighbour_validation(result.fall_time, geo, sources,
                                      STATUS_DATES)["tolonews_holdout"]
         scores[name] = {"at_fixed_dates": at_dates.skill.value,
                         "given_neighbours": given["skill_given_neighbours"]["value"],

@@ -170,12 +170,9 @@ def fixed_date_validation(fall_time: np.ndarray, geo) -> dict:
     (:func:`sim.district_skill.fixed_date_skill`: "had district i fallen by d?"), each split
     apart. A fact's own date asks when, to the day, a district fell, which caps the skill of any
     model that does not know the day (``docs/district_facts.md``, "Scoring at fixed dates")."""
-    from .district_facts import FACTS_FILE, REPORTS_FILE, load_district_facts
+    from .district_facts import load_sources
     from .district_skill import STATUS_DATES, fixed_date_skill
-    sources = {name: geo.theatre.data_dir / f.name
-               for name, f in (("seed", FACTS_FILE), ("tolonews", REPORTS_FILE))}
-    sources = {name: load_district_facts(path, geo=geo) for name, path in sources.items()
-               if path.is_file()}
+    sources = load_sources(geo)
     if not sources:
         return {}
     return {"dates": [d.isoformat() for d in STATUS_DATES],

@@ -430,3 +430,17 @@ def load_district_facts(path: str | Path | None = None, geo: Geography | None = 
         outcome=np.array([float(f.outcome) for f in facts]), score_day=score_day,
         in_window=np.array([f.in_window for f in facts]),
         capital=np.array([f.capital_district for f in facts]), source_file=path)
+
+
+def load_sources(geo: Geography | None = None) -> dict[str, DistrictFacts]:
+    """The theatre's district-fact sources by name: ``seed`` (``district_facts.csv``) and, where
+    the theatre has it, ``tolonews`` (``district_reports_tolonews.csv``); empty when the theatre
+    has no facts table at all."""
+    geo = geo or load_geography()
+    folder = geo.theatre.data_dir
+    if not (folder / FACTS_FILE.name).is_file():
+        return {}
+    sources = {"seed": load_district_facts(folder / FACTS_FILE.name, geo=geo)}
+    if (folder / REPORTS_FILE.name).is_file():
+        sources["tolonews"] = load_district_facts(folder / REPORTS_FILE.name, geo=geo)
+    return sources

@@ -202,17 +202,13 @@ def reference_validation(fall_time: np.ndarray, geo, focus_regions=None, *,
     districts' statuses at those dates (:meth:`DistrictFacts.status_on`, resampling districts),
     as :func:`sim.district_skill.fixed_date_skill` scores the simulation; the reference is still
     fitted to the fit splits' facts as they stand."""
-    from .district_facts import FACTS_FILE, REPORTS_FILE, load_district_facts
-    facts_file = geo.theatre.data_dir / FACTS_FILE.name
-    if not facts_file.is_file():       # a theatre without district facts has nothing to score
+    from .district_facts import load_sources
+    sources = load_sources(geo)
+    if not sources:                    # a theatre without district facts has nothing to score
         return {}
     if cov is None:
         cov = Covariates.build(geo, focus_regions or ())
-    seed = load_district_facts(facts_file, geo=geo)
-    sources = {"seed": seed}
-    reports = geo.theatre.data_dir / REPORTS_FILE.name
-    if reports.is_file():
-        sources["tolonews"] = load_district_facts(reports, geo=geo)
+    seed = sources["seed"]
     fits = {"seed_fit_split": seed.select(split="fit")}
     if "tolonews" in sources:
         fits["both_fit_splits"] = DistrictFacts.concatenate(

@@ -82,7 +82,7 @@ class Likelihood:
     fact_bandwidth: float = 1.0
     # +1 for a fact; -1 for a reported district's selection (it fell before fact_hi), which
     # divides its facts' probability by that of being reported at all
-    fact_sign: np.ndarray | None = None
+    fact_sign: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (F,)
     range_days: np.ndarray = field(default_factory=lambda: np.zeros(0))   # (J,) end of the day
     range_lo: np.ndarray = field(default_factory=lambda: np.zeros(0))     # (J,)
     range_hi: np.ndarray = field(default_factory=lambda: np.zeros(0))     # (J,)
@@ -264,8 +264,7 @@ class Likelihood:
             by = ndtr((self.fact_hi - t) / h)                           # fallen by (or in) the fact
             after_lo = ndtr((self.fact_lo - t) / h)                     # 0 where the interval is open
         p = np.where(self.fact_held, 1.0 - by, by - np.nan_to_num(after_lo, nan=0.0)).mean(axis=1)
-        w = self.fact_w if self.fact_sign is None else self.fact_w * self.fact_sign
-        return (np.log(np.maximum(p, self.floor)) * w).sum(axis=1)
+        return (np.log(np.maximum(p, self.floor)) * (self.fact_w * self.fact_sign)).sum(axis=1)
 
     def _ranges(self, counts: np.ndarray) -> np.ndarray:
         """log P(each ranged count lies inside its range), times its weight, summed; (S, R, J)."""
@@ -335,4 +334,4 @@ def _fact_fields(targets: Targets, geo: Geography) -> dict:
         held = np.concatenate([held, np.zeros(len(used), dtype=bool)])
         sign = np.concatenate([sign, -np.ones(len(used))])
     return dict(fact_rows=rows, fact_lo=lo, fact_hi=hi, fact_held=held, fact_w=ft.weight,
-                fact_bandwidth=ft.bandwidth, fact_sign=sign if ft.reported_only else None)
+                fact_bandwidth=ft.bandwidth, fact_sign=sign)
