@@ -299,9 +299,14 @@ def _fact_fields(targets: Targets, geo: Geography) -> dict:
     ft = targets.facts
     tables = {name: load_district_facts(geo.theatre.data_dir / name, geo=geo) for name in ft.files}
     if ft.cutoff is not None:
+        # Only what was known by the cut-off's eve. A fact dated later must go before statuses
+        # are derived from it: a capture reported in July says its district held in June, which
+        # a forecast made in June could not know.
+        cut = geo.theatre.day_of(ft.cutoff)
+        tables = {name: t.subset(np.flatnonzero(t.upper + 1.0 <= cut))
+                  for name, t in tables.items()}
         # before the cut-off a source that lists only what it reported taken had listed only the
         # districts reported by then: the others' earlier "held" facts are news from after it
-        cut = geo.theatre.day_of(ft.cutoff)
         for name in ft.reported_only:
             t = tables[name]
             known = set(t.row[(t.kind == "captured") & (t.upper + 1.0 <= cut)].tolist())

@@ -159,6 +159,35 @@ def test_reported_districts_are_read_given_that_they_were_reported(tmp_path, geo
     assert np.all(forecast["fact_hi"][~sel] <= cut)
 
 
+def test_a_later_fact_cannot_leak_into_a_forecast_at_fixed_dates(tmp_path, geo, monkeypatch):
+    """As of a cut-off the statuses come only from facts known by its eve. Fitted as statuses at
+    fixed dates, a capture reported in July implies that its district held on 1 and 15 June,
+    which a forecast made on 23 June could not know. Removing every fact dated on or after the
+    cut-off from the tables must leave the forecast's facts unchanged, and the tables do hold
+    such facts (so this fails if they leak in)."""
+    import sim.district_facts as dfm
+    targets = _targets_with(tmp_path, geo, 'files = ["district_facts.csv", '
+                            '"district_reports_tolonews.csv"]\nat_fixed_dates = true\n'
+                            'reported_only = ["district_reports_tolonews.csv"]')
+    real = dfm.load_district_facts
+    for cutoff in (dt.date(2021, 6, 23), dt.date(2021, 7, 21)):
+        cut = geo.theatre.day_of(cutoff)
+        everything = _fact_fields(targets.as_of(cutoff), geo)
+
+        def known_only(path, geo=None, _cut=cut):
+            t = real(path, geo=geo)
+            later = t.upper + 1.0 > _cut
+            assert later.any()                  # the tables do carry later news
+            return t.subset(np.flatnonzero(~later))
+
+        monkeypatch.setattr(dfm, "load_district_facts", known_only)
+        known = _fact_fields(targets.as_of(cutoff), geo)
+        monkeypatch.setattr(dfm, "load_district_facts", real)
+        for key in ("fact_rows", "fact_lo", "fact_hi", "fact_held", "fact_sign"):
+            np.testing.assert_array_equal(everything[key], known[key], err_msg=key)
+        assert np.all(everything["fact_hi"] <= cut)
+
+
 @pytest.mark.parametrize("line,needle", [
     ('files = "district_facts.csv"', "list of file names"),
     ("files = []", "list of file names"),
