@@ -291,6 +291,29 @@ class Likelihood:
         return -0.5 * (np.einsum("sk,sk->s", resid, sol) + logdet + K * np.log(2 * np.pi))
 
 
+def one_interval_per_district(rows: np.ndarray, hi: np.ndarray, held: np.ndarray):
+    """A district's statuses at fixed dates, read as the one interval they leave its fall time.
+
+    "Held at the end of a" and "fallen by the end of b" are statements about one fall time T, so
+    together they say a < T <= b (a the latest date held, b the earliest date fallen; -inf and
+    +inf where there is none). Read as independent facts their product is no probability of
+    anything once a selection divides it (A24d), and it counts a district with many statuses
+    several times. Returns ``(rows, lo, hi, held)``, one entry per district in ``rows``' sorted
+    order: an interval (``held`` False, P(lo < T <= hi)) where a fallen status exists, else
+    "held at the end of hi" (``held`` True, P(T > hi)). A district whose statuses contradict each
+    other (held after it had fallen) gives none."""
+    out = []
+    for r in np.unique(rows):
+        mine = rows == r
+        a = float(hi[mine & held].max()) if (mine & held).any() else -np.inf
+        b = float(hi[mine & ~held].min()) if (mine & ~held).any() else np.inf
+        if a >= b:
+            continue
+        out.append((r, -np.inf, a, True) if np.isinf(b) else (r, a, b, False))
+    return (np.array([o[0] for o in out], dtype=np.int64), np.array([o[1] for o in out]),
+            np.array([o[2] for o in out]), np.array([o[3] for o in out], dtype=bool))
+
+
 def _fact_fields(targets: Targets, geo: Geography) -> dict:
     """The facts the targets ask for, as the likelihood's arrays (none when they ask for none)."""
     if targets.facts is None or targets.facts.weight == 0:
@@ -324,15 +347,26 @@ def _fact_fields(targets: Targets, geo: Geography) -> dict:
     lo = np.where(captured, facts.lower[idx], -np.inf)
     hi = np.where(captured, facts.upper[idx] + 1.0, facts.score_day[idx])
     held = facts.outcome[idx] == 0
-    sign = np.ones(idx.size)
+    if ft.at_fixed_dates:
+        rows, lo, hi, held = one_interval_per_district(rows, hi, held)
+    sign = np.ones(rows.size)
     # A source that lists only the districts it reported taken (TOLOnews) says of each one, first,
     # that it fell by the source's last report: its facts are read given that selection,
-    # P(facts | reported) = P(facts) / P(fell by the last report), one division per district
-    # (docs/district_facts.md, "Fitting the statuses"; A24d).
+    # P(facts | reported) = P(facts and fell by the last report) / P(fell by the last report), one
+    # division per district (docs/district_facts.md, "Fitting the statuses"; A24d).
     for name in ft.reported_only:
         table = tables[name]
         used = sorted(set(rows.tolist()) & set(table.row.tolist()))
         last = float(np.max(table.upper)) + 1.0 if ft.cutoff is None else float(cut)
+        if ft.at_fixed_dates:
+            # The numerator must hold the selection too: a district reported after its last
+            # fixed date says "held then, fallen by the report", not "held then". Without it
+            # the ratio P(held) / P(fell by the report) is no probability (it can pass 1) and
+            # rewards a countryside that does not fall at all.
+            mine = np.isin(rows, used)
+            lo = np.where(mine & held, hi, lo)
+            hi = np.where(mine, np.where(held, last, np.minimum(hi, last)), hi)
+            held = held & ~mine
         rows = np.concatenate([rows, np.array(used, dtype=np.int64)])
         lo = np.concatenate([lo, np.full(len(used), -np.inf)])
         hi = np.concatenate([hi, np.full(len(used), last)])

@@ -93,16 +93,29 @@ def test_the_targets_fit_the_reports_only_when_they_list_them(tmp_path, geo, rep
 
 
 def test_the_targets_can_fit_statuses_at_fixed_dates(tmp_path, geo, reports):
-    """at_fixed_dates: the likelihood sees each fit-split district's status at the fixed dates
-    (held or fallen by the end of each), never a fact's own one-day interval."""
+    """at_fixed_dates: the likelihood sees each fit-split district's statuses at the fixed dates
+    (held or fallen by the end of each), never a fact's own one-day interval, and reads them as
+    the one interval they leave its fall time: one term per district, between two fixed dates."""
     from sim.district_skill import STATUS_DATES
     t = _targets_with(tmp_path, geo, 'files = ["district_facts.csv", '
                       '"district_reports_tolonews.csv"]\nat_fixed_dates = true')
     assert t.facts.at_fixed_dates
     fields = _fact_fields(t, geo)
-    assert np.all(np.isneginf(fields["fact_lo"]))               # no interval: a status
     ends = {geo.theatre.day_of(d) + 1.0 for d in STATUS_DATES}
     assert set(fields["fact_hi"].tolist()) <= ends
+    assert set(fields["fact_lo"][np.isfinite(fields["fact_lo"])].tolist()) <= ends
+    assert len(set(fields["fact_rows"].tolist())) == len(fields["fact_rows"])    # once each
+    interval = ~fields["fact_held"]
+    assert np.all(fields["fact_lo"][interval] < fields["fact_hi"][interval])
+    assert np.all(np.isneginf(fields["fact_lo"][fields["fact_held"]]))
+    # the statuses a district's facts imply are exactly what its interval says
+    statuses = DistrictFacts.concatenate([load_district_facts(geo=geo), reports]).select(
+        split="fit", in_window=True, capitals=False).status_on(STATUS_DATES)
+    k = int(np.flatnonzero(interval & np.isfinite(fields["fact_lo"]))[0])
+    mine = statuses.row == fields["fact_rows"][k]
+    fallen_by = statuses.score_day[mine & (statuses.outcome == 1)]
+    held_at = statuses.score_day[mine & (statuses.outcome == 0)]
+    assert fields["fact_lo"][k] == held_at.max() and fields["fact_hi"][k] == fallen_by.min()
     fit_rows = set(reports.select("fit").row.tolist())
     assert set(fields["fact_rows"].tolist()) & fit_rows
     assert set(reports.select("holdout").row.tolist()).isdisjoint(fields["fact_rows"].tolist())
@@ -157,6 +170,41 @@ def test_reported_districts_are_read_given_that_they_were_reported(tmp_path, geo
         load_district_facts(geo=geo).row.tolist())        # not also in the seed's table
     assert later and later.isdisjoint(forecast["fact_rows"].tolist())
     assert np.all(forecast["fact_hi"][~sel] <= cut)
+
+
+@pytest.mark.parametrize("cutoff", [None, dt.date(2021, 6, 23), dt.date(2021, 7, 21)])
+def test_a_selected_district_is_read_as_a_conditional_probability(tmp_path, geo, cutoff):
+    """Read given its selection, each listed district's term is P(its facts and fell by the last
+    report) / P(fell by the last report): a probability, so never above 1 whatever the fall
+    times. Before the numerator held the selection, a district reported after its last fixed
+    date gave P(held then) / P(fell by the report), which passes 1 when the countryside does not
+    fall, and the fit froze the 23 June forecast's countryside (92 districts on 30 June against
+    the record's 157)."""
+    from scipy.special import ndtr
+
+    from sim.likelihood import Likelihood
+    t = _targets_with(tmp_path, geo, 'files = ["district_facts.csv", '
+                      '"district_reports_tolonews.csv"]\nat_fixed_dates = true\n'
+                      'reported_only = ["district_reports_tolonews.csv"]')
+    if cutoff is not None:
+        t = t.as_of(cutoff)
+    lik = Likelihood.build(t, geo)
+    sel = lik.fact_sign < 0
+    assert sel.sum() > 20
+    rng = np.random.default_rng(5)
+    for scale in (5.0, 60.0, 400.0, 5000.0):          # from a collapse in days to none at all
+        fall = rng.exponential(scale, size=(1, 30, geo.n))
+        t_f = fall[:, :, lik.fact_rows]
+        h = lik.fact_bandwidth
+        by = ndtr((lik.fact_hi - t_f) / h)
+        after = np.nan_to_num(ndtr((lik.fact_lo - t_f) / h), nan=0.0)
+        p = np.where(lik.fact_held, 1.0 - by, by - after).mean(axis=1)[0]
+        for r in np.unique(lik.fact_rows[sel]):
+            num = (lik.fact_rows == r) & ~sel
+            den = (lik.fact_rows == r) & sel
+            assert num.sum() == 1 and den.sum() == 1
+            assert not lik.fact_held[num][0] and lik.fact_hi[num][0] <= lik.fact_hi[den][0]
+            assert p[num][0] <= p[den][0] + 1e-12, (scale, r)
 
 
 def test_a_later_fact_cannot_leak_into_a_forecast_at_fixed_dates(tmp_path, geo, monkeypatch):
