@@ -5,10 +5,12 @@ other capitals fallen strictly before Kabul is at least 20, and the Taliban hold
 all districts when it falls" (the record: 32 capitals and about 90% of districts). Measured as the
 README's main command measures it: 1,000 paired replicates, seed 1, ten per posterior draw. A
 fixed seed, so the medians are what the README reports. Measured on 5 December 2026: 30-31
-capitals before Kabul and 36-110 districts still held in the seven scenarios where it falls,
-except the surrender chain broken (exactly 20 capitals, 84 districts): the goal is met there with
-no margin, so a change to the posterior or the rule that slows the cascade relative to Kabul
-fails here first. Salaries paid and air and pay keep Kabul to the horizon in 99% of replicates.
+capitals before Kabul and 36-110 districts still held in the seven scenarios where it falls in
+every replicate, and 28 capitals, 55 districts with the surrender chain broken (Kabul falls by
+31 December in 82% of its replicates). Until the scenario halved Kabul's response to the
+capitals' cascade as well (A29) it had exactly 20 capitals before Kabul, no margin at all; under
+a candidate structure fitted to the district statuses it had 19, and this test is where such a
+change fails first. Salaries paid and air and pay keep Kabul to the horizon in 99% of replicates.
 """
 
 from __future__ import annotations
