@@ -314,6 +314,13 @@ def one_interval_per_district(rows: np.ndarray, hi: np.ndarray, held: np.ndarray
             np.array([o[2] for o in out]), np.array([o[3] for o in out], dtype=bool))
 
 
+def first_snapshot_end(table) -> float:
+    """The end of a report series' first snapshot (its earliest ``held`` fact: the districts it
+    did not yet report then), the earliest moment after which a fall can be listed."""
+    held = table.kind == "held"
+    return float(np.min(table.lower[held])) + 1.0 if held.any() else float(np.min(table.lower))
+
+
 def _fact_fields(targets: Targets, geo: Geography) -> dict:
     """The facts the targets ask for, as the likelihood's arrays (none when they ask for none)."""
     if targets.facts is None or targets.facts.weight == 0:
@@ -321,6 +328,7 @@ def _fact_fields(targets: Targets, geo: Geography) -> dict:
     from .district_facts import DistrictFacts, load_district_facts
     ft = targets.facts
     tables = {name: load_district_facts(geo.theatre.data_dir / name, geo=geo) for name in ft.files}
+    tables_all = dict(tables)                  # as published: the first snapshot is the table's
     if ft.cutoff is not None:
         # Only what was known by the cut-off's eve. A fact dated later must go before statuses
         # are derived from it: a capture reported in July says its district held in June, which
@@ -358,6 +366,11 @@ def _fact_fields(targets: Targets, geo: Geography) -> dict:
         table = tables[name]
         used = sorted(set(rows.tolist()) & set(table.row.tolist()))
         last = float(np.max(table.upper)) + 1.0 if ft.cutoff is None else float(cut)
+        # A district is listed when a snapshot reports it taken and the one before did not, so
+        # only a fall after the source's first snapshot can be listed: the selection is
+        # "fell between the first snapshot and the last report", never "fell by the last". A
+        # district taken before the first snapshot (the 73 of 1 May among them) cannot be listed.
+        first = first_snapshot_end(tables_all[name])
         if ft.at_fixed_dates:
             # The numerator must hold the selection too: a district reported after its last
             # fixed date says "held then, fallen by the report", not "held then". Without it
@@ -367,8 +380,10 @@ def _fact_fields(targets: Targets, geo: Geography) -> dict:
             lo = np.where(mine & held, hi, lo)
             hi = np.where(mine, np.where(held, last, np.minimum(hi, last)), hi)
             held = held & ~mine
+        mine = np.isin(rows, used)
+        lo = np.where(mine & ~held, np.maximum(lo, first), lo)
         rows = np.concatenate([rows, np.array(used, dtype=np.int64)])
-        lo = np.concatenate([lo, np.full(len(used), -np.inf)])
+        lo = np.concatenate([lo, np.full(len(used), first)])
         hi = np.concatenate([hi, np.full(len(used), last)])
         held = np.concatenate([held, np.zeros(len(used), dtype=bool)])
         sign = np.concatenate([sign, -np.ones(len(used))])

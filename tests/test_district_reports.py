@@ -174,9 +174,9 @@ def test_reported_districts_are_read_given_that_they_were_reported(tmp_path, geo
 
 @pytest.mark.parametrize("cutoff", [None, dt.date(2021, 6, 23), dt.date(2021, 7, 21)])
 def test_a_selected_district_is_read_as_a_conditional_probability(tmp_path, geo, cutoff):
-    """Read given its selection, each listed district's term is P(its facts and fell by the last
-    report) / P(fell by the last report): a probability, so never above 1 whatever the fall
-    times. Before the numerator held the selection, a district reported after its last fixed
+    """Read given its selection, each listed district's term is P(its facts and fell between the
+    series' first snapshot and its last report) / P(fell between them): a probability, so never
+    above 1 whatever the fall times. Before the numerator held the selection, a district reported after its last fixed
     date gave P(held then) / P(fell by the report), which passes 1 when the countryside does not
     fall, and the fit froze the 23 June forecast's countryside (92 districts on 30 June against
     the record's 157)."""
@@ -191,6 +191,8 @@ def test_a_selected_district_is_read_as_a_conditional_probability(tmp_path, geo,
     lik = Likelihood.build(t, geo)
     sel = lik.fact_sign < 0
     assert sel.sum() > 20
+    # only a fall after the series' first snapshot (11 May 2021) can be listed
+    first = geo.theatre.day_of(dt.date(2021, 5, 11)) + 1.0
     rng = np.random.default_rng(5)
     for scale in (5.0, 60.0, 400.0, 5000.0):          # from a collapse in days to none at all
         fall = rng.exponential(scale, size=(1, 30, geo.n))
@@ -204,6 +206,7 @@ def test_a_selected_district_is_read_as_a_conditional_probability(tmp_path, geo,
             den = (lik.fact_rows == r) & sel
             assert num.sum() == 1 and den.sum() == 1
             assert not lik.fact_held[num][0] and lik.fact_hi[num][0] <= lik.fact_hi[den][0]
+            assert lik.fact_lo[num][0] >= lik.fact_lo[den][0] == first
             assert p[num][0] <= p[den][0] + 1e-12, (scale, r)
 
 
