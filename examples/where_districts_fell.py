@@ -6,8 +6,8 @@ two cores at the default size, ``AFSIM_EXAMPLE_REPLICATES=200`` for a quick look
 steps an analyst takes to see whether the model knows *where*, not only how fast:
 
 1. run the baseline under two posteriors: the calibrated default, and the candidate structure
-   that also fits the district reports as statuses (`calibration/structures/
-   momentum_signed_reported_half`; README, "Where districts fell");
+   that also fits the district reports as statuses, one interval per district
+   at half weight (`calibration/structures/statuses_joint_half`; README, "Where districts fell");
 2. score each against TOLOnews' held-out third (never fitted by either) as statuses at fixed
    dates: "had district i fallen by d?", Brier skill over the run's own national share
    (:func:`sim.district_skill.fixed_date_skill`);
@@ -33,8 +33,7 @@ from sim.posterior import read_posterior
 PROJECT = Path(__file__).resolve().parents[1]
 POSTERIORS = {
     "default": PROJECT / "calibration" / "default" / "posterior.csv",
-    "candidate": (PROJECT / "calibration" / "structures" / "momentum_signed_reported_half"
-                  / "posterior.csv"),
+    "candidate": PROJECT / "calibration" / "structures" / "statuses_joint_half" / "posterior.csv",
 }
 
 
