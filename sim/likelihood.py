@@ -83,6 +83,9 @@ class Likelihood:
     # +1 for a fact; -1 for a reported district's selection (it fell before fact_hi), which
     # divides its facts' probability by that of being reported at all
     fact_sign: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (F,)
+    # For a selection (sign -1) read against one interval (statuses at fixed dates): the index of
+    # that district's interval, so the two are floored as one ratio; -1 elsewhere
+    fact_pair: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # (F,)
     range_days: np.ndarray = field(default_factory=lambda: np.zeros(0))   # (J,) end of the day
     range_lo: np.ndarray = field(default_factory=lambda: np.zeros(0))     # (J,)
     range_hi: np.ndarray = field(default_factory=lambda: np.zeros(0))     # (J,)
@@ -264,7 +267,20 @@ class Likelihood:
             by = ndtr((self.fact_hi - t) / h)                           # fallen by (or in) the fact
             after_lo = ndtr((self.fact_lo - t) / h)                     # 0 where the interval is open
         p = np.where(self.fact_held, 1.0 - by, by - np.nan_to_num(after_lo, nan=0.0)).mean(axis=1)
-        return (np.log(np.maximum(p, self.floor)) * (self.fact_w * self.fact_sign)).sum(axis=1)
+        logp = np.log(np.maximum(p, self.floor)) * self.fact_sign
+        den = np.flatnonzero(self.fact_pair >= 0) if self.fact_pair.size else np.zeros(0, dtype=int)
+        if den.size:
+            # A selected district's term is the ratio P(interval) / P(selection), floored as one:
+            # floored apart, a countryside in which neither can happen scores log(floor) -
+            # log(floor) = 0, the best score there is (a frozen countryside won a forecast so).
+            # A selection the run never produces is as unlikely as the floor says.
+            num = self.fact_pair[den]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ratio = p[:, num] / p[:, den]
+            logp[:, num] = np.where(p[:, den] > 0, np.log(np.maximum(ratio, self.floor)),
+                                    np.log(self.floor))
+            logp[:, den] = 0.0
+        return (logp * self.fact_w).sum(axis=1)
 
     def _ranges(self, counts: np.ndarray) -> np.ndarray:
         """log P(each ranged count lies inside its range), times its weight, summed; (S, R, J)."""
@@ -358,6 +374,7 @@ def _fact_fields(targets: Targets, geo: Geography) -> dict:
     if ft.at_fixed_dates:
         rows, lo, hi, held = one_interval_per_district(rows, hi, held)
     sign = np.ones(rows.size)
+    pair = np.full(rows.size, -1, dtype=np.int64)
     # A source that lists only the districts it reported taken (TOLOnews) says of each one, first,
     # that it fell by the source's last report: its facts are read given that selection,
     # P(facts | reported) = P(facts and fell by the last report) / P(fell by the last report), one
@@ -387,5 +404,10 @@ def _fact_fields(targets: Targets, geo: Geography) -> dict:
         hi = np.concatenate([hi, np.full(len(used), last)])
         held = np.concatenate([held, np.zeros(len(used), dtype=bool)])
         sign = np.concatenate([sign, -np.ones(len(used))])
+        if ft.at_fixed_dates:           # one interval per district: pair it with its selection
+            where = {int(r): k for k, r in enumerate(rows[:len(rows) - len(used)]) if sign[k] > 0}
+            pair = np.concatenate([pair, np.array([where[int(r)] for r in used], dtype=np.int64)])
+        else:
+            pair = np.concatenate([pair, np.full(len(used), -1, dtype=np.int64)])
     return dict(fact_rows=rows, fact_lo=lo, fact_hi=hi, fact_held=held, fact_w=ft.weight,
-                fact_bandwidth=ft.bandwidth, fact_sign=sign)
+                fact_bandwidth=ft.bandwidth, fact_sign=sign, fact_pair=pair)

@@ -151,8 +151,14 @@ def test_reported_districts_are_read_given_that_they_were_reported(tmp_path, geo
     by = ndtr((lik.fact_hi - t) / h)
     after = np.nan_to_num(ndtr((lik.fact_lo - t) / h), nan=0.0)
     p = np.where(lik.fact_held, 1.0 - by, by - after).mean(axis=1)
-    want = (np.log(np.maximum(p, lik.floor)) * lik.fact_w * lik.fact_sign).sum(axis=1)
+    logp = np.log(np.maximum(p, lik.floor)) * lik.fact_sign
+    for j in np.flatnonzero(lik.fact_pair >= 0):       # a district's interval over its selection
+        k = lik.fact_pair[j]
+        logp[:, k] = np.log(max(p[0, k] / p[0, j], lik.floor)) if p[0, j] > 0 else np.log(lik.floor)
+        logp[:, j] = 0.0
+    want = (logp * lik.fact_w).sum(axis=1)
     np.testing.assert_allclose(lik._facts(t), want, rtol=1e-12)
+    assert np.array_equal(np.flatnonzero(lik.fact_pair >= 0), np.flatnonzero(lik.fact_sign < 0))
     with pytest.raises(UserError) as err:
         _targets_with(tmp_path, geo, 'reported_only = ["district_reports_tolonews.csv"]')
     assert "district_facts.reported_only" in str(err.value)
@@ -208,6 +214,29 @@ def test_a_selected_district_is_read_as_a_conditional_probability(tmp_path, geo,
             assert not lik.fact_held[num][0] and lik.fact_hi[num][0] <= lik.fact_hi[den][0]
             assert lik.fact_lo[num][0] >= lik.fact_lo[den][0] == first
             assert p[num][0] <= p[den][0] + 1e-12, (scale, r)
+
+
+def test_a_countryside_that_never_falls_cannot_win_the_selected_districts(tmp_path, geo):
+    """A listed district's term is its interval's probability over its selection's, floored as
+    one ratio. Floored apart, a run in which no district ever falls scored log(floor) -
+    log(floor) = 0 on every listed district, the best score there is, and a forecast as of
+    23 June fitted that way froze its countryside at the 73 districts of 1 May (the record's 88
+    by 31 May was known). Now such a run scores the floor on each; a run whose falls sit inside
+    the listed intervals scores near 0."""
+    from sim.likelihood import Likelihood
+    t = _targets_with(tmp_path, geo, 'files = ["district_facts.csv", '
+                      '"district_reports_tolonews.csv"]\nat_fixed_dates = true\n'
+                      'reported_only = ["district_reports_tolonews.csv"]').as_of(dt.date(2021, 6, 23))
+    lik = Likelihood.build(t, geo)
+    pairs = np.flatnonzero(lik.fact_pair >= 0)
+    assert pairs.size > 20
+    never = np.full((1, 10, lik.fact_rows.size), np.inf)
+    inside = np.where(np.isfinite(lik.fact_lo), lik.fact_lo, 0.0) + 0.5 * (
+        lik.fact_hi - np.where(np.isfinite(lik.fact_lo), lik.fact_lo, 0.0))
+    inside = np.broadcast_to(inside, (1, 10, lik.fact_rows.size)).copy()
+    per_district_never = lik._facts(never)[0] / pairs.size / lik.fact_w
+    assert per_district_never <= np.log(lik.floor) + 1e-9 + 0.0     # the floor, each of them
+    assert lik._facts(inside)[0] > lik._facts(never)[0] + pairs.size  # far better
 
 
 def test_a_later_fact_cannot_leak_into_a_forecast_at_fixed_dates(tmp_path, geo, monkeypatch):
