@@ -1,7 +1,7 @@
 """Where the collapse came first: judging the model's district probabilities against a source it
 never saw.
 
-Runs as is from the project folder (``python examples/where_districts_fell.py``; about 5 s on
+Runs as is from the project folder (``python examples/where_districts_fell.py``; about 4 s on
 two cores at the default size, ``AFSIM_EXAMPLE_REPLICATES=200`` for a quick look). It shows the
 steps an analyst takes to see whether the model knows *where*, not only how fast:
 

@@ -80,8 +80,9 @@ class Likelihood:
     fact_held: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))  # says it held
     fact_w: float = 0.0
     fact_bandwidth: float = 1.0
-    # +1 for a fact; -1 for a reported district's selection (it fell before fact_hi), which
-    # divides its facts' probability by that of being reported at all
+    # +1 for a fact; -1 for a listed district's selection (it fell between fact_lo and fact_hi:
+    # the source's first snapshot and its last report), which divides its facts' probability by
+    # that of being listed at all
     fact_sign: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (F,)
     # For a selection (sign -1) read against one interval (statuses at fixed dates): the index of
     # that district's interval, so the two are floored as one ratio; -1 elsewhere
@@ -268,7 +269,7 @@ class Likelihood:
             after_lo = ndtr((self.fact_lo - t) / h)                     # 0 where the interval is open
         p = np.where(self.fact_held, 1.0 - by, by - np.nan_to_num(after_lo, nan=0.0)).mean(axis=1)
         logp = np.log(np.maximum(p, self.floor)) * self.fact_sign
-        den = np.flatnonzero(self.fact_pair >= 0) if self.fact_pair.size else np.zeros(0, dtype=int)
+        den = np.flatnonzero(self.fact_pair >= 0)
         if den.size:
             # A selected district's term is the ratio P(interval) / P(selection), floored as one:
             # floored apart, a countryside in which neither can happen scores log(floor) -
@@ -344,7 +345,10 @@ def _fact_fields(targets: Targets, geo: Geography) -> dict:
     from .district_facts import DistrictFacts, load_district_facts
     ft = targets.facts
     tables = {name: load_district_facts(geo.theatre.data_dir / name, geo=geo) for name in ft.files}
-    tables_all = dict(tables)                  # as published: the first snapshot is the table's
+    # A district is listed when a snapshot reports it taken and the one before did not, so only a
+    # fall after the source's first snapshot can be listed (the 73 of 1 May cannot): the
+    # selection is "fell between the first snapshot and the last report".
+    first = {name: first_snapshot_end(tables[name]) for name in ft.reported_only}
     if ft.cutoff is not None:
         # Only what was known by the cut-off's eve. A fact dated later must go before statuses
         # are derived from it: a capture reported in July says its district held in June, which
@@ -356,8 +360,7 @@ def _fact_fields(targets: Targets, geo: Geography) -> dict:
         # districts reported by then: the others' earlier "held" facts are news from after it
         for name in ft.reported_only:
             t = tables[name]
-            known = set(t.row[(t.kind == "captured") & (t.upper + 1.0 <= cut)].tolist())
-            tables[name] = t.subset(np.flatnonzero(np.isin(t.row, sorted(known))))
+            tables[name] = t.subset(np.flatnonzero(np.isin(t.row, t.row[t.kind == "captured"])))
     facts = DistrictFacts.concatenate(tables.values())
     if ft.at_fixed_dates:
         from .district_skill import STATUS_DATES
@@ -376,38 +379,32 @@ def _fact_fields(targets: Targets, geo: Geography) -> dict:
     sign = np.ones(rows.size)
     pair = np.full(rows.size, -1, dtype=np.int64)
     # A source that lists only the districts it reported taken (TOLOnews) says of each one, first,
-    # that it fell by the source's last report: its facts are read given that selection,
-    # P(facts | reported) = P(facts and fell by the last report) / P(fell by the last report), one
-    # division per district (docs/district_facts.md, "Fitting the statuses"; A24d).
+    # that it was listed: its facts are read given that selection, P(facts | listed) =
+    # P(facts and listed) / P(listed), one division per district (docs/district_facts.md,
+    # "Fitting the statuses"; A24d).
     for name in ft.reported_only:
         table = tables[name]
         used = sorted(set(rows.tolist()) & set(table.row.tolist()))
         last = float(np.max(table.upper)) + 1.0 if ft.cutoff is None else float(cut)
-        # A district is listed when a snapshot reports it taken and the one before did not, so
-        # only a fall after the source's first snapshot can be listed: the selection is
-        # "fell between the first snapshot and the last report", never "fell by the last". A
-        # district taken before the first snapshot (the 73 of 1 May among them) cannot be listed.
-        first = first_snapshot_end(tables_all[name])
+        mine = np.isin(rows, used) & (sign > 0)
         if ft.at_fixed_dates:
             # The numerator must hold the selection too: a district reported after its last
             # fixed date says "held then, fallen by the report", not "held then". Without it
             # the ratio P(held) / P(fell by the report) is no probability (it can pass 1) and
             # rewards a countryside that does not fall at all.
-            mine = np.isin(rows, used)
             lo = np.where(mine & held, hi, lo)
             hi = np.where(mine, np.where(held, last, np.minimum(hi, last)), hi)
             held = held & ~mine
-        mine = np.isin(rows, used)
-        lo = np.where(mine & ~held, np.maximum(lo, first), lo)
+            # one interval per district: its selection is floored with it, as one ratio
+            interval_of = {int(rows[k]): k for k in np.flatnonzero(mine)}
+            pair = np.concatenate([pair, [interval_of[r] for r in used]]).astype(np.int64)
+        else:
+            pair = np.concatenate([pair, np.full(len(used), -1, dtype=np.int64)])
+        lo = np.where(mine & ~held, np.maximum(lo, first[name]), lo)
         rows = np.concatenate([rows, np.array(used, dtype=np.int64)])
-        lo = np.concatenate([lo, np.full(len(used), first)])
+        lo = np.concatenate([lo, np.full(len(used), first[name])])
         hi = np.concatenate([hi, np.full(len(used), last)])
         held = np.concatenate([held, np.zeros(len(used), dtype=bool)])
         sign = np.concatenate([sign, -np.ones(len(used))])
-        if ft.at_fixed_dates:           # one interval per district: pair it with its selection
-            where = {int(r): k for k, r in enumerate(rows[:len(rows) - len(used)]) if sign[k] > 0}
-            pair = np.concatenate([pair, np.array([where[int(r)] for r in used], dtype=np.int64)])
-        else:
-            pair = np.concatenate([pair, np.full(len(used), -1, dtype=np.int64)])
     return dict(fact_rows=rows, fact_lo=lo, fact_hi=hi, fact_held=held, fact_w=ft.weight,
                 fact_bandwidth=ft.bandwidth, fact_sign=sign, fact_pair=pair)

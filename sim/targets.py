@@ -107,7 +107,8 @@ class FactTargets:
     #: their own dates: "where had the collapse reached", not "which day did it fall".
     at_fixed_dates: bool = False
     #: Tables whose source lists only districts it reported taken (of ``files``): each such
-    #: district's facts are read given that it fell by the source's last report.
+    #: district's facts are read given that it was listed, i.e. fell between the source's first
+    #: snapshot and its last report (A24d).
     reported_only: tuple[str, ...] = ()
     #: A forecast's cut-off (set by :meth:`Targets.as_of`): a ``reported_only`` source is then
     #: what it had reported by the eve of that date, and nothing of the districts it reported later

@@ -126,8 +126,8 @@ def test_the_targets_can_fit_statuses_at_fixed_dates(tmp_path, geo, reports):
 
 def test_reported_districts_are_read_given_that_they_were_reported(tmp_path, geo, reports):
     """reported_only: each fitted district of a source that lists only what it reported taken
-    adds one division by P(fell by the source's last report), once per district, and the term is
-    the one the docs write."""
+    adds one division by P(listed) = P(fell between the source's first snapshot and its last
+    report), once per district, and the term is the one the docs write."""
     from scipy.special import ndtr
 
     from sim.likelihood import Likelihood
@@ -163,7 +163,7 @@ def test_reported_districts_are_read_given_that_they_were_reported(tmp_path, geo
         _targets_with(tmp_path, geo, 'reported_only = ["district_reports_tolonews.csv"]')
     assert "district_facts.reported_only" in str(err.value)
     # as of a cut-off the source had listed only the districts reported by its eve: the others'
-    # earlier facts would be news from after it, and the selection is "fell before the cut-off"
+    # earlier facts would be news from after it, and the selection ends at the cut-off
     cutoff = dt.date(2021, 7, 1)
     forecast = _fact_fields(selected.as_of(cutoff), geo)
     cut = geo.theatre.day_of(cutoff)
@@ -182,10 +182,10 @@ def test_reported_districts_are_read_given_that_they_were_reported(tmp_path, geo
 def test_a_selected_district_is_read_as_a_conditional_probability(tmp_path, geo, cutoff):
     """Read given its selection, each listed district's term is P(its facts and fell between the
     series' first snapshot and its last report) / P(fell between them): a probability, so never
-    above 1 whatever the fall times. Before the numerator held the selection, a district reported after its last fixed
-    date gave P(held then) / P(fell by the report), which passes 1 when the countryside does not
-    fall, and the fit froze the 23 June forecast's countryside (92 districts on 30 June against
-    the record's 157)."""
+    above 1 whatever the fall times. Before the numerator held the selection, a district
+    reported after its last fixed date gave P(held then) / P(fell by the report), which passes 1
+    when the countryside does not fall, and the fit froze the 23 June forecast's countryside (92
+    districts on 30 June against the record's 157)."""
     from scipy.special import ndtr
 
     from sim.likelihood import Likelihood
@@ -234,8 +234,8 @@ def test_a_countryside_that_never_falls_cannot_win_the_selected_districts(tmp_pa
     inside = np.where(np.isfinite(lik.fact_lo), lik.fact_lo, 0.0) + 0.5 * (
         lik.fact_hi - np.where(np.isfinite(lik.fact_lo), lik.fact_lo, 0.0))
     inside = np.broadcast_to(inside, (1, 10, lik.fact_rows.size)).copy()
-    per_district_never = lik._facts(never)[0] / pairs.size / lik.fact_w
-    assert per_district_never <= np.log(lik.floor) + 1e-9 + 0.0     # the floor, each of them
+    # every listed district at the floor (other facts can only lower the sum further)
+    assert lik._facts(never)[0] <= pairs.size * lik.fact_w * np.log(lik.floor) + 1e-9
     assert lik._facts(inside)[0] > lik._facts(never)[0] + pairs.size  # far better
 
 
