@@ -56,6 +56,11 @@ class Exposure:
     scope: str
     weights: Callable[[Geography], tuple]     # geography -> (W: sparse (m, n), d: (m,))
     meaning: str
+    #: False when the share counts provincial capitals only: they have no hazard until the
+    #: Taliban turn on the cities, so the exposure is 0 before the decision whatever the
+    #: parameters, and a countryside term that reads it is the cities' parameter
+    #: (:data:`sim.hazard.CITY_PARAMETERS`; checked against the weights by the tests).
+    moves_before_assault: bool = True
 
 
 @dataclass(frozen=True)
@@ -108,6 +113,17 @@ def cascade_weights(geo: Geography) -> tuple:
     return _national_share(geo, other)
 
 
+def own_capital_weights(geo: Geography) -> tuple:
+    """W[i, c] = 1 for each rural district i and the capital c of its province."""
+    capital_of_province = np.full(geo.n_provinces, -1, dtype=np.int64)
+    capital_of_province[geo.province_index[geo.capital_rows]] = geo.capital_rows
+    rows = np.flatnonzero(~geo.is_capital)
+    from scipy.sparse import csr_matrix
+    W = csr_matrix((np.ones(len(rows)), (rows, capital_of_province[geo.province_index[rows]])),
+                   shape=(geo.n, geo.n))
+    return W, np.ones(geo.n)
+
+
 def capital_ring_weights(geo: Geography) -> tuple:
     """Every district (capitals included) of the provinces bordering the capital city's."""
     home = int(geo.province_index[geo.kabul_row])
@@ -123,14 +139,18 @@ EXPOSURES: tuple[Exposure, ...] = (
     Exposure("encirclement", "capital", encirclement_weights,
              "E_c: the share of capital c's own province (its rural districts) fallen."),
     Exposure("cascade", "national", cascade_weights,
-             "C: the share of the other provincial capitals fallen."),
+             "C: the share of the other provincial capitals fallen.", moves_before_assault=False),
     Exposure("kabul_ring", "national", capital_ring_weights,
              "R: the share fallen of the districts in the provinces around Kabul."),
+    Exposure("own_capital", "district", own_capital_weights,
+             "K_i: 1 once the capital of rural district i's province has fallen (0 for capitals).",
+             moves_before_assault=False),
 )
 
 TERMS: tuple[Term, ...] = (
     Term("rural", "momentum", "b_momentum"),
     Term("rural", "neighbours", "b_neighbour"),
+    Term("rural", "own_capital", "b_capital_fallen"),
     Term("decision", "momentum", "assault_b_share", centre=0.5),
     Term("capital", "encirclement", "cap_b_encircle"),
     Term("capital", "cascade", "cap_b_cascade"),

@@ -14,6 +14,7 @@ Rural district i::
                  + b_momentum * M(t) + b_pay * S(P_i(t)) - b_mobilization * B_i(t)  (drivers)
                  + b_government_gone * G(t)                                   (after Kabul)
                  + b_neighbour * N_i(t)                                       (neighbours fallen)
+                 + b_capital_fallen * K_i(t)                                  (its capital fallen)
                  - b_air * A_i(t) * reach_i                                   (air support x reach)
                  - b_reach * reach_i + b_border * pakistan_i + b_focus * focus_i
                  - b_presence * presence_i                                    (state presence)
@@ -57,7 +58,8 @@ Kabul (zero until the assault has begun; its fall ends the republic: G becomes 1
                  + b_pay * (S(P_K(t)) - S(P*)) - b_air * (A_K(t) - A*) * reach_K
 
 with M the national share of districts fallen (the bandwagon in the countryside; the forces freed
-for the cities), N_i the border-weighted share of i's neighbours fallen, E_c the share of the
+for the cities), N_i the border-weighted share of i's neighbours fallen, K_i = 1 once the capital
+of i's province has fallen, E_c the share of the
 capital's own province (other districts) fallen, C the share of the other 33 capitals fallen, R
 the share fallen of the districts in the provinces around Kabul, W the withdrawal's progress and
 G = 1 once Kabul has fallen, G_c(t) the timeline's garrison driver over city c (0 unless a
@@ -378,9 +380,13 @@ COUNTRYSIDE_READS = frozenset({
 
 
 def _city_parameters() -> frozenset:
-    from .exposures import TERMS
-    city = CITY_READS | {t.parameter for t in TERMS if t.rule in ("decision", "capital", "kabul")}
-    countryside = COUNTRYSIDE_READS | {t.parameter for t in TERMS if t.rule in ("rural", "mode")}
+    from .exposures import EXPOSURES, TERMS
+    still = {e.name for e in EXPOSURES if not e.moves_before_assault}
+    city = CITY_READS | {t.parameter for t in TERMS if t.rule in ("decision", "capital", "kabul")
+                         or t.exposure in still}
+    # a countryside term whose share counts only capitals is 0 until the assault: the cities'
+    countryside = COUNTRYSIDE_READS | {t.parameter for t in TERMS if t.rule in ("rural", "mode")
+                                       and t.exposure not in still}
     return frozenset(city - countryside)
 
 

@@ -101,6 +101,14 @@ PARAMETERS: tuple[Parameter, ...] = (
        "the Taliban closed around each city).",
        "Seed: Kandahar, 'All surrounding districts save for Daman District had fallen'; Herat's "
        "Karukh; covariates.csv capital_ring. Estimated."),
+    _P("b_capital_fallen", 0.0, "indicator", 0.0, 10.0, "district",
+       "Log-hazard increase of a rural district once its own provincial capital has fallen: the "
+       "corps or brigade that held the province and its supplies were in the city, and surrendered "
+       "with it. 0 (off) unless a calibration estimates it.",
+       "Seed: in Kunduz 'hundreds of Afghan troops surrendered' at the 217 Pamir Corps' base, "
+       "'responsible for security of Kunduz, Takhar and Badakhshan', 'securing Taliban control "
+       "over their military equipment'; in Herat 'an entire Afghan army Corps in the city of Herat "
+       "crumbled'. ASSUMPTION that this reaches the province's district centres (A30)."),
     _P("district_frailty", 0.0, "variance", 0.0, 10.0, "district",
        "Variance of each rural district's unobserved frailty: a Gamma(1/theta, theta) factor of mean "
        "1 on its hazard, drawn once per replicate (0 = districts differ only by their covariates). "

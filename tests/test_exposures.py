@@ -58,6 +58,23 @@ def test_each_shipped_exposure_is_the_share_it_says_it_is(geo, seed, share):
     home = geo.province_index[geo.kabul_row]
     ring = [i for i in range(geo.n) if geo.province_index[i] in geo.province_neighbours[home]]
     assert x["kabul_ring"][0] == pytest.approx(np.mean(fallen[ring]), abs=1e-12)
+    capital_of = {geo.province_index[c]: c for c in geo.capital_rows}
+    for i in range(geo.n):
+        expected = 0.0 if geo.is_capital[i] else float(fallen[capital_of[geo.province_index[i]]])
+        assert x["own_capital"][i] == expected
+
+
+def test_an_exposure_declared_still_before_the_assault_counts_capitals_only(geo):
+    """The prologue and the cut rest on it: a share declared not to move before the assault may
+    count provincial capitals only (they have no hazard before the decision), so a term reading
+    it is 0 until then; a share of any rural district would move with the countryside."""
+    still = [e for e in exposures.EXPOSURES if not e.moves_before_assault]
+    assert {e.name for e in still} >= {"cascade", "own_capital"}
+    for e in exposures.EXPOSURES:
+        W, _ = e.weights(geo)
+        sources = np.unique(W.tocoo().col)
+        counts_only_capitals = bool(np.all(geo.is_capital[sources]))
+        assert counts_only_capitals == (not e.moves_before_assault), e.name
 
 
 def _model(geo):
@@ -120,3 +137,29 @@ def test_a_mechanism_declared_as_data_runs_in_both_engines_without_an_engine_edi
     day = 60.0
     assert (np.nan_to_num(after.fall_time, nan=1e9) <= day).mean() > \
         (np.nan_to_num(before.fall_time, nan=1e9) <= day).mean() + 0.05
+
+
+def test_a_district_whose_capital_has_fallen_falls_sooner_and_nothing_moves_before(geo):
+    """b_capital_fallen (A30) on common random numbers: every fall before the first capital's is
+    the same to the bit (the term is 0 until a capital falls), the two engines agree with it on,
+    and the countryside collapses further by Kabul's fall (200 replicates: the mean share of
+    districts fallen at Kabul's fall rises by more than 5 points at e^3, a 20-fold hazard)."""
+    sc, model = _model(geo)
+    R = 200
+    off = ParameterTable.constant(sc.parameters(), R)
+    on = ParameterTable.constant({**sc.parameters(), "b_capital_fallen": 3.0}, R)
+    draws = draw_batch(21, range(R), geo.n)
+    a, b = run_batch(model, off, draws), run_batch(model, on, draws, audit=True)
+    first_city = np.nanmin(a.fall_time[:, geo.capital_rows], axis=1)
+    for k in range(R):
+        early = a.fall_time[k] < first_city[k]
+        assert np.array_equal(a.fall_time[k][early], b.fall_time[k][early])
+    for k in range(10):
+        ref = run_replicate(model, Params(on.row(k)), draw_replicate(21, k, geo.n), record_log=False)
+        np.testing.assert_allclose(b.fall_time[k], ref.fall_time, rtol=0, atol=1e-8, equal_nan=True)
+        assert np.array_equal(b.mode[k], ref.mode)
+
+    def share_at_kabul(o):
+        kabul = o.fall_time[:, geo.kabul_row][:, None]
+        return np.mean(np.nan_to_num(o.fall_time, nan=np.inf) < kabul, axis=1)
+    assert np.mean(share_at_kabul(b)) > np.mean(share_at_kabul(a)) + 0.05
