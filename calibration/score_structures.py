@@ -39,6 +39,12 @@ STRUCTURES = {
     "+ the same, cities without the forces term (not adopted)": {
         f"forecast-{d}": HERE / "structures" / "frailty_flat" / "noforces" / f"forecast-{d}"
         for d in CUT_OFFS},
+    "district statuses fitted at half weight, signed momentum (statuses_joint_half; not adopted)": {
+        f"forecast-{d}": HERE / "structures" / "statuses_joint_half" / f"forecast-{d}"
+        for d in CUT_OFFS},
+    "district statuses at full weight, narrow spatial priors (statuses_joint_narrow; the candidate, not adopted)": {
+        f"forecast-{d}": HERE / "structures" / "statuses_joint_narrow" / f"forecast-{d}"
+        for d in CUT_OFFS},
 }
 FULL = {"clock (b7e185f)": HERE / "structures" / "clock" / "default" / "fit_report.json",
         "state-driven decision, 1 May on reach, border, south (issue 10; to 8f464d2)":
@@ -52,7 +58,11 @@ FULL = {"clock (b7e185f)": HERE / "structures" / "clock" / "default" / "fit_repo
         "+ district frailty, flat start (not adopted)":
             HERE / "structures" / "frailty_flat" / "fit_report.json",
         "+ the same, cities without the forces term (not adopted)":
-            HERE / "structures" / "frailty_flat" / "noforces" / "fit_report.json"}
+            HERE / "structures" / "frailty_flat" / "noforces" / "fit_report.json",
+        "district statuses fitted at half weight, signed momentum (statuses_joint_half; not adopted)":
+            HERE / "structures" / "statuses_joint_half" / "fit_report.json",
+        "district statuses at full weight, narrow spatial priors (statuses_joint_narrow; the candidate, not adopted)":
+            HERE / "structures" / "statuses_joint_narrow" / "fit_report.json"}
 
 
 def main() -> None:
