@@ -9,6 +9,8 @@ Layout of a comparison folder::
                            (see sim.compare.Comparison.table)
     effects.csv            one row per (outcome, what-if): every effect with its Monte Carlo
                            error and its spread across posterior draws (and structures)
+    effects_by_structure.csv
+                           with several structures: each headline effect under each one apart
     effects_by_province.csv, effects_by_region.csv
                            per what-if and area: shifts of fall dates, P(fallen by 15 Aug)
     sensitivity.csv        Sobol indices, when a sensitivity analysis was run
@@ -144,6 +146,9 @@ def write_comparison_outputs(comparison, out: Path, *, plots: bool = True, bound
     effects = comparison.effects()
     if effects:
         write_csv(out / "effects.csv", effects)
+    by_structure = comparison.effects_by_structure()
+    if by_structure:
+        write_csv(out / "effects_by_structure.csv", by_structure)
     by_area = {level: comparison.effects_by_area(level) for level in ("province", "region")}
     for level, area_rows in by_area.items():
         if area_rows:
@@ -343,6 +348,30 @@ def _effects_table(comparison) -> str:
             + "".join(body) + "</tbody></table>")
 
 
+def _structures_table(comparison) -> str:
+    """With several structures: the effect on Kabul under each, side by side (mean and, in
+    brackets, 5-95% across that structure's draws), so a reader sees which structure decides the
+    range rather than only its ends."""
+    if len(comparison.structures) < 2:
+        return ""
+    key = comparison.capital_days
+    names = list(comparison.structures)
+    head = ["what-if"] + [html.escape(s) for s in names]
+    body = []
+    for name in comparison.whatifs():
+        cells = [html.escape(name)]
+        for s in names:
+            e = comparison.effect(name, key, structure=s)
+            cells.append(f"{_num(e['mean'])} [{_num(e['pred_q05'])} to {_num(e['pred_q95'])}]")
+        body.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    label = html.escape(comparison.outcomes[key].label)
+    return (f"<h3>Under each structure: {label}</h3><p>The mean effect under each posterior, and "
+            "in brackets the 5-95% spread across its draws (effects_by_structure.csv has every "
+            "headline outcome).</p><table><thead><tr>"
+            + "".join(f"<th>{h}</th>" for h in head) + "</tr></thead><tbody>"
+            + "".join(body) + "</tbody></table>")
+
+
 def _conditioned_table(comparison) -> str:
     """The headline effects again, in the 2021s whose countryside went as recorded (only when the
     comparison was conditioned: ``--condition-on``)."""
@@ -503,6 +532,7 @@ counts as falling on the last day, so the mean is a restricted mean and a delay 
 where {Kh} holds (the share is in comparison.csv, <code>{k}_held_share</code>).</p>
 {uncertainty}
 {_effects_table(comparison)}
+{_structures_table(comparison)}
 {_conditioned_table(comparison)}
 {"<h2>Interactive map</h2>" + interactive if interactive else ""}
 <h2>Structural assumptions</h2><div class="small">{markdown_html(_drop_title(structural_assumptions_markdown()))}</div>

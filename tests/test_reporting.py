@@ -197,6 +197,19 @@ def test_several_structures_report_their_spread(geo):
     assert e["structure_max"] == pytest.approx(max(means))
     assert e["mean"] == pytest.approx(means[0])
     assert "kabul_days_effect_structure_max" in comp.table()[0]
+    # effects_by_structure.csv: each headline effect under each structure, the primary's equal to
+    # effects.csv's own mean, the other's to its structure mean
+    rows = comp.effects_by_structure()
+    headline = comp.headline
+    assert len(rows) == len(headline) * 1 * 2
+    kabul = {r["structure"]: r for r in rows if r["outcome"] == "kabul_days"}
+    assert set(kabul) == {"a", "b"}
+    assert kabul["a"]["mean"] == pytest.approx(means[0], abs=1e-3)
+    assert kabul["b"]["mean"] == pytest.approx(means[1], abs=1e-3)
+    assert kabul["b"]["pred_q05"] <= kabul["b"]["mean"] <= kabul["b"]["pred_q95"]
+    one = compare([BASELINE, SCENARIOS / "salaries_paid.toml"], replicates=10, seed=1, geo=geo,
+                  parameters=a, replicates_per_draw=5)
+    assert one.effects_by_structure() == []
 
 
 # ---------------------------------------------------------------------- sensitivity cache
@@ -372,6 +385,11 @@ def test_compare_cli_with_a_second_structure_reports_the_spread_across_structure
     assert r["scenario"] == "salaries_paid" and r["replicates_per_draw"] == "5"
     lo, hi = float(r["kabul_days_effect_structure_min"]), float(r["kabul_days_effect_structure_max"])
     assert lo <= float(r["kabul_days_effect_mean"]) <= hi
+    per = {row["structure"]: float(row["mean"]) for row in _csv(out / "effects_by_structure.csv")
+           if row["outcome"] == "kabul_days" and row["scenario"] == "salaries_paid"}
+    assert len(per) == 2 and "withdrawal_only" in per
+    assert min(per.values()) == pytest.approx(lo, abs=1e-3)
+    assert max(per.values()) == pytest.approx(hi, abs=1e-3)
     assert main(["compare", str(BASELINE), "--structure", "nameonly", "--out",
                  str(tmp_path / "x")]) == 2
 
