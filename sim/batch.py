@@ -122,6 +122,7 @@ class _BatchRun:
         self.other_target, self.other_weight = ex.other_entries
         self.d_indptr, self.d_target, self.d_weight, self.d_district = ex.district_entries
         self.d_degree = np.diff(self.d_indptr)
+        self.touches_twice = ex.touches_twice
         self.caps = cov.capital_rows
         self.kabul = int(geo.kabul_row)
         self.kabul_slot = cov.kabul_slot
@@ -305,9 +306,13 @@ class _BatchRun:
         row = np.repeat(idx, deg)
         X[row * width + self.d_target[entry]] += self.d_weight[entry]
         nb = self.d_district[entry]
-        if self.ex.district_exposures > 1:
-            pairs = np.unique(row * self.n + nb)
-            row, nb = pairs // self.n, pairs % self.n
+        twice = self.touches_twice[k]
+        if twice.any():       # only those rows' entries can repeat a district (rows never collide)
+            dup = np.repeat(twice, deg)
+            pairs = np.sort(row[dup] * self.n + nb[dup])
+            pairs = pairs[np.r_[True, pairs[1:] != pairs[:-1]]]
+            row = np.concatenate([row[~dup], pairs // self.n])
+            nb = np.concatenate([nb[~dup], pairs % self.n])
         self._refresh_local(row, nb)
 
     def _refresh_local(self, row, nb) -> None:

@@ -288,7 +288,7 @@ class Campaign:
         self.value[target] = self.exposure[target] / ex.denominator[target]
         touched = ex.src_district[sl]
         touched = touched[touched >= 0]
-        if ex.district_exposures > 1:
+        if ex.touches_twice[j]:
             touched = np.unique(touched)
         if len(touched):
             self._refresh_local(touched)

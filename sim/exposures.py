@@ -386,3 +386,17 @@ class ExposureSet:
         """How many declared exposures are of district scope (more than one: a fall may touch the
         same district twice)."""
         return sum(e.scope == "district" for e in self.exposures)
+
+    @cached_property
+    def touches_twice(self) -> np.ndarray:
+        """(n,) bool: district j's fall changes some district's own exposures through more than
+        one entry (a capital's neighbours that are also its province's districts, say). Only
+        those falls need their touched districts made unique; checking per fall instead of per
+        declaration keeps the common fall (a rural district's: its neighbours only) as cheap as
+        with one district exposure."""
+        indptr, _, _, district = self.district_entries
+        twice = np.zeros(self.geo.n, dtype=bool)
+        for j in range(self.geo.n):
+            touched = district[indptr[j]:indptr[j + 1]]
+            twice[j] = len(np.unique(touched)) < len(touched)
+        return twice
