@@ -122,7 +122,12 @@ class _BatchRun:
         self.other_target, self.other_weight = ex.other_entries
         self.d_indptr, self.d_target, self.d_weight, self.d_district = ex.district_entries
         self.d_degree = np.diff(self.d_indptr)
-        self.touches_twice = ex.touches_twice
+        # entries whose exposure no term reads through a nonzero parameter in any row: kept in
+        # X, but a fall does not recompute the districts they touch (their rates cannot move)
+        zero = {name: not np.any(table.values[:, j]) for j, name in enumerate(NAMES)}
+        quiet = ex.quiet_district_entries(zero.__getitem__)
+        self.d_live = ~quiet
+        self.touches_twice = ex.touches_twice_among(self.d_live) if quiet.any() else ex.touches_twice
         self.caps = cov.capital_rows
         self.kabul = int(geo.kabul_row)
         self.kabul_slot = cov.kabul_slot
@@ -307,6 +312,11 @@ class _BatchRun:
         X[row * width + self.d_target[entry]] += self.d_weight[entry]
         nb = self.d_district[entry]
         twice = self.touches_twice[k]
+        live = self.d_live[entry]
+        if not live.all():
+            group = np.repeat(np.arange(len(deg)), deg)
+            row, nb = row[live], nb[live]
+            deg = np.bincount(group[live], minlength=len(deg))
         if twice.any():       # only those rows' entries can repeat a district (rows never collide)
             dup = np.repeat(twice, deg)
             pairs = np.sort(row[dup] * self.n + nb[dup])

@@ -387,6 +387,29 @@ class ExposureSet:
         same district twice)."""
         return sum(e.scope == "district" for e in self.exposures)
 
+    def quiet_district_entries(self, parameter_is_zero) -> np.ndarray:
+        """(E,) bool over :attr:`district_entries`: the entry's exposure is read by no term whose
+        parameter is nonzero (``parameter_is_zero(name)``, e.g. zero in every row of a batch).
+        A fall need not recompute the districts such entries touch: their rates cannot change
+        (A30's exposure while ``b_capital_fallen`` is 0). Their numerators are still kept."""
+        quiet = {e.name for e in self.exposures if e.scope == "district"
+                 and all(parameter_is_zero(t.parameter) for t in TERMS if t.exposure == e.name)}
+        block = np.full(self.size, False)
+        for name in quiet:
+            block[self.blocks[name]] = True
+        _, target, _, _ = self.district_entries
+        return block[target]
+
+    def touches_twice_among(self, keep: np.ndarray) -> np.ndarray:
+        """(n,) bool: district j's fall touches some district through more than one of the kept
+        district entries (``keep``: (E,) bool over :attr:`district_entries`)."""
+        indptr, _, _, district = self.district_entries
+        twice = np.zeros(self.geo.n, dtype=bool)
+        for j in range(self.geo.n):
+            touched = district[indptr[j]:indptr[j + 1]][keep[indptr[j]:indptr[j + 1]]]
+            twice[j] = len(np.unique(touched)) < len(touched)
+        return twice
+
     @cached_property
     def touches_twice(self) -> np.ndarray:
         """(n,) bool: district j's fall changes some district's own exposures through more than
@@ -394,9 +417,4 @@ class ExposureSet:
         those falls need their touched districts made unique; checking per fall instead of per
         declaration keeps the common fall (a rural district's: its neighbours only) as cheap as
         with one district exposure."""
-        indptr, _, _, district = self.district_entries
-        twice = np.zeros(self.geo.n, dtype=bool)
-        for j in range(self.geo.n):
-            touched = district[indptr[j]:indptr[j + 1]]
-            twice[j] = len(np.unique(touched)) < len(touched)
-        return twice
+        return self.touches_twice_among(np.ones(len(self.district_entries[1]), dtype=bool))

@@ -163,3 +163,26 @@ def test_a_district_whose_capital_has_fallen_falls_sooner_and_nothing_moves_befo
         kabul = o.fall_time[:, geo.kabul_row][:, None]
         return np.mean(np.nan_to_num(o.fall_time, nan=np.inf) < kabul, axis=1)
     assert np.mean(share_at_kabul(b)) > np.mean(share_at_kabul(a)) + 0.05
+
+
+def test_skipping_the_districts_a_silent_exposure_touches_changes_no_bit(geo, monkeypatch):
+    """The batch engine does not recompute the districts touched through an exposure that no
+    term reads with a nonzero parameter in any row (A30's, while b_capital_fallen is 0): their
+    rates cannot move. Checked against the engine with the skip switched off, to the bit, and
+    the skip is only taken where every row's parameter is 0."""
+    sc, model = _model(geo)
+    R = 120
+    draws = draw_batch(31, range(R), geo.n)
+    off = ParameterTable.constant(sc.parameters(), R)
+    skipped = run_batch(model, off, draws, audit=True)
+    ex = model.exposures
+    quiet = ex.quiet_district_entries(lambda name: name == "b_capital_fallen")
+    own = ex.blocks["own_capital"]
+    target = ex.district_entries[1]
+    assert np.array_equal(quiet, (target >= own.start) & (target < own.stop))
+    assert not ex.quiet_district_entries(lambda name: False).any()
+    monkeypatch.setattr(ExposureSet, "quiet_district_entries",
+                        lambda self, zero: np.zeros(len(self.district_entries[1]), dtype=bool))
+    full = run_batch(model, off, draws, audit=True)
+    assert np.array_equal(skipped.fall_time, full.fall_time, equal_nan=True)
+    assert np.array_equal(skipped.mode, full.mode)
