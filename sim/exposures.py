@@ -381,12 +381,6 @@ class ExposureSet:
             out[name] = flat[base + pos] if den is None else flat[base + pos] / self.denominator[pos]
         return out
 
-    @cached_property
-    def district_exposures(self) -> int:
-        """How many declared exposures are of district scope (more than one: a fall may touch the
-        same district twice)."""
-        return sum(e.scope == "district" for e in self.exposures)
-
     def quiet_district_entries(self, parameter_is_zero) -> np.ndarray:
         """(E,) bool over :attr:`district_entries`: the entry's exposure is read by no term whose
         parameter is nonzero (``parameter_is_zero(name)``, e.g. zero in every row of a batch).

@@ -59,9 +59,9 @@ Kabul (zero until the assault has begun; its fall ends the republic: G becomes 1
 
 with M the national share of districts fallen (the bandwagon in the countryside; the forces freed
 for the cities), N_i the border-weighted share of i's neighbours fallen, K_i = 1 once the capital
-of i's province has fallen, E_c the share of the
-capital's own province (other districts) fallen, C the share of the other 33 capitals fallen, R
-the share fallen of the districts in the provinces around Kabul, W the withdrawal's progress and
+of i's province has fallen (A30; 0 before the assault, so b_capital_fallen is the cities'
+parameter), E_c the share of the capital's own province (other districts) fallen, C the share of
+the other 33 capitals fallen, R the share fallen of the districts in the provinces around Kabul, W the withdrawal's progress and
 G = 1 once Kabul has fallen, G_c(t) the timeline's garrison driver over city c (0 unless a
 scenario reinforces it), and P_c, P_K the arrears in force in the capital's (Kabul's) own district.
 The cities' pay and air terms are measured from the levels of the recorded cascade, P* =
