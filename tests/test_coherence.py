@@ -18,6 +18,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from sim.compare import compare
 
@@ -41,3 +42,34 @@ def test_every_shipped_scenario_is_coherent_where_kabul_falls(geo):
         checked.append(name)
     # the goal binds where Kabul falls: the baseline and at least six of the nine what-ifs
     assert "baseline" in checked and len(checked) >= 7
+
+
+STRUCTURES = ("weighted_start", "seed7", "statuses_joint_narrow", "capital_fallen")
+
+
+@pytest.mark.slow
+def test_every_structure_of_the_main_command_is_coherent_where_kabul_falls(geo):
+    """The README's main command runs every what-if under four more posteriors; the coherence goal
+    must hold under each, not only under the default (measured on 5 December 2026: 28-32 capitals
+    before Kabul and at most 124 districts still held, in every scenario and structure where Kabul
+    falls in at least half the replicates; Kabul falls in 47% of the replicates with the chain
+    broken under statuses_joint_narrow, so there the goal does not bind)."""
+    from sim.posterior import read_posterior
+    root = SCENARIOS.parent
+    posteriors = {s: read_posterior(root / "calibration" / "structures" / s / "posterior.csv")
+                  for s in STRUCTURES}
+    comp = compare(sorted(SCENARIOS.glob("*.toml")), replicates=1000, seed=1, geo=geo, workers=2,
+                   replicates_per_draw=10, parameters=posteriors)
+    other_capitals = len(geo.capital_rows) - 1
+    checked = 0
+    for structure in STRUCTURES:
+        for name, res in comp.structures[structure].items():
+            falls = ~np.isnan(res.kabul_fall_time)
+            if falls.mean() < 0.5:
+                continue
+            held = comp.outcome(name, "capitals_held_at_kabul_fall", structure=structure)[falls]
+            districts = comp.outcome(name, "districts_held_at_kabul_fall", structure=structure)[falls]
+            assert other_capitals - np.median(held) >= 20, (structure, name)
+            assert np.median(districts) <= geo.n / 2, (structure, name)
+            checked += 1
+    assert checked >= 4 * 7
