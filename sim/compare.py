@@ -330,7 +330,7 @@ class Comparison:
         if len(self.structures) < 2:
             return []
         rows = []
-        for key in headline(self.outcomes):
+        for key in self.headline:
             for name in self.whatifs(key):
                 for structure in self.structures:
                     e = self.effect(name, key, structure=structure)

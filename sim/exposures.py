@@ -397,11 +397,12 @@ class ExposureSet:
     def touches_twice_among(self, keep: np.ndarray) -> np.ndarray:
         """(n,) bool: district j's fall touches some district through more than one of the kept
         district entries (``keep``: (E,) bool over :attr:`district_entries`)."""
+        n = self.geo.n
         indptr, _, _, district = self.district_entries
-        twice = np.zeros(self.geo.n, dtype=bool)
-        for j in range(self.geo.n):
-            touched = district[indptr[j]:indptr[j + 1]][keep[indptr[j]:indptr[j + 1]]]
-            twice[j] = len(np.unique(touched)) < len(touched)
+        source = np.repeat(np.arange(n), np.diff(indptr))[keep]
+        pairs = np.sort(source * n + district[keep])
+        twice = np.zeros(n, dtype=bool)
+        twice[pairs[1:][pairs[1:] == pairs[:-1]] // n] = True
         return twice
 
     @cached_property

@@ -356,20 +356,18 @@ def _structures_table(comparison) -> str:
         return ""
     key = comparison.capital_days
     names = list(comparison.structures)
-    head = ["what-if"] + [html.escape(s) for s in names]
-    body = []
+    rows = []
     for name in comparison.whatifs():
-        cells = [html.escape(name)]
+        row = {"what-if": name}
         for s in names:
             e = comparison.effect(name, key, structure=s)
-            cells.append(f"{_num(e['mean'])} [{_num(e['pred_q05'])} to {_num(e['pred_q95'])}]")
-        body.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+            row[s] = f"{_num(e['mean'])} [{_num(e['pred_q05'])} to {_num(e['pred_q95'])}]"
+        rows.append(row)
     label = html.escape(comparison.outcomes[key].label)
     return (f"<h3>Under each structure: {label}</h3><p>The mean effect under each posterior, and "
             "in brackets the 5-95% spread across its draws (effects_by_structure.csv has every "
-            "headline outcome).</p><table><thead><tr>"
-            + "".join(f"<th>{h}</th>" for h in head) + "</tr></thead><tbody>"
-            + "".join(body) + "</tbody></table>")
+            "headline outcome).</p>"
+            + _table(rows, [("what-if", "what-if")] + [(s, s) for s in names]))
 
 
 def _conditioned_table(comparison) -> str:

@@ -181,6 +181,13 @@ def test_skipping_the_districts_a_silent_exposure_touches_changes_no_bit(geo, mo
     target = ex.district_entries[1]
     assert np.array_equal(quiet, (target >= own.start) & (target < own.stop))
     assert not ex.quiet_district_entries(lambda name: False).any()
+    # which falls can touch a district twice, against the definition district by district
+    indptr, _, _, district = ex.district_entries
+    for j in range(geo.n):
+        touched = district[indptr[j]:indptr[j + 1]]
+        assert ex.touches_twice[j] == (len(np.unique(touched)) < len(touched))
+    assert set(np.flatnonzero(ex.touches_twice)) <= set(geo.capital_rows)
+    assert not ex.touches_twice_among(~quiet).any()     # the neighbours alone never repeat
     monkeypatch.setattr(ExposureSet, "quiet_district_entries",
                         lambda self, zero: np.zeros(len(self.district_entries[1]), dtype=bool))
     full = run_batch(model, off, draws, audit=True)

@@ -207,9 +207,13 @@ def test_several_structures_report_their_spread(geo):
     assert kabul["a"]["mean"] == pytest.approx(means[0], abs=1e-3)
     assert kabul["b"]["mean"] == pytest.approx(means[1], abs=1e-3)
     assert kabul["b"]["pred_q05"] <= kabul["b"]["mean"] <= kabul["b"]["pred_q95"]
+    from sim.report import _structures_table
+    table = _structures_table(comp)           # the report's side-by-side table names both
+    assert "<th>a</th><th>b</th>" in table and f"{means[1]:+.1f} [" in table
     one = compare([BASELINE, SCENARIOS / "salaries_paid.toml"], replicates=10, seed=1, geo=geo,
                   parameters=a, replicates_per_draw=5)
     assert one.effects_by_structure() == []
+    assert _structures_table(one) == ""
 
 
 # ---------------------------------------------------------------------- sensitivity cache

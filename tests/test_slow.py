@@ -99,12 +99,13 @@ def test_capital_stage_recovers_the_assault_decisions_rate(tmp_path, geo):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("posterior", [None, "calibration/structures/frailty_flat/posterior.csv",
-                                       "calibration/structures/capital_fallen/posterior.csv"],
-                         ids=["default", "frailty", "capital_fallen"])
+@pytest.mark.parametrize("posterior, switched_on", [
+    (None, None), ("calibration/structures/frailty_flat/posterior.csv", "district_frailty"),
+    ("calibration/structures/capital_fallen/posterior.csv", "b_capital_fallen")],
+    ids=["default", "frailty", "capital_fallen"])
 @pytest.mark.parametrize("scenario", sorted(p.name for p in (ROOT / "scenarios").glob("*.toml")))
 def test_engines_agree_exactly_on_every_shipped_scenario_with_posterior_draws(geo, scenario,
-                                                                              posterior):
+                                                                              posterior, switched_on):
     """Issue 10/13: both engines, 200 replicates, each with its own posterior draw (every term of
     the rule switched on; the frailty structure's posterior switches on the district frailty too,
     capital_fallen's a province's districts following their capital, A30),
@@ -123,10 +124,8 @@ def test_engines_agree_exactly_on_every_shipped_scenario_with_posterior_draws(ge
     R = 200
     source = default_parameter_source() if posterior is None else read_posterior(ROOT / posterior)
     table = sc.apply_table(source.table(11, range(R)))
-    if posterior is not None and "frailty" in posterior:
-        assert np.all(table.values[:, NAMES.index("district_frailty")] > 0)
-    if posterior is not None and "capital_fallen" in posterior:
-        assert np.all(table.values[:, NAMES.index("b_capital_fallen")] > 0)
+    if switched_on is not None:       # the structure's own term is on in every draw
+        assert np.all(table.values[:, NAMES.index(switched_on)] > 0)
     b = run_batch(model, table, draw_batch(11, range(R), model.n))
     for k in range(R):
         ref = run_replicate(model, Params(table.row(k)), draw_replicate(11, k, model.n),
