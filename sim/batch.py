@@ -92,6 +92,14 @@ class _RowParams:
         return col if self._flat else col[:, None]
 
 
+def _entries(indptr, degree, idx, k) -> tuple:
+    """The entries of columns k[m] of a CSR-by-column (indptr, degree), each with its row idx[m]."""
+    deg = degree[k]
+    ends = np.cumsum(deg)
+    entry = np.repeat(indptr[k] - ends + deg, deg) + np.arange(ends[-1] if len(ends) else 0)
+    return entry, np.repeat(idx, deg)
+
+
 def _flat(a: np.ndarray) -> np.ndarray:
     """A 1-D view (never a copy) of a C-contiguous state array, for writes through flat indices."""
     v = a.reshape(-1)
@@ -121,13 +129,18 @@ class _BatchRun:
         self.ex = ex = model.exposures
         self.other_target, self.other_weight = ex.other_entries
         self.d_indptr, self.d_target, self.d_weight, self.d_district = ex.district_entries
-        self.d_degree = np.diff(self.d_indptr)
-        # entries whose exposure no term reads through a nonzero parameter in any row: kept in
-        # X, but a fall does not recompute the districts they touch (their rates cannot move)
+        # entries whose exposure no term reads through a nonzero parameter in any row: a fall
+        # neither adds them nor recomputes the districts they touch (every term reads them times
+        # 0, so their rates cannot move); the live entries are kept as their own CSR, built once
         zero = {name: not np.any(table.values[:, j]) for j, name in enumerate(NAMES)}
-        quiet = ex.quiet_district_entries(zero.__getitem__)
-        self.d_live = ~quiet
-        self.touches_twice = ex.touches_twice_among(self.d_live) if quiet.any() else ex.touches_twice
+        self.quiet = ex.quiet_exposures(zero.__getitem__)
+        live = ~ex.quiet_district_entries(zero.__getitem__)
+        self.touches_twice = ex.touches_twice_among(live)
+        self.d_degree = np.bincount(np.repeat(np.arange(n), np.diff(self.d_indptr))[live],
+                                    minlength=n)
+        self.d_indptr = np.r_[0, np.cumsum(self.d_degree)]
+        self.d_target, self.d_weight, self.d_district = (self.d_target[live], self.d_weight[live],
+                                                         self.d_district[live])
         self.caps = cov.capital_rows
         self.kabul = int(geo.kabul_row)
         self.kabul_slot = cov.kabul_slot
@@ -279,9 +292,9 @@ class _BatchRun:
         if self.scoped:
             self._refresh_offset(idx)
             scoped = self.off[idx]
-        h = hazard.rate(hazard.local_log_hazard(
-            self._p(idx), self.ex.for_rule(self.X, "rural", replicates=idx, scope="district"),
-            self._air(idx), self.local_all, scoped))
+        x = self.ex.for_rule(self.X, "rural", replicates=idx, scope="district", silent=self.quiet)
+        h = hazard.rate(hazard.local_log_hazard(self._p(idx), x, self._air(idx), self.local_all,
+                                                scoped))
         if first:
             live = cov.rural & ~self.fallen[idx]
             h = np.where(live, h, 0.0)
@@ -304,19 +317,11 @@ class _BatchRun:
         # the sink column the padding of the national and capital entries adds to
         if self.other_target.shape[1]:
             X[(idx * width)[:, None] + self.other_target[k]] += self.other_weight[k]
-        deg = self.d_degree[k]
-        ends = np.cumsum(deg)
-        entry = (np.repeat(self.d_indptr[k] - ends + deg, deg)
-                 + np.arange(ends[-1] if len(ends) else 0))
-        row = np.repeat(idx, deg)
+        entry, row = _entries(self.d_indptr, self.d_degree, idx, k)
         X[row * width + self.d_target[entry]] += self.d_weight[entry]
+        deg = self.d_degree[k]
         nb = self.d_district[entry]
         twice = self.touches_twice[k]
-        live = self.d_live[entry]
-        if not live.all():
-            group = np.repeat(np.arange(len(deg)), deg)
-            row, nb = row[live], nb[live]
-            deg = np.bincount(group[live], minlength=len(deg))
         if twice.any():       # only those rows' entries can repeat a district (rows never collide)
             dup = np.repeat(twice, deg)
             pairs = np.sort(row[dup] * self.n + nb[dup])
@@ -341,7 +346,7 @@ class _BatchRun:
         flat, nb, row, h_old = flat[keep], nb[keep], row[keep], h_old[keep]
         air = self.seg_air[self.seg[row], nb] + self.rx_air[self.level[row], nb]
         scoped = _flat(self.off)[flat] if self.scoped else 0.0
-        x = self.ex.at_pairs(self.X, "rural", row, nb, scope="district")
+        x = self.ex.at_pairs(self.X, "rural", row, nb, scope="district", silent=self.quiet)
         h = hazard.rate(hazard.local_log_hazard(
             _RowParams(self.p_cols, row, flat=True), x, air, cov.local(nb), scoped))
         tau = self.tau[row]
@@ -362,13 +367,14 @@ class _BatchRun:
         air = self.seg_air_caps[seg] + self.rx_air_caps[level]
         garrison = self.seg_gar_caps[seg] + self.rx_gar_caps[level]
         at = cov.at_capitals
+        x = self.ex.for_rule(self.X, "capital", replicates=idx, silent=self.quiet)
         lam = hazard.rate(hazard.capital_log_hazard(
-            p, self.ex.for_rule(self.X, "capital", replicates=idx), pay, air, at.reach, at.distance_100km, at.focus,
+            p, x, pay, air, at.reach, at.distance_100km, at.focus,
             at.city_size, at.resistance, self.gone[idx][:, None], garrison))
         k = self.kabul_slot
+        x = self.ex.for_rule(self.X, "kabul", replicates=idx, silent=self.quiet)
         lam[:, k] = hazard.rate(hazard.kabul_log_hazard(
-            p, self.ex.for_rule(self.X, "kabul", replicates=idx), pay[:, k:k + 1], air[:, k:k + 1], at.reach[k],
-            garrison[:, k:k + 1]))[:, 0]
+            p, x, pay[:, k:k + 1], air[:, k:k + 1], at.reach[k], garrison[:, k:k + 1]))[:, 0]
         # a fallen capital's rate is zero: it accumulates nothing and never comes next
         self.lam_c[idx] = np.where(self.caps_down[idx], 0.0, lam)
 
@@ -379,9 +385,9 @@ class _BatchRun:
             return
         # the arrears in force in the falling district (its own where a scoped event set them)
         pay = self.seg_pay_d[self.seg[idx], k] + self.rx_pay_d[self.level[idx], k]
-        prob = hazard.negotiated_probability(
-            _RowParams(self.p_cols, idx, flat=True), self.ex.at_pairs(self.X, "mode", idx, k), pay,
-            self.is_cap_float[k])
+        x = self.ex.at_pairs(self.X, "mode", idx, k, silent=self.quiet)
+        prob = hazard.negotiated_probability(_RowParams(self.p_cols, idx, flat=True), x, pay,
+                                             self.is_cap_float[k])
         flat = idx * self.n + k
         _flat(self.fallen)[flat] = True
         _flat(self.fall_time)[flat] = self.t[idx]
@@ -482,7 +488,7 @@ class _BatchRun:
         kept, recomputed = self.X[rows, :-1], self.ex.numerators(fallen)
         checks = {
             **{f"exposure {name}": (kept[:, sl], recomputed[:, sl])
-               for name, sl in self.ex.blocks.items()},
+               for name, sl in self.ex.blocks.items() if name not in self.quiet},
             "capitals down": (self.caps_down[rows], fallen[:, self.caps]),
             "fall times": (np.isfinite(self.fall_time[rows]), fallen),
         }

@@ -124,6 +124,20 @@ def own_capital_weights(geo: Geography) -> tuple:
     return W, np.ones(geo.n)
 
 
+def province_weights(geo: Geography) -> tuple:
+    """W[i, j] = 1 for rural i and the other rural districts j of its province, over their number
+    (capitals are neither counted nor given a row: their own province enters through
+    encirclement, their fall through ``own_capital``)."""
+    from scipy.sparse import csr_matrix
+    rural = np.flatnonzero(~geo.is_capital)
+    prov = geo.province_index[rural]
+    same = (prov[:, None] == prov[None, :]) & (rural[:, None] != rural[None, :])
+    rows, cols = np.nonzero(same)
+    W = csr_matrix((np.ones(len(rows)), (rural[rows], rural[cols])), shape=(geo.n, geo.n))
+    others = np.bincount(rural[rows], minlength=geo.n)
+    return W, np.maximum(others, 1).astype(float)
+
+
 def capital_ring_weights(geo: Geography) -> tuple:
     """Every district (capitals included) of the provinces bordering the capital city's."""
     home = int(geo.province_index[geo.kabul_row])
@@ -145,12 +159,15 @@ EXPOSURES: tuple[Exposure, ...] = (
     Exposure("own_capital", "district", own_capital_weights,
              "K_i: 1 once the capital of rural district i's province has fallen (0 for capitals).",
              moves_before_assault=False),
+    Exposure("province", "district", province_weights,
+             "P_i: the share of the other rural districts of district i's province fallen (0 for capitals)."),
 )
 
 TERMS: tuple[Term, ...] = (
     Term("rural", "momentum", "b_momentum"),
     Term("rural", "neighbours", "b_neighbour"),
     Term("rural", "own_capital", "b_capital_fallen"),
+    Term("rural", "province", "b_province"),
     Term("decision", "momentum", "assault_b_share", centre=0.5),
     Term("capital", "encirclement", "cap_b_encircle"),
     Term("capital", "cascade", "cap_b_cascade"),
@@ -337,14 +354,20 @@ class ExposureSet:
         cached[(rule, scope)] = (TERMS, tuple(reads))
         return cached[(rule, scope)][1]
 
-    def for_rule(self, numerators, rule: str, rows=None, replicates=None, scope=None) -> dict:
+    def for_rule(self, numerators, rule: str, rows=None, replicates=None, scope=None,
+                 silent=frozenset()) -> dict:
         """The values the rule ``rule`` reads from numerators ``(..., T)``, by name: national
         exposures as ``(..., 1)``; district ones at ``rows`` for the rural and mode rules (every
         district when None), at the capitals for the capitals' rules; capital ones per capital
         (for Kabul, its own). ``replicates`` picks rows of a ``(R, T)`` array, gathering only the
-        columns read. ``scope`` keeps one scope (the rural rule's nationwide or own factor)."""
+        columns read. ``scope`` keeps one scope (the rural rule's nationwide or own factor).
+        Exposures named in ``silent`` (:meth:`quiet_exposures`: every term reads them times 0)
+        are read as 0.0 and not gathered; the terms add the same 0."""
         out = {}
         for name, where, den, by_row, _ in self._reads(rule, scope):
+            if name in silent:
+                out[name] = 0.0
+                continue
             if by_row and rows is not None:
                 where = where.start + np.asarray(rows)
                 den = None if den is None else self.denominator[where]
@@ -368,28 +391,37 @@ class ExposureSet:
                 out[name] = values[where]
         return out
 
-    def at_pairs(self, numerators, rule: str, replicates, districts, scope: str | None = None
-                 ) -> dict:
+    def at_pairs(self, numerators, rule: str, replicates, districts, scope: str | None = None,
+                 silent=frozenset()) -> dict:
         """The values ``rule`` reads for pairs (replicate ``replicates[m]``, district
         ``districts[m]``) of a ``(R, T)`` numerator array, each as ``(len(pairs),)``: national
-        exposures of the replicate, district ones of the district (``scope`` keeps one scope)."""
+        exposures of the replicate, district ones of the district (``scope`` keeps one scope;
+        ``silent`` as in :meth:`for_rule`)."""
         flat = numerators.reshape(-1)
         base = np.asarray(replicates) * numerators.shape[-1]
         out = {}
         for name, where, den, by_row, _ in self._reads(rule, scope):
+            if name in silent:
+                out[name] = 0.0
+                continue
             pos = where.start + (np.asarray(districts) if by_row else 0)
             out[name] = flat[base + pos] if den is None else flat[base + pos] / self.denominator[pos]
         return out
 
+    def quiet_exposures(self, parameter_is_zero) -> frozenset:
+        """The district exposures read by no term whose parameter is nonzero
+        (``parameter_is_zero(name)``, e.g. zero in every row of a batch): A30's while
+        ``b_capital_fallen`` is 0, A31's while ``b_province`` is 0. Every term reads them times 0,
+        so their values cannot move a rate: an engine need not keep them."""
+        return frozenset(e.name for e in self.exposures if e.scope == "district"
+                         and all(parameter_is_zero(t.parameter) for t in TERMS if t.exposure == e.name))
+
     def quiet_district_entries(self, parameter_is_zero) -> np.ndarray:
-        """(E,) bool over :attr:`district_entries`: the entry's exposure is read by no term whose
-        parameter is nonzero (``parameter_is_zero(name)``, e.g. zero in every row of a batch).
-        A fall need not recompute the districts such entries touch: their rates cannot change
-        (A30's exposure while ``b_capital_fallen`` is 0). Their numerators are still kept."""
-        quiet = {e.name for e in self.exposures if e.scope == "district"
-                 and all(parameter_is_zero(t.parameter) for t in TERMS if t.exposure == e.name)}
+        """(E,) bool over :attr:`district_entries`: the entry belongs to a quiet exposure
+        (:meth:`quiet_exposures`). A fall need neither add such entries nor recompute the
+        districts they touch."""
         block = np.full(self.size, False)
-        for name in quiet:
+        for name in self.quiet_exposures(parameter_is_zero):
             block[self.blocks[name]] = True
         _, target, _, _ = self.district_entries
         return block[target]

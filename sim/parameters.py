@@ -109,6 +109,14 @@ PARAMETERS: tuple[Parameter, ...] = (
        "'responsible for security of Kunduz, Takhar and Badakhshan', 'securing Taliban control "
        "over their military equipment'; in Herat 'an entire Afghan army Corps in the city of Herat "
        "crumbled'. ASSUMPTION that this reaches the province's district centres (A30)."),
+    _P("b_province", 0.0, "per unit share", -10.0, 10.0, "district",
+       "Log-hazard change per unit of the share of the other rural districts of the district's own "
+       "province fallen: negative, the local Taliban forces spread thinner as their own province's "
+       "front extends (the brake made local); positive, a provincial bandwagon (ASSUMPTION A31; "
+       "the sign is left to the data, as A8b). 0 (off) unless a calibration estimates it.",
+       "ASSUMPTION (A31): the record names the chain of surrenders (timeline.csv T01, 'a bottom-up "
+       "succession of negotiated or paid surrenders') and the national feedback, not its scale; "
+       "its sign and size are the calibration's to estimate."),
     _P("district_frailty", 0.0, "variance", 0.0, 10.0, "district",
        "Variance of each rural district's unobserved frailty: a Gamma(1/theta, theta) factor of mean "
        "1 on its hazard, drawn once per replicate (0 = districts differ only by their covariates). "
