@@ -134,6 +134,7 @@ class _BatchRun:
         # 0, so their rates cannot move); the live entries are kept as their own CSR, built once
         zero = {name: not np.any(table.values[:, j]) for j, name in enumerate(NAMES)}
         self.quiet = ex.quiet_exposures(zero.__getitem__)
+        self.capacity = not zero["b_capacity"]
         live = ~ex.quiet_district_entries(zero.__getitem__)
         self.touches_twice = ex.touches_twice_among(live)
         self.d_degree = np.bincount(np.repeat(np.arange(n), np.diff(self.d_indptr))[live],
@@ -264,11 +265,14 @@ class _BatchRun:
 
     # ------------------------------------------------------------------ hazard refreshes
     def _refresh_g(self, idx) -> None:
+        """The nationwide factor of the given rows, after their own factors ``h`` are current."""
         p = self._p(idx)
+        # A32's mean own factor of the districts held, only where some row has a capacity
+        held_mean = hazard.held_mean_rate(self.h[idx])[:, None] if self.capacity else 1.0
         self.g[idx] = hazard.rate(hazard.nationwide_log_pressure(
-            p, self.ex.for_rule(self.X, "rural", replicates=idx, scope="national"), self._pay(idx)[:, None],
-            self._mobilization(idx)[:, None],
-            self.gone[idx][:, None])[:, 0])
+            p, self.ex.for_rule(self.X, "rural", replicates=idx, scope="national"),
+            self._pay(idx)[:, None], self._mobilization(idx)[:, None], self.gone[idx][:, None],
+            held_mean)[:, 0])
 
     def _refresh_decision(self, idx) -> None:
         """The decision's hazard, for the rows that have not yet turned on the cities."""

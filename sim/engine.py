@@ -156,9 +156,10 @@ class Campaign:
         p, cov, drv, ex = self.p, self.model.cov, self.drivers, self.model.exposures
         # district_log_hazard = nationwide_log_pressure + local_log_hazard (sim.hazard), so the
         # district's rate is the nationwide factor times its own (sim.batch uses the same split)
+        held_mean = hazard.held_mean_rate(self.local_rate) if p.b_capacity else 1.0   # A32
         lam = (hazard.rate(hazard.nationwide_log_pressure(
             p, ex.read(self.value, "rural", scope="national"), drv.pay, drv.mobilization,
-            self.government_gone)) * self.local_rate)
+            self.government_gone, held_mean)) * self.local_rate)
         if not np.isnan(self.assault_time):
             rows = cov.capital_rows
             at = cov.at_capitals

@@ -13,6 +13,7 @@ Rural district i::
     log lambda_i = log base_rate + taliban_strength + rural_defence          (scale, levers)
                  + b_momentum * M(t) + b_pay * S(P_i(t)) - b_mobilization * B_i(t)  (drivers)
                  + b_government_gone * G(t)                                   (after Kabul)
+                 - b_capacity * log Z(t)                                      (finite capacity)
                  + b_neighbour * N_i(t)                                       (neighbours fallen)
                  + b_capital_fallen * K_i(t)                                  (its capital fallen)
                  + b_province * P_i(t)                                        (its province fallen)
@@ -23,7 +24,11 @@ Rural district i::
                  + b_ring * ring_i                                            (ring of a capital)
                  - b_resistance * resistance_i                                (local resistance)
 
-with S(P) = s (1 - exp(-P / s)) the saturating effect of P months of arrears (s =
+with Z(t) the mean, over the rural districts still held, of their own factor exp(local part of
+the rule: neighbours, air cover, covariates) (A32: the Taliban's offensive capacity is finite; at
+b_capacity = 1 the local terms decide *where* districts fall and not how many, because the held
+districts' mean hazard is then the nationwide factor alone; 0 in the default), and
+S(P) = s (1 - exp(-P / s)) the saturating effect of P months of arrears (s =
 pay_saturation_months), P_i(t) the arrears and B_i(t) the National Mobilization brake in force in
 district i: the national levels P(t) and B(t), unless a scoped event of the timeline has set the
 district's own (``sim.timeline``, "Scoped levels").
@@ -224,13 +229,24 @@ def pay_effect(p: Params, pay):
     return s * -np.expm1(-np.asarray(pay, dtype=float) / s)
 
 
-def nationwide_log_pressure(p: Params, x, pay, mobilization, government_gone):
+def nationwide_log_pressure(p: Params, x, pay, mobilization, government_gone, held_mean=1.0):
     """The part of the rural rule shared by every district of a replicate: its national exposures
-    (``x``; the bandwagon M) and drivers (``pay`` and ``mobilization``: the national levels)."""
+    (``x``; the bandwagon M), drivers (``pay`` and ``mobilization``: the national levels) and
+    the finite capacity (A32: ``held_mean``, :func:`held_mean_rate` of the districts' own
+    factors; log 1 = 0 where it is not computed, which changes no bit while b_capacity is 0)."""
     log = add_exposure_terms(np.log(p.base_rate) + p.taliban_strength + p.rural_defence,
                              p, x, "rural", "national")
     return (log + p.b_pay * pay_effect(p, pay) - p.b_mobilization * mobilization
-            + p.b_government_gone * government_gone)
+            + p.b_government_gone * government_gone - p.b_capacity * np.log(held_mean))
+
+
+def held_mean_rate(own_rates) -> np.ndarray:
+    """Z of A32: the mean own factor of the rural districts still held, over the last axis
+    (``own_rates``: each district's exp(local log hazard), 0 for the fallen and the capitals, as
+    both engines keep it); 1.0 where none is held (nothing is left for the capacity to spread)."""
+    own = np.asarray(own_rates, dtype=float)
+    held = np.count_nonzero(own > 0, axis=-1)
+    return np.where(held > 0, own.sum(axis=-1) / np.maximum(held, 1), 1.0)
 
 
 def scoped_levels_offset(p: Params, pay, national_pay, mobilization, national_mobilization):

@@ -117,6 +117,16 @@ PARAMETERS: tuple[Parameter, ...] = (
        "ASSUMPTION (A31): the record names the chain of surrenders (timeline.csv T01, 'a bottom-up "
        "succession of negotiated or paid surrenders') and the national feedback, not its scale; "
        "its sign and size are the calibration's to estimate."),
+    _P("b_capacity", 0.0, "share", 0.0, 1.0, "district",
+       "How far the Taliban's offensive capacity is finite: the rural hazards are divided by Z^b, "
+       "Z the mean own factor (neighbours, air cover, covariates) of the districts still held. At "
+       "0 every district's hazard is its own (more districts at the front, more falls); at 1 the "
+       "local terms decide where districts fall and the nationwide ones how many. 0 (off) unless "
+       "a calibration estimates it (A32).",
+       "ASSUMPTION (A32): the record gives the Taliban's strength ('something like 75,000 "
+       "Taliban' against 300,000 Afghan troops, history.csv H66, H71) and its choice of targets "
+       "(the northern strategy), not how that strength bounded the pace; its size is the "
+       "calibration's."),
     _P("district_frailty", 0.0, "variance", 0.0, 10.0, "district",
        "Variance of each rural district's unobserved frailty: a Gamma(1/theta, theta) factor of mean "
        "1 on its hazard, drawn once per replicate (0 = districts differ only by their covariates). "

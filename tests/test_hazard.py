@@ -220,7 +220,7 @@ def test_every_coefficient_in_the_rule_is_documented():
                  "cap_b_focus", "cap_b_forces", "cap_b_size", "kabul_b_capitals", "kabul_b_ring",
                  "assault_b_withdrawal", "assault_b_share", "assault_b_air", "b_government_gone",
                  "b_resistance", "b_presence", "b_highway", "b_crossing", "b_ring",
-                 "b_capital_fallen", "b_province"):
+                 "b_capital_fallen", "b_province", "b_capacity"):
         spec = BY_NAME[name]
         assert spec.meaning and spec.source and spec.unit
         if name in SIGNED:     # a net effect whose sign the data choose, said so in its meaning
