@@ -59,7 +59,7 @@ PARAMETERS: tuple[Parameter, ...] = (
        "(ASSUMPTION A8b: the sign is left to the data).",
        "Seed: 'the more they see the Taliban victory is inevitable, the more the victory becomes "
        "inevitable, because they just cut their own deals with them'."),
-    _P("b_pay", 1.58, "per month of arrears", 0.0, 3.0, "district",
+    _P("b_pay", 1.58, "per month of arrears", 0.0, 10.0, "district",
        "Log-hazard increase per month of ANSF salary arrears P(t).",
        "Seed: 'The sudden switch ANSF salary management in April 2021 to Afghan military "
        "administration led to months of unpaid ANSF salaries.' (timeline.csv T08)."),
