@@ -392,7 +392,7 @@ COUNTRYSIDE_READS = frozenset({
     "base_rate", "taliban_strength", "rural_defence", "b_pay", "b_mobilization",
     "b_government_gone", "pay_saturation_months", "b_air", "b_reach", "b_border", "b_focus",
     "b_presence", "b_highway", "b_crossing", "b_ring", "b_resistance", "mode_intercept",
-    "district_frailty",
+    "district_frailty", "b_capacity",
     "mode_b_pay", "mode_capital_offset", "init_w_reach", "init_w_border", "init_w_south",
     "initial_fallen"})
 
