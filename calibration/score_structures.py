@@ -45,6 +45,9 @@ STRUCTURES = {
     "district statuses at full weight, narrow spatial priors (statuses_joint_narrow; the candidate, not adopted)": {
         f"forecast-{d}": HERE / "structures" / "statuses_joint_narrow" / f"forecast-{d}"
         for d in CUT_OFFS},
+    "+ the Taliban's offensive capacity finite (statuses_joint_capacity, A32; not yet adopted)": {
+        f"forecast-{d}": HERE / "structures" / "statuses_joint_capacity" / f"forecast-{d}"
+        for d in CUT_OFFS},
 }
 FULL = {"clock (b7e185f)": HERE / "structures" / "clock" / "default" / "fit_report.json",
         "state-driven decision, 1 May on reach, border, south (issue 10; to 8f464d2)":
@@ -62,7 +65,9 @@ FULL = {"clock (b7e185f)": HERE / "structures" / "clock" / "default" / "fit_repo
         "district statuses fitted at half weight, signed momentum (statuses_joint_half; not adopted)":
             HERE / "structures" / "statuses_joint_half" / "fit_report.json",
         "district statuses at full weight, narrow spatial priors (statuses_joint_narrow; the candidate, not adopted)":
-            HERE / "structures" / "statuses_joint_narrow" / "fit_report.json"}
+            HERE / "structures" / "statuses_joint_narrow" / "fit_report.json",
+        "+ the Taliban's offensive capacity finite (statuses_joint_capacity, A32; not yet adopted)":
+            HERE / "structures" / "statuses_joint_capacity" / "fit_report.json"}
 
 
 def main() -> None:
