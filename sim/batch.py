@@ -130,8 +130,9 @@ class _BatchRun:
         self.other_target, self.other_weight = ex.other_entries
         self.d_indptr, self.d_target, self.d_weight, self.d_district = ex.district_entries
         # entries whose exposure no term reads through a nonzero parameter in any row: a fall
-        # neither adds them nor recomputes the districts they touch (every term reads them times
-        # 0, so their rates cannot move); the live entries are kept as their own CSR, built once
+        # neither adds them nor recomputes the districts they touch, and the rules read them as 0
+        # (every term multiplies them by 0, so no rate can move); the live entries are kept as
+        # their own CSR, built once
         zero = {name: not np.any(table.values[:, j]) for j, name in enumerate(NAMES)}
         self.quiet = ex.quiet_exposures(zero.__getitem__)
         self.capacity = not zero["b_capacity"]
@@ -236,6 +237,10 @@ class _BatchRun:
                 if getattr(self, name) is not None:
                     setattr(self, name, np.array(start[name], dtype=getattr(self, name).dtype))
             self.H_decision = np.array(start["H_decision"], dtype=float)
+            # a snapshot taken where an exposure was silent (not kept) can be resumed where it is
+            # read only if it had not moved: true of the cities' own exposures before the assault
+            # (a prologue varies only the cities' parameters), checked rather than assumed
+            self._audit(everyone)
             self._refresh_decision(everyone)
             return
         self._refresh_all_rural(everyone, first=True)

@@ -199,7 +199,8 @@ def test_a_province_that_has_fallen_speeds_or_slows_its_last_districts_in_both_e
 def test_skipping_the_districts_a_silent_exposure_touches_changes_no_bit(geo, monkeypatch):
     """The batch engine does not recompute the districts touched through an exposure that no
     term reads with a nonzero parameter in any row (A30's and A31's, while b_capital_fallen and
-    b_province are 0): their rates cannot move. Checked against the engine with the skip switched off, to the bit, and
+    b_province are 0), and reads them as 0: their rates cannot move. Checked against the engine
+    with both skips switched off, to the bit (the audit checks every numerator it keeps), and
     the skip is only taken where every row's parameter is 0."""
     sc, model = _model(geo)
     R = 120
@@ -220,8 +221,32 @@ def test_skipping_the_districts_a_silent_exposure_touches_changes_no_bit(geo, mo
         touched = district[indptr[j]:indptr[j + 1]]
         assert ex.touches_twice[j] == (len(np.unique(touched)) < len(touched))
     assert not ex.touches_twice_among(~quiet).any()     # the neighbours alone never repeat
-    monkeypatch.setattr(ExposureSet, "quiet_district_entries",
-                        lambda self, zero: np.zeros(len(self.district_entries[1]), dtype=bool))
+    # both skips off: every exposure read, every touched district recomputed
+    monkeypatch.setattr(ExposureSet, "quiet_exposures", lambda self, zero: frozenset())
+    assert not model.exposures.quiet_district_entries(lambda name: True).any()
     full = run_batch(model, off, draws, audit=True)
     assert np.array_equal(skipped.fall_time, full.fall_time, equal_nan=True)
     assert np.array_equal(skipped.mode, full.mode)
+
+
+def test_a_snapshot_with_a_silent_exposure_is_not_resumed_where_that_exposure_is_read(geo):
+    """The batch engine does not keep a silent exposure (above), so a snapshot taken with A31's
+    province share silent is stale in it; resumed under a table that reads it, the engine refuses
+    (its numerators checked against W . fallen on resume) instead of running on stale shares. The
+    same snapshot resumes under its own parameters."""
+    from sim.batch import RESUMABLE, _BatchRun
+    from sim.prologue import Prologue
+    sc, model = _model(geo)
+    R = 40
+    base = ParameterTable.constant(sc.parameters(), R).values
+    draws = draw_batch(3, range(R), geo.n)
+    pro = Prologue.simulate(model, base, draws)
+    event, rows, arrays = pro.snapshots[-1]
+    assert event > 0 and arrays["fallen"].sum() > 73 * len(rows)    # falls since 1 May
+    start = {**{name: arrays[name] for name in RESUMABLE if name in arrays},
+             "H_decision": np.zeros(len(rows))}
+    _BatchRun(model, ParameterTable(base[rows]), draws.row(rows), start=start)
+    read = base[rows].copy()
+    read[:, NAMES.index("b_province")] = 2.0
+    with pytest.raises(AssertionError, match="exposure province"):
+        _BatchRun(model, ParameterTable(read), draws.row(rows), start=start)
