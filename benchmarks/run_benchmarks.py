@@ -10,7 +10,8 @@ Measures, on the machine it runs on:
 4. peak memory (max RSS of the process, one worker) of a 100,000-replicate ensemble with the
    streamed summaries only (``--no-fall-times``), every other output written;
 5. with ``--calibration``: the default calibration's wall time (``afsim calibrate``, all cores);
-   ``--calibration-only`` measures just that and adds it to ``results.json``.
+   ``--calibration-only`` measures just that and adds it to ``results.json`` (``--keep-calibration
+   DIR`` keeps its output, so the timed run can be the one installed).
 
 Results are printed as a Markdown table and written to ``benchmarks/results.json`` with the
 machine's description. Timings on shared machines vary by 10-20%; medians are reported.
@@ -112,19 +113,22 @@ def timed_cli(args: list[str]) -> tuple[float, float]:
     return wall, max(peak, before) / 1024.0
 
 
-def time_calibration() -> float:
+def time_calibration(keep: Path | None = None) -> float:
+    """Wall time of the default calibration; its output is kept in ``keep`` if given (so the timed
+    run can be the one installed, instead of sampling twice)."""
     with tempfile.TemporaryDirectory() as tmp:
+        out = keep if keep is not None else Path(tmp) / "cal"
         wall, _ = timed_cli(["calibrate", str(ROOT / "calibration" / "default.toml"), "--quiet",
-                             "--workers", "0", "--out", f"{tmp}/cal"])
+                             "--workers", "0", "--out", str(out)])
     return wall
 
 
-def calibration_only() -> None:
+def calibration_only(keep: Path | None = None) -> None:
     """The default calibration's wall time on all cores, added to the last full results (the
     other measures are kept as they were, with their own date)."""
     out = ROOT / "benchmarks" / "results.json"
     res = json.loads(out.read_text()) if out.is_file() else {"machine": machine()}
-    res["default_calibration_wall_seconds"] = time_calibration()
+    res["default_calibration_wall_seconds"] = time_calibration(keep)
     res["default_calibration_measured"] = time.strftime("%Y-%m-%d %H:%M %Z")
     res["default_calibration_machine"] = machine()
     out.write_text(json.dumps(res, indent=2) + "\n")
@@ -138,11 +142,13 @@ def main() -> None:
     ap.add_argument("--calibration", action="store_true", help="also time the default calibration")
     ap.add_argument("--simpy-runs", type=int, default=30)
     ap.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke test")
+    ap.add_argument("--keep-calibration", type=Path, default=None, metavar="DIR",
+                    help="with --calibration-only: keep the timed calibration's output in DIR")
     ap.add_argument("--calibration-only", action="store_true",
                     help="time only the default calibration (all cores) and add it to results.json")
     args = ap.parse_args()
     if args.calibration_only:
-        calibration_only()
+        calibration_only(args.keep_calibration)
         return
     res = {"machine": machine(), "date": time.strftime("%Y-%m-%d")}
     for posterior in (False, True):

@@ -32,8 +32,8 @@ STRUCTURES = {
     "1 May on reach, border, south, knowing the assault had not begun (A22d), 3,200 steps": {
         f"forecast-{d}": HERE / "structures" / "weighted_start" / "not_yet" / f"forecast-{d}"
         for d in CUT_OFFS},
-    "uniform 1 May, knowing the assault had not begun, cities by importance sampling, 512 city draws, 20,000 replicates (the default)": {
-        f"forecast-{d}": HERE / f"forecast-{d}" for d in CUT_OFFS},
+    "uniform 1 May, knowing the assault had not begun, cities by importance sampling, 512 city draws, 20,000 replicates (the default until 6 Dec 2026: previous_default)": {
+        f"forecast-{d}": HERE / "structures" / "previous_default" / f"forecast-{d}" for d in CUT_OFFS},
     "+ district frailty, flat start (not adopted)": {
         f"forecast-{d}": HERE / "structures" / "frailty_flat" / f"forecast-{d}" for d in CUT_OFFS},
     "+ the same, cities without the forces term (not adopted)": {
@@ -45,19 +45,18 @@ STRUCTURES = {
     "district statuses at full weight, narrow spatial priors (statuses_joint_narrow; the candidate, not adopted)": {
         f"forecast-{d}": HERE / "structures" / "statuses_joint_narrow" / f"forecast-{d}"
         for d in CUT_OFFS},
-    "+ the Taliban's offensive capacity finite (statuses_joint_capacity, A32; not yet adopted)": {
-        f"forecast-{d}": HERE / "structures" / "statuses_joint_capacity" / f"forecast-{d}"
-        for d in CUT_OFFS},
+    "+ the Taliban's offensive capacity finite (statuses_joint_capacity, A32; the default since 6 Dec 2026)": {
+        f"forecast-{d}": HERE / f"forecast-{d}" for d in CUT_OFFS},
 }
 FULL = {"clock (b7e185f)": HERE / "structures" / "clock" / "default" / "fit_report.json",
         "state-driven decision, 1 May on reach, border, south (issue 10; to 8f464d2)":
             HERE / "structures" / "weighted_start" / "fit_report.json",
         "+ uniform 1 May, the assault allowed before the cut-off (4 Dec 2026, c14db78)":
-            HERE / "default" / "fit_report.json",
+            HERE / "structures" / "flat_start" / "fit_report.json",
         "1 May on reach, border, south, knowing the assault had not begun (A22d), 3,200 steps":
             HERE / "structures" / "weighted_start" / "fit_report.json",
-        "uniform 1 May, knowing the assault had not begun, cities by importance sampling, 512 city draws, 20,000 replicates (the default)":
-            HERE / "default" / "fit_report.json",
+        "uniform 1 May, knowing the assault had not begun, cities by importance sampling, 512 city draws, 20,000 replicates (the default until 6 Dec 2026: previous_default)":
+            HERE / "structures" / "previous_default" / "fit_report.json",
         "+ district frailty, flat start (not adopted)":
             HERE / "structures" / "frailty_flat" / "fit_report.json",
         "+ the same, cities without the forces term (not adopted)":
@@ -66,8 +65,8 @@ FULL = {"clock (b7e185f)": HERE / "structures" / "clock" / "default" / "fit_repo
             HERE / "structures" / "statuses_joint_half" / "fit_report.json",
         "district statuses at full weight, narrow spatial priors (statuses_joint_narrow; the candidate, not adopted)":
             HERE / "structures" / "statuses_joint_narrow" / "fit_report.json",
-        "+ the Taliban's offensive capacity finite (statuses_joint_capacity, A32; not yet adopted)":
-            HERE / "structures" / "statuses_joint_capacity" / "fit_report.json"}
+        "+ the Taliban's offensive capacity finite (statuses_joint_capacity, A32; the default since 6 Dec 2026)":
+            HERE / "default" / "fit_report.json"}
 
 
 def main() -> None:

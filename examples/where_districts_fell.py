@@ -5,9 +5,10 @@ Runs as is from the project folder (``python examples/where_districts_fell.py``;
 two cores at the default size, ``AFSIM_EXAMPLE_REPLICATES=200`` for a quick look). It shows the
 steps an analyst takes to see whether the model knows *where*, not only how fast:
 
-1. run the baseline under two posteriors: the calibrated default, and the candidate structure
-   that also fits the district reports as statuses, one interval per district
-   at half weight (`calibration/structures/statuses_joint_half`; README, "Where districts fell");
+1. run the baseline under two posteriors: the calibrated default, which fits the district
+   reports as statuses (one interval per district) with a finite offensive capacity (A32), and
+   the previous default, which fitted the seed's facts alone on their own dates
+   (`calibration/structures/previous_default`; README, "Calibration and fit");
 2. score each against TOLOnews' held-out third (never fitted by either) as statuses at fixed
    dates: "had district i fallen by d?", Brier skill over the run's own national share
    (:func:`sim.district_skill.fixed_date_skill`);
@@ -33,7 +34,7 @@ from sim.posterior import read_posterior
 PROJECT = Path(__file__).resolve().parents[1]
 POSTERIORS = {
     "default": PROJECT / "calibration" / "default" / "posterior.csv",
-    "candidate": PROJECT / "calibration" / "structures" / "statuses_joint_half" / "posterior.csv",
+    "previous default": PROJECT / "calibration" / "structures" / "previous_default" / "posterior.csv",
 }
 
 

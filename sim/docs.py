@@ -43,7 +43,9 @@ def parameters_markdown() -> str:
            "by `afsim parameters --markdown`; do not edit by hand. `afsim run` draws each replicate's",
            "calibrated parameters from the posterior (column *posterior*: median [5%, 95%]); the",
            "*default* is used with `--fixed-parameters` (for calibrated parameters, the",
-           "highest-posterior draw of the default calibration).", ""]
+           "highest-posterior draw of the previous default calibration, until 6 December 2026:",
+           "`calibration/structures/previous_default`; the current default's draw is in",
+           "`calibration/default/fit_report.json`).", ""]
     for group, title in GROUP_TITLES.items():
         rows = [p for p in PARAMETERS if p.group == group]
         if not rows:

@@ -10,9 +10,13 @@ Signs are written into the hazard formula, so every coefficient below is a non-n
 strength: "b_air = 2" means air support *lowers* the hazard, as the formula in
 :mod:`sim.hazard` shows.
 
-Defaults of the calibrated parameters (those in ``calibration/default.toml``) are the
-highest-posterior draw of the default calibration, rounded to three significant digits (stage by
-stage: ``calibration/default/fit_report.json``, "highest_posterior_draw"). Runs draw every
+Defaults of the calibrated parameters are the highest-posterior draw of the default calibration
+as it was until 6 December 2026 (now ``calibration/structures/previous_default``; its
+``fit_report.json``, "calibration", "highest_posterior_draw"), rounded to three significant
+digits, with ``b_capacity`` 0. They were not moved to the new default's draw (its
+``fit_report.json``): with its finite offensive capacity (A32) the local mechanisms the
+fixed-parameter tests isolate (a province following its capital, scoped pay, the synthetic
+theatre) are mostly cancelled, and the default test suite ran 650 s instead of 362 s. Runs draw every
 replicate's parameters from the whole posterior unless ``--fixed-parameters`` asks for these values;
 marginal medians would not do, because the record constrains combinations of coefficients (the
 pay effect and the mobilization brake, for instance) more than each alone.

@@ -85,6 +85,17 @@ def tiny_model(geo, events=(), end=AFGHANISTAN_2021.end) -> Model:
     return Model.build(geo, list(events), [], end)
 
 
+def default_config_text() -> str:
+    """``calibration/default.toml`` with its scenario and targets made absolute, so that a test can
+    write an edited copy anywhere (whichever files the shipped default points at)."""
+    import re
+    folder = ROOT / "calibration"
+    text = (folder / "default.toml").read_text(encoding="utf-8")
+    return re.sub(r'^(scenario|targets) = "([^"]+)"',
+                  lambda m: f'{m.group(1)} = "{(folder / m.group(2)).resolve()}"', text,
+                  flags=re.MULTILINE)
+
+
 def targets_error(tmp_path, geo, extra: str):
     """The UserError raised by the shipped targets file with ``extra`` TOML appended, checked to
     be one line (the error a user sees for a malformed targets file)."""

@@ -19,7 +19,7 @@ from sim.theatre import AFGHANISTAN_2021
 
 day_of = AFGHANISTAN_2021.day_of
 
-from conftest import BASELINE, ROOT, targets_error
+from conftest import BASELINE, ROOT, default_config_text, targets_error
 
 TARGETS = ROOT / "calibration" / "targets.toml"
 
@@ -435,11 +435,8 @@ def test_conditioned_replicates_match_the_recorded_counts_better(geo, targets):
 
 
 def test_the_countrysides_own_stage_cannot_condition_on_counts(tmp_path):
-    cfg = (ROOT / "calibration" / "default.toml").read_text(encoding="utf-8")
-    cfg = cfg.replace("[stages.rural]\nreplicates = 48\n",
-                      "[stages.rural]\nreplicates = 48\ncondition_on_counts = 4\n")
-    cfg = cfg.replace('scenario = "../scenarios/baseline.toml"', f'scenario = "{BASELINE}"')
-    cfg = cfg.replace('targets = "targets.toml"', f'targets = "{TARGETS}"')
+    cfg = default_config_text().replace("[stages.rural]\nreplicates = 48\n",
+                                        "[stages.rural]\nreplicates = 48\ncondition_on_counts = 4\n")
     path = tmp_path / "cal.toml"
     path.write_text(cfg, encoding="utf-8")
     with pytest.raises(UserError) as err:
@@ -470,9 +467,7 @@ def test_a_forecast_runs_the_cities_stage_longer_with_the_same_draws(tmp_path):
         factor * cfg.steps, factor * cfg.burn_in, factor * cfg.thin)
     kept = len(range(cfg.burn_in, cfg.steps, cfg.thin))
     assert len(range(longer.burn_in, longer.steps, longer.thin)) == kept
-    text = (ROOT / "calibration" / "default.toml").read_text(encoding="utf-8")
-    text = text.replace('scenario = "../scenarios/baseline.toml"', f'scenario = "{BASELINE}"')
-    text = text.replace('targets = "targets.toml"', f'targets = "{TARGETS}"')
+    text = default_config_text()
     path = tmp_path / "cal.toml"
     path.write_text(re.sub(r"forecast_steps = \d+", "forecast_steps = 0", text), encoding="utf-8")
     with pytest.raises(UserError) as err:

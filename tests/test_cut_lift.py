@@ -24,6 +24,8 @@ from sim.randomness import draw_batch
 from sim.scenario import load_scenario
 from sim.targets import load_targets
 
+from conftest import default_config_text
+
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "calibration" / "default.toml"
 
@@ -196,14 +198,11 @@ def test_the_joint_posterior_takes_the_lifted_pairs(stage):
      "stages.capitals.lift_cut.countryside_draws"),
 ])
 def test_a_misplaced_or_malformed_lift_is_a_one_line_error(tmp_path, where, text, key):
-    cfg = CONFIG.read_text(encoding="utf-8")
+    cfg = default_config_text()
     cfg = re.sub(r"\nlift_cut = \{[^}]*\}\n", "\n", cfg)          # the shipped lift, whatever its keys
     assert "\nlift_cut" not in cfg
     assert where in cfg
     cfg = cfg.replace(where, where + text)
-    cfg = cfg.replace('scenario = "../scenarios/baseline.toml"',
-                      f'scenario = "{ROOT / "scenarios" / "baseline.toml"}"')
-    cfg = cfg.replace('targets = "targets.toml"', f'targets = "{ROOT / "calibration" / "targets.toml"}"')
     path = tmp_path / "cal.toml"
     path.write_text(cfg, encoding="utf-8")
     with pytest.raises(UserError) as err:

@@ -17,7 +17,7 @@ from sim.errors import UserError
 from sim.targets import Constraint
 from sim.theatre import AFGHANISTAN_2021
 
-from conftest import BASELINE, ROOT
+from conftest import ROOT, default_config_text
 
 
 class _AnalyticEvaluator:
@@ -87,10 +87,7 @@ CONFIG = ROOT / "calibration" / "default.toml"
 
 
 def _config_text(tmp_path, **replace):
-    text = CONFIG.read_text(encoding="utf-8")
-    text = text.replace('scenario = "../scenarios/baseline.toml"', f'scenario = "{BASELINE}"')
-    text = text.replace('targets = "targets.toml"',
-                        f'targets = "{ROOT / "calibration" / "targets.toml"}"')
+    text = default_config_text()
     for key, value in replace.items():
         text = re.sub(rf"(?<![\w]){key} = \d+", f"{key} = {value}", text)
     path = tmp_path / "cal.toml"

@@ -100,17 +100,17 @@ def test_capital_stage_recovers_the_assault_decisions_rate(tmp_path, geo):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("posterior, switched_on", [
-    (None, None), ("calibration/structures/frailty_flat/posterior.csv", "district_frailty"),
+    (None, "b_capacity"), ("calibration/structures/frailty_flat/posterior.csv", "district_frailty"),
     ("calibration/structures/capital_fallen/posterior.csv", "b_capital_fallen"),
-    ("calibration/structures/statuses_joint_capacity/posterior.csv", "b_capacity")],
-    ids=["default", "frailty", "capital_fallen", "capacity"])
+    ("calibration/structures/previous_default/posterior.csv", None)],
+    ids=["default", "frailty", "capital_fallen", "previous_default"])
 @pytest.mark.parametrize("scenario", sorted(p.name for p in (ROOT / "scenarios").glob("*.toml")))
 def test_engines_agree_exactly_on_every_shipped_scenario_with_posterior_draws(geo, scenario,
                                                                               posterior, switched_on):
     """Issue 10/13: both engines, 200 replicates, each with its own posterior draw (every term of
-    the rule switched on; the frailty structure's posterior switches on the district frailty too,
-    capital_fallen's a province's districts following their capital, A30, and
-    statuses_joint_capacity's the finite offensive capacity, A32),
+    the rule switched on; the default's posterior switches on the finite offensive capacity, A32,
+    the frailty structure's the district frailty, capital_fallen's a province's districts
+    following their capital, A30; the previous default has none of the three),
     fall times within 1e-8 days and identical modes and assault times; 200 replicates reach the
     batch engine's compaction of finished rows."""
     from sim.batch import run_batch
