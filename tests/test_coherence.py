@@ -11,6 +11,9 @@ every replicate, and 28 capitals, 55 districts with the surrender chain broken (
 capitals' cascade as well (A29) it had exactly 20 capitals before Kabul, no margin at all; under
 a candidate structure fitted to the district statuses it had 19, and this test is where such a
 change fails first. Salaries paid and air and pay keep Kabul to the horizon in 99% of replicates.
+Under the default since 6 December 2026 (the statuses with a finite offensive capacity, A32):
+27-30 capitals before Kabul and 69-126 districts still held where it falls, the chain broken
+falling by 31 December in 70% of its replicates; salaries paid and air and pay hold it in all.
 """
 
 from __future__ import annotations
