@@ -50,7 +50,9 @@ def _summary(res, model, geo) -> dict:
             "p_decision": float(np.mean(np.isfinite(decision)))}
 
 
-def main() -> None:
+def main(out: Path | None = None) -> dict:
+    """Runs both, writes the JSON to ``out`` (default ``calibration/default/decision_threshold.json``)
+    and returns it."""
     geo = load_geography()
     config = load_config(HERE / "default.toml", geo.theatre)
     scenario = load_scenario(config.scenario_path, geo)
@@ -67,23 +69,27 @@ def main() -> None:
     count = lambda d: (as_calibrated.fall_time[:, rural] <= day(d)).sum(axis=1)  # noqa: E731
     end_july = count(dt.date(2021, 7, 31)).reshape(-1, PER_DRAW)
     pace = (count(dt.date(2021, 8, 5)) - count(dt.date(2021, 7, 26))) / 10.0
-    out = {"design": {"replicates": R, "replicates_per_draw": PER_DRAW, "seed": SEED,
-                      "posterior": "calibration/default/posterior.csv",
-                      "nearly_fixed_shape": NEARLY_FIXED_SHAPE},
-           "as_calibrated": _summary(as_calibrated, model, geo),
-           "threshold_nearly_fixed": _summary(nearly_fixed, model, geo),
-           "countryside": {"rural_fallen_31_july_sd_within_a_draw": float(end_july.std(axis=1).mean()),
-                           "rural_falls_per_day_26_july_to_5_august_median": float(np.median(pace))}}
-    (HERE / "default" / "decision_threshold.json").write_text(json.dumps(out, indent=2) + "\n")
+    result = {"design": {"replicates": R, "replicates_per_draw": PER_DRAW, "seed": SEED,
+                         "posterior": "calibration/default/posterior.csv",
+                         "nearly_fixed_shape": NEARLY_FIXED_SHAPE},
+              "as_calibrated": _summary(as_calibrated, model, geo),
+              "threshold_nearly_fixed": _summary(nearly_fixed, model, geo),
+              "countryside": {
+                  "rural_fallen_31_july_sd_within_a_draw": float(end_july.std(axis=1).mean()),
+                  "rural_falls_per_day_26_july_to_5_august_median": float(np.median(pace))}}
+    out_path = Path(out) if out is not None else HERE / "default" / "decision_threshold.json"
+    out_path.write_text(json.dumps(result, indent=2) + "\n")
     for key in ("as_calibrated", "threshold_nearly_fixed"):
-        s = out[key]
+        s = result[key]
         print(f"{key}: P(capital before 6 Aug) {s['p_capital_before_aug6']:.3f}; decision day "
               f"5-50-95% {np.round(s['decision_day_q05_q50_q95'], 1).tolist()}; its 90% range within "
               f"a draw {s['decision_range_90_within_a_draw_days_mean']:.1f} d")
-    c = out["countryside"]
+    c = result["countryside"]
     print(f"countryside within a draw: sd of rural districts fallen on 31 July "
           f"{c['rural_fallen_31_july_sd_within_a_draw']:.1f}; pace 26 July-5 August "
-          f"{c['rural_falls_per_day_26_july_to_5_august_median']:.1f} districts a day")
+          f"{c['rural_falls_per_day_26_july_to_5_august_median']:.1f} districts a day; "
+          f"written to {out_path}")
+    return result
 
 
 if __name__ == "__main__":
