@@ -25,6 +25,7 @@ import numpy as np
 
 from sim.batch import run_batch
 from sim.calibration_config import load_config
+from sim.fit import p_capital_before
 from sim.geography import load_geography
 from sim.model import Model
 from sim.parameters import NAMES, ParameterTable
@@ -37,14 +38,11 @@ R, PER_DRAW, SEED = 4000, 10, 5
 NEARLY_FIXED_SHAPE = 2000.0
 
 
-def _summary(res, model, geo) -> dict:
-    day = geo.theatre.day_of
-    caps = [c for c in geo.capital_rows if c != geo.kabul_row]
-    first = np.nanmin(res.fall_time[:, caps], axis=1)
+def _summary(res, geo) -> dict:
     decision = res.assault_time
     by_draw = decision.reshape(-1, PER_DRAW)
     within = np.nanquantile(by_draw, 0.95, axis=1) - np.nanquantile(by_draw, 0.05, axis=1)
-    return {"p_capital_before_aug6": float(np.mean(first < day(dt.date(2021, 8, 6)))),
+    return {"p_capital_before_aug6": p_capital_before(res.fall_time, geo),
             "decision_day_q05_q50_q95": [float(v) for v in np.nanquantile(decision, [0.05, 0.5, 0.95])],
             "decision_range_90_within_a_draw_days_mean": float(np.nanmean(within)),
             "p_decision": float(np.mean(np.isfinite(decision)))}
@@ -63,7 +61,7 @@ def main(out: Path | None = None) -> dict:
     as_calibrated = run_batch(model, table, draws)
     fixed = table.values.copy()
     fixed[:, NAMES.index("assault_shape")] = NEARLY_FIXED_SHAPE
-    nearly_fixed = run_batch(model, ParameterTable(fixed), draw_batch(SEED, range(R), geo.n))
+    nearly_fixed = run_batch(model, ParameterTable(fixed), draws)
     day = geo.theatre.day_of
     rural = ~geo.is_capital
     count = lambda d: (as_calibrated.fall_time[:, rural] <= day(d)).sum(axis=1)  # noqa: E731
@@ -72,8 +70,8 @@ def main(out: Path | None = None) -> dict:
     result = {"design": {"replicates": R, "replicates_per_draw": PER_DRAW, "seed": SEED,
                          "posterior": "calibration/default/posterior.csv",
                          "nearly_fixed_shape": NEARLY_FIXED_SHAPE},
-              "as_calibrated": _summary(as_calibrated, model, geo),
-              "threshold_nearly_fixed": _summary(nearly_fixed, model, geo),
+              "as_calibrated": _summary(as_calibrated, geo),
+              "threshold_nearly_fixed": _summary(nearly_fixed, geo),
               "countryside": {
                   "rural_fallen_31_july_sd_within_a_draw": float(end_july.std(axis=1).mean()),
                   "rural_falls_per_day_26_july_to_5_august_median": float(np.median(pace))}}
