@@ -198,7 +198,7 @@ class _BatchRun:
         self.rows = np.arange(R)
         self.alive = np.ones(R, dtype=bool)
         self.r = hazard.district_resistance(p, draws.resistance, cov.rural)
-        self.r_caps = draws.resistance[:, self.caps]
+        self.r_caps = self.r[:, self.caps]         # the cities' endurance (A33), not the raw draw
         self.capital_slot = np.full(n, -1)
         self.capital_slot[self.caps] = np.arange(len(self.caps))
         self.caps_down = np.zeros((R, len(self.caps)), dtype=bool)   # fallen capitals, by slot

@@ -291,14 +291,37 @@ def district_resistance(p: Params, resistance, rural):
     the Lomax: P(E / Z > h) = (1 + theta h)^(-1/theta). Its inverse at the same uniform U =
     exp(-E) is expm1(theta E) / theta, so the frailty costs no new random number, keeps the
     common random numbers of every scenario, and theta = 0 returns the Exp(1) draw itself, to
-    the bit. Capitals (``rural`` False) keep their draw: their rule is fitted apart."""
+    the bit. Capitals (``rural`` False) are :func:`city_endurance`'s."""
     theta = np.asarray(p.district_frailty, dtype=float)
-    r = np.asarray(resistance, dtype=float)
+    r = city_endurance(p, np.asarray(resistance, dtype=float), rural)
     if not np.any(theta > 0):
         return r
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         lomax = np.expm1(theta * r) / np.where(theta > 0, theta, 1.0)
     return np.where(rural & (theta > 0), lomax, r)
+
+
+def city_endurance(p: Params, resistance, rural):
+    """The thresholds the cities' (``rural`` False) cumulative hazards must reach: Gamma(k, 1/k)
+    at the same uniform U = exp(-E) as their Exp(1) draws E (k = ``capital_endurance``, A33).
+
+    A memoryless city (k = 1) falls as soon as chance says, however little pressure it has borne;
+    with a larger k its endurance is a stock worn down by the hazard it accumulates, which is a
+    function of state, so a city whose pressure stops stops wearing down. The upper-tail quantile
+    keeps the draws' order (a stubborn city in one scenario is stubborn in all: common random
+    numbers), and k = 1 returns E itself, to the bit. Rural rows are returned unchanged."""
+    from scipy.special import gammainccinv
+    k = np.asarray(p.capital_endurance, dtype=float)
+    if not np.any(k != 1.0):
+        return resistance
+    cities = np.flatnonzero(~np.asarray(rural, dtype=bool))
+    out = np.array(resistance, dtype=float, copy=True)
+    e = out[..., cities]
+    kk = np.broadcast_to(k, e.shape) if k.ndim else k
+    with np.errstate(under="ignore"):
+        gamma = gammainccinv(kk, np.exp(-e)) / kk
+    out[..., cities] = np.where(kk == 1.0, e, gamma)
+    return out
 
 
 # --------------------------------------------------------------------------- the assault decision
@@ -387,7 +410,7 @@ CITY_READS = frozenset({
     "assault_rate", "assault_b_withdrawal", "assault_b_air", "assault_shape", "taliban_strength",
     "cap_base_rate", "capital_garrison", "b_government_gone", "cap_b_distance", "cap_b_focus",
     "cap_b_size", "b_resistance", "kabul_base_rate", "b_pay", "cap_pay_centre_months", "b_air",
-    "cap_air_centre", "pay_saturation_months"})
+    "cap_air_centre", "pay_saturation_months", "capital_endurance"})
 COUNTRYSIDE_READS = frozenset({
     "base_rate", "taliban_strength", "rural_defence", "b_pay", "b_mobilization",
     "b_government_gone", "pay_saturation_months", "b_air", "b_reach", "b_border", "b_focus",

@@ -175,6 +175,17 @@ PARAMETERS: tuple[Parameter, ...] = (
        "Seed: in June alone 'They captured 700 trucks and Humvees from the Afghan security forces' "
        "(history.csv H12); surrendered troops (H18, H28). ASSUMPTION that freed forces scale with the share of districts fallen. Replaces "
        "the old day-count ramp (issue 10): what grows during an assault is state, not days."),
+    _P("capital_endurance", 1.0, "shape", 0.2, 1000.0, "capital",
+       "Shape k of a city's endurance: a provincial capital (or Kabul) falls when the hazard it has "
+       "accumulated since the assault began reaches a Gamma(k, 1/k) threshold (mean 1), drawn at "
+       "the same uniform as its Exp(1) resistance. k = 1 is the memoryless siege (the Exp(1) "
+       "draw itself, to the bit); a large k a garrison whose endurance is worn down by the "
+       "pressure it has borne, so that cities under the same pressure fall close together.",
+       "ASSUMPTION (docs/assumptions.md A33): the record's 'weeks-long battles of major cities' "
+       "and cities that held under siege for days (Lashkar Gah, Kandahar, Herat: timeline.csv "
+       "T30) before falling; its size calibrated. What accumulates is hazard, a function of "
+       "state (the cascade, the forces freed, encirclement, pay, air cover), never days: a city "
+       "whose pressure stops stops wearing down."),
     _P("cap_pay_centre_months", 3.0, "months", 0.0, 24.0, "capital",
        "Arrears at which a capital's (and Kabul's) pay term is zero: the cities read "
        "b_pay (S(P_c) - S(centre)), so cap_base_rate and kabul_base_rate are their hazards at the "

@@ -26,6 +26,7 @@ P_FLOOR = 0.01
 class _P:
     def __init__(self, theta):
         self.district_frailty = theta
+        self.capital_endurance = 1.0
 
 
 def test_no_frailty_returns_the_exponential_draw_to_the_bit():

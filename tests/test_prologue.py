@@ -143,7 +143,7 @@ def test_the_declared_reads_match_the_rule_as_written():
                    hazard.local_log_hazard, hazard.negotiated_probability,
                    hazard.initial_log_weights, hazard.district_resistance)
     city = (hazard.assault_log_hazard, hazard.assault_threshold, hazard.capital_log_hazard,
-            hazard.kabul_log_hazard, hazard.city_pay_and_air)
+            hazard.kabul_log_hazard, hazard.city_pay_and_air, hazard.city_endurance)
     for f in countryside:
         assert _reads(f) <= hazard.COUNTRYSIDE_READS, f.__name__
     for f in city:
