@@ -36,7 +36,10 @@ district's own (``sim.timeline``, "Scoped levels").
 A rural district falls when its hazard, accumulated, reaches its resistance: an Exp(1) draw, or
 with an unobserved frailty (``district_frailty`` = theta > 0, A27) the Lomax draw of the same
 uniform (:func:`district_resistance`), which is the same as multiplying lambda_i by a Gamma factor
-of mean 1 and variance theta drawn once per replicate.
+of mean 1 and variance theta drawn once per replicate. A city (a provincial capital or Kabul)
+falls when its hazard accumulated since the assault began reaches its threshold: the Exp(1) draw
+itself by default, or with an endurance (``capital_endurance`` = k != 1, A33) the Gamma(k, 1/k)
+draw of the same uniform (:func:`city_endurance`).
 
 The assault decision (one per replicate; the Taliban turn on the cities when its accumulated
 hazard reaches a Gamma(k, 1/k) threshold, k = assault_shape)::
