@@ -18,7 +18,7 @@ from sim.batch import run_batch
 from sim.parameters import ParameterTable
 from sim.randomness import draw_batch
 
-from test_engines import baseline_model, simpy_fall_times
+from test_engines import assert_engines_agree, baseline_model
 from test_prologue import stage  # noqa: F401  (the default capitals stage, as a fixture)
 
 P_FLOOR = 0.01
@@ -74,12 +74,7 @@ def test_the_thresholds_are_gamma_with_mean_one_and_sd_one_over_root_k():
 def test_both_engines_agree_with_the_endurance_switched_on(geo):
     sc, model = baseline_model(geo)
     values = {**sc.parameters(), "capital_endurance": 12.0}
-    table = ParameterTable.constant(values, 16)
-    ft, mode, assault = simpy_fall_times(model, table, seed=9)
-    b = run_batch(model, table, draw_batch(9, range(16), model.n))
-    np.testing.assert_allclose(b.fall_time, ft, rtol=0, atol=1e-8, equal_nan=True)
-    assert np.array_equal(b.mode, mode)
-    np.testing.assert_allclose(b.assault_time, assault, atol=1e-8, equal_nan=True)
+    b = assert_engines_agree(model, ParameterTable.constant(values, 16), seed=9)
     plain = run_batch(model, ParameterTable.constant(sc.parameters(), 16),
                       draw_batch(9, range(16), model.n))
     assert not np.allclose(np.nan_to_num(plain.fall_time, nan=-1), np.nan_to_num(b.fall_time, nan=-1))

@@ -30,14 +30,20 @@ def simpy_fall_times(model, table, seed):
             np.array([o.assault_time for o in out]))
 
 
-def test_batch_engine_matches_simpy_engine_on_the_baseline(geo):
-    sc, model = baseline_model(geo)
-    table = ParameterTable.constant(sc.parameters(), 24)
-    ft, mode, assault = simpy_fall_times(model, table, seed=3)
-    b = run_batch(model, table, draw_batch(3, range(24), model.n))
+def assert_engines_agree(model, table, seed):
+    """Both engines on the same parameters and draws: fall times and the decision within 1e-8
+    days, modes identical. Returns the batch engine's run."""
+    ft, mode, assault = simpy_fall_times(model, table, seed=seed)
+    b = run_batch(model, table, draw_batch(seed, range(len(table)), model.n))
     np.testing.assert_allclose(b.fall_time, ft, rtol=0, atol=1e-8, equal_nan=True)
     assert np.array_equal(b.mode, mode)
     np.testing.assert_allclose(b.assault_time, assault, atol=1e-8, equal_nan=True)
+    return b
+
+
+def test_batch_engine_matches_simpy_engine_on_the_baseline(geo):
+    sc, model = baseline_model(geo)
+    assert_engines_agree(model, ParameterTable.constant(sc.parameters(), 24), seed=3)
 
 
 def test_engines_agree_when_every_replicate_has_its_own_parameters(geo):
