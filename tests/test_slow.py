@@ -102,15 +102,17 @@ def test_capital_stage_recovers_the_assault_decisions_rate(tmp_path, geo):
 @pytest.mark.parametrize("posterior, switched_on", [
     (None, "b_capacity"), ("calibration/structures/frailty_flat/posterior.csv", "district_frailty"),
     ("calibration/structures/capital_fallen/posterior.csv", "b_capital_fallen"),
+    ("calibration/structures/capital_endurance/posterior.csv", "capital_endurance"),
     ("calibration/structures/previous_default/posterior.csv", None)],
-    ids=["default", "frailty", "capital_fallen", "previous_default"])
+    ids=["default", "frailty", "capital_fallen", "capital_endurance", "previous_default"])
 @pytest.mark.parametrize("scenario", sorted(p.name for p in (ROOT / "scenarios").glob("*.toml")))
 def test_engines_agree_exactly_on_every_shipped_scenario_with_posterior_draws(geo, scenario,
                                                                               posterior, switched_on):
     """Issue 10/13: both engines, 200 replicates, each with its own posterior draw (every term of
     the rule switched on; the default's posterior switches on the finite offensive capacity, A32,
     the frailty structure's the district frailty, capital_fallen's a province's districts
-    following their capital, A30; the previous default has none of the three),
+    following their capital, A30, capital_endurance's the cities' endurance, A33; the previous
+    default has none of the four),
     fall times within 1e-8 days and identical modes and assault times; 200 replicates reach the
     batch engine's compaction of finished rows."""
     from sim.batch import run_batch
@@ -127,7 +129,8 @@ def test_engines_agree_exactly_on_every_shipped_scenario_with_posterior_draws(ge
     source = default_parameter_source() if posterior is None else read_posterior(ROOT / posterior)
     table = sc.apply_table(source.table(11, range(R)))
     if switched_on is not None:       # the structure's own term is on in every draw
-        assert np.all(table.values[:, NAMES.index(switched_on)] > 0)
+        off = 1.0 if switched_on == "capital_endurance" else 0.0
+        assert np.all(table.values[:, NAMES.index(switched_on)] != off)
     b = run_batch(model, table, draw_batch(11, range(R), model.n))
     for k in range(R):
         ref = run_replicate(model, Params(table.row(k)), draw_replicate(11, k, model.n),
