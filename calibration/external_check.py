@@ -80,7 +80,8 @@ def check(folder: Path, out_dir: Path | None = None) -> dict:
                        "on each source's held-out facts beside the simulation, paired (Brier "
                        "skill; and the Spearman of median fall dates on the dated facts)",
                **reference_validation(pred.fall_time, geo, scenario.focus_regions)},
-           "at_fixed_dates": fixed_dates(pred.fall_time, geo, scenario)}
+           "at_fixed_dates": fixed_dates(pred.fall_time, geo, scenario),
+           "count_by_end_of_offensive": count_by_end_of_offensive(pred.fall_time, geo)}
     (out_dir / "external_check.json").write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
     draw_map(pred.fall_time, geo, out_dir / "plots" / "external_check_map.png")
     return out
@@ -129,6 +130,34 @@ def fixed_dates(fall_time, geo, scenario) -> dict:
     return out
 
 
+def count_by_end_of_offensive(fall_time, geo) -> dict:
+    """The districts fallen by the end of the offensive's last day, against the record's range
+    (never fitted: the countryside's stage stops at 14 August, A25). The record, in the package's
+    ``history.csv``: H05 districts held at the start, H01 captured by the end of the offensive
+    (its ``date_end``), H02 claimed on top; H03 "later controlling 305-399 districts"."""
+    import csv
+    import datetime as dt
+
+    import numpy as np
+    with (geo.source_dir / "history.csv").open(encoding="utf-8", newline="") as f:
+        rows = {r["id"]: r for r in csv.DictReader(f)}
+    start, captured, claimed = (float(rows[k]["value"]) for k in ("H05", "H01", "H02"))
+    end = dt.date.fromisoformat(rows["H01"]["date_end"])
+    low, high = start + captured, start + captured + claimed
+    day = geo.theatre.day_of(end) + 1
+    with np.errstate(invalid="ignore"):
+        count = (np.nan_to_num(fall_time, nan=np.inf) < day).sum(axis=1)
+    q05, q50, q95 = np.quantile(count, [0.05, 0.5, 0.95])
+    return {"what": "districts (of all the geography's, capitals included) fallen by the end of "
+                    f"{end.isoformat()} in the predictive run, against the record: H05 + H01 "
+                    "(held at the start and captured by then) to H05 + H01 + H02 (and the "
+                    "captures the Taliban claimed); never fitted",
+            "date": end.isoformat(), "record_low": low, "record_high": high,
+            "districts": int(geo.n), "q05": float(q05), "q50": float(q50), "q95": float(q95),
+            "p_inside_record_range": float(((count >= low) & (count <= high)).mean()),
+            "p_below_record_range": float((count < low).mean())}
+
+
 def draw_map(fall_time, geo, path: Path) -> None:
     """The reported fall dates (midpoints of the intervals) beside the model's median fall dates,
     for the rural districts TOLOnews reported; the others grey."""
@@ -165,6 +194,11 @@ def main(argv: list[str]) -> None:
             s = out[split]
             print(f"  {split:8s} n={s['n_facts']:3d}  Brier skill {f(s['skill'])}  Spearman "
                   f"(n={s['n_dated']}) {f(s['spearman'])}")
+        c = out["count_by_end_of_offensive"]
+        print(f"  districts fallen by {c['date']}: median {c['q50']:.0f} (90%: {c['q05']:.0f}-"
+              f"{c['q95']:.0f}); the record {c['record_low']:.0f}-{c['record_high']:.0f}, inside in "
+              f"{c['p_inside_record_range']:.0%} of the replicates, below in "
+              f"{c['p_below_record_range']:.0%}")
         fixed = out["at_fixed_dates"]
         for key in ("tolonews_holdout", "seed_holdout"):
             s = fixed[key]

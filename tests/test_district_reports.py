@@ -350,5 +350,12 @@ def test_the_committed_external_check_is_what_the_script_computes(tmp_path):
         for stat in ("skill", "spearman", "brier_model", "brier_null"):
             assert out[split][stat]["value"] == pytest.approx(committed[split][stat]["value"],
                                                               rel=1e-9, abs=1e-12)
+    # the districts fallen by the offensive's last day, against the record's range (H05 + H01 to
+    # H05 + H01 + H02 of history.csv: 73 + 232 = 305 to 399), never fitted
+    count = out["count_by_end_of_offensive"]
+    assert count == committed["count_by_end_of_offensive"]
+    assert (count["record_low"], count["record_high"], count["date"]) == (305.0, 399.0, "2021-08-15")
+    assert count["q05"] <= count["q50"] <= count["q95"]
+    assert 0.0 <= count["p_inside_record_range"] + count["p_below_record_range"] <= 1.0
     with pytest.raises(UserError, match="no fit_report.json"):
         script.check(tmp_path)
