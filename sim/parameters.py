@@ -180,10 +180,11 @@ PARAMETERS: tuple[Parameter, ...] = (
        "accumulated since the assault began reaches a Gamma(k, 1/k) threshold (mean 1), drawn at "
        "the same uniform as its Exp(1) resistance. k = 1 is the memoryless siege (the Exp(1) "
        "draw itself, to the bit); a large k a garrison whose endurance is worn down by the "
-       "pressure it has borne, so that cities under the same pressure fall close together.",
+       "pressure it has borne, so that a city falls when its pressure says rather than by chance.",
        "ASSUMPTION (docs/assumptions.md A33): the record's 'weeks-long battles of major cities' "
        "and cities that held under siege for days (Lashkar Gah, Kandahar, Herat: timeline.csv "
-       "T30) before falling; its size calibrated. What accumulates is hazard, a function of "
+       "T30) before falling. 1 in the default; estimated in calibration/structures/capital_endurance "
+       "(1.3-46) it fitted the capitals worse, not adopted. What accumulates is hazard, a function of "
        "state (the cascade, the forces freed, encirclement, pay, air cover), never days: a city "
        "whose pressure stops stops wearing down."),
     _P("cap_pay_centre_months", 3.0, "months", 0.0, 24.0, "capital",
