@@ -63,6 +63,16 @@ def rebuild_predictive(folder: Path):
     return pred, geo, scenario, report
 
 
+def run_on_folder(script: str, compute, argv: list[str]):
+    """A check script's command line: ``compute`` the calibration folder named by the first
+    argument (default ``calibration/default``); a user's mistake is one line and exit code 2."""
+    try:
+        return compute((HERE.parent / (argv[0] if argv else "calibration/default")).resolve())
+    except UserError as exc:
+        print(f"{script}: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
 def check(folder: Path, out_dir: Path | None = None) -> dict:
     """Score the calibration in ``folder``; write ``external_check.json`` and the map into
     ``out_dir`` (default: ``folder`` itself)."""

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from external_check import HERE, rebuild_predictive
+from external_check import HERE, rebuild_predictive, run_on_folder
 from sim.district_facts import DistrictFacts, load_sources
 from sim.district_reference import compare_with_reference
 from sim.errors import UserError
@@ -93,11 +93,7 @@ def lwj_check(folder: Path) -> dict:
 
 def main(argv: list[str]) -> None:
     f = lambda e: f"{e['value']:+.3f} [{e['lo']:+.2f}, {e['hi']:+.2f}]"  # noqa: E731
-    try:
-        out = lwj_check((HERE.parent / (argv[0] if argv else "calibration/default")).resolve())
-    except UserError as exc:
-        print(f"lwj_check: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
+    out = run_on_folder("lwj_check", lwj_check, argv)
     for name, scored in out["references"].items():
         for src, c in scored.items():
             rho = f", Spearman {f(c['reference_spearman'])}" if "reference_spearman" in c else ""

@@ -30,11 +30,10 @@ from pathlib import Path
 import numpy as np
 
 import sim.hazard as hazard
-from external_check import HERE, rebuild_predictive
+from external_check import HERE, rebuild_predictive, run_on_folder
 from lwj_check import DATA, load_lwj
 from sim.calibration_output import PREDICTIVE_REPLICATES_PER_DRAW, fixed_date_validation
 from sim.ensemble import run
-from sim.errors import UserError
 from sim.geography import load_geography
 from sim.posterior import read_posterior
 
@@ -84,11 +83,7 @@ def lwj_start(folder: Path, weights=WEIGHTS, out_path: Path | None = None) -> di
 
 
 def main(argv: list[str]) -> None:
-    try:
-        out = lwj_start((HERE.parent / (argv[0] if argv else "calibration/default")).resolve())
-    except UserError as exc:
-        print(f"lwj_start: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
+    out = run_on_folder("lwj_start", lwj_start, argv)
     print("w_taliban w_contested " + " ".join(f"{k:>18s}" for k in SCORED))
     for r in out["runs"]:
         cells = " ".join(f"{r[k]['skill']['value']:+.3f} [{r[k]['skill']['lo']:+.2f},{r[k]['skill']['hi']:+.2f}]"

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from external_check import HERE, rebuild_predictive
+from external_check import HERE, rebuild_predictive, run_on_folder
 from sim.district_facts import DistrictFacts, load_sources
 from sim.district_reference import compare_with_reference
 from sim.district_skill import STATUS_DATES
@@ -81,11 +81,7 @@ def static_ceiling(folder: Path, out_path: Path | None = None) -> dict:
 
 def main(argv: list[str]) -> None:
     f = lambda e: f"{e['value']:+.3f} [{e['lo']:+.2f}, {e['hi']:+.2f}]"  # noqa: E731
-    try:
-        out = static_ceiling((HERE.parent / (argv[0] if argv else "calibration/default")).resolve())
-    except UserError as exc:
-        print(f"static_ceiling: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
+    out = run_on_folder("static_ceiling", static_ceiling, argv)
     print(out["scored"])
     for fit_name, by_variant in out["references"].items():
         for name, c in by_variant.items():
