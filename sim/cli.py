@@ -359,22 +359,33 @@ def _check_boundaries(path: Path, geo) -> None:
 
 
 def _structures(args):
-    """--structure NAME=POSTERIOR (repeatable): the primary source first, then each named one."""
+    """--structure NAME=POSTERIOR.csv or NAME=FOLDER (repeatable): the primary source first, then
+    each named one; and the structures' own baselines (a FOLDER's ``baseline.toml``, if it has
+    one: a structure that dates the timeline differently)."""
     from .ensemble import resolve_parameter_source
     from .posterior import read_posterior
     primary = _parameter_source(args)
     if not args.structure:
-        return primary
+        return primary, {}
     first = resolve_parameter_source(primary)
-    out = {first.label: first}
+    out, baselines = {first.label: first}, {}
     for item in args.structure:
         name, sep, path = item.partition("=")
         if not sep or not name or not path:
-            raise UserError(f"expected NAME=POSTERIOR.csv, got {item!r}", key="--structure")
+            raise UserError(f"expected NAME=POSTERIOR.csv or NAME=FOLDER, got {item!r}",
+                            key="--structure")
         if name in out:
             raise UserError(f"structure {name!r} given twice", key="--structure")
+        folder = Path(path)
+        if folder.is_dir():
+            if not (folder / "posterior.csv").is_file():
+                raise UserError("a structure's folder needs its posterior.csv (and may have its "
+                                "own baseline.toml)", file=folder, key="--structure")
+            if (folder / "baseline.toml").is_file():
+                baselines[name] = folder / "baseline.toml"
+            path = folder / "posterior.csv"
         out[name] = read_posterior(path)
-    return out
+    return out, baselines
 
 
 def cmd_compare(args) -> int:
@@ -401,8 +412,8 @@ def cmd_compare(args) -> int:
         check_replicates_per_draw(args.replicates_per_draw)
     inputs = [f for s in scenarios for f in s.files] + [args.posterior, args.boundaries,
                                                         args.condition_on]
-    check_output_dir(args.out, args.force, inputs=inputs)
-    source = _structures(args)
+    source, baselines = _structures(args)
+    check_output_dir(args.out, args.force, inputs=[*inputs, *baselines.values()])
     started = time.perf_counter()
     checkpoint = Path(str(args.out) + ".checkpoint")
     with output_lock(args.out):
@@ -412,7 +423,8 @@ def cmd_compare(args) -> int:
                            scheduler=args.scheduler, progress=not args.quiet,
                            keep_fall_times=args.keep_fall_times, chunk_size=args.chunk_size,
                            checkpoint=checkpoint, resume=args.resume, engine=args.engine,
-                           replicates_per_draw=args.replicates_per_draw, geo=geo)
+                           replicates_per_draw=args.replicates_per_draw, geo=geo,
+                           baselines=baselines)
             if points is not None:
                 comp.condition_on(points)
             if args.sensitivity:
@@ -579,7 +591,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--structure", action="append", default=[], metavar="NAME=POSTERIOR",
                    help="also run every scenario under this posterior (one per structural variant "
                         "of the model; repeatable): effects then report their spread across "
-                        "structures")
+                        "structures. NAME=FOLDER reads the folder's posterior.csv and, if it has "
+                        "one, its baseline.toml: every scenario is then rebased on that timeline")
     p.add_argument("--no-sensitivity", dest="sensitivity", action="store_false",
                    help="skip the global sensitivity analysis")
     # half the standalone command's sample: the first compare on a fresh machine stays near two

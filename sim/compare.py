@@ -20,7 +20,10 @@ effect is then reported three ways, never mixed up:
   one possible 2021 could look like, chance included).
 
 With several structures (one posterior per structural variant of the model, ``parameters`` a
-mapping), each is run in full and the spread of the mean effect across them is reported too.
+mapping), each is run in full and the spread of the mean effect across them is reported too. A
+structure may also date the record's open questions differently (``baselines``: its own baseline
+file, for example the salary arrears a month later): every scenario then runs *rebased* on it
+(:func:`sim.scenario.rebase`), the what-if's own changes applied to that structure's timeline.
 
 **Conditioned on the recorded countryside** (:meth:`Comparison.condition_on`, ``afsim compare
 --condition-on TARGETS.toml``). Paired replicates share their random numbers, so a what-if can be
@@ -55,7 +58,7 @@ from .measures import (ALIASES, Outcome, headline, held_on, kabul_day,  # noqa: 
 from .conditioning import Conditioned, condition_on_counts
 from .conditioning import check_replicates_per_draw as check_conditionable
 from .results import EnsembleResult
-from .scenario import Scenario, load_scenario
+from .scenario import Scenario, load_scenario, rebase
 from .summary import iso_or_blank, quantiles
 
 Z90 = 1.6448536269514722
@@ -526,14 +529,16 @@ def compare(scenarios: Sequence[str | Path | Scenario], replicates: int = 1000, 
             progress: bool = False, geo: Geography | None = None,
             keep_fall_times: bool | None = None, chunk_size: int | None = None,
             checkpoint: str | Path | None = None, resume: bool = False,
-            engine: str = "batch", replicates_per_draw: int = DEFAULT_REPLICATES_PER_DRAW
-            ) -> Comparison:
+            engine: str = "batch", replicates_per_draw: int = DEFAULT_REPLICATES_PER_DRAW,
+            baselines: Mapping[str, str | Path] | None = None) -> Comparison:
     """Run the baseline and each what-if on the same random numbers and compare them.
 
     ``parameters``: as for :func:`sim.run`, or a mapping structure name -> parameter source
     (one posterior per structural variant): every scenario then runs under each, the first is
     the primary, and each effect also reports its spread across structures.
     ``replicates_per_draw``: replicates sharing each posterior draw (see the module notes).
+    ``baselines``: structure name -> that structure's own baseline file (derived from the
+    scenarios' baseline); its scenarios are rebased on it (module notes).
     """
     import time
     geo = geo or load_geography()
@@ -561,11 +566,18 @@ def compare(scenarios: Sequence[str | Path | Scenario], replicates: int = 1000, 
     else:
         src = resolve_parameter_source(parameters)
         sources = {src.label: src}
+    baselines = dict(baselines or {})
+    unknown = sorted(set(baselines) - set(sources))
+    if unknown:
+        raise UserError(f"baseline given for unknown structure(s) {unknown}; structures: "
+                        f"{', '.join(sources)}", argument="baselines")
     started = time.perf_counter()
     structures: dict[str, dict[str, EnsembleResult]] = {}
     for k, (sname, source) in enumerate(sources.items()):
         results = {}
-        for s in ordered:
+        own = ([rebase(s, baselines[sname], geo) for s in ordered] if sname in baselines
+               else ordered)
+        for s in own:
             ck = None
             if checkpoint:
                 safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", sname)

@@ -162,6 +162,11 @@ def write_comparison_outputs(comparison, out: Path, *, plots: bool = True, bound
         "parameter_source": comparison.base.source.label,
         "structures": {s: next(iter(r.values())).source.label
                        for s, r in comparison.structures.items()},
+        # a structure that dates the timeline differently: its baseline's chain of files
+        "structure_baselines": {s: [str(f) for f in r[comparison.baseline].scenario.files]
+                                for s, r in comparison.structures.items()
+                                if r[comparison.baseline].scenario.files
+                                != comparison.base.scenario.files},
         "package_version": __version__, "elapsed_seconds": round(comparison.elapsed, 2),
         "scenario_hashes": {n: r.scenario.hash for n, r in comparison.results.items()},
         **comparison.notes})

@@ -175,6 +175,30 @@ def load_scenario(path: str | Path, geo: Geography | None = None) -> Scenario:
     return _resolve(resolve_scenario(path, geo.theatre), geo, chain=())
 
 
+def rebase(scenario: Scenario, baseline: str | Path, geo: Geography | None = None) -> Scenario:
+    """The same scenario on another baseline: a structural variant of the timeline.
+
+    ``baseline`` is a scenario file that derives from the same root baseline as ``scenario``
+    (its ``base`` chain ends there) and changes what a structure assumes differently, for
+    example the dates of the salary arrears (``calibration/structures/arrears_later``). The
+    what-if's own changes (every file of its chain after the root) are then applied on top of it,
+    so ``salaries_paid`` still removes the arrears, whenever the structure dates them. A what-if
+    that is the root baseline itself becomes ``baseline``, under the root's name, so effects stay
+    paired by name. Why not a what-if of its own: a structure is an alternative to what the
+    record leaves open, which every what-if must inherit, not one more policy to compare."""
+    geo = geo or load_geography()
+    path = Path(baseline)
+    replacement = _resolve(path, geo, chain=())
+    root = scenario.files[0].resolve()
+    if replacement.files[0].resolve() != root:
+        raise UserError(f"a structure's baseline must derive from {scenario.files[0]} (its 'base' "
+                        f"chain ends in {replacement.files[0]})", file=path, key="scenario.base")
+    if scenario.path is None or scenario.base_name is None:
+        return replace(replacement, name=scenario.name, base_name=None)
+    root_name = _resolve(scenario.files[0], geo, chain=()).name
+    return _resolve(scenario.path, geo, chain=(), rebase_on=(root, path, root_name))
+
+
 def _read_toml(path: Path) -> tuple[dict[str, Any], str]:
     raw = read_bytes(path, "a scenario TOML file")
     text = decode_utf8(raw, path)
@@ -323,7 +347,10 @@ def _parameter_changes(table: Mapping, path: Path) -> list[ParameterChange]:
     return out
 
 
-def _resolve(path: Path, geo: Geography, chain: tuple[Path, ...]) -> Scenario:
+def _resolve(path: Path, geo: Geography, chain: tuple[Path, ...],
+             rebase_on: tuple[Path, Path, str] | None = None) -> Scenario:
+    """``rebase_on`` = (root baseline, replacement, the root's name): where the chain reaches the
+    root, continue in the replacement, named as the root (:func:`rebase`)."""
     try:
         real = path.resolve()
     except (OSError, RuntimeError):      # a symlink loop
@@ -368,7 +395,11 @@ def _resolve(path: Path, geo: Geography, chain: tuple[Path, ...]) -> Scenario:
         if not base_ref.strip() or not base_path.is_file():
             raise UserError(f"base scenario {base_ref!r} not found (expected a TOML file, relative "
                             f"to {path.parent})", file=path, key="scenario.base")
-        base = _resolve(base_path, geo, (*chain, real))
+        if rebase_on is not None and base_path.resolve() == rebase_on[0]:
+            base = replace(_resolve(rebase_on[1], geo, (*chain, real)), name=rebase_on[2],
+                           base_name=None)
+        else:
+            base = _resolve(base_path, geo, (*chain, real), rebase_on)
         end, focus = base.end, base.focus_regions
         events = {ev.id: ev for ev in base.events}
         changes = list(base.changes)

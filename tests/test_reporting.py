@@ -493,3 +493,53 @@ def test_reliability_bins_find_a_calibrated_forecast_calibrated_and_a_confident_
     y_half = (rng.uniform(size=p.size) < 0.5).astype(float)
     mid, share, lo, hi, n = reliability_bins(np.full(p.size, 0.9), y_half, bins=6)
     assert len(mid) == 1 and hi[0] < 0.9
+
+
+def test_a_structure_with_its_own_baseline_runs_every_scenario_rebased_on_it(tmp_path, geo):
+    """The structure's timeline reaches every scenario, and nothing else changes: with the same
+    parameters, a baseline that only moves the arrears changes the baseline's replicates, while
+    salaries_paid (which removes every arrears step) is bit for bit the primary structure's."""
+    moved = tmp_path / "arrears_later.toml"
+    moved.write_text(f'''[scenario]
+name = "baseline"
+base = "{BASELINE.as_posix()}"
+description = "arrears a month later"
+[timeline]
+move = [{{ id = "arrears_1_month", date = 2021-07-01 }}, {{ id = "arrears_2_months", date = 2021-08-01 }}]
+''')
+    a, b = ParameterSource.fixed(label="a"), ParameterSource.fixed(label="b")
+    comp = compare([BASELINE, SCENARIOS / "salaries_paid.toml"], replicates=20, seed=1, geo=geo,
+                   parameters={"a": a, "b": b}, replicates_per_draw=5, baselines={"b": moved})
+    A, B = comp.structures["a"], comp.structures["b"]
+    same = lambda x, y: np.array_equal(x.fall_time, y.fall_time, equal_nan=True)
+    assert same(A["salaries_paid"], B["salaries_paid"])
+    assert not same(A["baseline"], B["baseline"])
+    import datetime as dt
+    arrears = [e.date for e in B["baseline"].scenario.events if e.driver == "pay_arrears"]
+    assert arrears[:2] == [dt.date(2021, 7, 1), dt.date(2021, 8, 1)]
+    with pytest.raises(sim.errors.UserError, match="unknown structure"):
+        compare([BASELINE], replicates=5, geo=geo, parameters={"a": a}, baselines={"c": moved})
+
+
+def test_compare_cli_reads_a_structure_folder_with_its_baseline(tmp_path):
+    from sim.cli import main
+    import json
+    import shutil
+    root = BASELINE.parents[1]
+    folder = tmp_path / "later"
+    folder.mkdir()
+    shutil.copy(root / "sim" / "data" / "posterior.csv", folder / "posterior.csv")
+    (folder / "baseline.toml").write_text(
+        (root / "calibration" / "structures" / "arrears_later" / "baseline.toml").read_text()
+        .replace('base = "../../../scenarios/baseline.toml"', f'base = "{BASELINE.as_posix()}"'))
+    out = tmp_path / "cmp"
+    code = main(["compare", str(BASELINE), str(SCENARIOS / "salaries_paid.toml"), "-n", "10",
+                 "--replicates-per-draw", "5", "--workers", "1", "--no-plots", "--no-sensitivity",
+                 "--quiet", "--structure", f"later={folder}", "--out", str(out)])
+    assert code == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["structure_baselines"]["later"][-1] == str(folder / "baseline.toml")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["compare", str(BASELINE), "--structure", f"x={empty}", "--out",
+                 str(tmp_path / "y")]) == 2

@@ -297,3 +297,53 @@ def test_a_garrison_driver_reinforces_named_cities_from_a_date(tmp_path, geo):
             value = 1.0
             source = "test"
             """, name="g.toml"), geo)
+
+
+# ---------------------------------------------------------------------- a structure's own baseline
+
+ARREARS_LATER = BASELINE.parents[1] / "calibration" / "structures" / "arrears_later" / "baseline.toml"
+
+
+def _arrears(s):
+    return [(e.id, e.date) for e in s.events if e.driver == "pay_arrears"]
+
+
+def test_a_what_if_rebased_keeps_its_own_changes_on_the_structures_timeline(geo):
+    from sim.scenario import rebase
+    scen = BASELINE.parent
+    base = rebase(load_scenario(BASELINE, geo), ARREARS_LATER, geo)
+    assert base.name == "baseline" and base.base_name is None
+    assert [d for _, d in _arrears(base)] == [dt.date(2021, m, 1) for m in (7, 8, 9, 10)]
+    # the structure's parameter change travels with it (the cities' pay centre)
+    assert [(c.name, c.value) for c in base.changes] == [("cap_pay_centre_months", 2.0)]
+    paid = rebase(load_scenario(scen / "salaries_paid.toml", geo), ARREARS_LATER, geo)
+    assert paid.name == "salaries_paid" and paid.base_name == "baseline"
+    assert _arrears(paid) == []                     # the what-if still removes every step
+    late = rebase(load_scenario(scen / "withdrawal_delayed.toml", geo), ARREARS_LATER, geo)
+    plain = load_scenario(scen / "withdrawal_delayed.toml", geo)
+    assert _arrears(late) == _arrears(base)         # the structure's arrears ...
+    withdrawal = lambda s: [(e.id, e.date) for e in s.events if e.driver == "withdrawal"]
+    assert withdrawal(late) == withdrawal(plain)    # ... and the what-if's own moves
+    assert late.files[-1] == plain.files[-1] and ARREARS_LATER.resolve() in \
+        [f.resolve() for f in late.files]
+
+
+@pytest.mark.parametrize("name", ["baseline", "salaries_paid", "air_and_pay", "withdrawal_delayed",
+                                  "surrender_chain_broken", "capitals_reinforced"])
+def test_rebasing_on_the_root_baseline_changes_nothing(geo, name):
+    """A property of rebasing: on the what-if's own root it is the identity."""
+    from sim.scenario import rebase
+    s = load_scenario(BASELINE.parent / f"{name}.toml", geo)
+    r = rebase(s, BASELINE, geo)
+    assert (r.name, r.base_name, r.events, r.changes, r.end, r.focus_regions) == \
+        (s.name, s.base_name, s.events, s.changes, s.end, s.focus_regions)
+
+
+def test_a_structures_baseline_must_derive_from_the_same_root(tmp_path, geo):
+    from sim.scenario import rebase
+    other = tmp_path / "own_root.toml"
+    other.write_text(BASELINE.read_text().replace('name = "baseline"', 'name = "other"'))
+    with pytest.raises(UserError) as err:
+        rebase(load_scenario(BASELINE.parent / "salaries_paid.toml", geo), other, geo)
+    msg = str(err.value)
+    assert "own_root.toml" in msg and "scenario.base" in msg and "\n" not in msg
