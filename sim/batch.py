@@ -277,7 +277,7 @@ class _BatchRun:
         self.g[idx] = hazard.rate(hazard.nationwide_log_pressure(
             p, self.ex.for_rule(self.X, "rural", replicates=idx, scope="national"),
             self._pay(idx)[:, None], self._mobilization(idx)[:, None], self.gone[idx][:, None],
-            held_mean)[:, 0])
+            self.seg_withdrawal[self.seg[idx]][:, None], held_mean)[:, 0])
 
     def _refresh_decision(self, idx) -> None:
         """The decision's hazard, for the rows that have not yet turned on the cities."""

@@ -159,7 +159,7 @@ class Campaign:
         held_mean = hazard.held_mean_rate(self.local_rate) if p.b_capacity else 1.0   # A32
         lam = (hazard.rate(hazard.nationwide_log_pressure(
             p, ex.read(self.value, "rural", scope="national"), drv.pay, drv.mobilization,
-            self.government_gone, held_mean)) * self.local_rate)
+            self.government_gone, drv.withdrawal, held_mean)) * self.local_rate)
         if not np.isnan(self.assault_time):
             rows = cov.capital_rows
             at = cov.at_capitals

@@ -12,6 +12,7 @@ Rural district i::
 
     log lambda_i = log base_rate + taliban_strength + rural_defence          (scale, levers)
                  + b_momentum * M(t) + b_pay * S(P_i(t)) - b_mobilization * B_i(t)  (drivers)
+                 + b_withdrawal * W(t)                                        (withdrawal)
                  + b_government_gone * G(t)                                   (after Kabul)
                  - b_capacity * log Z(t)                                      (finite capacity)
                  + b_neighbour * N_i(t)                                       (neighbours fallen)
@@ -232,14 +233,17 @@ def pay_effect(p: Params, pay):
     return s * -np.expm1(-np.asarray(pay, dtype=float) / s)
 
 
-def nationwide_log_pressure(p: Params, x, pay, mobilization, government_gone, held_mean=1.0):
+def nationwide_log_pressure(p: Params, x, pay, mobilization, government_gone, withdrawal,
+                            held_mean=1.0):
     """The part of the rural rule shared by every district of a replicate: its national exposures
-    (``x``; the bandwagon M), drivers (``pay`` and ``mobilization``: the national levels) and
-    the finite capacity (A32: ``held_mean``, :func:`held_mean_rate` of the districts' own
-    factors; log 1 = 0 where it is not computed, which changes no bit while b_capacity is 0)."""
+    (``x``; the bandwagon M), drivers (``pay`` and ``mobilization``: the national levels;
+    ``withdrawal``: the US withdrawal's progress W, A13c) and the finite capacity (A32:
+    ``held_mean``, :func:`held_mean_rate` of the districts' own factors; log 1 = 0 where it is
+    not computed, which changes no bit while b_capacity is 0)."""
     log = add_exposure_terms(np.log(p.base_rate) + p.taliban_strength + p.rural_defence,
                              p, x, "rural", "national")
     return (log + p.b_pay * pay_effect(p, pay) - p.b_mobilization * mobilization
+            + p.b_withdrawal * withdrawal
             + p.b_government_gone * government_gone - p.b_capacity * np.log(held_mean))
 
 
@@ -274,15 +278,15 @@ def local_log_hazard(p: Params, x, air, c: LocalCovariates, scoped_levels=0.0):
             + p.b_ring * c.ring - p.b_resistance * c.resistance + scoped_levels)
 
 
-def district_log_hazard(p: Params, x, pay, mobilization, government_gone, air, c: LocalCovariates,
-                        national_pay=None, national_mobilization=None):
+def district_log_hazard(p: Params, x, pay, mobilization, government_gone, withdrawal, air,
+                        c: LocalCovariates, national_pay=None, national_mobilization=None):
     """Log surrender hazard of a rural district (per day): the rule, in one line. ``x`` holds its
     exposures (national and its own); ``pay`` and ``mobilization`` are the levels in force in the
     district; ``national_pay`` and ``national_mobilization`` the national ones (by default the
     same: an unscoped timeline)."""
     P = pay if national_pay is None else national_pay
     B = mobilization if national_mobilization is None else national_mobilization
-    return (nationwide_log_pressure(p, x, P, B, government_gone)
+    return (nationwide_log_pressure(p, x, P, B, government_gone, withdrawal)
             + local_log_hazard(p, x, air, c, scoped_levels_offset(p, pay, P, mobilization, B)))
 
 
@@ -415,7 +419,7 @@ CITY_READS = frozenset({
     "cap_b_size", "b_resistance", "kabul_base_rate", "b_pay", "cap_pay_centre_months", "b_air",
     "cap_air_centre", "pay_saturation_months", "capital_endurance"})
 COUNTRYSIDE_READS = frozenset({
-    "base_rate", "taliban_strength", "rural_defence", "b_pay", "b_mobilization",
+    "base_rate", "taliban_strength", "rural_defence", "b_pay", "b_mobilization", "b_withdrawal",
     "b_government_gone", "pay_saturation_months", "b_air", "b_reach", "b_border", "b_focus",
     "b_presence", "b_highway", "b_crossing", "b_ring", "b_resistance", "mode_intercept",
     "district_frailty", "b_capacity",

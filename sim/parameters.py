@@ -139,6 +139,14 @@ PARAMETERS: tuple[Parameter, ...] = (
        "ASSUMPTION (issue 11: districts differ by more than the covariates we have: tribal ties, "
        "commanders' deals, terrain); a standard shared-frailty survival model. Implemented as the "
        "Lomax resistance it implies (sim.hazard.district_resistance)."),
+    _P("b_withdrawal", 0.0, "per unit progress", 0.0, 10.0, "district",
+       "Log-hazard increase of every rural district per unit of US withdrawal progress W(t) "
+       "(A13c): the defenders lose the coalition's enablers and their confidence as the foreign "
+       "forces leave. 0 in the default (the arrears carry the June acceleration, A11c).",
+       "Seed: 'After US president Biden's April 2021 announcement confirming a full unconditional "
+       "US withdrawal, the chain of surrenders accelerated' (timeline.csv T06); the withdrawal's "
+       "milestones are the record's (T09, T10, T14, T15). Strength: ASSUMPTION, calibrated in "
+       "calibration/structures/withdrawal_countryside."),
     _P("b_mobilization", 0.163, "indicator", 0.0, 5.0, "district",
        "Log-hazard decrease while the National Mobilization of militias is in force (a brake).",
        "Seed: 25 June, 'a program called National Mobilization that aimed to arm militia groups "

@@ -27,7 +27,8 @@ LOCAL = dict(reach=0.7, pakistan=0.0, focus=0.0, resistance=0.0, presence=0.1, h
 
 
 def rural(p, **drivers):
-    d = dict(momentum=0.3, pay=1.0, mobilization=0.0, government_gone=0.0, neighbour_share=0.2,
+    d = dict(momentum=0.3, pay=1.0, mobilization=0.0, government_gone=0.0, withdrawal=0.6,
+             neighbour_share=0.2,
              own_capital=0.0, province=0.3, air=0.5, **LOCAL)
     d.update(drivers)
     local = hazard.LocalCovariates(*(d.pop(k) for k in hazard.LocalCovariates.NAMES))
@@ -47,6 +48,7 @@ def capital(p, **drivers):
 # Each row: coefficient, driver keyword, direction (+1: hazard rises with the driver).
 RURAL_TERMS = [("b_neighbour", "neighbour_share", +1), ("b_momentum", "momentum", +1),
                ("b_pay", "pay", +1), ("b_mobilization", "mobilization", -1),
+               ("b_withdrawal", "withdrawal", +1),
                ("b_air", "air", -1), ("b_reach", "reach", -1), ("b_border", "pakistan", +1),
                ("b_focus", "focus", +1), ("b_resistance", "resistance", -1),
                ("b_presence", "presence", -1), ("b_highway", "highway", +1),
@@ -208,15 +210,15 @@ def test_the_rule_is_the_sum_of_its_nationwide_and_local_parts():
     p = params()
     c = hazard.LocalCovariates(0.6, 1.0, 1.0, 1.0, -0.4, 1.0, 1.0, 1.0)
     x = {"momentum": 0.5, "neighbours": 0.4, "own_capital": 1.0, "province": 0.25}
-    whole = hazard.district_log_hazard(p, x, 2.0, 1.0, 1.0, 0.35, c)
-    parts = (hazard.nationwide_log_pressure(p, x, 2.0, 1.0, 1.0)
+    whole = hazard.district_log_hazard(p, x, 2.0, 1.0, 1.0, 0.9, 0.35, c)
+    parts = (hazard.nationwide_log_pressure(p, x, 2.0, 1.0, 1.0, 0.9)
              + hazard.local_log_hazard(p, x, 0.35, c))
     assert whole == parts
 
 
 def test_every_coefficient_in_the_rule_is_documented():
     for name in ("b_neighbour", "b_momentum", "b_pay", "b_air", "b_reach", "b_border", "b_focus",
-                 "b_mobilization", "cap_b_encircle", "cap_b_cascade", "cap_b_distance",
+                 "b_mobilization", "b_withdrawal", "cap_b_encircle", "cap_b_cascade", "cap_b_distance",
                  "cap_b_focus", "cap_b_forces", "cap_b_size", "kabul_b_capitals", "kabul_b_ring",
                  "assault_b_withdrawal", "assault_b_share", "assault_b_air", "b_government_gone",
                  "b_resistance", "b_presence", "b_highway", "b_crossing", "b_ring",
