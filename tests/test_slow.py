@@ -104,9 +104,10 @@ def test_capital_stage_recovers_the_assault_decisions_rate(tmp_path, geo):
     ("calibration/structures/capital_fallen/posterior.csv", "b_capital_fallen"),
     ("calibration/structures/capital_endurance/posterior.csv", "capital_endurance"),
     ("calibration/structures/previous_default/posterior.csv", None),
-    ("calibration/structures/arrears_earlier/posterior.csv", None)],
+    ("calibration/structures/arrears_earlier/posterior.csv", None),
+    ("calibration/structures/withdrawal_countryside/posterior.csv", "b_withdrawal")],
     ids=["default", "frailty", "capital_fallen", "capital_endurance", "previous_default",
-         "arrears_earlier"])
+         "arrears_earlier", "withdrawal_countryside"])
 @pytest.mark.parametrize("scenario", sorted(p.name for p in (ROOT / "scenarios").glob("*.toml")))
 def test_engines_agree_exactly_on_every_shipped_scenario_with_posterior_draws(geo, scenario,
                                                                               posterior, switched_on):
@@ -115,7 +116,8 @@ def test_engines_agree_exactly_on_every_shipped_scenario_with_posterior_draws(ge
     the frailty structure's the district frailty, capital_fallen's a province's districts
     following their capital, A30, capital_endurance's the cities' endurance, A33; the previous
     default has none of the four; arrears_earlier runs every scenario rebased on its own
-    timeline, the arrears a month earlier),
+    timeline, the arrears a month earlier; withdrawal_countryside switches on the withdrawal in
+    the countryside, A13c),
     fall times within 1e-8 days and identical modes and assault times; 200 replicates reach the
     batch engine's compaction of finished rows."""
     from sim.batch import run_batch
