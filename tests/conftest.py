@@ -23,6 +23,15 @@ def geo():
     return load_geography()
 
 
+def write_moved_baseline(path, name: str, moves: dict) -> Path:
+    """A scenario on the baseline that moves the given events (id -> date) and nothing else: the
+    tests' way to date one of the record's open questions differently."""
+    listed = ", ".join(f'{{ id = "{k}", date = {v} }}' for k, v in moves.items())
+    path.write_text(f'[scenario]\nname = "{name}"\nbase = "{BASELINE.as_posix()}"\n'
+                    f'description = "moved: {", ".join(moves)}"\n[timeline]\nmove = [{listed}]\n')
+    return path
+
+
 def tiny_geography(n_rural: int, edges, *, reach=None, pakistan=None, capital_link: float = 1e-6):
     """One province, 'Kabul': its capital district AF0101 plus ``n_rural`` rural districts.
 

@@ -499,14 +499,9 @@ def test_a_structure_with_its_own_baseline_runs_every_scenario_rebased_on_it(tmp
     """The structure's timeline reaches every scenario, and nothing else changes: with the same
     parameters, a baseline that only moves the arrears changes the baseline's replicates, while
     salaries_paid (which removes every arrears step) is bit for bit the primary structure's."""
-    moved = tmp_path / "arrears_later.toml"
-    moved.write_text(f'''[scenario]
-name = "baseline"
-base = "{BASELINE.as_posix()}"
-description = "arrears a month later"
-[timeline]
-move = [{{ id = "arrears_1_month", date = 2021-07-01 }}, {{ id = "arrears_2_months", date = 2021-08-01 }}]
-''')
+    from conftest import write_moved_baseline
+    moved = write_moved_baseline(tmp_path / "arrears_later.toml", "baseline",
+                                 {"arrears_1_month": "2021-07-01", "arrears_2_months": "2021-08-01"})
     a, b = ParameterSource.fixed(label="a"), ParameterSource.fixed(label="b")
     comp = compare([BASELINE, SCENARIOS / "salaries_paid.toml"], replicates=20, seed=1, geo=geo,
                    parameters={"a": a, "b": b}, replicates_per_draw=5, baselines={"b": moved})

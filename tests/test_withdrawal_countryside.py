@@ -20,7 +20,7 @@ from sim.parameters import NAMES, ParameterTable
 from sim.randomness import draw_batch
 from sim.scenario import load_scenario
 
-from conftest import BASELINE
+from conftest import BASELINE, write_moved_baseline
 from test_engines import assert_engines_agree, baseline_model
 
 
@@ -41,14 +41,8 @@ def test_the_term_reads_the_withdrawal_and_nothing_else(tmp_path, geo):
     """A what-if that moves only the withdrawal's milestones leaves the countryside before the
     decision the same while b_withdrawal is 0 (to 1e-9 days: the milestones still cut the batch
     engine's integration at other instants), and changes it once it is not."""
-    moved = tmp_path / "late.toml"
-    moved.write_text(f'''[scenario]
-name = "late"
-base = "{BASELINE.as_posix()}"
-description = "the withdrawal's June and July milestones a month later"
-[timeline]
-move = [{{ id = "resolute_support_out", date = 2021-07-30 }}, {{ id = "bagram_handover", date = 2021-08-02 }}]
-''')
+    moved = write_moved_baseline(tmp_path / "late.toml", "late",      # a month later each
+                                 {"resolute_support_out": "2021-07-30", "bagram_handover": "2021-08-02"})
     base = load_scenario(BASELINE, geo)
     late = load_scenario(moved, geo)
     R = 40
