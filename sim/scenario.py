@@ -193,8 +193,12 @@ def rebase(scenario: Scenario, baseline: str | Path, geo: Geography | None = Non
     if replacement.files[0].resolve() != root:
         raise UserError(f"a structure's baseline must derive from {scenario.files[0]} (its 'base' "
                         f"chain ends in {replacement.files[0]})", file=path, key="scenario.base")
-    if scenario.path is None or scenario.base_name is None:
+    if scenario.base_name is None:
         return replace(replacement, name=scenario.name, base_name=None)
+    if scenario.path is None:
+        raise UserError(f"cannot rebase the what-if {scenario.name!r}: it was not read from a "
+                        "file, so its own changes cannot be re-applied", file=path,
+                        key="scenario.base")
     root_name = _resolve(scenario.files[0], geo, chain=()).name
     return _resolve(scenario.path, geo, chain=(), rebase_on=(root, path, root_name))
 
