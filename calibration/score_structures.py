@@ -47,6 +47,12 @@ STRUCTURES = {
         for d in CUT_OFFS},
     "+ the Taliban's offensive capacity finite (statuses_joint_capacity, A32; the default since 6 Dec 2026)": {
         f"forecast-{d}": HERE / f"forecast-{d}" for d in CUT_OFFS},
+    "+ the salary arrears a month earlier (arrears_earlier, A11c; in the main command)": {
+        f"forecast-{d}": HERE / "structures" / "arrears_earlier" / f"forecast-{d}"
+        for d in CUT_OFFS},
+    "+ the withdrawal acting on the districts (withdrawal_countryside, A13c; in the main command)": {
+        f"forecast-{d}": HERE / "structures" / "withdrawal_countryside" / f"forecast-{d}"
+        for d in CUT_OFFS},
 }
 FULL = {"clock (b7e185f)": HERE / "structures" / "clock" / "default" / "fit_report.json",
         "state-driven decision, 1 May on reach, border, south (issue 10; to 8f464d2)":
@@ -66,7 +72,11 @@ FULL = {"clock (b7e185f)": HERE / "structures" / "clock" / "default" / "fit_repo
         "district statuses at full weight, narrow spatial priors (statuses_joint_narrow; the candidate, not adopted)":
             HERE / "structures" / "statuses_joint_narrow" / "fit_report.json",
         "+ the Taliban's offensive capacity finite (statuses_joint_capacity, A32; the default since 6 Dec 2026)":
-            HERE / "default" / "fit_report.json"}
+            HERE / "default" / "fit_report.json",
+        "+ the salary arrears a month earlier (arrears_earlier, A11c; in the main command)":
+            HERE / "structures" / "arrears_earlier" / "fit_report.json",
+        "+ the withdrawal acting on the districts (withdrawal_countryside, A13c; in the main command)":
+            HERE / "structures" / "withdrawal_countryside" / "fit_report.json"}
 
 
 def main() -> None:
