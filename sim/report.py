@@ -23,6 +23,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import html
+import os
 from pathlib import Path
 
 import re
@@ -162,8 +163,12 @@ def write_comparison_outputs(comparison, out: Path, *, plots: bool = True, bound
         "parameter_source": comparison.base.source.label,
         "structures": {s: next(iter(r.values())).source.label
                        for s, r in comparison.structures.items()},
+        # where each structure's posterior was read (labels name only the file), and its hash
+        "structure_posteriors": {s: {"path": src.path, "sha256": src.digest}
+                                 for s, r in comparison.structures.items()
+                                 for src in [next(iter(r.values())).source]},
         # a structure that dates the timeline differently: its baseline's chain of files
-        "structure_baselines": {s: [str(f) for f in r[comparison.baseline].scenario.files]
+        "structure_baselines": {s: [os.path.normpath(f) for f in r[comparison.baseline].scenario.files]
                                 for s, r in comparison.structures.items()
                                 if r[comparison.baseline].scenario.files
                                 != comparison.base.scenario.files},

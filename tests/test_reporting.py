@@ -534,6 +534,8 @@ def test_compare_cli_reads_a_structure_folder_with_its_baseline(tmp_path):
     assert code == 0
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["structure_baselines"]["later"][-1] == str(folder / "baseline.toml")
+    assert manifest["structure_posteriors"]["later"]["path"] == str(folder / "posterior.csv")
+    assert len(manifest["structure_posteriors"]["later"]["sha256"]) == 64
     empty = tmp_path / "empty"
     empty.mkdir()
     assert main(["compare", str(BASELINE), "--structure", f"x={empty}", "--out",
