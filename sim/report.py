@@ -168,10 +168,7 @@ def write_comparison_outputs(comparison, out: Path, *, plots: bool = True, bound
                                  for s, r in comparison.structures.items()
                                  for src in [next(iter(r.values())).source]},
         # a structure that dates the timeline differently: its baseline's chain of files
-        "structure_baselines": {s: [os.path.normpath(f) for f in r[comparison.baseline].scenario.files]
-                                for s, r in comparison.structures.items()
-                                if r[comparison.baseline].scenario.files
-                                != comparison.base.scenario.files},
+        "structure_baselines": _own_timelines(comparison),
         "package_version": __version__, "elapsed_seconds": round(comparison.elapsed, 2),
         "scenario_hashes": {n: r.scenario.hash for n, r in comparison.results.items()},
         **comparison.notes})
@@ -374,10 +371,25 @@ def _structures_table(comparison) -> str:
             row[s] = f"{_num(e['mean'])} [{_num(e['pred_q05'])} to {_num(e['pred_q95'])}]"
         rows.append(row)
     label = html.escape(comparison.outcomes[key].label)
+    own = _own_timelines(comparison)
+    note = ("" if not own else
+            " Marked *: the structure dates the timeline differently, and every scenario ran "
+            "rebased on its own baseline (" + "; ".join(
+                f"{html.escape(s)}: {html.escape(Path(files[-1]).as_posix())}"
+                for s, files in own.items()) + ").")
     return (f"<h3>Under each structure: {label}</h3><p>The mean effect under each posterior, and "
             "in brackets the 5-95% spread across its draws (effects_by_structure.csv has every "
-            "headline outcome).</p>"
-            + _table(rows, [("what-if", "what-if")] + [(s, s) for s in names]))
+            f"headline outcome).{note}</p>"
+            + _table(rows, [("what-if", "what-if")]
+                     + [(s, f"{s} *" if s in own else s) for s in names]))
+
+
+def _own_timelines(comparison) -> dict:
+    """The structures whose baseline is not the primary's: name -> its chain of files."""
+    base = comparison.base.scenario.files
+    return {s: [os.path.normpath(f) for f in r[comparison.baseline].scenario.files]
+            for s, r in comparison.structures.items()
+            if r[comparison.baseline].scenario.files != base}
 
 
 def _conditioned_table(comparison) -> str:

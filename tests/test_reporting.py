@@ -512,6 +512,9 @@ def test_a_structure_with_its_own_baseline_runs_every_scenario_rebased_on_it(tmp
     import datetime as dt
     arrears = [e.date for e in B["baseline"].scenario.events if e.driver == "pay_arrears"]
     assert arrears[:2] == [dt.date(2021, 7, 1), dt.date(2021, 8, 1)]
+    from sim.report import _structures_table
+    table = _structures_table(comp)     # the report marks the structure with its own timeline
+    assert "<th>a</th><th>b *</th>" in table and "b: " in table and "arrears_later.toml" in table
     with pytest.raises(sim.errors.UserError, match="unknown structure"):
         compare([BASELINE], replicates=5, geo=geo, parameters={"a": a}, baselines={"c": moved})
 
