@@ -22,37 +22,26 @@ from sim.targets import load_targets
 HERE = Path(__file__).resolve().parent
 ORIGIN, HORIZON = dt.date(2021, 5, 1), dt.date(2021, 12, 31)
 CUT_OFFS = (dt.date(2021, 6, 23), dt.date(2021, 7, 21))
+
+
+def _forecasts(*folder: str) -> dict:
+    """A structure's forecast folders, one per cut-off, under ``calibration/<folder...>``."""
+    return {f"forecast-{d}": HERE.joinpath(*folder, f"forecast-{d}") for d in CUT_OFFS}
+
+
 STRUCTURES = {
-    "clock (b7e185f)": {f"forecast-{d}": HERE / "structures" / "clock" / f"forecast-{d}"
-                        for d in CUT_OFFS},
-    "state-driven decision, 1 May on reach, border, south (issue 10; to 8f464d2)": {
-        f"forecast-{d}": HERE / "structures" / "weighted_start" / f"forecast-{d}" for d in CUT_OFFS},
-    "+ uniform 1 May, the assault allowed before the cut-off (4 Dec 2026, c14db78)": {
-        f"forecast-{d}": HERE / "structures" / "flat_start" / f"forecast-{d}" for d in CUT_OFFS},
-    "1 May on reach, border, south, knowing the assault had not begun (A22d), 3,200 steps": {
-        f"forecast-{d}": HERE / "structures" / "weighted_start" / "not_yet" / f"forecast-{d}"
-        for d in CUT_OFFS},
-    "uniform 1 May, knowing the assault had not begun, cities by importance sampling, 512 city draws, 20,000 replicates (the default until 6 Dec 2026: previous_default)": {
-        f"forecast-{d}": HERE / "structures" / "previous_default" / f"forecast-{d}" for d in CUT_OFFS},
-    "+ district frailty, flat start (not adopted)": {
-        f"forecast-{d}": HERE / "structures" / "frailty_flat" / f"forecast-{d}" for d in CUT_OFFS},
-    "+ the same, cities without the forces term (not adopted)": {
-        f"forecast-{d}": HERE / "structures" / "frailty_flat" / "noforces" / f"forecast-{d}"
-        for d in CUT_OFFS},
-    "district statuses fitted at half weight, signed momentum (statuses_joint_half; not adopted)": {
-        f"forecast-{d}": HERE / "structures" / "statuses_joint_half" / f"forecast-{d}"
-        for d in CUT_OFFS},
-    "district statuses at full weight, narrow spatial priors (statuses_joint_narrow; the candidate, not adopted)": {
-        f"forecast-{d}": HERE / "structures" / "statuses_joint_narrow" / f"forecast-{d}"
-        for d in CUT_OFFS},
-    "+ the Taliban's offensive capacity finite (statuses_joint_capacity, A32; the default since 6 Dec 2026)": {
-        f"forecast-{d}": HERE / f"forecast-{d}" for d in CUT_OFFS},
-    "+ the salary arrears a month earlier (arrears_earlier, A11c; in the main command)": {
-        f"forecast-{d}": HERE / "structures" / "arrears_earlier" / f"forecast-{d}"
-        for d in CUT_OFFS},
-    "+ the withdrawal acting on the districts (withdrawal_countryside, A13c; in the main command)": {
-        f"forecast-{d}": HERE / "structures" / "withdrawal_countryside" / f"forecast-{d}"
-        for d in CUT_OFFS},
+    "clock (b7e185f)": _forecasts("structures", "clock"),
+    "state-driven decision, 1 May on reach, border, south (issue 10; to 8f464d2)": _forecasts("structures", "weighted_start"),
+    "+ uniform 1 May, the assault allowed before the cut-off (4 Dec 2026, c14db78)": _forecasts("structures", "flat_start"),
+    "1 May on reach, border, south, knowing the assault had not begun (A22d), 3,200 steps": _forecasts("structures", "weighted_start", "not_yet"),
+    "uniform 1 May, knowing the assault had not begun, cities by importance sampling, 512 city draws, 20,000 replicates (the default until 6 Dec 2026: previous_default)": _forecasts("structures", "previous_default"),
+    "+ district frailty, flat start (not adopted)": _forecasts("structures", "frailty_flat"),
+    "+ the same, cities without the forces term (not adopted)": _forecasts("structures", "frailty_flat", "noforces"),
+    "district statuses fitted at half weight, signed momentum (statuses_joint_half; not adopted)": _forecasts("structures", "statuses_joint_half"),
+    "district statuses at full weight, narrow spatial priors (statuses_joint_narrow; the candidate, not adopted)": _forecasts("structures", "statuses_joint_narrow"),
+    "+ the Taliban's offensive capacity finite (statuses_joint_capacity, A32; the default since 6 Dec 2026)": _forecasts(),
+    "+ the salary arrears a month earlier (arrears_earlier, A11c; in the main command)": _forecasts("structures", "arrears_earlier"),
+    "+ the withdrawal acting on the districts (withdrawal_countryside, A13c; in the main command)": _forecasts("structures", "withdrawal_countryside"),
 }
 FULL = {"clock (b7e185f)": HERE / "structures" / "clock" / "default" / "fit_report.json",
         "state-driven decision, 1 May on reach, border, south (issue 10; to 8f464d2)":
