@@ -163,6 +163,7 @@ class _BatchRun:
         rx = tl.reactive
         self.rx_delay = np.append(rx.delays, np.inf)          # (E+1,): the next one's delay
         self.rx_air, self.rx_pay, self.rx_mob = rx.air, rx.pay, rx.mobilization
+        self.rx_withdrawal = rx.withdrawal
         self.rx_pay_d, self.rx_mob_d = rx.district_pay, rx.district_mobilization  # (E+1, n)
         self.rx_air_caps = np.ascontiguousarray(rx.air[:, self.caps])
         self.rx_gar_caps = np.ascontiguousarray(rx.garrison[:, self.caps])
@@ -258,6 +259,9 @@ class _BatchRun:
     def _mobilization(self, idx):
         return self.seg_mob[self.seg[idx]] + self.rx_mob[self.level[idx]]
 
+    def _withdrawal(self, idx):
+        return self.seg_withdrawal[self.seg[idx]] + self.rx_withdrawal[self.level[idx]]
+
     def _air(self, idx):
         return self.seg_air[self.seg[idx]] + self.rx_air[self.level[idx]]
 
@@ -277,7 +281,7 @@ class _BatchRun:
         self.g[idx] = hazard.rate(hazard.nationwide_log_pressure(
             p, self.ex.for_rule(self.X, "rural", replicates=idx, scope="national"),
             self._pay(idx)[:, None], self._mobilization(idx)[:, None], self.gone[idx][:, None],
-            self.seg_withdrawal[self.seg[idx]][:, None], held_mean)[:, 0])
+            self._withdrawal(idx)[:, None], held_mean)[:, 0])
 
     def _refresh_decision(self, idx) -> None:
         """The decision's hazard, for the rows that have not yet turned on the cities."""

@@ -24,9 +24,10 @@ Drivers
 ``withdrawal``         progress of the US withdrawal, W(t) in [0, 1]; one of the drivers of the
                        Taliban's decision to turn on the cities.
 
-``withdrawal`` and ``air_support`` are national by nature. The withdrawal acts only through the
-Taliban's decision to turn on the cities, and that decision is one actor per replicate, not a
-district: there is no place in which it could take another value. ``air_support`` is the national
+``withdrawal`` and ``air_support`` are national by nature. The withdrawal acts through the
+Taliban's decision to turn on the cities, one actor per replicate, and (with ``b_withdrawal``,
+A13c; 0 in the default) on every rural district alike, as the departure of the foreign forces
+from the country: there is no place in which it could take another value. ``air_support`` is the national
 level that same decision reads (the B-52s over the country), so it stays one number; air support
 over named places is ``air_support_local``, which adds to it district by district.
 
@@ -97,8 +98,8 @@ SCOPABLE_DRIVERS = ("pay_arrears", "mobilization")
 NATIONAL_DRIVERS = {
     "air_support": "it is the national level the Taliban's decision to attack the cities reads; "
                    "for air support over named places use air_support_local, which adds to it",
-    "withdrawal": "the US withdrawal acts only through the Taliban's one decision to turn on the "
-                  "cities, which has no district",
+    "withdrawal": "the US withdrawal is the foreign forces leaving the country: it acts through "
+                  "the Taliban's one decision to turn on the cities and on every district alike",
 }
 
 #: Driver values before any event: full air support, salaries paid, no brake, no withdrawal.

@@ -37,6 +37,29 @@ def test_both_engines_agree_with_the_withdrawal_acting_on_the_countryside(geo):
     assert_engines_agree(model, table, seed=21)
 
 
+def test_both_engines_agree_when_the_withdrawal_reacts_to_the_assault(tmp_path, geo):
+    """A reactive withdrawal step (here the last troops leave a day after the assault) moves the
+    countryside after the decision, so the batch engine must read the reactive level too, as the
+    reference engine does (before A13c only the decision read W, and only before the assault)."""
+    whatif = tmp_path / "leave.toml"
+    whatif.write_text(f'''[scenario]
+name = "leave"
+base = "{BASELINE.as_posix()}"
+description = "the last troops leave a day after the assault"
+[[timeline.add]]
+id = "leave_after_assault"
+after = "assault"
+delay_days = 1
+driver = "withdrawal"
+value = 0.1
+source = "test"
+''')
+    sc = load_scenario(whatif, geo)
+    model = Model.build(geo, sc.events, sc.focus_regions, sc.end)
+    b = assert_engines_agree(model, _table(sc, 12, b_withdrawal=3.0), seed=5)
+    assert np.isfinite(b.assault_time).sum() >= 6      # the reaction fired in most replicates
+
+
 def test_the_term_reads_the_withdrawal_and_nothing_else(tmp_path, geo):
     """A what-if that moves only the withdrawal's milestones leaves the countryside before the
     decision the same while b_withdrawal is 0 (to 1e-9 days: the milestones still cut the batch
