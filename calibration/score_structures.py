@@ -24,49 +24,36 @@ ORIGIN, HORIZON = dt.date(2021, 5, 1), dt.date(2021, 12, 31)
 CUT_OFFS = (dt.date(2021, 6, 23), dt.date(2021, 7, 21))
 
 
-def _forecasts(*folder: str) -> dict:
-    """A structure's forecast folders, one per cut-off, under ``calibration/<folder...>``."""
-    return {f"forecast-{d}": HERE.joinpath(*folder, f"forecast-{d}") for d in CUT_OFFS}
-
-
-STRUCTURES = {
-    "clock (b7e185f)": _forecasts("structures", "clock"),
-    "state-driven decision, 1 May on reach, border, south (issue 10; to 8f464d2)": _forecasts("structures", "weighted_start"),
-    "+ uniform 1 May, the assault allowed before the cut-off (4 Dec 2026, c14db78)": _forecasts("structures", "flat_start"),
-    "1 May on reach, border, south, knowing the assault had not begun (A22d), 3,200 steps": _forecasts("structures", "weighted_start", "not_yet"),
-    "uniform 1 May, knowing the assault had not begun, cities by importance sampling, 512 city draws, 20,000 replicates (the default until 6 Dec 2026: previous_default)": _forecasts("structures", "previous_default"),
-    "+ district frailty, flat start (not adopted)": _forecasts("structures", "frailty_flat"),
-    "+ the same, cities without the forces term (not adopted)": _forecasts("structures", "frailty_flat", "noforces"),
-    "district statuses fitted at half weight, signed momentum (statuses_joint_half; not adopted)": _forecasts("structures", "statuses_joint_half"),
-    "district statuses at full weight, narrow spatial priors (statuses_joint_narrow; the candidate, not adopted)": _forecasts("structures", "statuses_joint_narrow"),
-    "+ the Taliban's offensive capacity finite (statuses_joint_capacity, A32; the default since 6 Dec 2026)": _forecasts(),
-    "+ the salary arrears a month earlier (arrears_earlier, A11c; in the main command)": _forecasts("structures", "arrears_earlier"),
-    "+ the withdrawal acting on the districts (withdrawal_countryside, A13c; in the main command)": _forecasts("structures", "withdrawal_countryside"),
-}
-FULL = {"clock (b7e185f)": HERE / "structures" / "clock" / "default" / "fit_report.json",
-        "state-driven decision, 1 May on reach, border, south (issue 10; to 8f464d2)":
-            HERE / "structures" / "weighted_start" / "fit_report.json",
-        "+ uniform 1 May, the assault allowed before the cut-off (4 Dec 2026, c14db78)":
-            HERE / "structures" / "flat_start" / "fit_report.json",
-        "1 May on reach, border, south, knowing the assault had not begun (A22d), 3,200 steps":
-            HERE / "structures" / "weighted_start" / "fit_report.json",
-        "uniform 1 May, knowing the assault had not begun, cities by importance sampling, 512 city draws, 20,000 replicates (the default until 6 Dec 2026: previous_default)":
-            HERE / "structures" / "previous_default" / "fit_report.json",
-        "+ district frailty, flat start (not adopted)":
-            HERE / "structures" / "frailty_flat" / "fit_report.json",
-        "+ the same, cities without the forces term (not adopted)":
-            HERE / "structures" / "frailty_flat" / "noforces" / "fit_report.json",
-        "district statuses fitted at half weight, signed momentum (statuses_joint_half; not adopted)":
-            HERE / "structures" / "statuses_joint_half" / "fit_report.json",
-        "district statuses at full weight, narrow spatial priors (statuses_joint_narrow; the candidate, not adopted)":
-            HERE / "structures" / "statuses_joint_narrow" / "fit_report.json",
-        "+ the Taliban's offensive capacity finite (statuses_joint_capacity, A32; the default since 6 Dec 2026)":
-            HERE / "default" / "fit_report.json",
-        "+ the salary arrears a month earlier (arrears_earlier, A11c; in the main command)":
-            HERE / "structures" / "arrears_earlier" / "fit_report.json",
-        "+ the withdrawal acting on the districts (withdrawal_countryside, A13c; in the main command)":
-            HERE / "structures" / "withdrawal_countryside" / "fit_report.json"}
-
+#: Each structure scored: its label, the folder of its forecasts (one per cut-off) and the folder
+#: of its full calibration's fit report, both under calibration/.
+S = "structures"
+ENTRIES = (
+    ("clock (b7e185f)", (S, "clock"), (S, "clock", "default")),
+    ("state-driven decision, 1 May on reach, border, south (issue 10; to 8f464d2)",
+     (S, "weighted_start"), (S, "weighted_start")),
+    ("+ uniform 1 May, the assault allowed before the cut-off (4 Dec 2026, c14db78)",
+     (S, "flat_start"), (S, "flat_start")),
+    ("1 May on reach, border, south, knowing the assault had not begun (A22d), 3,200 steps",
+     (S, "weighted_start", "not_yet"), (S, "weighted_start")),
+    ("uniform 1 May, knowing the assault had not begun, cities by importance sampling, 512 city draws, 20,000 replicates (the default until 6 Dec 2026: previous_default)",
+     (S, "previous_default"), (S, "previous_default")),
+    ("+ district frailty, flat start (not adopted)", (S, "frailty_flat"), (S, "frailty_flat")),
+    ("+ the same, cities without the forces term (not adopted)",
+     (S, "frailty_flat", "noforces"), (S, "frailty_flat", "noforces")),
+    ("district statuses fitted at half weight, signed momentum (statuses_joint_half; not adopted)",
+     (S, "statuses_joint_half"), (S, "statuses_joint_half")),
+    ("district statuses at full weight, narrow spatial priors (statuses_joint_narrow; the candidate, not adopted)",
+     (S, "statuses_joint_narrow"), (S, "statuses_joint_narrow")),
+    ("+ the Taliban's offensive capacity finite (statuses_joint_capacity, A32; the default since 6 Dec 2026)",
+     (), ("default",)),
+    ("+ the salary arrears a month earlier (arrears_earlier, A11c; in the main command)",
+     (S, "arrears_earlier"), (S, "arrears_earlier")),
+    ("+ the withdrawal acting on the districts (withdrawal_countryside, A13c; in the main command)",
+     (S, "withdrawal_countryside"), (S, "withdrawal_countryside")),
+)
+STRUCTURES = {label: {f"forecast-{d}": HERE.joinpath(*forecasts, f"forecast-{d}") for d in CUT_OFFS}
+              for label, forecasts, _ in ENTRIES}
+FULL = {label: HERE.joinpath(*full, "fit_report.json") for label, _, full in ENTRIES}
 
 def main() -> None:
     targets = load_targets(HERE / "targets.toml", load_geography())
