@@ -27,7 +27,7 @@ from .outcomes import Outcomes
 from .parameter_source import (ParameterSource, check_replicates_per_draw,  # noqa: F401
                                draw_groups)
 from .parameters import ParameterTable
-from .posterior import load_default_posterior
+from .posterior import load_default_posterior, read_posterior
 from .progress import progress_bar
 from .results import FALL_TIMES_LIMIT, EnsembleResult, ResultBuilder
 from .scenario import Scenario, load_scenario
@@ -202,13 +202,18 @@ def run(scenario: Scenario | str | Path, replicates: int = 200, seed: int = 1, *
 
 
 def resolve_parameter_source(parameters, argument: str = "parameters") -> ParameterSource:
-    """``None`` or ``"default"`` (the committed posterior), ``"fixed"`` or a source as it is;
-    ``argument`` names the API argument that gave it, for the error."""
+    """``None`` or ``"default"`` (the committed posterior), ``"fixed"``, the path of a posterior
+    CSV (a ``Path``, or a string ending in ``.csv``: a structure's posterior, as ``afsim run
+    --posterior`` reads it) or a source as it is; ``argument`` names the API argument that gave
+    it, for the error."""
     if parameters is None or parameters == "default":
         return default_parameter_source()
     if parameters == "fixed":
         return ParameterSource.fixed(label="fixed: parameter table defaults")
     if isinstance(parameters, ParameterSource):
         return parameters
-    raise UserError(f"unknown parameter source {parameters!r}; allowed: default, fixed",
-                    argument=argument)
+    if isinstance(parameters, Path) or (isinstance(parameters, str)
+                                        and parameters.lower().endswith(".csv")):
+        return read_posterior(parameters)
+    raise UserError(f"unknown parameter source {parameters!r}; allowed: default, fixed, or the "
+                    "path of a posterior CSV", argument=argument)

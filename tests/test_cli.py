@@ -123,6 +123,20 @@ def test_an_existing_output_folder_needs_force(run_dir):
     assert {p.name: p.stat().st_mtime_ns for p in run_dir.iterdir()} == before
 
 
+def test_api_reads_a_posterior_by_its_path():
+    """A notebook user runs a structure's posterior in one call, as ``afsim run --posterior``
+    does: the path (a Path or a string ending in .csv) gives the same run as the source read
+    from it, and differs from the committed posterior's."""
+    import sim
+    from sim.posterior import read_posterior
+    path = ROOT / "calibration" / "structures" / "seed7" / "posterior.csv"
+    kabul = [sim.run(BASELINE, replicates=20, parameters=p).kabul_fall_time
+             for p in (path, str(path), read_posterior(path), None)]
+    np.testing.assert_array_equal(kabul[0], kabul[2])
+    np.testing.assert_array_equal(kabul[1], kabul[2])
+    assert not np.array_equal(kabul[0], kabul[3], equal_nan=True)
+
+
 def test_api_errors_name_the_argument_and_the_cli_names_the_flag(tmp_path, capsys):
     """Issue 13 item 3: the Python API speaks of its arguments, the command line of its flags."""
     import sim
@@ -132,7 +146,10 @@ def test_api_errors_name_the_argument_and_the_cli_names_the_flag(tmp_path, capsy
     with pytest.raises(UserError) as err:
         sim.run(BASELINE, parameters="posterior")
     assert str(err.value) == ("argument 'parameters': unknown parameter source 'posterior'; "
-                              "allowed: default, fixed")
+                              "allowed: default, fixed, or the path of a posterior CSV")
+    with pytest.raises(UserError) as err:
+        sim.run(BASELINE, parameters=str(tmp_path / "missing.csv"))
+    assert "posterior file not found" in str(err.value) and "missing.csv" in str(err.value)
     with pytest.raises(UserError) as err:
         sim.run(BASELINE, replicates=0)
     assert str(err.value).startswith("argument 'replicates': ") and "--" not in str(err.value)
