@@ -50,6 +50,8 @@ ENTRIES = (
      (S, "arrears_earlier"), (S, "arrears_earlier")),
     ("+ the withdrawal acting on the districts (withdrawal_countryside, A13c; in the main command)",
      (S, "withdrawal_countryside"), (S, "withdrawal_countryside")),
+    ("the decision reading the share gently (decision_gentle, A14b; not in the main command)",
+     (S, "decision_gentle"), (S, "decision_gentle")),
 )
 STRUCTURES = {label: {f"forecast-{d}": HERE.joinpath(*forecasts, f"forecast-{d}") for d in CUT_OFFS}
               for label, forecasts, _ in ENTRIES}
