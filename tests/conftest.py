@@ -18,6 +18,21 @@ SCENARIOS = ROOT / "scenarios"
 BASELINE = SCENARIOS / "baseline.toml"
 
 
+def load_script(path: Path):
+    """A script of the project (``calibration/*.py``, ``examples/*.py``) imported as a module, so
+    a test can call its functions; its folder goes on ``sys.path`` for the scripts that import
+    their neighbours."""
+    import importlib.util
+    import sys
+    path = ROOT / path
+    if str(path.parent) not in sys.path:
+        sys.path.insert(0, str(path.parent))
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 @pytest.fixture(scope="session")
 def geo():
     return load_geography()

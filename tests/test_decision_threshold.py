@@ -3,18 +3,13 @@ claim holds (the early attacks barely depend on the decision threshold's chance)
 
 from __future__ import annotations
 
-import importlib.util
 import json
 
-from conftest import ROOT
+from conftest import ROOT, load_script
 
 
 def _script():
-    spec = importlib.util.spec_from_file_location(
-        "decision_threshold", ROOT / "calibration" / "decision_threshold.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("calibration/decision_threshold.py")
 
 
 def test_the_committed_decision_threshold_check_is_what_the_script_computes(tmp_path):

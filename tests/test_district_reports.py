@@ -14,7 +14,7 @@ from sim.district_facts import (FACTS_FILE, REPORTS_FILE, DistrictFacts, load_di
 from sim.errors import DataError, UserError
 from sim.likelihood import _fact_fields
 from sim.targets import load_targets
-from tests.conftest import ROOT
+from tests.conftest import ROOT, load_script
 
 START = dt.date(2021, 5, 1)
 
@@ -336,12 +336,8 @@ def test_the_national_tally_bounds_the_targets_and_counts_every_mapped_report(re
 def test_the_committed_external_check_is_what_the_script_computes(tmp_path):
     """calibration/external_check.py rebuilds the default's predictive ensemble (it refuses to go
     on unless the fit report's held-out skill is reproduced) and gets the committed numbers."""
-    import importlib.util
     import json
-    spec = importlib.util.spec_from_file_location("external_check",
-                                                  ROOT / "calibration" / "external_check.py")
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = load_script("calibration/external_check.py")
     out = script.check(ROOT / "calibration" / "default", tmp_path)
     committed = json.loads((ROOT / "calibration" / "default" / "external_check.json").read_text())
     assert (tmp_path / "plots" / "external_check_map.png").stat().st_size > 50_000

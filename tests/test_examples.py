@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
 
-from conftest import ROOT
+from conftest import load_script
 
 
 def _load(name):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "examples" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(f"examples/{name}.py")
 
 
 def test_pay_the_north_runs_and_delays_kabul_in_both_readings(tmp_path, capsys):

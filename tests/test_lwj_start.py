@@ -4,19 +4,13 @@ a refit would read as on the held-out one)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 
-from conftest import ROOT
+from conftest import ROOT, load_script
 
 
 def _script():
-    sys.path.insert(0, str(ROOT / "calibration"))
-    spec = importlib.util.spec_from_file_location("lwj_start", ROOT / "calibration" / "lwj_start.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("calibration/lwj_start.py")
 
 
 def test_the_committed_lwj_start_check_is_what_the_script_computes(tmp_path):

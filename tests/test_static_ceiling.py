@@ -4,20 +4,13 @@ other districts, predicts TOLOnews' held-out statuses as well as the simulation 
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 
-from conftest import ROOT
+from conftest import ROOT, load_script
 
 
 def _script():
-    sys.path.insert(0, str(ROOT / "calibration"))
-    spec = importlib.util.spec_from_file_location("static_ceiling",
-                                                  ROOT / "calibration" / "static_ceiling.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("calibration/static_ceiling.py")
 
 
 def test_the_committed_static_ceiling_is_what_the_script_computes(tmp_path):

@@ -3,21 +3,16 @@ structures it calls pooled are the main command's, and A14b's claim holds statis
 
 from __future__ import annotations
 
-import importlib.util
 import re
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, load_script
 
 
 @pytest.fixture(scope="module")
 def script():
-    spec = importlib.util.spec_from_file_location(
-        "whatif_assumptions", ROOT / "calibration" / "whatif_assumptions.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("calibration/whatif_assumptions.py")
 
 
 def test_the_structures_called_pooled_are_the_main_commands(script):
