@@ -11,7 +11,10 @@ Measures, on the machine it runs on:
    streamed summaries only (``--no-fall-times``), every other output written;
 5. with ``--calibration``: the default calibration's wall time (``afsim calibrate``, all cores);
    ``--calibration-only`` measures just that and adds it to ``results.json`` (``--keep-calibration
-   DIR`` keeps its output, so the timed run can be the one installed).
+   DIR`` keeps its output, so the timed run can be the one installed);
+6. with ``--forecast DATE`` (repeatable): the wall time of the default's forecast as of each date
+   (``afsim forecast --as-of DATE``, all cores; issue 10 asks for <= 10 minutes, like the
+   calibration), added to ``results.json`` under ``forecast_wall_seconds``.
 
 Results are printed as a Markdown table and written to ``benchmarks/results.json`` with the
 machine's description. Timings on shared machines vary by 10-20%; medians are reported.
@@ -137,6 +140,24 @@ def calibration_only(keep: Path | None = None) -> None:
           f"cores); written to {out}")
 
 
+def forecasts_only(dates: list[str]) -> None:
+    """Each forecast's wall time on all cores, added to the last full results (the other measures
+    kept as they were, with their own date)."""
+    out = ROOT / "benchmarks" / "results.json"
+    res = json.loads(out.read_text()) if out.is_file() else {"machine": machine()}
+    timed = res.setdefault("forecast_wall_seconds", {})
+    for date in dates:
+        with tempfile.TemporaryDirectory() as tmp:
+            wall, _ = timed_cli(["forecast", "--as-of", date, "--quiet", "--workers", "0",
+                                 "--out", f"{tmp}/forecast"])
+        timed[date] = {"wall_seconds": wall, "measured": time.strftime("%Y-%m-%d %H:%M %Z"),
+                       "machine": machine()}
+        print(f"forecast as of {date}, all cores: {wall:.0f} s wall ({timed[date]['machine']['cpu']}, "
+              f"{timed[date]['machine']['cores']} cores)")
+        out.write_text(json.dumps(res, indent=2) + "\n")
+    print(f"written to {out}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--calibration", action="store_true", help="also time the default calibration")
@@ -146,9 +167,15 @@ def main() -> None:
                     help="with --calibration-only: keep the timed calibration's output in DIR")
     ap.add_argument("--calibration-only", action="store_true",
                     help="time only the default calibration (all cores) and add it to results.json")
+    ap.add_argument("--forecast", action="append", default=[], metavar="YYYY-MM-DD",
+                    help="time only the default's forecast as of this date (all cores; repeatable) "
+                         "and add it to results.json")
     args = ap.parse_args()
     if args.calibration_only:
         calibration_only(args.keep_calibration)
+        return
+    if args.forecast:
+        forecasts_only(args.forecast)
         return
     res = {"machine": machine(), "date": time.strftime("%Y-%m-%d")}
     for posterior in (False, True):
