@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from conftest import ROOT, load_script
 
 
@@ -12,6 +14,7 @@ def _script():
     return load_script("calibration/decision_threshold.py")
 
 
+@pytest.mark.slow   # a committed script's output rerun (10-16 s): CI's slow run checks it
 def test_the_committed_decision_threshold_check_is_what_the_script_computes(tmp_path):
     """Fixed seed, 4,000 replicates in draws of 10 on common random numbers (about 10 s). The
     committed figures are reproduced to 1e-9; the README's claim is a paired one: with the

@@ -333,6 +333,7 @@ def test_the_national_tally_bounds_the_targets_and_counts_every_mapped_report(re
         assert t.low == 73 + tally[t.date], t.id
 
 
+@pytest.mark.slow   # a committed script's output rerun (10-16 s): CI's slow run checks it
 def test_the_committed_external_check_is_what_the_script_computes(tmp_path):
     """calibration/external_check.py rebuilds the default's predictive ensemble (it refuses to go
     on unless the fit report's held-out skill is reproduced) and gets the committed numbers."""

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from conftest import ROOT, load_script
 
 
@@ -13,6 +15,7 @@ def _script():
     return load_script("calibration/lwj_start.py")
 
 
+@pytest.mark.slow   # a committed script's output rerun (10-16 s): CI's slow run checks it
 def test_the_committed_lwj_start_check_is_what_the_script_computes(tmp_path):
     """The uniform start and the strongest weights of the committed table, rerun (about 25 s): the
     same Brier skills to 1e-12 (fixed seeds, the default posterior), the uniform start equal to the

@@ -56,6 +56,7 @@ def test_redraw_without_a_previous_run_is_a_one_line_error(script, tmp_path, mon
     assert script.main(["--bogus"]) == 2
 
 
+@pytest.mark.slow   # a committed script's output rerun (10-16 s): CI's slow run checks it
 def test_a14b_the_gentle_decision_makes_air_support_and_the_withdrawal_buy_more(script):
     """The committed rows are reproduced for two structures (the effects of each structure
     depend only on its own paired runs: 1,000 replicates, seed 1), and the claim of A14b holds by
