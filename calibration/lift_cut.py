@@ -45,7 +45,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from sim.calibrate import _model_for, _stage_horizon, _stage_targets  # noqa: E402
+from sim.calibrate import _model_for, _stage_horizon  # noqa: E402
 from sim.calibration_config import load_config  # noqa: E402
 from sim.calibration_sampler import StageProblem  # noqa: E402
 from sim.fit import capital_metrics, capital_table, kabul_quantiles, p_capital_before  # noqa: E402
@@ -79,7 +79,7 @@ class Setup:
         self.base = np.tile(base, (R, 1))
         self.rural_cols = [NAMES.index(n) for n in self.rural.names]
         self.city_cols = np.array([NAMES.index(n) for n in self.city.names])
-        self.likelihood = Likelihood.build(_stage_targets(self.targets, "capitals"), geo)
+        self.likelihood = Likelihood.build(self.targets.for_stage("capitals"), geo)
         self.stage_end = float(geo.theatre.day_of(_stage_horizon("capitals", self.targets, cfg)))
         self.model = _model_for(scenario, geo, cfg.horizon)
         self.draws = draw_batch(cfg.seed, range(R), geo.n)

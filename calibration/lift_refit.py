@@ -31,7 +31,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from sim.calibrate import (CalibrationResult, _joint_posterior, _lift, _model_for,  # noqa: E402
-                           _stage_horizon, _stage_targets)
+                           _stage_horizon)
 from sim.calibration_config import load_config  # noqa: E402
 from sim.calibration_output import goals_table, write_calibration  # noqa: E402
 from sim.calibration_sampler import Evaluator, StageProblem, StageResult, run_stage  # noqa: E402
@@ -65,7 +65,7 @@ def main() -> None:
     problem = StageProblem(_model_for(scenario, geo, _stage_horizon("capitals", targets, config)),
                            base, draw_batch(config.seed, range(R), geo.n),
                            np.array([NAMES.index(n) for n in city_cfg.names]), city_cfg.priors,
-                           Likelihood.build(_stage_targets(targets, "capitals"), geo))
+                           Likelihood.build(targets.for_stage("capitals"), geo))
     evaluator = Evaluator(problem, 2)
     try:
         city = run_stage(evaluator, config, city_cfg, config.seed + 101 * 2, None, False, True,

@@ -142,12 +142,12 @@ def calibrate(config: CalibrationConfig | str | Path, *, out: Path | None = None
             pick = np.random.default_rng([config.seed, 31, k]).integers(len(rural_samples), size=R)
             for j, name in enumerate(rural_names):
                 base[:, NAMES.index(name)] = rural_samples[pick, j]
-        lik = Likelihood.build(_stage_targets(targets, stage.name), geo)
+        lik = Likelihood.build(targets.for_stage(stage.name), geo)
         horizon = _stage_horizon(stage.name, targets, config)
         replicates = range(R)
-        if stage.candidates > 1 and targets.fitted_districts:
+        if stage.candidates > 1 and targets.for_stage("rural").fitted_districts:
             replicates = conditioned_replicates(scenario, geo, base, config.seed, stage.candidates,
-                                                targets.fitted_districts)
+                                                targets.for_stage("rural").fitted_districts)
         problem = StageProblem(_model_for(scenario, geo, horizon), base,
                                draw_batch(config.seed, replicates, geo.n),
                                np.array([NAMES.index(n) for n in stage.names]), stage.priors, lik)
@@ -234,20 +234,16 @@ def conditioned_replicates(scenario: Scenario, geo: Geography, base: np.ndarray,
     return chosen
 
 
-def _stage_targets(targets: Targets, stage: str) -> Targets:
-    if stage == "rural":
-        return replace(targets, capitals=(), constraints=())
-    return replace(targets, districts=(), facts=None)
-
-
 def _stage_horizon(stage: str, targets: Targets, config: CalibrationConfig) -> dt.date:
     """Simulate no further than the stage's targets need."""
+    targets = targets.for_stage(stage)
     if stage == "rural":
         dates = [t.date for t in targets.fitted_districts + targets.fitted_ranges]
         if targets.facts is not None and targets.facts.weight > 0:
             dates.append(targets.facts.latest)
         return max(dates) if dates else targets.theatre.start + dt.timedelta(days=1)
-    dates = [c.latest for c in targets.capitals] + [c.date for c in targets.constraints]
+    dates = ([c.latest for c in targets.capitals] + [c.date for c in targets.constraints]
+             + [t.date for t in targets.fitted_districts + targets.fitted_ranges])
     last = max(dates) if dates else config.horizon
     return min(config.horizon, last + dt.timedelta(days=7)) if targets.capitals else last
 

@@ -16,7 +16,11 @@ countryside's posterior and B draws of the cities'. Each pair is simulated on th
 stage's own R replicates (common random numbers), resumed from the countryside's prologue
 (:mod:`sim.prologue`) and stopped at each replicate's first capital fall; its weight is the
 likelihood of the start (:meth:`sim.likelihood.Likelihood.start_loglik`), normalised over the A
-countryside draws for each city draw. The joint posterior's rows pair each city draw, in equal
+countryside draws for each city draw. A district count the targets give to the cities' stage
+(``stage = "capitals"``: the record's count by Kabul's fall) is read here too, the pair then
+simulated to the stage's horizon: what had fallen when the cities fell depends on the
+countryside's parameters (its offensive capacity, its momentum) as much as on the cities', and the
+countryside's stage, which simulates no assault, cannot see it. The joint posterior's rows pair each city draw, in equal
 shares, with countryside draws drawn by those weights: the cities keep their cut posterior and
 the countryside gets, given them, its posterior given the counts, the district facts and the
 start (exact as A grows). The effective number of countryside draws per city draw is reported.
@@ -63,10 +67,16 @@ class StartLikelihood:
             base[:, self.rural_columns] = x
             start = (prologue.Prologue.simulate(self.model, base, self.draws)
                      if prologue.applies(self.city_columns) else None)
-            res = simulate_sets(self.model, base, self.draws, self.city_columns, cities,
-                                start, stop_after_capitals=1)
-            _, caps, _ = self.likelihood.features(res.fall_time, res.assault_time)
-            out.append(self.likelihood.start_loglik(caps.reshape(B, R, -1))[back.reshape(-1)])
+            # a count dated after the assault began (the record's count by Kabul's fall) needs
+            # the whole run; the start alone needs it only to the first capital's fall
+            lik = self.likelihood
+            res = simulate_sets(self.model, base, self.draws, self.city_columns, cities, start,
+                                stop_after_capitals=None if lik.reads_counts else 1)
+            counts, caps, _ = lik.features(res.fall_time, res.assault_time)
+            ll = lik.start_loglik(caps.reshape(B, R, -1))
+            if lik.reads_counts:
+                ll = ll + lik.count_loglik(counts.reshape(B, R, -1))
+            out.append(ll[back.reshape(-1)])
         return np.array(out)
 
 
@@ -78,6 +88,7 @@ class LiftedCut:
     pool_city: np.ndarray        # (B,) the city samples in the pool
     loglik: np.ndarray           # (A, B) the start's log-likelihood of each pair
     seconds: float
+    data: str = "the start: first capital's fall day, no capital before, the assault's start"
 
     @property
     def weights(self) -> np.ndarray:
@@ -87,7 +98,7 @@ class LiftedCut:
 
     def summary(self) -> dict:
         ess = 1.0 / (self.weights ** 2).sum(axis=0)
-        return {"data": "the start: first capital's fall day, no capital before, the assault's start",
+        return {"data": self.data,
                 "countryside_draws": int(len(self.pool_countryside)),
                 "city_draws": int(len(self.pool_city)),
                 "effective_countryside_draws_per_city_draw": {
@@ -122,6 +133,8 @@ def lift_cut(problem: StartLikelihood, rural_samples: np.ndarray, city_pool: np.
     slot = np.arange(rows) % B
     picked = np.empty(rows, dtype=np.int64)
     result = LiftedCut(picked, np.asarray(city_pool)[slot], pool, np.asarray(city_pool), loglik, 0.0)
+    if getattr(getattr(problem, "likelihood", None), "reads_counts", False):
+        result.data += ", and the district counts dated after it began (the cities' stage's)"
     w = result.weights
     for b in range(B):
         mine = np.flatnonzero(slot == b)

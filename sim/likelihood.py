@@ -169,11 +169,7 @@ class Likelihood:
         out = np.zeros((S, 4))
         if self.n_facts and facts is not None:
             out[:, 3] = self._facts(facts)
-        K = len(self.count_obs)
-        if K:
-            out[:, 0] = self._counts(counts[:, :, :K])
-        if len(self.range_days):
-            out[:, 0] += self._ranges(counts[:, :, K:])
+        out[:, 0] = self.count_loglik(counts)
         if len(self.capital_slots):
             h = self.bandwidth
             first = capitals[:, :, :-1].min(axis=2)                       # (S, R)
@@ -226,6 +222,21 @@ class Likelihood:
             out += self._assault_start(capitals[:, :, -1])
         if len(self.no_assault_days):
             out += self._no_assault_before(capitals[:, :, -1])
+        return out
+
+    @property
+    def reads_counts(self) -> bool:
+        """Whether any district count (a value or a range) is fitted."""
+        return len(self.count_obs) > 0 or len(self.range_days) > 0
+
+    def count_loglik(self, counts: np.ndarray) -> np.ndarray:
+        """The district counts' terms (values, then ranges); counts (S, R, K + J) -> (S,)."""
+        out = np.zeros(counts.shape[0])
+        K = len(self.count_obs)
+        if K:
+            out += self._counts(counts[:, :, :K])
+        if len(self.range_days):
+            out += self._ranges(counts[:, :, K:])
         return out
 
     def _first_fall(self, first: np.ndarray) -> np.ndarray:

@@ -41,6 +41,11 @@ class CountTarget:
     why: str
     low: float | None = None
     high: float | None = None
+    #: The calibration stage that fits it (:data:`COUNT_STAGES`). A count from before the assault
+    #: on the cities belongs to the countryside's stage, which simulates no assault; one from after
+    #: it (the record's count by Kabul's fall) is a fact about the cities' stage, whose replicates
+    #: carry the countryside's posterior and add the assault, the capitals' falls and their pull.
+    stage: str = "rural"
 
     @property
     def is_range(self) -> bool:
@@ -58,6 +63,8 @@ class CapitalTarget:
     source: str
     why: str
 
+
+COUNT_STAGES = ("rural", "capitals")     # sim.calibration_config.STAGES, in its order
 
 CONSTRAINT_KINDS = ("no_capital_before", "assault_start", "no_assault_before",
                     "capitals_before_kabul")
@@ -125,6 +132,15 @@ class Targets:
     constraints: tuple[Constraint, ...]
     facts: FactTargets | None = None
     theatre: Any = None               # sim.theatre.Theatre: whose clock and dates these are
+
+    def for_stage(self, stage: str) -> "Targets":
+        """The targets one calibration stage fits: the countryside's (``rural``) its counts and
+        the district facts; the cities' (``capitals``) the capitals, the constraints and the
+        counts dated after the assault began (``stage = "capitals"``)."""
+        districts = tuple(t for t in self.districts if t.stage == stage)
+        if stage == "rural":
+            return replace(self, districts=districts, capitals=(), constraints=())
+        return replace(self, districts=districts, facts=None)
 
     @property
     def fitted_districts(self) -> tuple[CountTarget, ...]:
@@ -195,7 +211,11 @@ def load_targets(path: str | Path, geo: Geography) -> Targets:
     for k, t in enumerate(check.tables(data, "districts", path)):
         where = f"districts[{k}]"
         check.check_keys(t, {"id", "date", "districts", "low", "high", "tolerance", "weight",
-                             "source", "why"}, path, where)
+                             "source", "why", "stage"}, path, where)
+        stage = check.string(t, "stage", path, where, "rural")
+        if stage not in COUNT_STAGES:
+            raise UserError(f"unknown stage {stage!r}; allowed: {', '.join(COUNT_STAGES)}",
+                            file=path, key=f"{where}.stage")
         d = check.date(t, "date", path, where, START, LAST_CUTOFF)
         low = high = None
         if "low" in t or "high" in t:
@@ -213,7 +233,7 @@ def load_targets(path: str | Path, geo: Geography) -> Targets:
         districts.append(CountTarget(_id(t, path, where, f"districts_{k}"), d, value,
                                      check.number(t, "tolerance", path, where, 1e-4, 1.0),
                                      check.number(t, "weight", path, where, 0, 100),
-                                     *_cited(t, path, where), low, high))
+                                     *_cited(t, path, where), low, high, stage))
     capitals = []
     for k, t in enumerate(check.tables(data, "capitals", path)):
         where = f"capitals[{k}]"

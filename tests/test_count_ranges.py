@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from scipy.stats import norm
 
-from sim.calibrate import _stage_targets
+
 from sim.fit import fit_report
 from sim.likelihood import Likelihood
 from sim.targets import load_targets
@@ -31,7 +31,7 @@ def targets(geo):
 def _only_the_range(targets):
     ranged = targets.fitted_ranges
     assert [t.id for t in ranged] == ["seized_12_july"]
-    return dataclasses.replace(_stage_targets(targets, "rural"), districts=ranged, facts=None)
+    return dataclasses.replace(targets.for_stage("rural"), districts=ranged, facts=None)
 
 
 def _fall_times(geo, fallen_by_12_july: np.ndarray) -> np.ndarray:
@@ -145,3 +145,30 @@ def test_moving_the_countryside_away_from_the_range_never_raises_its_score(geo, 
         assert score(mean + step) <= here + 1e-12
     if mean <= 184.5:
         assert score(mean - step) <= here + 1e-12
+
+
+def test_a_count_is_fitted_by_the_stage_it_names(geo):
+    """``stage = "capitals"`` gives a count to the cities' stage: the countryside's stage, which
+    simulates no assault, neither reads it nor simulates further for it."""
+    from sim.calibrate import _stage_horizon
+    from sim.calibration_config import load_config
+    config = load_config(ROOT / "calibration" / "structures" / "count_by_kabul" / "config.toml",
+                         geo.theatre)
+    targets = load_targets(config.targets_path, geo)
+    assert [t.id for t in targets.for_stage("capitals").districts] == ["fallen_by_kabul"]
+    assert "fallen_by_kabul" not in {t.id for t in targets.for_stage("rural").districts}
+    assert targets.for_stage("rural").capitals == () and targets.for_stage("capitals").facts is None
+    default = load_config(ROOT / "calibration" / "default.toml", geo.theatre)
+    assert _stage_horizon("rural", targets, config) == _stage_horizon(
+        "rural", load_targets(default.targets_path, geo), default)
+    assert Likelihood.build(targets.for_stage("capitals"), geo).reads_counts
+    assert not Likelihood.build(load_targets(default.targets_path, geo).for_stage("capitals"),
+                                geo).reads_counts
+    assert "fallen_by_kabul" not in {t.id for t in targets.as_of(dt.date(2021, 8, 15)).districts}
+
+
+def test_an_unknown_stage_is_a_one_line_error(tmp_path, geo):
+    err = targets_error(tmp_path, geo, '\n[[districts]]\nid = "x"\ndate = 2021-08-15\nlow = 305\n'
+                                       'high = 399\ntolerance = 0.05\nweight = 1.0\n'
+                                       'stage = "cities"\n')
+    assert err.key.endswith(".stage") and "unknown stage 'cities'; allowed: rural, capitals" in str(err)

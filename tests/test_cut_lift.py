@@ -13,7 +13,7 @@ import pytest
 from scipy.special import ndtr
 
 from sim import prologue
-from sim.calibrate import _joint_posterior, _model_for, _stage_horizon, _stage_targets
+from sim.calibrate import _joint_posterior, _model_for, _stage_horizon
 from sim.calibration_config import load_config
 from sim.cut_lift import LiftedCut, StartLikelihood, lift_cut
 from sim.errors import UserError
@@ -44,7 +44,7 @@ def stage(geo):
     base = scenario.apply_table(default_parameter_source().table(3, range(R))).values
     rural = np.array([NAMES.index(n) for n in stages["rural"].names])
     city = np.array([NAMES.index(n) for n in stages["capitals"].names])
-    lik = Likelihood.build(_stage_targets(targets, "capitals"), geo)
+    lik = Likelihood.build(targets.for_stage("capitals"), geo)
     points = scenario.apply_table(default_parameter_source().table(5, range(6))).values
     return dict(model=model, base=base, draws=draw_batch(config.seed, range(R), geo.n),
                 rural=rural, city=city, lik=lik, rural_x=points[:, rural], city_x=points[:3, city])
@@ -223,3 +223,30 @@ def test_the_default_calibration_lifts_the_cut_for_the_start(geo):
     # the joint posterior pairs every city draw the lift took: repeats only where the cities'
     # chain stood still (the MCMC's rejections), so most of them are distinct
     assert len({r["cap_base_rate"] for r in rows}) >= 0.75 * cities
+
+
+def test_a_count_after_the_assault_began_is_read_by_the_lift_from_the_whole_run(stage, geo):
+    """A count given to the cities' stage (``stage = "capitals"``: the record's 305-399 districts
+    fallen by Kabul's fall) enters the lift as its own term: each pair's log-likelihood is the
+    start's plus the count's, computed from replicates run to the stage's horizon (not stopped at
+    the first capital, which would count the districts of early August)."""
+    import dataclasses
+    targets = load_targets(ROOT / "calibration" / "structures" / "count_by_kabul" / "targets.toml",
+                           geo)
+    lik = Likelihood.build(targets.for_stage("capitals"), geo)
+    assert lik.reads_counts and not lik.reads_only_capitals
+    assert lik.range_lo.tolist() == [305.0] and lik.range_hi.tolist() == [399.0]
+    with_count = dataclasses.replace(_problem(stage), likelihood=lik)
+    x = stage["rural_x"][:2]
+    got = with_count.evaluate(x)
+    start_only = _problem(stage).evaluate(x)
+    R, B = len(stage["base"]), len(stage["city_x"])
+    for a in range(len(x)):
+        base = stage["base"].copy()
+        base[:, stage["rural"]] = x[a]
+        res = simulate_sets(stage["model"], base, stage["draws"], stage["city"], stage["city_x"],
+                            prologue.Prologue.simulate(stage["model"], base, stage["draws"]))
+        counts, _, _ = lik.features(res.fall_time, res.assault_time)
+        assert np.allclose(got[a] - start_only[a], lik.count_loglik(counts.reshape(B, R, -1)),
+                           rtol=1e-12, atol=1e-12)
+    assert not np.allclose(got, start_only)

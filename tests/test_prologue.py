@@ -165,11 +165,11 @@ def test_stopping_once_every_capital_has_fallen_leaves_the_capitals_likelihood_u
     """The capitals stage reads nothing but the capitals' dates and the assault's start, so its
     replicates stop once every capital has fallen: its log-likelihood terms must be the same bit
     for bit, on posterior and prior points, and some replicates must actually have stopped."""
-    from sim.calibrate import _stage_targets
+
     from sim.likelihood import Likelihood
     model, base, draws, columns, priors, pro = stage
     config = load_config(ROOT / "calibration" / "default.toml", geo.theatre)
-    lik = Likelihood.build(_stage_targets(load_targets(config.targets_path, geo), "capitals"), geo)
+    lik = Likelihood.build(load_targets(config.targets_path, geo).for_stage("capitals"), geo)
     assert lik.reads_only_capitals
     points = np.vstack([base[:6][:, columns],
                         _prior_points(priors, np.random.default_rng(4).random((6, len(priors))))])
@@ -192,5 +192,5 @@ def test_stopping_once_every_capital_has_fallen_leaves_the_capitals_likelihood_u
         # a replicate stops only after its last capital, so every one that stopped has lost them all
         assert np.all(np.isfinite(short.fall_time[stopped][:, geo.is_capital]))
     # the rural stage's likelihood reads counts and facts: its runs must go to the horizon
-    rural = Likelihood.build(_stage_targets(load_targets(config.targets_path, geo), "rural"), geo)
+    rural = Likelihood.build(load_targets(config.targets_path, geo).for_stage("rural"), geo)
     assert not rural.reads_only_capitals

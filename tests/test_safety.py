@@ -139,7 +139,7 @@ def test_sensitivity_is_the_same_bytes_with_the_same_seed(tmp_path):
 def test_calibration_log_probability_does_not_depend_on_how_points_are_batched(geo):
     """--workers 1 evaluates a step's walkers as one batch, --workers 2 as two halves."""
     from sim.calibrate import (Evaluator, StageProblem, _model_for, _stage_horizon,
-                               _stage_targets, load_config)
+                               load_config)
     from sim.likelihood import Likelihood
     from sim.parameters import NAMES
     from sim.randomness import draw_batch
@@ -153,7 +153,7 @@ def test_calibration_log_probability_does_not_depend_on_how_points_are_batched(g
     problem = StageProblem(_model_for(scen, geo, _stage_horizon(stage.name, targets, cfg)), base,
                            draw_batch(1, range(R), geo.n),
                            np.array([NAMES.index(n) for n in stage.names]), stage.priors,
-                           Likelihood.build(_stage_targets(targets, stage.name), geo))
+                           Likelihood.build(targets.for_stage(stage.name), geo))
     rng = np.random.default_rng(0)
     Z = np.column_stack([p.from_unit(rng.random(6)) for p in stage.priors])
     ev = Evaluator(problem, 1)
