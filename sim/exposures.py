@@ -167,6 +167,7 @@ TERMS: tuple[Term, ...] = (
     Term("rural", "momentum", "b_momentum"),
     Term("rural", "neighbours", "b_neighbour"),
     Term("rural", "own_capital", "b_capital_fallen"),
+    Term("rural", "cascade", "b_cities_fallen"),
     Term("rural", "province", "b_province"),
     Term("decision", "momentum", "assault_b_share", centre=0.5),
     Term("capital", "encirclement", "cap_b_encircle"),

@@ -17,6 +17,7 @@ Rural district i::
                  - b_capacity * log Z(t)                                      (finite capacity)
                  + b_neighbour * N_i(t)                                       (neighbours fallen)
                  + b_capital_fallen * K_i(t)                                  (its capital fallen)
+                 + b_cities_fallen * C(t)                                     (the cities fallen)
                  + b_province * P_i(t)                                        (its province fallen)
                  - b_air * A_i(t) * reach_i                                   (air support x reach)
                  - b_reach * reach_i + b_border * pakistan_i + b_focus * focus_i
@@ -70,7 +71,8 @@ Kabul (zero until the assault has begun; its fall ends the republic: G becomes 1
 with M the national share of districts fallen (the bandwagon in the countryside; the forces freed
 for the cities), N_i the border-weighted share of i's neighbours fallen, K_i = 1 once the capital
 of i's province has fallen (A30; 0 before the assault, so b_capital_fallen is the cities'
-parameter), P_i the share of the other rural districts of i's province fallen (A31: the national
+parameter; C, the share of the other capitals fallen, likewise makes b_cities_fallen one, A34:
+a nationwide term, which the finite capacity does not spread), P_i the share of the other rural districts of i's province fallen (A31: the national
 feedback made provincial; 0 in the default), E_c the share of the capital's own province (other districts) fallen, C the share of
 the other 33 capitals fallen, R the share fallen of the districts in the provinces around Kabul, W the withdrawal's progress and
 G = 1 once Kabul has fallen, G_c(t) the timeline's garrison driver over city c (0 unless a

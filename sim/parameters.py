@@ -113,6 +113,17 @@ PARAMETERS: tuple[Parameter, ...] = (
        "'responsible for security of Kunduz, Takhar and Badakhshan', 'securing Taliban control "
        "over their military equipment'; in Herat 'an entire Afghan army Corps in the city of Herat "
        "crumbled'. ASSUMPTION that this reaches the province's district centres (A30)."),
+    _P("b_cities_fallen", 0.0, "per unit share", 0.0, 10.0, "district",
+       "Log-hazard increase of every rural district still held per unit of the share of the other "
+       "provincial capitals fallen: district garrisons giving up as the cities they answered to "
+       "fell, whether or not the Taliban had fighters to send. A nationwide term, so the finite "
+       "offensive capacity (A32) does not spread it thinner. 0 (off) unless a calibration "
+       "estimates it.",
+       "Seed: 'On 6 August, the Taliban launched an assault on the provincial capitals, with most "
+       "of the towns surrendering without a fight' and 'peaceful surrender of some Afghan army "
+       "units had encouraged many others to follow suit'; 73 + 232 captured districts by 15 "
+       "August, 'later controlling 305-399 districts' (history.csv H01, H03, H05). ASSUMPTION "
+       "(A34) that it reaches the district centres nationwide, outside the Taliban's capacity."),
     _P("b_province", 0.0, "per unit share", -10.0, 10.0, "district",
        "Log-hazard change per unit of the share of the other rural districts of the district's own "
        "province fallen: negative, the local Taliban forces spread thinner as their own province's "

@@ -34,9 +34,9 @@ def test_at_full_capacity_the_held_districts_mean_hazard_is_the_nationwide_facto
     own = np.r_[own, np.zeros(5)]                     # fallen districts and capitals: 0
     p = Params({**defaults(), "b_capacity": 1.0})
     nationwide = hazard.rate(hazard.nationwide_log_pressure(
-        p, {"momentum": 0.3}, 1.0, 0.0, 0.0, 0.9, hazard.held_mean_rate(own)))
+        p, {"momentum": 0.3, "cascade": 0.0}, 1.0, 0.0, 0.0, 0.9, hazard.held_mean_rate(own)))
     off = hazard.rate(hazard.nationwide_log_pressure(
-        Params(defaults()), {"momentum": 0.3}, 1.0, 0.0, 0.0, 0.9))
+        Params(defaults()), {"momentum": 0.3, "cascade": 0.0}, 1.0, 0.0, 0.0, 0.9))
     assert np.isclose((nationwide * own)[:held].mean(), off, rtol=1e-12)
 
 

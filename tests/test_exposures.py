@@ -170,6 +170,39 @@ def test_a_district_whose_capital_has_fallen_falls_sooner_and_nothing_moves_befo
     assert np.mean(share_at_kabul(b)) > np.mean(share_at_kabul(a)) + 0.05
 
 
+def test_the_fallen_cities_pull_the_countryside_past_a_finite_capacity(geo):
+    """b_cities_fallen (A34) on common random numbers, under the full finite capacity (b_capacity
+    1): every fall before the first capital's is the same to the bit (C is 0 until a capital
+    falls), the two engines agree with it on, and, being nationwide, the capacity does not spread
+    it: at e^3 the mean share of districts fallen at Kabul's fall rises by more than 5 points
+    (200 replicates), and by more than A30's step of the same size, which the capacity
+    normalises (a district's own term: it moves falls between provinces)."""
+    sc, model = _model(geo)
+    R = 200
+    full = {**sc.parameters(), "b_capacity": 1.0}
+    off = ParameterTable.constant(full, R)
+    on = ParameterTable.constant({**full, "b_cities_fallen": 3.0}, R)
+    own = ParameterTable.constant({**full, "b_capital_fallen": 3.0}, R)
+    draws = draw_batch(23, range(R), geo.n)
+    a, b = run_batch(model, off, draws), run_batch(model, on, draws, audit=True)
+    c = run_batch(model, own, draws)
+    first_city = np.nanmin(a.fall_time[:, geo.capital_rows], axis=1)
+    for k in range(R):
+        early = a.fall_time[k] < first_city[k]
+        assert np.array_equal(a.fall_time[k][early], b.fall_time[k][early])
+    for k in range(10):
+        ref = run_replicate(model, Params(on.row(k)), draw_replicate(23, k, geo.n), record_log=False)
+        np.testing.assert_allclose(b.fall_time[k], ref.fall_time, rtol=0, atol=1e-8, equal_nan=True)
+        assert np.array_equal(b.mode[k], ref.mode)
+
+    def share_at_kabul(o):
+        kabul = o.fall_time[:, geo.kabul_row][:, None]
+        return np.mean(np.nan_to_num(o.fall_time, nan=np.inf) < kabul, axis=1)
+    base, cities, province = (np.mean(share_at_kabul(o)) for o in (a, b, c))
+    assert cities > base + 0.05
+    assert cities - base > province - base + 0.03
+
+
 @pytest.mark.parametrize("b_province", [-3.0, 3.0])
 def test_a_province_that_has_fallen_speeds_or_slows_its_last_districts_in_both_engines(geo, b_province):
     """b_province (A31) on common random numbers, either sign: the two engines agree with it on

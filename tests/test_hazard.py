@@ -29,11 +29,12 @@ LOCAL = dict(reach=0.7, pakistan=0.0, focus=0.0, resistance=0.0, presence=0.1, h
 def rural(p, **drivers):
     d = dict(momentum=0.3, pay=1.0, mobilization=0.0, government_gone=0.0, withdrawal=0.6,
              neighbour_share=0.2,
-             own_capital=0.0, province=0.3, air=0.5, **LOCAL)
+             own_capital=0.0, province=0.3, cities_fallen=0.2, air=0.5, **LOCAL)
     d.update(drivers)
     local = hazard.LocalCovariates(*(d.pop(k) for k in hazard.LocalCovariates.NAMES))
     x = {"momentum": d.pop("momentum"), "neighbours": d.pop("neighbour_share"),
-         "own_capital": d.pop("own_capital"), "province": d.pop("province")}
+         "own_capital": d.pop("own_capital"), "province": d.pop("province"),
+         "cascade": d.pop("cities_fallen")}
     return hazard.district_log_hazard(p, x, c=local, **d)
 
 
@@ -54,6 +55,7 @@ RURAL_TERMS = [("b_neighbour", "neighbour_share", +1), ("b_momentum", "momentum"
                ("b_presence", "presence", -1), ("b_highway", "highway", +1),
                ("b_crossing", "crossing", +1), ("b_ring", "ring", +1),
                ("b_capital_fallen", "own_capital", +1),
+               ("b_cities_fallen", "cities_fallen", +1),
                ("b_province", "province", +1),
                ("b_government_gone", "government_gone", +1)]
 CAPITAL_TERMS = [("cap_b_encircle", "encirclement", +1), ("cap_b_cascade", "cascade", +1),
@@ -209,7 +211,7 @@ def test_levers_shift_only_their_own_hazards():
 def test_the_rule_is_the_sum_of_its_nationwide_and_local_parts():
     p = params()
     c = hazard.LocalCovariates(0.6, 1.0, 1.0, 1.0, -0.4, 1.0, 1.0, 1.0)
-    x = {"momentum": 0.5, "neighbours": 0.4, "own_capital": 1.0, "province": 0.25}
+    x = {"momentum": 0.5, "neighbours": 0.4, "own_capital": 1.0, "province": 0.25, "cascade": 0.3}
     whole = hazard.district_log_hazard(p, x, 2.0, 1.0, 1.0, 0.9, 0.35, c)
     parts = (hazard.nationwide_log_pressure(p, x, 2.0, 1.0, 1.0, 0.9)
              + hazard.local_log_hazard(p, x, 0.35, c))
@@ -222,7 +224,7 @@ def test_every_coefficient_in_the_rule_is_documented():
                  "cap_b_focus", "cap_b_forces", "cap_b_size", "kabul_b_capitals", "kabul_b_ring",
                  "assault_b_withdrawal", "assault_b_share", "assault_b_air", "b_government_gone",
                  "b_resistance", "b_presence", "b_highway", "b_crossing", "b_ring",
-                 "b_capital_fallen", "b_province", "b_capacity"):
+                 "b_capital_fallen", "b_cities_fallen", "b_province", "b_capacity"):
         spec = BY_NAME[name]
         assert spec.meaning and spec.source and spec.unit
         if name in SIGNED:     # a net effect whose sign the data choose, said so in its meaning

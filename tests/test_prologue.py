@@ -158,7 +158,7 @@ def test_the_declared_reads_match_the_rule_as_written():
                          and t.exposure not in still}
     assert not (hazard.CITY_PARAMETERS & (hazard.COUNTRYSIDE_READS | countryside_terms))
     assert {"assault_b_share", "cap_b_cascade", "kabul_b_capitals",
-            "b_capital_fallen"} <= hazard.CITY_PARAMETERS
+            "b_capital_fallen", "b_cities_fallen"} <= hazard.CITY_PARAMETERS
 
 
 def test_stopping_once_every_capital_has_fallen_leaves_the_capitals_likelihood_unchanged(stage, geo):

@@ -413,7 +413,7 @@ def test_the_split_rule_does_not_depend_on_the_national_level_it_is_split_around
     from sim.parameters import defaults
     p = Params({**defaults(), "b_pay": 0.7, "b_mobilization": 0.9})
     c = hazard.LocalCovariates(0.6, 1.0, 1.0, 0.0, -0.4, 1.0, 0.0, 1.0)
-    x = {"momentum": 0.4, "neighbours": 0.3, "own_capital": 0.0, "province": 0.2}
+    x = {"momentum": 0.4, "neighbours": 0.3, "own_capital": 0.0, "province": 0.2, "cascade": 0.1}
     whole = hazard.district_log_hazard(p, x, own, b_own, 0.0, 0.9, 0.5, c)
     split = hazard.district_log_hazard(p, x, own, b_own, 0.0, 0.9, 0.5, c,
                                        national_pay=national, national_mobilization=b_national)
