@@ -52,6 +52,8 @@ ENTRIES = (
      (S, "withdrawal_countryside"), (S, "withdrawal_countryside")),
     ("the decision reading the share gently (decision_gentle, A14b; not in the main command)",
      (S, "decision_gentle"), (S, "decision_gentle")),
+    ("+ the districts following the fallen cities, the count by Kabul's fall fitted (cities_fallen, A34; in the main command)",
+     (S, "cities_fallen"), (S, "cities_fallen")),
 )
 STRUCTURES = {label: {f"forecast-{d}": HERE.joinpath(*forecasts, f"forecast-{d}") for d in CUT_OFFS}
               for label, forecasts, _ in ENTRIES}

@@ -48,12 +48,12 @@ def test_every_shipped_scenario_is_coherent_where_kabul_falls(geo):
 
 
 STRUCTURES = ("weighted_start", "seed7", "statuses_joint_narrow", "capital_fallen",
-              "previous_default", "arrears_earlier", "withdrawal_countryside")
+              "previous_default", "arrears_earlier", "withdrawal_countryside", "cities_fallen")
 
 
 @pytest.mark.slow
 def test_every_structure_of_the_main_command_is_coherent_where_kabul_falls(geo):
-    """The README's main command runs every what-if under seven more posteriors; the coherence goal
+    """The README's main command runs every what-if under eight more posteriors; the coherence goal
     must hold under each, not only under the default (measured on 5 December 2026: 29-32 capitals
     before Kabul and at most 124 districts still held, in every scenario and structure where Kabul
     falls in at least half the replicates; Kabul falls in 47% of the replicates with the chain

@@ -105,9 +105,10 @@ def test_capital_stage_recovers_the_assault_decisions_rate(tmp_path, geo):
     ("calibration/structures/capital_endurance/posterior.csv", "capital_endurance"),
     ("calibration/structures/previous_default/posterior.csv", None),
     ("calibration/structures/arrears_earlier/posterior.csv", None),
-    ("calibration/structures/withdrawal_countryside/posterior.csv", "b_withdrawal")],
+    ("calibration/structures/withdrawal_countryside/posterior.csv", "b_withdrawal"),
+    ("calibration/structures/cities_fallen/posterior.csv", "b_cities_fallen")],
     ids=["default", "frailty", "capital_fallen", "capital_endurance", "previous_default",
-         "arrears_earlier", "withdrawal_countryside"])
+         "arrears_earlier", "withdrawal_countryside", "cities_fallen"])
 @pytest.mark.parametrize("scenario", sorted(p.name for p in (ROOT / "scenarios").glob("*.toml")))
 def test_engines_agree_exactly_on_every_shipped_scenario_with_posterior_draws(geo, scenario,
                                                                               posterior, switched_on):
