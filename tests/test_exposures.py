@@ -150,24 +150,34 @@ def test_a_district_whose_capital_has_fallen_falls_sooner_and_nothing_moves_befo
     and the countryside collapses further by Kabul's fall (200 replicates: the mean share of
     districts fallen at Kabul's fall rises by more than 5 points at e^3, a 20-fold hazard)."""
     sc, model = _model(geo)
-    R = 200
-    off = ParameterTable.constant(sc.parameters(), R)
-    on = ParameterTable.constant({**sc.parameters(), "b_capital_fallen": 3.0}, R)
-    draws = draw_batch(21, range(R), geo.n)
+    a, b = _a_city_term_switched_on(geo, model, sc.parameters(), {"b_capital_fallen": 3.0}, 21)
+    assert _share_at_kabul(geo, b) > _share_at_kabul(geo, a) + 0.05
+
+
+def _a_city_term_switched_on(geo, model, values, term, seed, R=200):
+    """Both runs of 200 replicates on common random numbers, off and with ``term`` on, after
+    checking what a term that is 0 until a capital falls must keep: every fall before the first
+    capital's the same to the bit, and both engines agreeing with it on (10 replicates)."""
+    off = ParameterTable.constant(values, R)
+    on = ParameterTable.constant({**values, **term}, R)
+    draws = draw_batch(seed, range(R), geo.n)
     a, b = run_batch(model, off, draws), run_batch(model, on, draws, audit=True)
     first_city = np.nanmin(a.fall_time[:, geo.capital_rows], axis=1)
     for k in range(R):
         early = a.fall_time[k] < first_city[k]
         assert np.array_equal(a.fall_time[k][early], b.fall_time[k][early])
     for k in range(10):
-        ref = run_replicate(model, Params(on.row(k)), draw_replicate(21, k, geo.n), record_log=False)
+        ref = run_replicate(model, Params(on.row(k)), draw_replicate(seed, k, geo.n),
+                            record_log=False)
         np.testing.assert_allclose(b.fall_time[k], ref.fall_time, rtol=0, atol=1e-8, equal_nan=True)
         assert np.array_equal(b.mode[k], ref.mode)
+    return a, b
 
-    def share_at_kabul(o):
-        kabul = o.fall_time[:, geo.kabul_row][:, None]
-        return np.mean(np.nan_to_num(o.fall_time, nan=np.inf) < kabul, axis=1)
-    assert np.mean(share_at_kabul(b)) > np.mean(share_at_kabul(a)) + 0.05
+
+def _share_at_kabul(geo, outcomes) -> float:
+    """The mean, over replicates, of the share of districts fallen before Kabul."""
+    kabul = outcomes.fall_time[:, geo.kabul_row][:, None]
+    return float(np.mean(np.nan_to_num(outcomes.fall_time, nan=np.inf) < kabul))
 
 
 def test_the_fallen_cities_pull_the_countryside_past_a_finite_capacity(geo):
@@ -178,27 +188,11 @@ def test_the_fallen_cities_pull_the_countryside_past_a_finite_capacity(geo):
     (200 replicates), and by more than A30's step of the same size, which the capacity
     normalises (a district's own term: it moves falls between provinces)."""
     sc, model = _model(geo)
-    R = 200
     full = {**sc.parameters(), "b_capacity": 1.0}
-    off = ParameterTable.constant(full, R)
-    on = ParameterTable.constant({**full, "b_cities_fallen": 3.0}, R)
-    own = ParameterTable.constant({**full, "b_capital_fallen": 3.0}, R)
-    draws = draw_batch(23, range(R), geo.n)
-    a, b = run_batch(model, off, draws), run_batch(model, on, draws, audit=True)
-    c = run_batch(model, own, draws)
-    first_city = np.nanmin(a.fall_time[:, geo.capital_rows], axis=1)
-    for k in range(R):
-        early = a.fall_time[k] < first_city[k]
-        assert np.array_equal(a.fall_time[k][early], b.fall_time[k][early])
-    for k in range(10):
-        ref = run_replicate(model, Params(on.row(k)), draw_replicate(23, k, geo.n), record_log=False)
-        np.testing.assert_allclose(b.fall_time[k], ref.fall_time, rtol=0, atol=1e-8, equal_nan=True)
-        assert np.array_equal(b.mode[k], ref.mode)
-
-    def share_at_kabul(o):
-        kabul = o.fall_time[:, geo.kabul_row][:, None]
-        return np.mean(np.nan_to_num(o.fall_time, nan=np.inf) < kabul, axis=1)
-    base, cities, province = (np.mean(share_at_kabul(o)) for o in (a, b, c))
+    a, b = _a_city_term_switched_on(geo, model, full, {"b_cities_fallen": 3.0}, 23)
+    c = run_batch(model, ParameterTable.constant({**full, "b_capital_fallen": 3.0}, 200),
+                  draw_batch(23, range(200), geo.n))
+    base, cities, province = (_share_at_kabul(geo, o) for o in (a, b, c))
     assert cities > base + 0.05
     assert cities - base > province - base + 0.03
 
