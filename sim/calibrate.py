@@ -145,9 +145,10 @@ def calibrate(config: CalibrationConfig | str | Path, *, out: Path | None = None
         lik = Likelihood.build(targets.for_stage(stage.name), geo)
         horizon = _stage_horizon(stage.name, targets, config)
         replicates = range(R)
-        if stage.candidates > 1 and targets.for_stage("rural").fitted_districts:
+        recorded = targets.for_stage("rural").fitted_districts
+        if stage.candidates > 1 and recorded:
             replicates = conditioned_replicates(scenario, geo, base, config.seed, stage.candidates,
-                                                targets.for_stage("rural").fitted_districts)
+                                                recorded)
         problem = StageProblem(_model_for(scenario, geo, horizon), base,
                                draw_batch(config.seed, replicates, geo.n),
                                np.array([NAMES.index(n) for n in stage.names]), stage.priors, lik)

@@ -54,6 +54,11 @@ class StartLikelihood:
     city_values: np.ndarray      # (B, len(city_columns))
     likelihood: Likelihood
 
+    @property
+    def reads_counts(self) -> bool:
+        """Whether the lift reads district counts too (the cities' stage's), not the start alone."""
+        return self.likelihood.reads_counts
+
     def evaluate(self, X: np.ndarray) -> np.ndarray:
         """(A, len(rural_columns)) countryside values -> (A, B) log-likelihoods."""
         # The cities' draws come from an MCMC (or a resampled importance sample), so some repeat;
@@ -71,10 +76,10 @@ class StartLikelihood:
             # the whole run; the start alone needs it only to the first capital's fall
             lik = self.likelihood
             res = simulate_sets(self.model, base, self.draws, self.city_columns, cities, start,
-                                stop_after_capitals=None if lik.reads_counts else 1)
+                                stop_after_capitals=None if self.reads_counts else 1)
             counts, caps, _ = lik.features(res.fall_time, res.assault_time)
             ll = lik.start_loglik(caps.reshape(B, R, -1))
-            if lik.reads_counts:
+            if self.reads_counts:
                 ll = ll + lik.count_loglik(counts.reshape(B, R, -1))
             out.append(ll[back.reshape(-1)])
         return np.array(out)
@@ -88,7 +93,7 @@ class LiftedCut:
     pool_city: np.ndarray        # (B,) the city samples in the pool
     loglik: np.ndarray           # (A, B) the start's log-likelihood of each pair
     seconds: float
-    data: str = "the start: first capital's fall day, no capital before, the assault's start"
+    reads_counts: bool = False   # the pairs were weighted by the cities' stage's counts too
 
     @property
     def weights(self) -> np.ndarray:
@@ -98,7 +103,10 @@ class LiftedCut:
 
     def summary(self) -> dict:
         ess = 1.0 / (self.weights ** 2).sum(axis=0)
-        return {"data": self.data,
+        data = "the start: first capital's fall day, no capital before, the assault's start"
+        if self.reads_counts:
+            data += ", and the district counts dated after it began (the cities' stage's)"
+        return {"data": data,
                 "countryside_draws": int(len(self.pool_countryside)),
                 "city_draws": int(len(self.pool_city)),
                 "effective_countryside_draws_per_city_draw": {
@@ -132,9 +140,8 @@ def lift_cut(problem: StartLikelihood, rural_samples: np.ndarray, city_pool: np.
     B = len(city_pool)
     slot = np.arange(rows) % B
     picked = np.empty(rows, dtype=np.int64)
-    result = LiftedCut(picked, np.asarray(city_pool)[slot], pool, np.asarray(city_pool), loglik, 0.0)
-    if getattr(getattr(problem, "likelihood", None), "reads_counts", False):
-        result.data += ", and the district counts dated after it began (the cities' stage's)"
+    result = LiftedCut(picked, np.asarray(city_pool)[slot], pool, np.asarray(city_pool), loglik,
+                       0.0, problem.reads_counts)
     w = result.weights
     for b in range(B):
         mine = np.flatnonzero(slot == b)

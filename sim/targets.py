@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from .calibration_config import STAGES as COUNT_STAGES
 from .errors import UserError
 from .geography import Geography
 from . import tomlcheck as check
@@ -63,8 +64,6 @@ class CapitalTarget:
     source: str
     why: str
 
-
-COUNT_STAGES = ("rural", "capitals")     # sim.calibration_config.STAGES, in its order
 
 CONSTRAINT_KINDS = ("no_capital_before", "assault_start", "no_assault_before",
                     "capitals_before_kabul")

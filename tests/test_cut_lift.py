@@ -144,6 +144,8 @@ def test_a_repeated_draw_is_simulated_once_and_scores_the_same(stage, monkeypatc
 class _Known:
     """A start likelihood given in advance: the resampling is tested apart from the simulation."""
 
+    reads_counts = False
+
     def __init__(self, loglik):
         self.loglik = loglik
 
@@ -237,6 +239,7 @@ def test_a_count_after_the_assault_began_is_read_by_the_lift_from_the_whole_run(
     assert lik.reads_counts and not lik.reads_only_capitals
     assert lik.range_lo.tolist() == [305.0] and lik.range_hi.tolist() == [399.0]
     with_count = dataclasses.replace(_problem(stage), likelihood=lik)
+    assert with_count.reads_counts and not _problem(stage).reads_counts
     x = stage["rural_x"][:2]
     got = with_count.evaluate(x)
     start_only = _problem(stage).evaluate(x)
