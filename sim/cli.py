@@ -204,6 +204,10 @@ def cmd_run(args) -> int:
           f"{kq['q50'] or 'after the horizon'} (90%: {kq['q05'] or '-'} to "
           f"{kq['q95'] or 'after the horizon'}); capitals fallen by {_day_month(th.capital_fell)} "
           f"(median) {s[f'capitals_fallen_by_{th.stamp(th.capital_fell)}_q50']:.0f}")
+    if s[f"capitals_fallen_before_{th.capital_key}_q50"] is not None:
+        print(f"  when {th.capital} falls (median): "
+              f"{s[f'capitals_fallen_before_{th.capital_key}_q50']:.0f} other capitals fallen, "
+              f"{s[f'districts_held_at_{th.capital_key}_fall_q50']:.0f} districts still held")
     return 0
 
 

@@ -176,7 +176,8 @@ class EnsembleResult:
     def summary_dict(self) -> dict:
         """The headline numbers. Keys name the theatre's capital and dates: in Afghanistan
         ``kabul_p_fall_by_2021_08_31`` (the deadline), ``capitals_fallen_by_2021_08_15_q50`` (the
-        capital's recorded fall), ``p_capital_before_2021_08_06`` (the first capital's fall)."""
+        capital's recorded fall), ``p_capital_before_2021_08_06`` (the first capital's fall); ``capitals_fallen_before_kabul_q50``
+        and ``districts_held_at_kabul_fall_q50`` over the replicates where it falls (None if none)."""
         th = self.theatre
         cap, fell, stamp = th.capital_key, th.capital_fell, th.stamp
         kab = self.kabul_fall_time
@@ -184,6 +185,17 @@ class EnsembleResult:
         caps_fell = self.fallen_by(fell, capitals=True)
         dist_fell = self.fallen_by(fell)
         first = th.first_capital_fell
+        # measured where the capital falls, relative to its own fall: unlike counts on a fixed
+        # date they do not swing by thirty when the capital's fall moves by a day (sim.measures)
+        falls = np.isfinite(kab)
+        others = len(self.geo.capital_rows) - 1
+        at_fall = ({f"capitals_fallen_before_{cap}_q50": float(others - np.median(
+                        self.summary.caps_held_at_kabul[falls])),
+                    f"districts_held_at_{cap}_fall_q50": float(np.median(
+                        self.summary.districts_held_at_kabul[falls]))}
+                   if falls.any() else
+                   {f"capitals_fallen_before_{cap}_q50": None,
+                    f"districts_held_at_{cap}_fall_q50": None})
         return {
             "scenario": self.scenario.name,
             "replicates": self.replicates,
@@ -201,6 +213,7 @@ class EnsembleResult:
             f"p_capital_before_{stamp(first)}": float(
                 (self.fallen_by(first - dt.timedelta(days=1), capitals=True) > 0).mean()),
             "assault_date_q50": iso_or_blank(quantiles(self.assault_time, 0.5), th),
+            **at_fall,
         }
 
     def manifest(self) -> dict:

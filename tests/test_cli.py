@@ -84,6 +84,27 @@ def test_run_writes_every_file_and_column_of_the_contract(run_dir):
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_the_summary_measures_the_collapse_at_kabuls_fall_from_the_fall_times(run_dir, geo):
+    """summary.json's coherence figures (and the CLI's second line) are the medians, over the
+    replicates where Kabul falls, of the other capitals fallen strictly before it and of the
+    districts still held then: recomputed here from the raw fall times."""
+    summary = json.loads((run_dir / "summary.json").read_text())
+    npz = np.load(run_dir / "fall_times.npz", allow_pickle=False)
+    assert list(npz["pcode"]) == list(geo.pcodes)
+    ft = np.where(np.isnan(npz["fall_time"]), np.inf, npz["fall_time"])
+    kabul = ft[:, geo.kabul_row]
+    falls = np.isfinite(kabul)
+    assert falls.sum() >= 15                     # the baseline: Kabul falls in most replicates
+    before = ft[falls] < kabul[falls, None]
+    others = geo.capital_rows[geo.capital_rows != geo.kabul_row]
+    assert summary["capitals_fallen_before_kabul_q50"] == float(
+        np.median(before[:, others].sum(axis=1)))
+    before[:, geo.kabul_row] = False
+    assert summary["districts_held_at_kabul_fall_q50"] == float(
+        np.median(geo.n - 1 - before.sum(axis=1)))
+    assert 0 <= summary["capitals_fallen_before_kabul_q50"] <= 33
+
+
 def test_tables_agree_with_the_fall_times(run_dir):
     npz = np.load(run_dir / "fall_times.npz")
     ft = npz["fall_time"]
