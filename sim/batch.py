@@ -38,21 +38,27 @@ _RURAL, _CAPITAL, _SEGMENT, _DECISION, _REACTION, _HORIZON = range(6)
 
 
 def run_batch(model: Model, table: ParameterTable, draws: Draws, *, audit: bool = False,
-              stop_after_capitals: int | None = None) -> Outcomes:
+              stop_after_capitals: int | None = None,
+              stop_after_day: float | None = None) -> Outcomes:
     """Simulate ``len(table)`` replicates; row k of ``table`` and of ``draws`` is replicate k.
 
     ``stop_after_capitals`` ends a replicate once that many capitals have fallen (Kabul among
     them), for a caller that reads nothing but the capitals' fall times and the assault's start:
     every capital for the calibration's capitals stage, which reads them all; one for
     :mod:`sim.cut_lift`, which reads only when the cities' fall began. What it reads is then final,
-    and the falls after it are not simulated (they stay NaN in ``fall_time``).
+    and the falls after it are not simulated (they stay NaN in ``fall_time``). With
+    ``stop_after_day`` such a replicate runs on to that day first, for a caller that also reads
+    counts dated after the capitals it needs (:mod:`sim.cut_lift` with the record's count by
+    Kabul's fall): every fall before the day is simulated, none after it, so the counts up to the
+    day are final too.
 
     ``audit`` (for tests) checks, as each replicate finishes, that every share the engine kept
     incrementally (neighbours, provinces, the ring around Kabul, the counts) equals the same share
     recomputed from the replicate's fallen districts: a state array forgotten in an update or in
     the compaction of finished rows fails it.
     """
-    return _BatchRun(model, table, draws, audit, stop_after_capitals=stop_after_capitals).run()
+    return _BatchRun(model, table, draws, audit, stop_after_capitals=stop_after_capitals,
+                     stop_after_day=stop_after_day).run()
 
 
 #: The per-row state a run can be resumed from (:class:`sim.prologue.Prologue`): everything the
@@ -112,17 +118,18 @@ class _BatchRun:
     # (X holds every declared exposure's numerators, sim.exposures: one array, one compaction)
     _STATE = ("rows", "alive", "r", "r_caps", "u_mode", "fallen", "fall_time",
               "mode", "X", "caps_down", "t", "seg", "level", "assault", "r_decision", "H_decision", "lam_decision", "gone", "tau", "h", "D",
-              "Hc", "lam_c", "g", "off")
+              "Hc", "lam_c", "g", "off", "stop")
 
     def __init__(self, model: Model, table: ParameterTable, draws: Draws, audit: bool = False,
                  start: dict | None = None, observer=None,
-                 stop_after_capitals: int | None = None):
+                 stop_after_capitals: int | None = None, stop_after_day: float | None = None):
         """``start`` (rows' :data:`RESUMABLE` arrays and their ``H_decision``) resumes each row
         where a run with the assault switched off was before its decision; ``observer(run, dt)``
         is called with the state at the start and after every iteration (``dt`` None at the
         start)."""
         self.model, self.audit, self.observer = model, audit, observer
         self.stop_after_capitals = stop_after_capitals
+        self.stop_after_day = stop_after_day
         geo, cov, tl = model.geo, model.cov, model.timeline
         R, n = len(table), geo.n
         self.n = n
@@ -184,6 +191,8 @@ class _BatchRun:
         self.rx_local_changes = np.r_[False, np.any([np.any(a[1:] != a[:-1], axis=1)
                                                       for a in rx_local], axis=0), False]
         self.horizon = tl.horizon
+        # each row's last day: the horizon, or sooner once what its caller reads is final
+        self.stop = np.full(R, float(self.horizon))
 
         self.out_fall = np.full((R, n), np.nan)
         self.out_mode = np.zeros((R, n), dtype=np.int8)
@@ -414,7 +423,6 @@ class _BatchRun:
     # ------------------------------------------------------------------ main loop
     def run(self) -> Outcomes:
         caps = self.caps
-        horizon = np.full(len(self.rows), self.horizon)
         cand = np.empty((6, len(self.rows)))
         if self.observer is not None:
             self.observer(self, None)
@@ -444,7 +452,7 @@ class _BatchRun:
             wait_d = np.divide(self.r_decision - self.H_decision, self.lam_decision,
                                out=np.full(L, np.inf), where=self.lam_decision > 0)
             np.add(self.t, wait_d, out=cand[_DECISION])
-            cand[_HORIZON] = horizon[:L]
+            cand[_HORIZON] = self.stop
             kind = np.argmin(cand, axis=0)
             t_next = np.maximum(cand[kind, live], self.t)     # never step back through rounding
             kind = np.where(self.alive, kind, -1)
@@ -490,6 +498,11 @@ class _BatchRun:
             if self.stop_after_capitals is not None and len(capital):
                 # a row can reach the count only in an iteration in which it took a capital
                 complete = capital[self.caps_down[capital].sum(axis=1) >= self.stop_after_capitals]
+                if self.stop_after_day is not None and len(complete):
+                    # a count on that day is read too: run on to it (a horizon event), then stop
+                    waiting = self.t[complete] < self.stop_after_day
+                    self.stop[complete[waiting]] = min(float(self.horizon), self.stop_after_day)
+                    complete = complete[~waiting]
                 done = np.concatenate([done, complete]) if len(complete) else done
 
             if len(done):

@@ -18,7 +18,8 @@ stage's own R replicates (common random numbers), resumed from the countryside's
 likelihood of the start (:meth:`sim.likelihood.Likelihood.start_loglik`), normalised over the A
 countryside draws for each city draw. A district count the targets give to the cities' stage
 (``stage = "capitals"``: the record's count by Kabul's fall) is read here too, the pair then
-simulated to the stage's horizon: what had fallen when the cities fell depends on the
+simulated to that count's day (and on to the first capital's fall if it comes later; nothing
+after is read, so nothing after is simulated): what had fallen when the cities fell depends on the
 countryside's parameters (its offensive capacity, its momentum) as much as on the cities', and the
 countryside's stage, which simulates no assault, cannot see it. The joint posterior's rows pair each city draw, in equal
 shares, with countryside draws drawn by those weights: the cities keep their cut posterior and
@@ -72,11 +73,12 @@ class StartLikelihood:
             base[:, self.rural_columns] = x
             start = (prologue.Prologue.simulate(self.model, base, self.draws)
                      if prologue.applies(self.city_columns) else None)
-            # a count dated after the assault began (the record's count by Kabul's fall) needs
-            # the whole run; the start alone needs it only to the first capital's fall
+            # the start needs each run only to the first capital's fall; a count dated after the
+            # assault began (the record's count by Kabul's fall) needs it to that count's day too,
+            # and nothing after: what is read is final either way
             lik = self.likelihood
             res = simulate_sets(self.model, base, self.draws, self.city_columns, cities, start,
-                                stop_after_capitals=None if self.reads_counts else 1)
+                                stop_after_capitals=1, stop_after_day=lik.counts_read_until)
             counts, caps, _ = lik.features(res.fall_time, res.assault_time)
             ll = lik.start_loglik(caps.reshape(B, R, -1))
             if self.reads_counts:

@@ -143,6 +143,14 @@ class Likelihood:
         capital has fallen (:func:`sim.batch.run_batch`, ``stop_after_capitals``)."""
         return len(self.count_obs) == 0 and len(self.range_days) == 0 and self.n_facts == 0
 
+    @property
+    def counts_read_until(self) -> float | None:
+        """The end of the last day a count is read on (model time), None when none is: a run
+        read for capitals and counts alone may stop once this day has ended and the capitals it
+        needs have fallen (:func:`sim.batch.run_batch`, ``stop_after_day``)."""
+        days = np.concatenate([self.count_days, self.range_days])
+        return float(days.max()) if len(days) else None
+
     def features(self, fall_time: np.ndarray, assault_time: np.ndarray | None = None
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """What the likelihood reads from (M, n) fall times and (M,) assault times: counts at the

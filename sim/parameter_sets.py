@@ -22,23 +22,25 @@ from .randomness import Draws
 
 
 def simulate_sets(model: Model, base: np.ndarray, draws: Draws, columns, X: np.ndarray,
-                  prologue=None, stop_after_capitals: int | None = None) -> Outcomes:
+                  prologue=None, stop_after_capitals: int | None = None,
+                  stop_after_day: float | None = None) -> Outcomes:
     """Simulate each row of ``X`` (S, len(columns)) on the R replicates of ``base`` / ``draws``.
 
     Row ``s * R + r`` of the result is parameter vector s on replicate r. ``prologue`` (a
     :class:`sim.prologue.Prologue` of the same replicates) resumes each row from its countryside
     before the decision instead of simulating it again: the same numbers, sooner.
-    ``stop_after_capitals`` as in :func:`sim.batch.run_batch`.
+    ``stop_after_capitals`` and ``stop_after_day`` as in :func:`sim.batch.run_batch`.
     """
     S, R = X.shape[0], base.shape[0]
     values = np.tile(base, (S, 1))
     for j, col in enumerate(columns):
         values[:, col] = np.repeat(X[:, j], R)
     if prologue is not None:
-        return prologue.resume(values, stop_after_capitals)
+        return prologue.resume(values, stop_after_capitals, stop_after_day)
     tiled = Draws(*(np.tile(a, (S, 1)) for a in (draws.resistance, draws.u_mode, draws.u_actor,
                                                   draws.gumbel)))
-    return run_batch(model, ParameterTable(values), tiled, stop_after_capitals=stop_after_capitals)
+    return run_batch(model, ParameterTable(values), tiled, stop_after_capitals=stop_after_capitals,
+                     stop_after_day=stop_after_day)
 
 
 _PROBLEM = None

@@ -118,10 +118,11 @@ class Prologue:
         first = np.where(reach.any(axis=1), np.argmax(reach, axis=1), -1)
         return first, H
 
-    def resume(self, values: np.ndarray, stop_after_capitals: int | None = None) -> Outcomes:
+    def resume(self, values: np.ndarray, stop_after_capitals: int | None = None,
+               stop_after_day: float | None = None) -> Outcomes:
         """Simulate rows of parameters ``values`` ((S * R, len(NAMES)), row s * R + r on replicate
         r, as :func:`sim.parameter_sets.simulate_sets` lays them out) from the prologue
-        (``stop_after_capitals`` as in :func:`sim.batch.run_batch`)."""
+        (``stop_after_capitals`` and ``stop_after_day`` as in :func:`sim.batch.run_batch`)."""
         R = len(self.base)
         M = len(values)
         replicate = np.arange(M) % R
@@ -148,7 +149,8 @@ class Prologue:
         order = np.concatenate(order)
         start = {name: np.concatenate(parts) for name, parts in state.items() if parts}
         res = _BatchRun(self.model, ParameterTable(values[order]), self.draws.row(replicate[order]),
-                        start=start, stop_after_capitals=stop_after_capitals).run()
+                        start=start, stop_after_capitals=stop_after_capitals,
+                        stop_after_day=stop_after_day).run()
         out.fall_time[order] = res.fall_time
         out.mode[order] = res.mode
         out.assault_time[order] = res.assault_time

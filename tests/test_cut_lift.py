@@ -102,6 +102,34 @@ def test_stopping_at_the_first_capital_keeps_the_start_bit_for_bit(stage):
     assert np.array_equal(lik.start_loglik(a.reshape(-1, R, 35)), lik.start_loglik(b.reshape(-1, R, 35)))
 
 
+def test_stopping_after_the_first_capital_and_a_days_counts_keeps_both_bit_for_bit(stage):
+    """With a count read too (the lift with the record's count by Kabul's fall), each run stops
+    once its first capital has fallen and the count's day has ended: the first capital, the
+    assault's start and every count up to that day are the uninterrupted run's exactly, and
+    falls after it are not simulated (which is what the stop saves)."""
+    model, base, draws, lik = stage["model"], stage["base"], stage["draws"], stage["lik"]
+    pro = prologue.Prologue.simulate(model, base, draws)
+    full = simulate_sets(model, base, draws, stage["city"], stage["city_x"], pro)
+    day = float(lik.first_day + 10)                      # the end of 15 August, as in the record
+    short = simulate_sets(model, base, draws, stage["city"], stage["city_x"], pro,
+                          stop_after_capitals=1, stop_after_day=day)
+    caps = lik.capital_rows
+    first_full = np.nanmin(np.where(np.isnan(full.fall_time[:, caps]), np.inf,
+                                    full.fall_time[:, caps]), axis=1)
+    first_short = np.nanmin(np.where(np.isnan(short.fall_time[:, caps]), np.inf,
+                                     short.fall_time[:, caps]), axis=1)
+    assert np.array_equal(first_full, first_short)
+    assert np.array_equal(full.assault_time, short.assault_time, equal_nan=True)
+    for d in (day - 5.0, day - 0.5, day):
+        with np.errstate(invalid="ignore"):
+            assert np.array_equal((full.fall_time < d).sum(axis=1), (short.fall_time < d).sum(axis=1))
+    last = np.maximum(first_full, day)
+    with np.errstate(invalid="ignore"):
+        after = (short.fall_time > last[:, None]).sum()
+        saved = (full.fall_time > last[:, None]).sum()
+    assert after == 0 and saved > 100                 # the stop is not vacuous
+
+
 def _problem(stage) -> StartLikelihood:
     return StartLikelihood(stage["model"], stage["base"], stage["draws"], stage["rural"],
                            stage["city"], stage["city_x"], stage["lik"])
@@ -227,11 +255,12 @@ def test_the_default_calibration_lifts_the_cut_for_the_start(geo):
     assert len({r["cap_base_rate"] for r in rows}) >= 0.75 * cities
 
 
-def test_a_count_after_the_assault_began_is_read_by_the_lift_from_the_whole_run(stage, geo):
+def test_a_count_after_the_assault_began_is_read_by_the_lift_as_on_the_whole_run(stage, geo):
     """A count given to the cities' stage (``stage = "capitals"``: the record's 305-399 districts
     fallen by Kabul's fall) enters the lift as its own term: each pair's log-likelihood is the
-    start's plus the count's, computed from replicates run to the stage's horizon (not stopped at
-    the first capital, which would count the districts of early August)."""
+    start's plus the count's, equal to the count's on replicates run to the stage's horizon (the
+    lift runs each only to the count's day: not stopped at the first capital, which would count
+    the districts of early August, nor run past what it reads)."""
     import dataclasses
     targets = load_targets(ROOT / "calibration" / "structures" / "count_by_kabul" / "targets.toml",
                            geo)

@@ -194,3 +194,32 @@ def test_stopping_once_every_capital_has_fallen_leaves_the_capitals_likelihood_u
     # the rural stage's likelihood reads counts and facts: its runs must go to the horizon
     rural = Likelihood.build(load_targets(config.targets_path, geo).for_stage("rural"), geo)
     assert not rural.reads_only_capitals
+
+
+def test_a_stage_reading_a_count_stops_after_its_day_and_every_capital_bit_for_bit(stage, geo):
+    """With the record's count by Kabul's fall given to the capitals stage (``count_by_kabul``'s
+    targets), its replicates stop once every capital has fallen *and* the count's day has ended:
+    the stage's log-likelihood terms (:class:`sim.calibration_sampler.StageProblem`, the code path
+    the calibration runs) are the uninterrupted runs' bit for bit, and some replicates stopped."""
+    from sim.calibration_sampler import StageProblem
+    from sim.likelihood import Likelihood
+    model, base, draws, columns, priors, pro = stage
+    targets = load_targets(ROOT / "calibration" / "structures" / "count_by_kabul" / "targets.toml",
+                           geo)
+    lik = Likelihood.build(targets.for_stage("capitals"), geo)
+    assert lik.counts_read_until is not None and lik.n_facts == 0
+    Z = np.vstack([np.column_stack([p.to_z(base[:4, c]) for p, c in zip(priors, columns)]),
+                   np.column_stack([p.from_unit(u) for p, u in
+                                    zip(priors, np.random.default_rng(5).random((len(priors), 4)))])])
+    points = np.column_stack([p.from_z(Z[:, j]) for j, p in enumerate(priors)])
+    S, R = len(points), len(base)
+    full = simulate_sets(model, base, draws, columns, points, pro)
+    c, k, f = lik.features(full.fall_time, full.assault_time)
+    expected = np.concatenate([lik.components(c.reshape(S, R, -1)[s:s + 1], k.reshape(S, R, -1)[s:s + 1],
+                                              f.reshape(S, R, -1)[s:s + 1]) for s in range(S)])
+    problem = StageProblem(model, base, draws, columns, priors, lik)
+    assert np.array_equal(problem.evaluate(Z), expected)
+    short = simulate_sets(model, base, draws, columns, points, pro,
+                          stop_after_capitals=len(geo.capital_rows),
+                          stop_after_day=lik.counts_read_until)
+    assert (np.isfinite(full.fall_time).sum() > np.isfinite(short.fall_time).sum())
