@@ -54,6 +54,10 @@ ENTRIES = (
      (S, "decision_gentle"), (S, "decision_gentle")),
     ("+ the districts following the fallen cities, the count by Kabul's fall fitted (cities_fallen, A34; in the main command)",
      (S, "cities_fallen"), (S, "cities_fallen")),
+    ("the previous default with a province following its fallen capital (capital_fallen, A30; in the main command)",
+     (S, "capital_fallen"), (S, "capital_fallen")),
+    ("the previous default with another calibration seed (seed7; in the main command)",
+     (S, "seed7"), (S, "seed7")),
 )
 STRUCTURES = {label: {f"forecast-{d}": HERE.joinpath(*forecasts, f"forecast-{d}") for d in CUT_OFFS}
               for label, forecasts, _ in ENTRIES}
