@@ -63,7 +63,9 @@ STRUCTURES = {label: {f"forecast-{d}": HERE.joinpath(*forecasts, f"forecast-{d}"
               for label, forecasts, _ in ENTRIES}
 FULL = {label: HERE.joinpath(*full, "fit_report.json") for label, _, full in ENTRIES}
 
-def main() -> None:
+def main(out: Path = HERE / "structures") -> dict:
+    """Score every entry's forecasts; write ``comparison.json`` and ``comparison.md`` into
+    ``out``; return the scores."""
     targets = load_targets(HERE / "targets.toml", load_geography())
     # the counts given as values (a range, "148 seized as of 12 July", has no value to score)
     counts = {t.date: t.districts for t in targets.fitted_districts}
@@ -82,7 +84,7 @@ def main() -> None:
             "coverage_90": rep["coverage_90"], "interval_width_90": rep["interval_width_90"],
             "p_capital_before_aug6": rep["p_capital_before_aug6"],
             "kabul_fall_date": rep["kabul_fall_date"]}
-    (HERE / "structures" / "comparison.json").write_text(json.dumps(result, indent=2) + "\n")
+    (out / "comparison.json").write_text(json.dumps(result, indent=2) + "\n")
     lines = ["| cut-off | structure | capitals after the cut-off: mean WIS (days) | 90% coverage |"
              " Kabul: WIS (days), median | district counts after the cut-off: mean WIS | 90% coverage |",
              "|---|---|---|---|---|---|---|"]
@@ -95,8 +97,9 @@ def main() -> None:
                          f"{kab.get('wis_days', float('nan')):.1f}, {kday:%d %b} | "
                          f"{dis.get('mean_wis_districts', float('nan')):.1f} | "
                          f"{dis.get('coverage_90', float('nan')):.2f} |")
-    (HERE / "structures" / "comparison.md").write_text("\n".join(lines) + "\n")
+    (out / "comparison.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
+    return result
 
 
 if __name__ == "__main__":
