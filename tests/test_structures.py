@@ -15,8 +15,9 @@ import pytest
 from conftest import ROOT
 
 CALIBRATION = ROOT / "calibration"
-CONFIGS = sorted(CALIBRATION.rglob("config.toml")) + [CALIBRATION / "default.toml"]
-POSTERIORS = sorted(CALIBRATION.rglob("posterior.csv"))
+# every config a README names (config_seed7.toml and the like included) and every posterior kept
+CONFIGS = sorted(CALIBRATION.rglob("config*.toml")) + [CALIBRATION / "default.toml"]
+POSTERIORS = sorted(CALIBRATION.rglob("*posterior.csv"))
 
 
 def _name(path: Path) -> str:
