@@ -173,13 +173,13 @@ def draw(rows: list[dict]) -> None:
     # a gap between the groups
     y = np.arange(len(names))[::-1] - 0.6 * np.array([(POOLED, FITS, DISFAVOURED).index(st)
                                                       for st in standing])
+    bands = ranges(rows, (POOLED,))
     fig, axes = plt.subplots(2, 3, figsize=(17, 10.5), sharey=True)
     for ax, scenario in zip(axes.flat, WHATIFS):
         mean = np.array([cell[(n, scenario)]["mean"] for n in names])
         lo = np.array([cell[(n, scenario)]["pred_q05"] for n in names])
         hi = np.array([cell[(n, scenario)]["pred_q95"] for n in names])
-        band = (mean[pooled].min(), mean[pooled].max())
-        ax.axvspan(*band, color="0.85", zorder=0,
+        ax.axvspan(*bands[scenario], color="0.85", zorder=0,
                    label=f"range of the means across the main command's {_words(pooled.sum())}")
         ax.axvline(0, color="0.5", lw=0.8)
         for group, colour, marker, label in (
