@@ -329,19 +329,29 @@ class Comparison:
         """Each headline effect under each structure apart (effects_by_structure.csv): the
         pooled columns of effects.csv say how far the structures disagree, these rows say which
         structure says what, each with its own Monte Carlo error and spread across its draws.
-        Empty with one structure."""
+        On the days the capital holds, ``<capital>_held_share`` (the replicates where it holds to
+        the horizon in the what-if or the baseline: the effect is censored there) and
+        ``baseline_<capital>_held_share`` (in the baseline alone: a what-if cannot add days to a
+        fall that does not come, so a structure whose baseline often holds shows smaller
+        effects for that reason). Empty with one structure."""
         if len(self.structures) < 2:
             return []
+        cap = self.theatre.capital_key
         rows = []
         for key in self.headline:
             for name in self.whatifs(key):
                 for structure in self.structures:
                     e = self.effect(name, key, structure=structure)
+                    base_holds = np.isnan(self.structures[structure][self.baseline].kabul_fall_time)
+                    days = key == self.capital_days
                     rows.append({"outcome": key, "scenario": name, "structure": structure,
                                  "base": self.baseline, "unit": self.outcomes[key].unit,
                                  "mean": _r(e["mean"]), "mc_se": _r(e["mc_se"]),
                                  "pred_q05": _r(e["pred_q05"]), "pred_q95": _r(e["pred_q95"]),
-                                 "draws": e["draws"]})
+                                 "draws": e["draws"],
+                                 f"{cap}_held_share": _r(e["kabul_held_share"]) if days else "",
+                                 f"baseline_{cap}_held_share":
+                                     _r(float(base_holds.mean())) if days else ""})
         return rows
 
     # ------------------------------------------------------------------ the comparison table

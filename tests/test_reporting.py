@@ -207,6 +207,16 @@ def test_several_structures_report_their_spread(geo):
     assert kabul["a"]["mean"] == pytest.approx(means[0], abs=1e-3)
     assert kabul["b"]["mean"] == pytest.approx(means[1], abs=1e-3)
     assert kabul["b"]["pred_q05"] <= kabul["b"]["mean"] <= kabul["b"]["pred_q95"]
+    # the censoring each structure's effect on Kabul carries, from its own runs
+    for s in "ab":
+        runs = comp.structures[s]
+        base_holds = np.isnan(runs["baseline"].kabul_fall_time)
+        either = base_holds | np.isnan(runs["salaries_paid"].kabul_fall_time)
+        assert kabul[s]["baseline_kabul_held_share"] == pytest.approx(base_holds.mean(), abs=1e-4)
+        assert kabul[s]["kabul_held_share"] == pytest.approx(either.mean(), abs=1e-4)
+        assert kabul[s]["kabul_held_share"] >= kabul[s]["baseline_kabul_held_share"]
+    assert any(r["kabul_held_share"] > 0 for r in kabul.values())     # not vacuous
+    assert all(r["kabul_held_share"] == "" for r in rows if r["outcome"] != "kabul_days")
     from sim.report import _structures_table
     table = _structures_table(comp)           # the report's side-by-side table names both
     assert "<th>a</th><th>b</th>" in table and f"{means[1]:+.1f} [" in table
