@@ -64,7 +64,7 @@ class StageProblem:
         stop = len(self.model.geo.capital_rows) if lik.n_facts == 0 else None
         res = simulate_sets(self.model, self.base, self.draws, self.columns, X, self.prologue(),
                             stop_after_capitals=stop,
-                            stop_after_day=lik.counts_read_until if stop else None)
+                            stop_after_day=lik.counts_read_until if stop is not None else None)
         counts, caps, facts = self.likelihood.features(res.fall_time, res.assault_time)
         S, R = Z.shape[0], self.replicates
         counts, caps = counts.reshape(S, R, -1), caps.reshape(S, R, -1)

@@ -337,13 +337,14 @@ class Comparison:
         if len(self.structures) < 2:
             return []
         cap = self.theatre.capital_key
+        base_held = {s: float(np.isnan(runs[self.baseline].kabul_fall_time).mean())
+                     for s, runs in self.structures.items()}
         rows = []
         for key in self.headline:
+            days = key == self.capital_days
             for name in self.whatifs(key):
                 for structure in self.structures:
                     e = self.effect(name, key, structure=structure)
-                    base_holds = np.isnan(self.structures[structure][self.baseline].kabul_fall_time)
-                    days = key == self.capital_days
                     rows.append({"outcome": key, "scenario": name, "structure": structure,
                                  "base": self.baseline, "unit": self.outcomes[key].unit,
                                  "mean": _r(e["mean"]), "mc_se": _r(e["mc_se"]),
@@ -351,7 +352,7 @@ class Comparison:
                                  "draws": e["draws"],
                                  f"{cap}_held_share": _r(e["kabul_held_share"]) if days else "",
                                  f"baseline_{cap}_held_share":
-                                     _r(float(base_holds.mean())) if days else ""})
+                                     _r(base_held[structure]) if days else ""})
         return rows
 
     # ------------------------------------------------------------------ the comparison table

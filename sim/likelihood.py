@@ -140,8 +140,9 @@ class Likelihood:
     def reads_only_capitals(self) -> bool:
         """Whether this likelihood reads nothing but the capitals' fall times and the assault's
         start (no district counts, no district facts): a simulation may then stop once every
-        capital has fallen (:func:`sim.batch.run_batch`, ``stop_after_capitals``)."""
-        return len(self.count_obs) == 0 and len(self.range_days) == 0 and self.n_facts == 0
+        capital has fallen (:func:`sim.batch.run_batch`, ``stop_after_capitals``); one that reads
+        counts too, once :attr:`counts_read_until` has also passed."""
+        return self.counts_read_until is None and self.n_facts == 0
 
     @property
     def counts_read_until(self) -> float | None:
