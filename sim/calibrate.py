@@ -142,14 +142,18 @@ def calibrate(config: CalibrationConfig | str | Path, *, out: Path | None = None
             pick = np.random.default_rng([config.seed, 31, k]).integers(len(rural_samples), size=R)
             for j, name in enumerate(rural_names):
                 base[:, NAMES.index(name)] = rural_samples[pick, j]
-        lik = Likelihood.build(targets.for_stage(stage.name), geo)
         horizon = _stage_horizon(stage.name, targets, config)
+        model = _model_for(scenario, geo, horizon)
+        # the likelihood knows where the stage's runs end: a precedent (A35) is read only on the
+        # assaults that began early enough to be seen through
+        lik = replace(Likelihood.build(targets.for_stage(stage.name), geo),
+                      horizon=float(model.horizon))
         replicates = range(R)
         recorded = targets.for_stage("rural").fitted_districts
         if stage.candidates > 1 and recorded:
             replicates = conditioned_replicates(scenario, geo, base, config.seed, stage.candidates,
                                                 recorded)
-        problem = StageProblem(_model_for(scenario, geo, horizon), base,
+        problem = StageProblem(model, base,
                                draw_batch(config.seed, replicates, geo.n),
                                np.array([NAMES.index(n) for n in stage.names]), stage.priors, lik)
         evaluator = Evaluator(problem, workers)
@@ -246,6 +250,11 @@ def _stage_horizon(stage: str, targets: Targets, config: CalibrationConfig) -> d
     dates = ([c.latest for c in targets.capitals] + [c.date for c in targets.constraints]
              + [t.date for t in targets.fitted_districts + targets.fitted_ranges])
     last = max(dates) if dates else config.horizon
+    if not targets.capitals and any(c.kind == "first_capital_within" and c.weight > 0
+                                    for c in targets.constraints):
+        # a forecast's cities stage: the precedent (A35) needs the assault and its first fall,
+        # which come after the cut-off, so the runs go on to the calibration's horizon
+        return max(last, config.horizon)
     return min(config.horizon, last + dt.timedelta(days=7)) if targets.capitals else last
 
 

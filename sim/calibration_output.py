@@ -305,6 +305,46 @@ def _write_common(result: CalibrationResult, pred, report: dict, tmp: Path) -> N
     pred.write_into(tmp / "predictive", plots=False)
 
 
+def after_the_assault(assault: np.ndarray, capital: np.ndarray, capitals_by_day: np.ndarray,
+                      within_days: float = 7.0) -> dict:
+    """How fast the cities fell once the Taliban turned on them, replicate by replicate: the
+    share of replicates in which the assault began by the horizon; of those whose assault began
+    at least ``within_days`` before it, the share in which a first capital had fallen by the end
+    of the day ``within_days`` after the assault (the precedent of A35); of those attacked, the
+    share in which the capital (Kabul) fell by the horizon; and the days from the assault to the
+    capital's fall (quantiles over the attacked replicates, None where it had not fallen, and
+    over those in which it fell).
+
+    ``assault``, ``capital``: (R,) model times, NaN for never; ``capitals_by_day``: (R, D) the
+    capitals fallen by the end of each day. A forecast whose cities keep wide priors reads
+    "instant or never" here: the capital falls the day the assault begins in many replicates and
+    not at all in many others (README, Forecasts)."""
+    R, D = capitals_by_day.shape
+    began = np.isfinite(assault)
+    a = np.where(began, assault, np.inf)
+    any_fell = capitals_by_day[:, -1] > 0 if D else np.zeros(R, dtype=bool)
+    first_day = np.where(any_fell, (capitals_by_day > 0).argmax(axis=1), D).astype(float)
+    seen = began & (a + within_days < D)
+    with np.errstate(invalid="ignore"):
+        quick = first_day <= np.floor(np.where(seen, a, 0.0) + within_days)
+        after = np.where(np.isnan(capital), np.inf, capital) - a
+    after = after[began]
+    q = quantiles(after, [0.1, 0.5, 0.9]) if began.any() else np.full(3, np.inf)
+    fell = after[np.isfinite(after)]
+    qf = quantiles(fell, [0.1, 0.5, 0.9]) if len(fell) else np.full(3, np.inf)
+    return {
+        "within_days": float(within_days),
+        "share_attacked_by_the_horizon": float(began.mean()) if R else None,
+        "share_first_capital_within": float(quick[seen].mean()) if seen.any() else None,
+        "share_capital_falls_once_attacked": float(np.isfinite(after).mean()) if began.any() else None,
+        "capital_days_after_the_assault": {k: (round(float(v), 1) if np.isfinite(v) else None)
+                                           for k, v in zip(("q10", "q50", "q90"), q)},
+        "capital_days_after_the_assault_where_it_fell": {
+            k: (round(float(v), 1) if np.isfinite(v) else None)
+            for k, v in zip(("q10", "q50", "q90"), qf)},
+    }
+
+
 def forecast_summary(pred, as_of: dt.date, rows: np.ndarray | None = None) -> dict:
     """What the forecast says about the capital (Kabul) and the provincial capitals (``rows``: a
     resampling of the replicates, e.g. conditioned on the counts known at the cut-off). Keys and
@@ -334,6 +374,8 @@ def forecast_summary(pred, as_of: dt.date, rows: np.ndarray | None = None) -> di
                                               "q95": float(np.quantile(caps, 0.95)), "record": record},
         "what_happened": f"{th.capital} fell on {fell.isoformat()}; {record} of "
                          f"{len(pred.geo.provinces)} capitals had fallen by then (provinces.csv).",
+        "once_the_cities_are_attacked": after_the_assault(
+            pred.assault_time[rows], kab, pred.summary.daily_caps[rows]),
     }
     if th.name != "afghanistan_2021":
         return out

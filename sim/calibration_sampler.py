@@ -58,10 +58,11 @@ class StageProblem:
     def evaluate(self, Z: np.ndarray) -> np.ndarray:
         """(S, 4) log-likelihood terms at S points (z-space)."""
         X = np.column_stack([p.from_z(Z[:, j]) for j, p in enumerate(self.priors)])
-        # what is read is final once every capital has fallen and the last counted day has
-        # ended (a district fact may be read at any time: then the whole run)
+        # what is read is final once every capital it reads has fallen (the first alone, as of a
+        # cut-off) and the last counted day has ended (a district fact may be read at any time:
+        # then the whole run)
         lik = self.likelihood
-        stop = len(self.model.geo.capital_rows) if lik.n_facts == 0 else None
+        stop = (lik.capitals_read or len(self.model.geo.capital_rows)) if lik.n_facts == 0 else None
         res = simulate_sets(self.model, self.base, self.draws, self.columns, X, self.prologue(),
                             stop_after_capitals=stop,
                             stop_after_day=lik.counts_read_until if stop is not None else None)

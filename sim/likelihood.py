@@ -27,7 +27,11 @@ is a smooth function of the parameters, which is what lets an MCMC sampler work 
   one cannot see: a posterior could match every capital's date on average while Kabul falls
   halfway through the cascade in most replicates). The count of capitals fallen before Kabul is
   smoothed like the dates (each capital's contribution is Phi((t_Kabul - t_c) / h)), and "at
-  least k" is a normal CDF of half a capital around k - 1/2.
+  least k" is a normal CDF of half a capital around k - 1/2. A precedent (A35: once the
+  Taliban turn on the cities, a first capital falls within d days) is the smoothed probability
+  that the first fall came within d days of the assault's start, over the replicates in which
+  the assault began at least d days before the end of the simulated stage (``horizon``); a
+  parameter value none of whose replicates saw the assault in time is not scored by it.
 * District facts (issue 11; the tables the targets' ``[district_facts] files`` lists, by default
   the seed's ``district_facts.csv``; the fit split only): each dated
   district-level fact of the record as it is stated, kernel-smoothed like the capitals. A capture
@@ -92,6 +96,11 @@ class Likelihood:
     range_hi: np.ndarray = field(default_factory=lambda: np.zeros(0))     # (J,)
     range_var: np.ndarray = field(default_factory=lambda: np.zeros(0))    # (J,) the record's error
     range_w: np.ndarray = field(default_factory=lambda: np.zeros(0))      # (J,)
+    precedent_days: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (P,) first fall within
+    precedent_w: np.ndarray = field(default_factory=lambda: np.zeros(0))     # (P,)
+    #: The end of the simulated stage (model time; set by the calibration, which knows it): an
+    #: assault that began later than ``horizon - days`` says nothing about a precedent.
+    horizon: float = float("inf")
 
     @classmethod
     def build(cls, targets: Targets, geo: Geography) -> "Likelihood":
@@ -102,6 +111,8 @@ class Likelihood:
         starts = [c for c in targets.constraints if c.weight > 0 and c.kind == "assault_start"]
         not_yet = [c for c in targets.constraints if c.weight > 0 and c.kind == "no_assault_before"]
         orders = [c for c in targets.constraints if c.weight > 0 and c.kind == "capitals_before_kabul"]
+        precedents = [c for c in targets.constraints
+                      if c.weight > 0 and c.kind == "first_capital_within"]
         day_of = geo.theatre.day_of
         return cls(
             count_days=np.array([day_of(t.date) + 1 for t in counts]),
@@ -129,6 +140,8 @@ class Likelihood:
             range_hi=np.array([t.high for t in ranges], dtype=float),
             range_var=np.array([(t.tolerance * t.districts) ** 2 for t in ranges], dtype=float),
             range_w=np.array([t.weight for t in ranges], dtype=float),
+            precedent_days=np.array([c.days for c in precedents], dtype=float),
+            precedent_w=np.array([c.weight for c in precedents], dtype=float),
             **_fact_fields(targets, geo))
 
     @property
@@ -143,6 +156,14 @@ class Likelihood:
         capital has fallen (:func:`sim.batch.run_batch`, ``stop_after_capitals``); one that reads
         counts too, once :attr:`counts_read_until` has also passed."""
         return self.counts_read_until is None and self.n_facts == 0
+
+    @property
+    def capitals_read(self) -> int | None:
+        """How many capitals' falls a run must reach before this likelihood has read all it
+        reads of them: 1 when it reads nothing of the cascade after the first fall (no capital's
+        date, no order: a forecast's cities stage, which knows "none yet", "not yet begun" and a
+        precedent about the first fall), None when it reads every capital."""
+        return 1 if not len(self.capital_slots) and not len(self.order_counts) else None
 
     @property
     def counts_read_until(self) -> float | None:
@@ -212,6 +233,8 @@ class Likelihood:
             out[:, 2] += self._no_assault_before(capitals[:, :, -1])
         if len(self.order_counts):
             out[:, 2] += self._order(capitals[:, :, :-1], h)
+        if len(self.precedent_days):
+            out[:, 2] += self._first_within(capitals[:, :, :-1].min(axis=2), capitals[:, :, -1])
         return out
 
     def start_loglik(self, capitals: np.ndarray) -> np.ndarray:
@@ -231,6 +254,8 @@ class Likelihood:
             out += self._assault_start(capitals[:, :, -1])
         if len(self.no_assault_days):
             out += self._no_assault_before(capitals[:, :, -1])
+        if len(self.precedent_days):
+            out += self._first_within(first, capitals[:, :, -1])
         return out
 
     @property
@@ -271,6 +296,22 @@ class Likelihood:
         :meth:`_assault_start` that a forecast's cut-off knows (``Targets.as_of``)."""
         q = ndtr((start[:, :, None] - self.no_assault_days) / self.bandwidth).mean(axis=1)
         return (np.log(np.maximum(q, self.floor)) * self.no_assault_w).sum(axis=1)
+
+    def _first_within(self, first: np.ndarray, start: np.ndarray) -> np.ndarray:
+        """log P(the first capital fell within each precedent's days of the assault's start),
+        times its weight, summed; first and start (S, R), +inf where none fell / never began.
+        Only the replicates whose assault began early enough for the precedent to be seen count;
+        a value with none is not scored (0)."""
+        out = np.zeros(first.shape[0])
+        with np.errstate(invalid="ignore"):
+            gap = first - start                                    # inf: no capital fell in time
+        for d, w in zip(self.precedent_days, self.precedent_w):
+            seen = np.isfinite(start) & (start + d <= self.horizon)
+            p = np.where(seen, ndtr((d - np.where(seen, gap, 0.0)) / self.bandwidth), 0.0)
+            n = seen.sum(axis=1)
+            q = p.sum(axis=1) / np.maximum(n, 1)
+            out += np.where(n > 0, np.log(np.maximum(q, self.floor)) * w, 0.0)
+        return out
 
     def _order(self, caps: np.ndarray, h: float) -> np.ndarray:
         """log P(at least k other capitals fell before Kabul), times the weight, per value."""

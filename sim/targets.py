@@ -66,7 +66,11 @@ class CapitalTarget:
 
 
 CONSTRAINT_KINDS = ("no_capital_before", "assault_start", "no_assault_before",
-                    "capitals_before_kabul")
+                    "capitals_before_kabul", "first_capital_within")
+
+#: The earliest date a precedent (``first_capital_within``) may carry: it is a fact from an
+#: earlier war, known before the theatre opens, not a date of the theatre's own timeline.
+EARLIEST_PRECEDENT = dt.date(1900, 1, 1)
 
 
 @dataclass(frozen=True)
@@ -75,7 +79,12 @@ class Constraint:
     the capitals on a date, ``no_assault_before`` a date (what was known of that start before it:
     a forecast's cut-off makes it from ``assault_start``), or ``capitals_before_kabul``: at least
     ``count`` of the other capitals fell before Kabul (known from ``date``, the day Kabul fell). The last is a fact about each
-    replicate's *order*, which the capitals' dates, scored one by one, cannot see."""
+    replicate's *order*, which the capitals' dates, scored one by one, cannot see.
+
+    ``first_capital_within``: a precedent, known since ``date`` (which may lie before the
+    theatre opens): once the Taliban turn on the cities, a first capital falls within ``days``
+    days. It speaks to how fast the cities fall once attacked, which nothing in the record says
+    before the first one falls (A35)."""
 
     id: str
     kind: str
@@ -84,6 +93,7 @@ class Constraint:
     source: str
     why: str
     count: int = 0
+    days: float = 0.0
 
 
 FACT_SPLITS = ("fit", "all")
@@ -167,7 +177,8 @@ class Targets:
         constraints = [replace(c, date=min(c.date, cutoff)) for c in self.constraints
                        if c.kind in ("no_capital_before", "no_assault_before")]
         constraints += [c for c in self.constraints
-                        if c.kind in ("assault_start", "capitals_before_kabul") and c.date < cutoff]
+                        if c.kind in ("assault_start", "capitals_before_kabul", "first_capital_within")
+                        and c.date < cutoff]
         constraints += [replace(c, kind="no_assault_before", date=cutoff,
                                 id=f"{c.id}_not_before_{cutoff.isoformat()}")
                         for c in self.constraints if c.kind == "assault_start" and c.date >= cutoff]
@@ -260,7 +271,8 @@ def load_targets(path: str | Path, geo: Geography) -> Targets:
     constraints = []
     for k, t in enumerate(check.tables(data, "constraints", path)):
         where = f"constraints[{k}]"
-        check.check_keys(t, {"id", "kind", "date", "weight", "source", "why", "count"}, path, where)
+        check.check_keys(t, {"id", "kind", "date", "weight", "source", "why", "count", "days"}, path,
+                         where)
         if t.get("kind") not in CONSTRAINT_KINDS:
             raise UserError(f"unknown kind {t.get('kind')!r}; allowed: {', '.join(CONSTRAINT_KINDS)}",
                             file=path, key=f"{where}.kind")
@@ -274,10 +286,17 @@ def load_targets(path: str | Path, geo: Geography) -> Targets:
         elif "count" in t:
             raise UserError(f"'count' applies only to kind 'capitals_before_kabul', not "
                             f"{t['kind']!r}", file=path, key=f"{where}.count")
+        days, earliest = 0.0, START
+        if t["kind"] == "first_capital_within":
+            days = check.number(t, "days", path, where, 0.5, 120)
+            earliest = EARLIEST_PRECEDENT
+        elif "days" in t:
+            raise UserError(f"'days' applies only to kind 'first_capital_within', not "
+                            f"{t['kind']!r}", file=path, key=f"{where}.days")
         constraints.append(Constraint(_id(t, path, where, f"constraints_{k}"), t["kind"],
-                                      check.date(t, "date", path, where, START, CAMPAIGN_END),
+                                      check.date(t, "date", path, where, earliest, CAMPAIGN_END),
                                       check.number(t, "weight", path, where, 0, 100),
-                                      *_cited(t, path, where), int(count)))
+                                      *_cited(t, path, where), int(count), float(days)))
     if not any(t.weight > 0 for t in districts) and not any(c.weight > 0 for c in capitals):
         raise UserError("no district count or capital with a weight > 0: nothing to fit",
                         file=path, key="districts")

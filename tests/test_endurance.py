@@ -53,10 +53,12 @@ def test_a_memoryless_city_keeps_its_draw_to_the_bit():
 @given(st.floats(0.3, 500.0), st.lists(st.floats(1e-6, 30.0), min_size=2, max_size=30))
 def test_the_endurance_keeps_the_order_of_the_draws(k, draws):
     """Property: the transform is monotone in the draw, so a stubborn city under one scenario is
-    stubborn under every other (common random numbers), and finite and positive."""
+    stubborn under every other (common random numbers), and finite and positive. Monotone to
+    scipy's rounding: two draws a few ulps apart (Hypothesis found 30.0 and 29.999999999999996
+    at k = 29.3) may come back reversed by an ulp, which no comparison of cities can see."""
     r = np.sort(np.array(draws))
     out = hazard.city_endurance(_P(k), r, np.zeros(r.size, dtype=bool))
-    assert np.all(np.diff(out) >= 0)
+    assert np.all(np.diff(out) >= -1e-12 * np.abs(out[1:]))
     assert np.all(np.isfinite(out)) and np.all(out > 0)
 
 
