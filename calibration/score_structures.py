@@ -24,44 +24,52 @@ ORIGIN, HORIZON = dt.date(2021, 5, 1), dt.date(2021, 12, 31)
 CUT_OFFS = (dt.date(2021, 6, 23), dt.date(2021, 7, 21))
 
 
-#: Each structure scored: its label, the folder of its forecasts (one per cut-off) and the folder
-#: of its full calibration's fit report, both under calibration/.
+#: Each structure scored: its label, the folder of its forecasts (one per cut-off), the folder of
+#: its full calibration's fit report (both under calibration/), and the name the main command
+#: (README line 6) pools it under, or "" if it does not.
 S = "structures"
 ENTRIES = (
-    ("clock (b7e185f)", (S, "clock"), (S, "clock", "default")),
+    ("clock (b7e185f)", (S, "clock"), (S, "clock", "default"), ""),
     ("state-driven decision, 1 May on reach, border, south (issue 10; to 8f464d2)",
-     (S, "weighted_start"), (S, "weighted_start")),
+     (S, "weighted_start"), (S, "weighted_start"), "weighted_start"),
     ("+ uniform 1 May, the assault allowed before the cut-off (4 Dec 2026, c14db78)",
-     (S, "flat_start"), (S, "flat_start")),
+     (S, "flat_start"), (S, "flat_start"), ""),
     ("1 May on reach, border, south, knowing the assault had not begun (A22d), 3,200 steps",
-     (S, "weighted_start", "not_yet"), (S, "weighted_start")),
+     (S, "weighted_start", "not_yet"), (S, "weighted_start"), ""),
     ("uniform 1 May, knowing the assault had not begun, cities by importance sampling, 512 city draws, 20,000 replicates (the default until 6 Dec 2026: previous_default)",
-     (S, "previous_default"), (S, "previous_default")),
-    ("+ district frailty, flat start (not adopted)", (S, "frailty_flat"), (S, "frailty_flat")),
+     (S, "previous_default"), (S, "previous_default"), "previous_default"),
+    ("+ district frailty, flat start (not adopted)", (S, "frailty_flat"), (S, "frailty_flat"), ""),
     ("+ the same, cities without the forces term (not adopted)",
-     (S, "frailty_flat", "noforces"), (S, "frailty_flat", "noforces")),
+     (S, "frailty_flat", "noforces"), (S, "frailty_flat", "noforces"), ""),
     ("district statuses fitted at half weight, signed momentum (statuses_joint_half; not adopted)",
-     (S, "statuses_joint_half"), (S, "statuses_joint_half")),
+     (S, "statuses_joint_half"), (S, "statuses_joint_half"), ""),
     ("district statuses at full weight, narrow spatial priors (statuses_joint_narrow; the candidate, not adopted)",
-     (S, "statuses_joint_narrow"), (S, "statuses_joint_narrow")),
+     (S, "statuses_joint_narrow"), (S, "statuses_joint_narrow"), "statuses_joint_narrow"),
     ("+ the Taliban's offensive capacity finite (statuses_joint_capacity, A32; the default since 6 Dec 2026)",
-     (), ("default",)),
+     (), ("default",), "default"),
+    ("the default with another calibration seed (default_seed7; in the main command)",
+     (S, "statuses_joint_capacity", "seed7"), (S, "statuses_joint_capacity", "seed7"),
+     "default_seed7"),
     ("+ the salary arrears a month earlier (arrears_earlier, A11c; in the main command)",
-     (S, "arrears_earlier"), (S, "arrears_earlier")),
+     (S, "arrears_earlier"), (S, "arrears_earlier"), "arrears_earlier"),
     ("+ the withdrawal acting on the districts (withdrawal_countryside, A13c; in the main command)",
-     (S, "withdrawal_countryside"), (S, "withdrawal_countryside")),
+     (S, "withdrawal_countryside"), (S, "withdrawal_countryside"), "withdrawal_countryside"),
     ("the decision reading the share gently (decision_gentle, A14b; not in the main command)",
-     (S, "decision_gentle"), (S, "decision_gentle")),
+     (S, "decision_gentle"), (S, "decision_gentle"), ""),
     ("+ the districts following the fallen cities, the count by Kabul's fall fitted (cities_fallen, A34; in the main command)",
-     (S, "cities_fallen"), (S, "cities_fallen")),
+     (S, "cities_fallen"), (S, "cities_fallen"), "cities_fallen"),
+    ("cities_fallen with another calibration seed (cities_fallen_seed7; in the main command)",
+     (S, "cities_fallen", "seed7"), (S, "cities_fallen", "seed7"), "cities_fallen_seed7"),
     ("the previous default with a province following its fallen capital (capital_fallen, A30; in the main command)",
-     (S, "capital_fallen"), (S, "capital_fallen")),
+     (S, "capital_fallen"), (S, "capital_fallen"), "capital_fallen"),
     ("the previous default with another calibration seed (seed7; in the main command)",
-     (S, "seed7"), (S, "seed7")),
+     (S, "seed7"), (S, "seed7"), "seed7"),
+    ("the default with a precedent: a first capital within a week of the assault (precedent, A35; not in the main command)",
+     (S, "precedent"), (S, "precedent"), ""),
 )
 STRUCTURES = {label: {f"forecast-{d}": HERE.joinpath(*forecasts, f"forecast-{d}") for d in CUT_OFFS}
-              for label, forecasts, _ in ENTRIES}
-FULL = {label: HERE.joinpath(*full, "fit_report.json") for label, _, full in ENTRIES}
+              for label, forecasts, *_ in ENTRIES}
+FULL = {label: HERE.joinpath(*full, "fit_report.json") for label, _, full, _ in ENTRIES}
 
 def main(out: Path = HERE / "structures") -> dict:
     """Score every entry's forecasts; write ``comparison.json`` and ``comparison.md`` into

@@ -17,13 +17,17 @@ def test_the_committed_comparison_is_what_the_script_computes_and_covers_the_mai
     committed = ROOT / "calibration" / "structures"
     assert (tmp_path / "comparison.md").read_text() == (committed / "comparison.md").read_text()
     line = (ROOT / "README.md").read_text(encoding="utf-8").splitlines()[5]
-    pooled = re.findall(r"--structure (\w+)=", line)
-    assert len(pooled) == 8
-    folders = {label: forecasts for label, forecasts, _ in script.ENTRIES}
+    paths = dict(re.findall(r"--structure (\w+)=(\S+)", line))
+    pooled = list(paths)
+    assert len(pooled) == 10
+    scored_as = {entry[3]: entry[0] for entry in script.ENTRIES if entry[3]}
+    assert set(scored_as) == set(pooled) | {"default"}
+    # the entry scored under a name is the calibration the main command pools under it
+    calibrated = {entry[3]: ROOT.joinpath("calibration", *entry[2]) for entry in script.ENTRIES}
+    for name, path in paths.items():
+        folder = ROOT / path
+        assert (folder.parent if folder.suffix == ".csv" else folder) == calibrated[name], name
     for name in pooled + ["default"]:
-        labels = [label for label, f in folders.items()
-                  if (f[:2] == ("structures", name) if name != "default" else f == ())]
-        assert labels, f"{name}: no forecasts scored"
         for cut_off, block in result["cut_offs"].items():
-            wis = [block[label]["capital"]["mean_wis_days"] for label in labels]
-            assert all(0 < w < 200 for w in wis), (name, cut_off, wis)
+            wis = block[scored_as[name]]["capital"]["mean_wis_days"]
+            assert 0 < wis < 200, (name, cut_off, wis)
