@@ -6,9 +6,9 @@ precedent: a first capital falls within a week of the assault. This script asks,
 calibration, how much that could move the forecast and whether the week matters: it simulates
 the committed forecast's posterior predictive (the baseline, 20,000 replicates, 10 per posterior
 draw, seed 1) and reweights each posterior draw by the precedent's probability over its own
-replicates (the replicates whose assault came at least that many days before 31 December), for a
-day, three days, a week and two weeks. Reweighting a posterior by one more likelihood factor is
-what calibrating with it does, up to the Monte Carlo error of ten replicates per draw and the
+replicates (the calibration's own term, ``Likelihood.first_within``: the replicates whose assault
+came at least that many days before 31 December), for a day, three days, a week and two
+weeks. Reweighting a posterior by one more likelihood factor is what calibrating with it does, up to the Monte Carlo error of ten replicates per draw and the
 longer horizon (the calibration's stage sees assaults up to 31 August only).
 
 Writes ``calibration/structures/precedent/reweighting-DATE.json`` (with the unweighted forecast's
@@ -23,10 +23,10 @@ import argparse
 import datetime as dt
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from scipy.special import ndtr
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -35,21 +35,33 @@ PER_DRAW = 10
 WEEKS = (None, 1.0, 3.0, 7.0, 14.0)
 
 
+def precedent_likelihood():
+    """The precedent's term as the structure's calibration reads it (its targets, as of 21 July:
+    the bandwidth, the floor and the constraint itself), from :class:`sim.likelihood.Likelihood`."""
+    import datetime as dt
+
+    import sim
+    from sim.likelihood import Likelihood
+    from sim.targets import load_targets
+    geo = sim.load_geography()
+    targets = load_targets(OUT_DIR / "targets.toml", geo).as_of(dt.date(2021, 7, 21))
+    return Likelihood.build(targets.for_stage("capitals"), geo)
+
+
 def draw_weights(first: np.ndarray, assault: np.ndarray, horizon: float, days: float | None,
-                 floor: float = 1e-6) -> np.ndarray:
-    """Per replicate, its draw's weight: the mean over the draw's replicates (consecutive groups
-    of :data:`PER_DRAW`) whose assault came at least ``days`` before ``horizon`` of
-    Phi(days - (first fall - assault)); 1 for a draw with none such and for ``days`` None."""
+                 likelihood=None) -> np.ndarray:
+    """Per replicate, its draw's weight: the precedent's probability (``Likelihood.first_within``,
+    the calibration's own term, with ``days`` and ``horizon`` put in) over the draw's replicates
+    (consecutive groups of :data:`PER_DRAW`) whose assault came at least ``days`` before
+    ``horizon``; 1 for a draw with none such and for ``days`` None. ``first``, ``assault``: (R,)
+    model times, NaN or inf for never."""
     n = len(assault)
     if days is None:
         return np.ones(n)
-    seen = np.isfinite(assault) & (assault + days < horizon)
-    with np.errstate(invalid="ignore"):
-        gap = np.where(seen, first - np.where(seen, assault, 0.0), np.inf)
-    p = np.where(seen, ndtr(days - gap), 0.0).reshape(-1, PER_DRAW)
-    k = seen.reshape(-1, PER_DRAW).sum(axis=1)
-    lik = np.where(k > 0, np.maximum(p.sum(axis=1) / np.maximum(k, 1), floor), 1.0)
-    return np.repeat(lik, PER_DRAW)
+    lik = replace(likelihood or precedent_likelihood(), precedent_days=np.array([float(days)]),
+                  precedent_w=np.ones(1), horizon=float(horizon))
+    never = lambda x: np.where(np.isnan(x), np.inf, x).reshape(-1, PER_DRAW)
+    return np.repeat(np.exp(lik.first_within(never(first), never(assault))), PER_DRAW)
 
 
 def weighted_quantile(x: np.ndarray, w: np.ndarray, q: float, never: float) -> float:
@@ -83,12 +95,13 @@ def main(argv: list[str] | None = None) -> int:
     cut = dt.date.fromisoformat(args.as_of)
     recorded = [(j, dt.date.fromisoformat(p.fell_on)) for j, p in enumerate(geo.provinces)
                 if p.fell_on and dt.date.fromisoformat(p.fell_on) > cut]
+    likelihood = precedent_likelihood()
     out = {"as_of": args.as_of, "replicates": int(len(kabul)), "per_draw": PER_DRAW, "seed": 1,
            "method": __doc__.strip().splitlines()[0],
            "once_the_cities_are_attacked": after_the_assault(assault, kabul, res.summary.daily_caps),
            "by_days": {}}
     for days in WEEKS:
-        w = draw_weights(first, assault, horizon, days)
+        w = draw_weights(first, assault, horizon, days, likelihood)
         day = lambda q, x=kabul: weighted_quantile(x, w, q, horizon)
         date = lambda d: th.date_of(d).isoformat() if d < horizon else None
         wis = []

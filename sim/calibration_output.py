@@ -322,8 +322,8 @@ def after_the_assault(assault: np.ndarray, capital: np.ndarray, capitals_by_day:
     R, D = capitals_by_day.shape
     began = np.isfinite(assault)
     a = np.where(began, assault, np.inf)
-    any_fell = capitals_by_day[:, -1] > 0 if D else np.zeros(R, dtype=bool)
-    first_day = np.where(any_fell, (capitals_by_day > 0).argmax(axis=1), D).astype(float)
+    first_day = np.where(capitals_by_day[:, -1] > 0, (capitals_by_day > 0).argmax(axis=1),
+                         D).astype(float)
     seen = began & (a + within_days < D)
     with np.errstate(invalid="ignore"):
         quick = first_day <= np.floor(np.where(seen, a, 0.0) + within_days)

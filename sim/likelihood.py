@@ -234,7 +234,7 @@ class Likelihood:
         if len(self.order_counts):
             out[:, 2] += self._order(capitals[:, :, :-1], h)
         if len(self.precedent_days):
-            out[:, 2] += self._first_within(capitals[:, :, :-1].min(axis=2), capitals[:, :, -1])
+            out[:, 2] += self.first_within(capitals[:, :, :-1].min(axis=2), capitals[:, :, -1])
         return out
 
     def start_loglik(self, capitals: np.ndarray) -> np.ndarray:
@@ -255,7 +255,7 @@ class Likelihood:
         if len(self.no_assault_days):
             out += self._no_assault_before(capitals[:, :, -1])
         if len(self.precedent_days):
-            out += self._first_within(first, capitals[:, :, -1])
+            out += self.first_within(first, capitals[:, :, -1])
         return out
 
     @property
@@ -297,7 +297,7 @@ class Likelihood:
         q = ndtr((start[:, :, None] - self.no_assault_days) / self.bandwidth).mean(axis=1)
         return (np.log(np.maximum(q, self.floor)) * self.no_assault_w).sum(axis=1)
 
-    def _first_within(self, first: np.ndarray, start: np.ndarray) -> np.ndarray:
+    def first_within(self, first: np.ndarray, start: np.ndarray) -> np.ndarray:
         """log P(the first capital fell within each precedent's days of the assault's start),
         times its weight, summed; first and start (S, R), +inf where none fell / never began.
         Only the replicates whose assault began early enough for the precedent to be seen count;

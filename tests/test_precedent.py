@@ -56,7 +56,7 @@ def test_the_precedent_reads_the_first_fall_after_the_assault_where_it_could_be_
     # an assault too close to the stage's end to be seen, the others never come: not scored
     caps[2, :, -1] = [118, np.inf, np.inf, np.inf]
     caps[2, 0, 3] = 119
-    terms = lik._first_within(caps[:, :, :-1].min(axis=2), caps[:, :, -1])
+    terms = lik.first_within(caps[:, :, :-1].min(axis=2), caps[:, :, -1])
     assert terms[0] == pytest.approx(np.log(0.75), abs=1e-6)
     assert terms[1] == pytest.approx(np.log(lik.floor))
     assert terms[2] == 0.0
@@ -65,7 +65,7 @@ def test_the_precedent_reads_the_first_fall_after_the_assault_where_it_could_be_
     late[0, :, 0] = 88.0
     z = (7.0 - 8.0) / lik.bandwidth
     from scipy.special import ndtr
-    assert lik._first_within(late[:, :, :-1].min(axis=2), late[:, :, -1])[0] == pytest.approx(
+    assert lik.first_within(late[:, :, :-1].min(axis=2), late[:, :, -1])[0] == pytest.approx(
         np.log(max(ndtr(z), lik.floor)), abs=1e-9)
     # it is part of the start's likelihood (which lifts the cut) and of the constraints' term
     counts = np.zeros((3, 4, len(lik.count_obs) + len(lik.range_days)))
