@@ -61,6 +61,24 @@ def _plot_end(result) -> float:
     return result.model.horizon
 
 
+def _record_counts(ax, th, *, small: bool = False) -> None:
+    """The record's district counts (history.csv) as points: hollow where a count disagrees with
+    the monthly series, a bar where the record gives a range of readings."""
+    size = 4 if small else 7
+    for cp in district_checkpoints(th.record.parent):
+        when = dt.datetime.combine(cp.date, dt.time()) + dt.timedelta(days=1)
+        if cp.low is not None:
+            ax.plot([when, when], [cp.low, cp.high], color=HISTORY, linewidth=1.5 if small else 2,
+                    marker="_", markersize=size + 3, zorder=5)
+            continue
+        ax.plot([when], [cp.districts], marker="o", markersize=size,
+                markerfacecolor=HISTORY if cp.consistent else "white",
+                markeredgecolor=HISTORY, linestyle="none", zorder=5)
+        if not cp.consistent and not small:
+            ax.annotate(cp.id.replace("_", " "), (when, cp.districts), textcoords="offset points",
+                        xytext=(-8, 7), ha="right", fontsize=8, color=MUTED)
+
+
 def fan_chart(result, ax=None, *, history: bool = True, label: str | None = None,
               color: str = BAND) -> Figure:
     """Districts under Taliban control over time: median, 50% and 90% bands, the record's points."""
@@ -78,20 +96,8 @@ def fan_chart(result, ax=None, *, history: bool = True, label: str | None = None
     ax.fill_between(x, q[1][keep], q[3][keep], color=color, alpha=0.35, linewidth=0,
                     label="50% interval" if label is None else None)
     ax.plot(x, q[2][keep], color=color, linewidth=2, label=label or "median")
-    history = history and result.theatre.record is not None     # a theatre without a record
-    if history:
-        for cp in district_checkpoints(result.theatre.record.parent):
-            when = dt.datetime.combine(cp.date, dt.time()) + dt.timedelta(days=1)
-            if cp.low is not None:      # a range of readings: a bar from one to the other
-                ax.plot([when, when], [cp.low, cp.high], color=HISTORY, linewidth=2,
-                        marker="_", markersize=10, zorder=5)
-                continue
-            ax.plot([when], [cp.districts], marker="o",
-                    markersize=7, markerfacecolor=HISTORY if cp.consistent else "white",
-                    markeredgecolor=HISTORY, linestyle="none", zorder=5)
-            if not cp.consistent:
-                ax.annotate(cp.id.replace("_", " "), (when, cp.districts), textcoords="offset points",
-                            xytext=(-8, 7), ha="right", fontsize=8, color=MUTED)
+    if history and th.record is not None:       # a theatre without a record has no points
+        _record_counts(ax, th)
         handles, labels = ax.get_legend_handles_labels()
         handles += [Line2D([], [], marker="o", color=HISTORY, linestyle="none"),
                     Line2D([], [], marker="o", markerfacecolor="white", markeredgecolor=HISTORY,
@@ -441,6 +447,8 @@ def scenario_fans(comparison) -> Figure:
         ax.plot(x, q[2], color=col, linewidth=1.8)
         if name != comparison.baseline:
             ax.plot(x, base, color=MUTED, linewidth=1.2, linestyle="--")
+        elif th.record is not None:         # what the baseline is calibrated to, beside it
+            _record_counts(ax, th, small=True)
         ax.set_title(name, fontsize=9)
         ax.grid(alpha=0.3)
         _date_axis(ax, th)
@@ -448,8 +456,9 @@ def scenario_fans(comparison) -> Figure:
         ax.set_visible(False)
     for ax in axes[:, 0]:
         ax.set_ylabel("districts under Taliban control", fontsize=8)
-    fig.suptitle("Districts under Taliban control: median, 50% and 90% bands per scenario "
-                 "(dashed: baseline median)", fontsize=11)
+    record = "; points: the record's counts" if th.record is not None else ""
+    fig.suptitle("Districts under Taliban control: median, 50% and 90% bands per scenario\n"
+                 f"(dashed: baseline median{record})", fontsize=11)
     return fig
 
 

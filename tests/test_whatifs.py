@@ -136,6 +136,26 @@ def test_report_html_embeds_every_figure(tmp_path, geo):
     assert "southern_first" in text and "seed 2," in text
 
 
+def test_the_scenario_fans_show_the_record_beside_the_baseline_only(geo):
+    """The baseline's panel carries the record's district counts (what it is calibrated to); a
+    what-if's panel carries the baseline's median instead, never the record."""
+    from sim.plots import scenario_fans
+    from sim.record import district_checkpoints
+    comp = compare([BASELINE, SCENARIOS / "southern_first.toml"], replicates=20, seed=2, geo=geo)
+    checkpoints = district_checkpoints(comp.theatre.record.parent)
+    fig = scenario_fans(comp)
+    panels = {ax.get_title(): ax for ax in fig.axes if ax.get_visible()}
+
+    def points(ax):     # the record's counts are drawn as single markers
+        return sorted(float(line.get_ydata()[0]) for line in ax.get_lines()
+                      if len(line.get_xdata()) == 1)
+
+    assert points(panels["baseline"]) == sorted(float(cp.districts) for cp in checkpoints
+                                                if cp.low is None)
+    assert points(panels["baseline"]) and points(panels["southern_first"]) == []
+    assert "the record's counts" in fig._suptitle.get_text()
+
+
 def test_the_map_renders_from_the_package_table_alone(tmp_path, geo):
     from sim.maps import district_map
     res = sim.run(BASELINE, replicates=30, seed=1, geo=geo)
