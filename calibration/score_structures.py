@@ -66,6 +66,8 @@ ENTRIES = (
      (S, "seed7"), (S, "seed7"), "seed7"),
     ("the default with a precedent: a first capital within a week of the assault (precedent, A35; not in the main command)",
      (S, "precedent"), (S, "precedent"), ""),
+    ("the precedent with another calibration seed (precedent_seed7; not in the main command)",
+     (S, "precedent", "seed7"), (S, "precedent", "seed7"), ""),
 )
 STRUCTURES = {label: {f"forecast-{d}": HERE.joinpath(*forecasts, f"forecast-{d}") for d in CUT_OFFS}
               for label, forecasts, *_ in ENTRIES}
