@@ -1,10 +1,12 @@
 """How much a precedent about the cities' pace could move a forecast, before calibrating with it.
 
-The default's forecast as of a cut-off keeps the cities' wide priors, which read "instant or
-never" once the Taliban turn on the cities. A35 (``calibration/structures/precedent``) adds a
-precedent: a first capital falls within a week of the assault. This script asks, before any
-calibration, how much that could move the forecast and whether the week matters: it simulates
-the committed forecast's posterior predictive (the baseline, 20,000 replicates, 10 per posterior
+The forecast of the default of 6 December 2026 (``calibration/structures/statuses_joint_capacity``,
+without the precedent) as of a cut-off keeps the cities' wide priors, which read "instant or
+never" once the Taliban turn on the cities. A35 (``calibration/structures/precedent``, the default
+since 7 December 2026) adds a precedent: a first capital falls within a week of the assault. This
+script asks, before any calibration, how much that could move the forecast and whether the week
+matters: it simulates that committed forecast's posterior predictive (its ``posterior.csv``, kept in
+the structure's ``forecast-DATE`` folder) (the baseline, 20,000 replicates, 10 per posterior
 draw, seed 1) and reweights each posterior draw by the precedent's probability over its own
 replicates (the calibration's own term, ``Likelihood.first_within``: the replicates whose assault
 came at least that many days before 31 December), for a day, three days, a week and two
@@ -81,7 +83,9 @@ def main(argv: list[str] | None = None) -> int:
     from sim.scoring import weighted_interval_score
     geo = sim.load_geography()
     th = geo.theatre
-    folder = HERE / f"forecast-{args.as_of}"
+    # the forecast without the precedent: reweighting the default's own (which has it) would
+    # count the precedent twice
+    folder = HERE / "structures" / "statuses_joint_capacity" / f"forecast-{args.as_of}"
     source = read_posterior(folder / "posterior.csv")
     res = sim.run(ROOT / "scenarios" / "baseline.toml", replicates=20000, seed=1,
                   parameters=source, replicates_per_draw=PER_DRAW, workers=2, geo=geo,

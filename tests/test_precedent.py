@@ -78,9 +78,10 @@ def test_the_precedent_reads_the_first_fall_after_the_assault_where_it_could_be_
 def test_a_forecast_runs_the_cities_to_the_calibration_horizon_only_for_a_precedent(targets, geo):
     """As of a cut-off the cities' stage simulates only to the cut-off (it knows only "not yet");
     with a precedent it must see assaults after it, so it runs to the calibration's horizon. The
-    full calibration's stage is unchanged (the record's dates already bound it)."""
+    full calibration's stage is unchanged (the record's dates already bound it). Compared with
+    the same configuration without the precedent (the default of 6 December 2026)."""
     cfg = load_config(STRUCTURE / "config.toml")
-    default = load_config(ROOT / "calibration" / "default.toml")
+    default = load_config(ROOT / "calibration" / "structures" / "statuses_joint_capacity" / "config.toml")
     default_targets = load_targets(default.targets_path, geo)
     cut = dt.date(2021, 7, 21)
     assert _stage_horizon("capitals", targets.as_of(cut), cfg) == cfg.horizon
