@@ -77,7 +77,7 @@ STRUCTURES = (
     ("statuses_joint_capacity_pay", "structures/statuses_joint_capacity_pay",
      "the arrears' saturation estimated (A11b)", FITS, "an equal fit"),
     ("count_by_kabul", "structures/count_by_kabul",
-     "the default with the count by Kabul's fall fitted", FITS,
+     "the default of 6 December with the count by Kabul's fall fitted", FITS,
      "it cannot reach the count; early attacks 42%"),
     ("decision_gentle", "structures/decision_gentle",
      "the decision reads the share gently (A14b)", DISFAVOURED,
