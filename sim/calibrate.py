@@ -142,20 +142,13 @@ def calibrate(config: CalibrationConfig | str | Path, *, out: Path | None = None
             pick = np.random.default_rng([config.seed, 31, k]).integers(len(rural_samples), size=R)
             for j, name in enumerate(rural_names):
                 base[:, NAMES.index(name)] = rural_samples[pick, j]
-        horizon = _stage_horizon(stage.name, targets, config)
-        model = _model_for(scenario, geo, horizon)
-        # the likelihood knows where the stage's runs end: a precedent (A35) is read only on the
-        # assaults that began early enough to be seen through
-        lik = replace(Likelihood.build(targets.for_stage(stage.name), geo),
-                      horizon=float(model.horizon))
         replicates = range(R)
         recorded = targets.for_stage("rural").fitted_districts
         if stage.candidates > 1 and recorded:
             replicates = conditioned_replicates(scenario, geo, base, config.seed, stage.candidates,
                                                 recorded)
-        problem = StageProblem(model, base,
-                               draw_batch(config.seed, replicates, geo.n),
-                               np.array([NAMES.index(n) for n in stage.names]), stage.priors, lik)
+        problem = stage_problem(config, stage, scenario, targets, geo, base,
+                                draw_batch(config.seed, replicates, geo.n))
         evaluator = Evaluator(problem, workers)
         settings = stage_sampler(config, stage, as_of is not None)
         seed = config.seed + 101 * (k + 1)
@@ -189,6 +182,20 @@ def calibrate(config: CalibrationConfig | str | Path, *, out: Path | None = None
     res = CalibrationResult(config, targets, scenario, stage_results, posterior, config.calibrated,
                             time.perf_counter() - started, as_of, geo, lifted)
     return res
+
+
+def stage_problem(config: CalibrationConfig, stage: StageConfig, scenario: Scenario,
+                  targets: Targets, geo: Geography, base: np.ndarray, draws) -> StageProblem:
+    """The log-posterior of one stage on given replicates (``base``: their parameters, ``draws``:
+    their random numbers); :func:`calibrate` builds each stage with it, and a diagnostic can
+    evaluate a stage's likelihood on other random numbers (``calibration/likelihood_noise.py``)."""
+    model = _model_for(scenario, geo, _stage_horizon(stage.name, targets, config))
+    # the likelihood knows where the stage's runs end: a precedent (A35) is read only on the
+    # assaults that began early enough to be seen through
+    lik = replace(Likelihood.build(targets.for_stage(stage.name), geo),
+                  horizon=float(model.horizon))
+    return StageProblem(model, base, draws, np.array([NAMES.index(n) for n in stage.names]),
+                        stage.priors, lik)
 
 
 def _lift(problem: StageProblem, rural_samples: np.ndarray, rural_names: tuple[str, ...],

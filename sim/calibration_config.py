@@ -113,6 +113,10 @@ class CalibrationConfig:
     #: replicates of a forecast's predictive: its posterior is wide (the cities' stage nearly
     #: its prior), so it needs more draw groups than a full calibration's for the same precision
     forecast_replicates: int | None = None
+    #: the ensemble's proposal moves (:data:`MOVES`): "stretch", emcee's default, or
+    #: "differential", emcee's differential-evolution moves (a DE move 4 times in 5, a snooker
+    #: move otherwise), which cross this posterior's long correlated ridges faster
+    moves: str = "stretch"
 
     @property
     def calibrated(self) -> tuple[str, ...]:
@@ -132,7 +136,7 @@ def load_config(path: str | Path, theatre=None) -> CalibrationConfig:
                      "calibration")
     sampler = check.table(data, "sampler", path)
     check.check_keys(sampler, {"walkers", "steps", "burn_in", "thin", "checkpoint_every",
-                               "initial_design", "search_generations"}, path, "sampler")
+                               "initial_design", "search_generations", "moves"}, path, "sampler")
     pred = check.table(data, "predictive", path)
     check.check_keys(pred, {"replicates", "forecast_replicates"}, path, "predictive")
     th = theatre or default_theatre()
@@ -244,7 +248,20 @@ def load_config(path: str | Path, theatre=None) -> CalibrationConfig:
                                            10 ** 6, 1000, integer=True),
         digest=hashlib.sha256(raw).hexdigest(),
         forecast_replicates=check.number(pred, "forecast_replicates", path, "predictive", 10,
-                                         10 ** 6, None, integer=True))
+                                         10 ** 6, None, integer=True),
+        moves=_moves(sampler, path))
+
+
+#: The ensemble moves a calibration can ask for (``[sampler] moves``).
+MOVES = ("stretch", "differential")
+
+
+def _moves(sampler: dict, path: Path) -> str:
+    moves = sampler.get("moves", "stretch")
+    if moves not in MOVES:
+        raise UserError(f"unknown moves {moves!r}; expected one of {', '.join(MOVES)}",
+                        file=path, key="sampler.moves")
+    return moves
 
 
 def stage_sampler(config: CalibrationConfig, stage: StageConfig, forecast: bool) -> CalibrationConfig:

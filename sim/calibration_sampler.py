@@ -120,6 +120,9 @@ class StageResult:
         z = self.samples_z()
         return np.column_stack([p.from_z(z[:, j]) for j, p in enumerate(self.priors)])
 
+    def rhat(self) -> np.ndarray:
+        return walker_rhat(self.chain[self.burn_in:])
+
     def autocorr_time(self) -> np.ndarray:
         import emcee
         import logging
@@ -180,7 +183,8 @@ def run_stage(evaluator: Evaluator, config: CalibrationConfig, stage: StageConfi
         rs = np.random.RandomState(np.random.default_rng([seed, 23]).integers(2 ** 32))
         state = emcee.State(Z0[best], log_prob=lp0[best], random_state=rs.get_state())
 
-    sampler = emcee.EnsembleSampler(W, d, evaluator.log_prob, vectorize=True)
+    sampler = emcee.EnsembleSampler(W, d, evaluator.log_prob, vectorize=True,
+                                    moves=ensemble_moves(config.moves))
     remaining = config.steps - done
     bar = progress_bar(config.steps, f"{stage.name}: MCMC", progress, unit="step", initial=done)
     last = state.coords.copy()
@@ -199,6 +203,37 @@ def run_stage(evaluator: Evaluator, config: CalibrationConfig, stage: StageConfi
                        evaluator.calls, config.burn_in, config.thin)
 
 
+def ensemble_moves(name: str):
+    """emcee's proposal moves for ``[sampler] moves`` (None: emcee's default, the stretch move).
+
+    The stretch move crosses this posterior slowly: on the default of 7 December 2026 a walker's
+    position 100 steps apart was still correlated at 0.8 and the split R-hat across walkers was
+    3.5, while emcee's differential-evolution moves (Ter Braak 2006; the snooker update, Ter
+    Braak and Vrugt 2008), at the same cost, brought them to 0.4 and 2.1 on the countryside's
+    stage (README, "Why calibration seeds disagree")."""
+    import emcee
+    if name == "differential":
+        return [(emcee.moves.DEMove(), 0.8), (emcee.moves.DESnookerMove(), 0.2)]
+    return None
+
+
+def walker_rhat(chain: np.ndarray) -> np.ndarray:
+    """Split R-hat of each parameter with every walker's kept chain as a chain (Gelman et al.,
+    Bayesian Data Analysis, 3rd ed., section 11.4): the square root of the pooled variance over
+    the mean within-chain variance. Near 1 when the walkers have mixed; well above 1.1 when each
+    walker still sits in its own part of the posterior, which makes the samples narrower than
+    the posterior and dependent on the seed. emcee's integrated autocorrelation time, which
+    centres each walker on its own mean, cannot see that. chain: (steps, walkers, d)."""
+    n = chain.shape[0] // 2
+    if n < 2:
+        return np.full(chain.shape[2], np.nan)
+    halves = np.concatenate([chain[:n], chain[n:2 * n]], axis=1)       # (n, 2W, d)
+    within = halves.var(axis=0, ddof=1).mean(axis=0)
+    between = n * halves.mean(axis=0).var(axis=0, ddof=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.sqrt(((n - 1) / n * within + between / n) / within)
+
+
 @dataclass
 class ImportanceResult(StageResult):
     """A stage sampled by importance sampling from its prior: ``chain`` holds the resampled
@@ -210,6 +245,9 @@ class ImportanceResult(StageResult):
 
     def autocorr_time(self) -> np.ndarray:       # independent draws: no autocorrelation
         return np.ones(self.chain.shape[2])
+
+    def rhat(self) -> np.ndarray:                # one set of independent draws: nothing to mix
+        return np.full(self.chain.shape[2], np.nan)
 
 
 def run_importance(evaluator: Evaluator, stage: StageConfig, prior_draws: int, samples: int,
@@ -294,13 +332,14 @@ def _save_checkpoint(path: Path, key: str, chain, lps, accepted, state) -> None:
 
 def summarise_stage(st: StageResult) -> dict:
     s = st.samples()
-    tau = st.autocorr_time()
+    tau, rhat = st.autocorr_time(), st.rhat()
     corr = np.corrcoef(s.T) if s.shape[1] > 1 else np.ones((1, 1))
     return {
         "parameters": {n: {"q05": float(np.quantile(s[:, j], 0.05)), "q50": float(np.median(s[:, j])),
                            "q95": float(np.quantile(s[:, j], 0.95)),
                            "prior": [p.kind, p.lower, p.upper], "why": p.why,
-                           "autocorr_steps": None if np.isnan(tau[j]) else float(tau[j])}
+                           "autocorr_steps": None if np.isnan(tau[j]) else float(tau[j]),
+                           "rhat_walkers": None if np.isnan(rhat[j]) else round(float(rhat[j]), 3)}
                        for j, (n, p) in enumerate(zip(st.names, st.priors))},
         "correlations": {f"{a}~{b}": float(corr[i, j]) for i, a in enumerate(st.names)
                          for j, b in enumerate(st.names) if j > i},
@@ -309,6 +348,10 @@ def summarise_stage(st: StageResult) -> dict:
         "burn_in": st.burn_in, "thin": st.thin, "samples": int(len(s)),
         "seconds": round(st.seconds, 1), "likelihood_evaluations": st.evaluations,
         "max_log_posterior": float(np.max(st.log_prob)),
+        # above ~1.1 the walkers have not mixed: the samples are narrower than the posterior and
+        # depend on the seed (walker_rhat); emcee's autocorr_steps above cannot see it
+        **({"rhat_walkers_median": round(float(np.median(rhat)), 3),
+            "rhat_walkers_max": round(float(np.max(rhat)), 3)} if np.isfinite(rhat).all() else {}),
         **({"note": st.note} if st.note else {}),
         **({"method": "importance sampling from the prior, resampled (sim/calibration_sampler.py, "
                       "run_importance); acceptance = share of distinct draws",
