@@ -68,6 +68,8 @@ ENTRIES = (
      (), ("default",), "default"),
     ("the default with another calibration seed (default_seed7, precedent/seed7; in the main command)",
      (S, "precedent", "seed7"), (S, "precedent", "seed7"), "default_seed7"),
+    ("the default, its countryside's likelihood on four times the replicates, differential-evolution moves (rural192_differential; in the main command)",
+     (S, "rural192_differential"), (S, "rural192_differential"), "rural192_differential"),
 )
 STRUCTURES = {label: {f"forecast-{d}": HERE.joinpath(*forecasts, f"forecast-{d}") for d in CUT_OFFS}
               for label, forecasts, *_ in ENTRIES}
