@@ -84,7 +84,6 @@ def _quantiles(posterior: Path, names) -> dict:
 
 def _evaluate(config, stage, scenario, targets, geo, Z, seed, replicates, workers):
     base = np.tile(np.array([scenario.parameters()[n] for n in NAMES]), (replicates, 1))
-    base[:, NAMES.index("assault_rate")] = 0.0            # the countryside alone, as calibrated
     problem = stage_problem(config, stage, scenario, targets, geo, base,
                             draw_batch(seed, range(replicates), geo.n))
     ev = Evaluator(problem, workers)
@@ -132,9 +131,8 @@ def main(out: Path | None = None, workers: int = 2, progress: bool = True) -> di
         bar.update(1)
     own_terms = {}
     for name, cfg in own.items():
-        t_own = _evaluate(config, stage, scenario, targets, geo, Z, cfg.seed,
-                          cfg.stages[0].replicates, workers)
-        own_terms[name] = t_own
+        own_terms[name] = _evaluate(config, stage, scenario, targets, geo, Z, cfg.seed,
+                                    cfg.stages[0].replicates, workers)
         bar.update(1)
     bar.close()
 

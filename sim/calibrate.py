@@ -133,10 +133,6 @@ def calibrate(config: CalibrationConfig | str | Path, *, out: Path | None = None
     for k, stage in enumerate(config.stages):
         R = stage.replicates
         base = np.tile(base_values, (R, 1))
-        if stage.name == "rural":
-            # the rural module simulates the countryside alone: no assault on the cities, so a
-            # capital trigger (whatever its parameters) cannot leak into the district counts
-            base[:, NAMES.index("assault_rate")] = 0.0
         if rural_samples is not None:
             # the cut: each replicate carries one fixed draw of the previous stage's posterior
             pick = np.random.default_rng([config.seed, 31, k]).integers(len(rural_samples), size=R)
@@ -188,7 +184,13 @@ def stage_problem(config: CalibrationConfig, stage: StageConfig, scenario: Scena
                   targets: Targets, geo: Geography, base: np.ndarray, draws) -> StageProblem:
     """The log-posterior of one stage on given replicates (``base``: their parameters, ``draws``:
     their random numbers); :func:`calibrate` builds each stage with it, and a diagnostic can
-    evaluate a stage's likelihood on other random numbers (``calibration/likelihood_noise.py``)."""
+    evaluate a stage's likelihood on other random numbers (``calibration/likelihood_noise.py``).
+    The countryside's stage runs with the assault switched off, whatever ``base`` says."""
+    if stage.name == "rural":
+        # the rural module simulates the countryside alone: no assault on the cities, so a
+        # capital trigger (whatever its parameters) cannot leak into the district counts
+        base = base.copy()
+        base[:, NAMES.index("assault_rate")] = 0.0
     model = _model_for(scenario, geo, _stage_horizon(stage.name, targets, config))
     # the likelihood knows where the stage's runs end: a precedent (A35) is read only on the
     # assaults that began early enough to be seen through

@@ -58,7 +58,9 @@ def test_moves_are_checked_and_built(tmp_path):
     assert [w for _, w in mix] == [0.8, 0.2]
     assert set(MOVES) == {"stretch", "differential"}
     text = default_config_text()
-    assert load_config(ROOT / "calibration" / "default.toml").moves in MOVES
+    assert load_config(ROOT / "calibration" / "default.toml").moves == "stretch"
+    shipped = ROOT / "calibration" / "structures" / "rural192_differential" / "config.toml"
+    assert load_config(shipped).moves == "differential"
     path = tmp_path / "bad.toml"
     path.write_text(text.replace("[sampler]\n", '[sampler]\nmoves = "gibbs"\n', 1))
     with pytest.raises(UserError, match=r"sampler\.moves.*unknown moves 'gibbs'") as err:
