@@ -14,7 +14,8 @@ Measures, on the machine it runs on:
    DIR`` keeps its output, so the timed run can be the one installed);
 6. with ``--forecast DATE`` (repeatable): the wall time of the default's forecast as of each date
    (``afsim forecast --as-of DATE``, all cores; issue 10 asks for <= 10 minutes, like the
-   calibration), added to ``results.json`` under ``forecast_wall_seconds``.
+   calibration), added to ``results.json`` under ``forecast_wall_seconds`` (``--keep-forecasts
+   DIR`` keeps each one's output in ``DIR/forecast-DATE``, so the timed runs can be the committed ones).
 
 Results are printed as a Markdown table and written to ``benchmarks/results.json`` with the
 machine's description. Timings on shared machines vary by 10-20%; medians are reported.
@@ -140,16 +141,17 @@ def calibration_only(keep: Path | None = None) -> None:
           f"cores); written to {out}")
 
 
-def forecasts_only(dates: list[str]) -> None:
+def forecasts_only(dates: list[str], keep: Path | None = None) -> None:
     """Each forecast's wall time on all cores, added to the last full results (the other measures
-    kept as they were, with their own date)."""
+    kept as they were, with their own date); each output kept in ``keep/forecast-DATE`` if given."""
     out = ROOT / "benchmarks" / "results.json"
     res = json.loads(out.read_text()) if out.is_file() else {"machine": machine()}
     timed = res.setdefault("forecast_wall_seconds", {})
     for date in dates:
         with tempfile.TemporaryDirectory() as tmp:
+            out_dir = keep / f"forecast-{date}" if keep is not None else Path(tmp) / "forecast"
             wall, _ = timed_cli(["forecast", "--as-of", date, "--quiet", "--workers", "0",
-                                 "--out", f"{tmp}/forecast"])
+                                 "--out", str(out_dir), *(["--force"] if keep is not None else [])])
         timed[date] = {"wall_seconds": wall, "measured": time.strftime("%Y-%m-%d %H:%M %Z"),
                        "machine": machine()}
         print(f"forecast as of {date}, all cores: {wall:.0f} s wall ({timed[date]['machine']['cpu']}, "
@@ -170,12 +172,14 @@ def main() -> None:
     ap.add_argument("--forecast", action="append", default=[], metavar="YYYY-MM-DD",
                     help="time only the default's forecast as of this date (all cores; repeatable) "
                          "and add it to results.json")
+    ap.add_argument("--keep-forecasts", type=Path, default=None, metavar="DIR",
+                    help="with --forecast: keep each timed forecast's output in DIR/forecast-DATE")
     args = ap.parse_args()
     if args.calibration_only:
         calibration_only(args.keep_calibration)
         return
     if args.forecast:
-        forecasts_only(args.forecast)
+        forecasts_only(args.forecast, args.keep_forecasts)
         return
     res = {"machine": machine(), "date": time.strftime("%Y-%m-%d")}
     for posterior in (False, True):

@@ -46,7 +46,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from sim.calibrate import _model_for, _stage_horizon  # noqa: E402
-from sim.calibration_config import load_config  # noqa: E402
+from sim.calibration_config import load_config, stage_sampler  # noqa: E402
 from sim.calibration_sampler import StageProblem  # noqa: E402
 from sim.fit import capital_metrics, capital_table, kabul_quantiles, p_capital_before  # noqa: E402
 from sim.geography import load_geography  # noqa: E402
@@ -88,7 +88,8 @@ class Setup:
         self.cities = rng.choice(len(self.city_x), B, replace=False)
 
     def _samples(self, chains, stage) -> np.ndarray:
-        z = chains[f"{stage.name}_chain_z"][self.config.burn_in::self.config.thin]
+        settings = stage_sampler(self.config, stage, False)   # a stage may set its own burn-in
+        z = chains[f"{stage.name}_chain_z"][settings.burn_in::settings.thin]
         z = z.reshape(-1, z.shape[2])
         return np.column_stack([p.from_z(z[:, j]) for j, p in enumerate(stage.priors)])
 

@@ -32,7 +32,7 @@ sys.path.insert(0, str(HERE.parent))
 
 from sim.calibrate import (CalibrationResult, _joint_posterior, _lift, _model_for,  # noqa: E402
                            _stage_horizon)
-from sim.calibration_config import load_config  # noqa: E402
+from sim.calibration_config import load_config, stage_sampler  # noqa: E402
 from sim.calibration_output import goals_table, write_calibration  # noqa: E402
 from sim.calibration_sampler import Evaluator, StageProblem, StageResult, run_stage  # noqa: E402
 from sim.geography import load_geography  # noqa: E402
@@ -52,8 +52,9 @@ def main() -> None:
     targets = load_targets(config.targets_path, geo)
     rural_cfg, city_cfg = config.stages
     chains = np.load(HERE / "default" / "chains.npz")
+    rural_settings = stage_sampler(config, rural_cfg, False)   # a stage may set its own burn-in
     rural = StageResult("rural", rural_cfg.priors, chains["rural_chain_z"], chains["rural_log_prob"],
-                        0.0, 0.0, 0, config.burn_in, config.thin)
+                        0.0, 0.0, 0, rural_settings.burn_in, rural_settings.thin)
     rows = list(csv.DictReader((HERE / "default" / "posterior.csv").open()))
     lifted_rural = np.array([[float(r[n]) for n in rural_cfg.names] for r in rows])
 
@@ -68,7 +69,8 @@ def main() -> None:
                            Likelihood.build(targets.for_stage("capitals"), geo))
     evaluator = Evaluator(problem, 2)
     try:
-        city = run_stage(evaluator, config, city_cfg, config.seed + 101 * 2, None, False, True,
+        city = run_stage(evaluator, stage_sampler(config, city_cfg, False), city_cfg,
+                         config.seed + 101 * 2, None, False, True,
                          "lift_refit")
     finally:
         evaluator.close()

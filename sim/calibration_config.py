@@ -85,6 +85,11 @@ class StageConfig:
     #: holds only the city draws the lift pairs, so a forecast's near-prior cities need more
     #: than a full calibration's narrow ones (:func:`lift_draws`).
     forecast_lift_city_draws: int | None = None
+    #: This stage's own settings of :data:`STAGE_SAMPLER_KEYS` (``[stages.NAME.sampler]``),
+    #: overriding ``[sampler]``'s: the countryside's stage, whose simulated likelihood is cheap
+    #: to evaluate but rugged, mixes better with a shorter mode search and a longer chain than
+    #: the cities' stage, whose poor broad mode the longer search avoids.
+    sampler: tuple[tuple[str, int], ...] = ()
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -154,7 +159,7 @@ def load_config(path: str | Path, theatre=None) -> CalibrationConfig:
         st = check.table(stages_raw, sname, path, "stages")
         where = f"stages.{sname}"
         check.check_keys(st, {"replicates", "parameters", "condition_on_counts", "lift_cut",
-                              "forecast_steps", "forecast_prior_draws"}, path, where)
+                              "forecast_steps", "forecast_prior_draws", "sampler"}, path, where)
         priors = []
         for k, pr in enumerate(check.tables(st, "parameters", path, where)):
             w = f"{where}.parameters[{k}]"
@@ -210,11 +215,18 @@ def load_config(path: str | Path, theatre=None) -> CalibrationConfig:
         if "forecast_prior_draws" in st:
             prior_draws = int(check.number(st, "forecast_prior_draws", path, where, 100, 10 ** 7,
                                            integer=True))
+        own = {}
+        if "sampler" in st:
+            ss = check.table(st, "sampler", path, where)
+            check.check_keys(ss, set(STAGE_SAMPLER_KEYS), path, f"{where}.sampler")
+            own = {key: int(check.number(ss, key, path, f"{where}.sampler", least, most,
+                                         integer=True))
+                   for key, (least, most) in STAGE_SAMPLER_KEYS.items() if key in ss}
         stages.append(StageConfig(sname, tuple(priors),
                                   check.number(st, "replicates", path, where, 2, 100000,
                                                integer=True),
                                   candidates, lift, forecast_steps, prior_draws,
-                                  forecast_city_draws))
+                                  forecast_city_draws, tuple(sorted(own.items()))))
     if not stages:
         raise UserError(f"no stages; expected one or both of {', '.join(STAGES)}", file=path,
                         key="stages")
@@ -227,6 +239,17 @@ def load_config(path: str | Path, theatre=None) -> CalibrationConfig:
     burn = check.number(sampler, "burn_in", path, "sampler", 0, 10 ** 6, steps // 3, integer=True)
     if not 0 <= burn < steps:
         raise UserError(f"burn_in must be in [0, steps), got {burn}", file=path, key="sampler.burn_in")
+    for st in stages:
+        own = dict(st.sampler)
+        s_steps, s_burn = own.get("steps", steps), own.get("burn_in", burn)
+        if "steps" in own or "burn_in" in own:
+            if not s_burn < s_steps:
+                raise UserError(f"burn_in must be below the stage's steps ({s_steps}), got {s_burn}",
+                                file=path, key=f"stages.{st.name}.sampler.burn_in")
+        if own.get("initial_design", walkers) < walkers:
+            raise UserError(f"initial_design must be at least the walkers ({walkers}), got "
+                            f"{own['initial_design']}", file=path,
+                            key=f"stages.{st.name}.sampler.initial_design")
     base = path.parent
     return CalibrationConfig(
         path=path, name=str(check.string(cal, "name", path, "calibration")),
@@ -252,6 +275,11 @@ def load_config(path: str | Path, theatre=None) -> CalibrationConfig:
         moves=_moves(sampler, path))
 
 
+#: The ``[sampler]`` settings a stage may set for itself (``[stages.NAME.sampler]``), with their
+#: bounds; the walkers and moves stay the config's, so every stage keeps posteriors of one shape.
+STAGE_SAMPLER_KEYS = {"steps": (1, 10 ** 6), "burn_in": (0, 10 ** 6),
+                      "initial_design": (5, 10 ** 6), "search_generations": (0, 10 ** 4)}
+
 #: The ensemble moves a calibration can ask for (``[sampler] moves``).
 MOVES = ("stretch", "differential")
 
@@ -265,9 +293,12 @@ def _moves(sampler: dict, path: Path) -> str:
 
 
 def stage_sampler(config: CalibrationConfig, stage: StageConfig, forecast: bool) -> CalibrationConfig:
-    """The sampler settings a stage runs with: the config's, or in a forecast the stage's
-    ``forecast_steps`` with the burn-in and thinning scaled by the same factor, so that the
-    stage keeps the same share of burn-in and the same number of draws."""
+    """The sampler settings a stage runs with: the config's with the stage's own
+    (``[stages.NAME.sampler]``), and in a forecast the stage's ``forecast_steps`` with the burn-in
+    and thinning scaled by the same factor, so that the stage keeps the same share of burn-in and
+    the same number of draws."""
+    if stage.sampler:
+        config = replace(config, **dict(stage.sampler))
     if not forecast or stage.forecast_steps is None or stage.forecast_steps == config.steps:
         return config
     factor = stage.forecast_steps / config.steps

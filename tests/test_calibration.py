@@ -536,3 +536,38 @@ def test_variance_sources_recovers_known_components():
     assert variance_sources(Y)["second"] < 0.01
     with pytest.raises(ValueError):
         variance_sources(np.ones((3, 1, 4)))
+
+
+def test_a_stage_runs_with_its_own_sampler_settings(tmp_path, monkeypatch):
+    """``[stages.NAME.sampler]`` overrides ``[sampler]`` for that stage only: the stage's MCMC
+    runs its own steps and burn-in and its mode search its own generations; the walkers stay
+    the config's. A bad setting is a one-line error naming the stage's key."""
+    from sim import calibration_sampler
+    from sim.calibration_config import stage_sampler
+    text = textwrap.dedent(CONFIG.format(scenario=BASELINE, targets=TARGETS, walkers=6, steps=5,
+                                         burn=2, reps=4, design=12))
+    path = tmp_path / "cal.toml"
+    own = "[stages.rural.sampler]\nsteps = 7\nburn_in = 3\nsearch_generations = 1\n"
+    path.write_text(text.replace("[stages.rural]\nreplicates = 4\n",
+                                 "[stages.rural]\nreplicates = 4\n" + own), encoding="utf-8")
+    cfg = load_config(path)
+    settings = stage_sampler(cfg, cfg.stages[0], forecast=False)
+    assert (settings.steps, settings.burn_in, settings.search_generations) == (7, 3, 1)
+    assert (settings.walkers, settings.thin, settings.initial_design) == (6, 1, 12)
+    generations = []
+    real = calibration_sampler.find_mode
+    monkeypatch.setattr(calibration_sampler, "find_mode", lambda ev, config, *a: (
+        generations.append(config.search_generations), real(ev, config, *a))[1])
+    res = calibrate(cfg)
+    assert res.stages[0].chain.shape[:2] == (7, 6) and res.stages[0].burn_in == 3
+    assert generations == [1]
+    for bad, key in (("steps = 7\nburn_in = 7", "stages.rural.sampler.burn_in"),
+                     ("initial_design = 4", "stages.rural.sampler.initial_design"),
+                     ("search_generations = -1", "stages.rural.sampler.search_generations"),
+                     ("walkers = 8", "stages.rural.sampler.walkers")):
+        path.write_text(text.replace("[stages.rural]\nreplicates = 4\n",
+                                     f"[stages.rural]\nreplicates = 4\n[stages.rural.sampler]\n{bad}\n"),
+                        encoding="utf-8")
+        with pytest.raises(UserError) as err:
+            load_config(path)
+        assert err.value.key == key, bad
