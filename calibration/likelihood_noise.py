@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from sim.calibrate import stage_problem
-from sim.calibration_config import load_config
+from sim.calibration_config import load_config, stage_sampler
 from sim.calibration_sampler import Evaluator, walker_rhat
 from sim.geography import load_geography
 from sim.parameters import NAMES
@@ -93,17 +93,19 @@ def _evaluate(config, stage, scenario, targets, geo, Z, seed, replicates, worker
         ev.close()
 
 
-def _rhat(chains: Path, burn_in: int) -> dict:
+def _rhat(chains: Path, config) -> dict:
     if not chains.is_file():
         return {}
     out = {}
     with np.load(chains, allow_pickle=False) as ch:
-        for stage in ("rural", "capitals"):
-            z = ch[f"{stage}_chain_z"]
-            r = walker_rhat(z[burn_in:])
-            out[stage] = {"median": round(float(np.median(r)), 2), "max": round(float(np.max(r)), 2),
-                          "by_parameter": {str(n): round(float(v), 2)
-                                           for n, v in zip(ch[f"{stage}_names"], r)}}
+        for stage in config.stages:
+            z = ch[f"{stage.name}_chain_z"]
+            # a stage may set its own burn-in ([stages.NAME.sampler])
+            r = walker_rhat(z[stage_sampler(config, stage, False).burn_in:])
+            out[stage.name] = {"median": round(float(np.median(r)), 2),
+                               "max": round(float(np.max(r)), 2),
+                               "by_parameter": {str(n): round(float(v), 2)
+                                                for n, v in zip(ch[f"{stage.name}_names"], r)}}
     return out
 
 
@@ -166,7 +168,7 @@ def main(out: Path | None = None, workers: int = 2, progress: bool = True) -> di
                    "compared": {k: v[1] for k, v in compared.items()}},
         "noise_sd_across_random_numbers": noise,
         "posteriors": preference,
-        "walker_rhat_of_the_default": _rhat(HERE / "default" / "chains.npz", config.burn_in),
+        "walker_rhat_of_the_default": _rhat(HERE / "default" / "chains.npz", config),
     }
     out_path = Path(out) if out is not None else HERE / "default" / "likelihood_noise.json"
     tmp = out_path.with_name(out_path.name + ".tmp")

@@ -75,8 +75,8 @@ def test_the_committed_noise_reports_the_default_chains_rhat():
     from conftest import load_script
     script = load_script("calibration/likelihood_noise.py")
     committed = json.loads((ROOT / "calibration" / "default" / "likelihood_noise.json").read_text())
-    burn = load_config(ROOT / "calibration" / "default.toml").burn_in
-    assert script._rhat(ROOT / "calibration" / "default" / "chains.npz", burn) == \
+    config = load_config(ROOT / "calibration" / "default.toml")
+    assert script._rhat(ROOT / "calibration" / "default" / "chains.npz", config) == \
         committed["walker_rhat_of_the_default"]
     assert committed["walker_rhat_of_the_default"]["rural"]["median"] > 2
 
