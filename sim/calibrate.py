@@ -170,7 +170,7 @@ def calibrate(config: CalibrationConfig | str | Path, *, out: Path | None = None
         stage_results.append(result)
         if stage.lift_cut is not None:
             lifted = _lift(problem, rural_samples, rural_names, result,
-                           lift_draws(stage, as_of is not None),
+                           lift_draws(stage, as_of is not None), stage.lift_replicates,
                            config.seed, workers, progress)
         rural_samples, rural_names = result.samples(), result.names
 
@@ -201,15 +201,17 @@ def stage_problem(config: CalibrationConfig, stage: StageConfig, scenario: Scena
 
 
 def _lift(problem: StageProblem, rural_samples: np.ndarray, rural_names: tuple[str, ...],
-          result: StageResult, draws: tuple[int, int], seed: int, workers: int,
-          progress: bool) -> LiftedCut:
+          result: StageResult, draws: tuple[int, int], replicates: int | None, seed: int,
+          workers: int, progress: bool) -> LiftedCut:
     """The previous stage's draws reweighted by the record's start given this stage's
-    (:mod:`sim.cut_lift`), on this stage's model, replicates and likelihood."""
+    (:mod:`sim.cut_lift`), on this stage's model and likelihood and on its first ``replicates``
+    replicates (None: all of them)."""
     countryside_draws, city_draws = draws
     city = result.samples()
     rng = np.random.default_rng([seed, 53])
     pool = rng.choice(len(city), city_draws, replace=city_draws > len(city))
-    start = StartLikelihood(problem.model, problem.base, problem.draws,
+    kept = slice(None, replicates)
+    start = StartLikelihood(problem.model, problem.base[kept], problem.draws.row(kept),
                             np.array([NAMES.index(n) for n in rural_names]), problem.columns,
                             city[pool], problem.likelihood)
     return lift_cut(start, rural_samples, pool, len(city), countryside_draws, [seed, 59],

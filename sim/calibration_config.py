@@ -91,6 +91,11 @@ class StageConfig:
     #: (``calibration/structures/rural192_search48``), while the cities' stage needs the full
     #: search to stay off its poor broad mode.
     sampler: tuple[tuple[str, int], ...] = ()
+    #: Replicates the lifted cut simulates each pair on: the first this many of the stage's
+    #: (None: all). The start is one date per replicate, and the lift simulates every pair of
+    #: countryside and city draws on each, so its cost grows with the stage's replicates; a stage
+    #: that takes more of them to steady its own likelihood need not pay that again here.
+    lift_replicates: int | None = None
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -196,18 +201,22 @@ def load_config(path: str | Path, theatre=None) -> CalibrationConfig:
         if candidates > 1 and sname == "rural":
             raise UserError("the countryside's own stage fits the counts; it cannot also be "
                             "conditioned on them", file=path, key=f"{where}.condition_on_counts")
-        lift = forecast_city_draws = None
+        lift = forecast_city_draws = lift_replicates = None
+        replicates = check.number(st, "replicates", path, where, 2, 100000, integer=True)
         if "lift_cut" in st:
             if not stages:
                 raise UserError("only a stage after another can lift the cut between them",
                                 file=path, key=f"{where}.lift_cut")
             lt = check.table(st, "lift_cut", path, where)
-            check.check_keys(lt, {"countryside_draws", "city_draws", "forecast_city_draws"}, path,
-                             f"{where}.lift_cut")
+            check.check_keys(lt, {"countryside_draws", "city_draws", "forecast_city_draws",
+                                  "replicates"}, path, f"{where}.lift_cut")
             lift = tuple(check.number(lt, key, path, f"{where}.lift_cut", 1, 100000, integer=True)
                          for key in ("countryside_draws", "city_draws"))
             forecast_city_draws = check.number(lt, "forecast_city_draws", path,
                                                f"{where}.lift_cut", 1, 100000, None, integer=True)
+            # a subset of the stage's replicates: at most as many as it has
+            lift_replicates = check.number(lt, "replicates", path, f"{where}.lift_cut", 2,
+                                           replicates, None, integer=True)
         forecast_steps = None
         if "forecast_steps" in st:
             forecast_steps = int(check.number(st, "forecast_steps", path, where, 1, 10 ** 6,
@@ -223,11 +232,9 @@ def load_config(path: str | Path, theatre=None) -> CalibrationConfig:
             own = {key: int(check.number(ss, key, path, f"{where}.sampler", least, most,
                                          integer=True))
                    for key, (least, most) in STAGE_SAMPLER_KEYS.items() if key in ss}
-        stages.append(StageConfig(sname, tuple(priors),
-                                  check.number(st, "replicates", path, where, 2, 100000,
-                                               integer=True),
-                                  candidates, lift, forecast_steps, prior_draws,
-                                  forecast_city_draws, tuple(sorted(own.items()))))
+        stages.append(StageConfig(sname, tuple(priors), replicates, candidates, lift,
+                                  forecast_steps, prior_draws, forecast_city_draws,
+                                  tuple(sorted(own.items())), lift_replicates))
     if not stages:
         raise UserError(f"no stages; expected one or both of {', '.join(STAGES)}", file=path,
                         key="stages")

@@ -96,6 +96,7 @@ class LiftedCut:
     loglik: np.ndarray           # (A, B) the start's log-likelihood of each pair
     seconds: float
     reads_counts: bool = False   # the pairs were weighted by the cities' stage's counts too
+    replicates: int = 0          # the replicates each pair was simulated on
 
     @property
     def weights(self) -> np.ndarray:
@@ -111,6 +112,7 @@ class LiftedCut:
         return {"data": data,
                 "countryside_draws": int(len(self.pool_countryside)),
                 "city_draws": int(len(self.pool_city)),
+                "replicates": int(self.replicates),
                 "effective_countryside_draws_per_city_draw": {
                     "median": float(np.median(ess)), "min": float(ess.min())},
                 "joint_rows": int(len(self.city)), "seconds": round(self.seconds, 1)}
@@ -143,7 +145,7 @@ def lift_cut(problem: StartLikelihood, rural_samples: np.ndarray, city_pool: np.
     slot = np.arange(rows) % B
     picked = np.empty(rows, dtype=np.int64)
     result = LiftedCut(picked, np.asarray(city_pool)[slot], pool, np.asarray(city_pool), loglik,
-                       0.0, problem.reads_counts)
+                       0.0, problem.reads_counts, len(getattr(problem, "base", ())))
     w = result.weights
     for b in range(B):
         mine = np.flatnonzero(slot == b)

@@ -145,6 +145,30 @@ def test_the_lift_is_the_same_whatever_the_number_of_workers(stage):
     assert one.summary()["effective_countryside_draws_per_city_draw"]["min"] >= 1.0
 
 
+def test_the_lift_on_fewer_replicates_is_the_lift_of_a_stage_with_only_those(stage):
+    """``lift_cut.replicates = 8`` on a stage of 16 replicates scores each pair on the stage's
+    first 8 (their parameters and random numbers), exactly as a stage that had only those would,
+    and differs from the lift on all 16; the summary says how many it used."""
+    from types import SimpleNamespace
+    from sim.calibrate import _lift
+    from sim.calibration_sampler import StageProblem
+    names = tuple(NAMES[c] for c in stage["rural"])
+    cities = SimpleNamespace(samples=lambda: stage["city_x"])
+
+    def problem(R):
+        return StageProblem(stage["model"], stage["base"][:R], stage["draws"].row(slice(None, R)),
+                            stage["city"], (), stage["lik"])
+
+    args = (stage["rural_x"], names, cities, (6, 3))
+    subset = _lift(problem(16), *args, 8, 4, 1, False)
+    alone = _lift(problem(8), *args, None, 4, 1, False)
+    whole = _lift(problem(16), *args, None, 4, 1, False)
+    assert np.array_equal(subset.loglik, alone.loglik)
+    assert np.array_equal(subset.countryside, alone.countryside)
+    assert not np.array_equal(subset.loglik, whole.loglik)
+    assert subset.summary()["replicates"] == 8 and whole.summary()["replicates"] == 16
+
+
 def test_a_repeated_draw_is_simulated_once_and_scores_the_same(stage, monkeypatch):
     """MCMC draws repeat (rejections); a pair's likelihood depends only on its values (common random
     numbers), so each distinct countryside and city draw is simulated once and its likelihood
@@ -226,10 +250,15 @@ def test_the_joint_posterior_takes_the_lifted_pairs(stage):
      "stages.capitals.lift_cut.cities"),
     ("[stages.capitals]\nreplicates = 64\n", "lift_cut = { countryside_draws = 0, city_draws = 4 }\n",
      "stages.capitals.lift_cut.countryside_draws"),
+    # a subset of the stage's replicates: not more than it has
+    ("[stages.capitals]\nreplicates = 64\n",
+     "lift_cut = { countryside_draws = 8, city_draws = 4, replicates = 65 }\n",
+     "stages.capitals.lift_cut.replicates"),
 ])
 def test_a_misplaced_or_malformed_lift_is_a_one_line_error(tmp_path, where, text, key):
     cfg = default_config_text()
     cfg = re.sub(r"\nlift_cut = \{[^}]*\}\n", "\n", cfg)          # the shipped lift, whatever its keys
+    cfg = re.sub(r"(\[stages\.capitals\]\nreplicates = )\d+", r"\g<1>64", cfg)  # whatever it ships
     assert "\nlift_cut" not in cfg
     assert where in cfg
     cfg = cfg.replace(where, where + text)
@@ -238,6 +267,19 @@ def test_a_misplaced_or_malformed_lift_is_a_one_line_error(tmp_path, where, text
     with pytest.raises(UserError) as err:
         load_config(path)
     assert err.value.key == key and "\n" not in str(err.value)
+
+
+def test_the_lift_reads_its_replicates_or_takes_the_stages(tmp_path):
+    cfg = re.sub(r"\nlift_cut = \{[^}]*\}\n", "\n", default_config_text())
+    cfg = re.sub(r"(\[stages\.capitals\]\nreplicates = )\d+", r"\g<1>64", cfg)
+    where = "[stages.capitals]\nreplicates = 64\n"
+    for text, expected in (("lift_cut = { countryside_draws = 8, city_draws = 4 }\n", None),
+                           ("lift_cut = { countryside_draws = 8, city_draws = 4, "
+                            "replicates = 32 }\n", 32)):
+        path = tmp_path / "cal.toml"
+        path.write_text(cfg.replace(where, where + text), encoding="utf-8")
+        capitals = load_config(path).stages[1]
+        assert capitals.lift_cut == (8, 4) and capitals.lift_replicates == expected
 
 
 def test_the_default_calibration_lifts_the_cut_for_the_start(geo):
