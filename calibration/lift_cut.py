@@ -8,8 +8,8 @@ could remove if they were allowed to inform the countryside, and whether that wo
 issue-10 goals (capitals' 90% width <= 9 days, P(a capital before 6 August) <= 0.05).
 
 Method (importance sampling, no new fit): A draws of the countryside's posterior x B draws of the
-cities' posterior; each pair simulated on the capitals stage's own R replicates (common random
-numbers), the baseline to the calibration's horizon. For each city draw the countryside draws are
+cities' posterior; each pair simulated on the R replicates the calibration's lift reads (common
+random numbers), the baseline to the calibration's horizon. For each city draw the countryside draws are
 reweighted by the likelihood of the capitals' data given the pair, self-normalised over the A
 draws: the cities keep their cut posterior and the countryside gets its conditional given them
 (a lifted cut for the countryside, exact as A grows). Three weightings:
@@ -74,7 +74,9 @@ class Setup:
         chains = np.load(HERE / "default" / "chains.npz")
         self.rural_x = self._samples(chains, self.rural)
         self.city_x = self._samples(chains, self.city)
-        R = self.city.replicates
+        # the replicates the calibration's lift reads (``lift_cut.replicates``: the first R of
+        # the stage's), so that its "lifted" row is the calibration's choice
+        R = self.city.lift_replicates or self.city.replicates
         base = np.array([scenario.parameters()[n] for n in NAMES])
         self.base = np.tile(base, (R, 1))
         self.rural_cols = [NAMES.index(n) for n in self.rural.names]

@@ -64,12 +64,14 @@ ENTRIES = (
      (S, "capital_fallen"), (S, "capital_fallen"), "capital_fallen"),
     ("the previous default with another calibration seed (seed7; in the main command)",
      (S, "seed7"), (S, "seed7"), "seed7"),
-    ("statuses_joint_capacity with a precedent: a first capital within a week of the assault (precedent, A35; the default since 7 Dec 2026)",
-     (), ("default",), "default"),
-    ("the default with another calibration seed (default_seed7, precedent/seed7; in the main command)",
-     (S, "precedent", "seed7"), (S, "precedent", "seed7"), "default_seed7"),
-    ("the default, its countryside's likelihood on four times the replicates, differential-evolution moves (rural192_differential; in the main command)",
+    ("statuses_joint_capacity with a precedent: a first capital within a week of the assault (precedent, A35; the default 7 Dec 2026; in the main command)",
+     (S, "precedent"), (S, "precedent"), "precedent"),
+    ("the precedent with another calibration seed (precedent_seed7, precedent/seed7; in the main command)",
+     (S, "precedent", "seed7"), (S, "precedent", "seed7"), "precedent_seed7"),
+    ("the precedent, its countryside's likelihood on four times the replicates, differential-evolution moves (rural192_differential; in the main command)",
      (S, "rural192_differential"), (S, "rural192_differential"), "rural192_differential"),
+    ("the same, the countryside's search halved, the cities' likelihood on twice the replicates (rural192_cities128; the default since 7 Dec 2026)",
+     (), ("default",), "default"),
 )
 STRUCTURES = {label: {f"forecast-{d}": HERE.joinpath(*forecasts, f"forecast-{d}") for d in CUT_OFFS}
               for label, forecasts, *_ in ENTRIES}

@@ -1,6 +1,6 @@
 """Which assumptions decide each what-if: every what-if under every structure tried, side by side.
 
-The main command pools fourteen posteriors that the record cannot tell apart, and its intervals
+The main command pools fifteen posteriors that the record cannot tell apart, and its intervals
 carry them. The other structures tried were left out for a stated reason (the record rejects
 them, they forecast worse, or they fit the capitals worse), but each one varies one named
 assumption, so together they say which what-if rests on which assumption. This script runs the
@@ -38,20 +38,26 @@ FITS = "not rejected by the record; not in the main command"
 DISFAVOURED = "disfavoured by the record"
 
 #: (name, folder under calibration/, the assumption it varies, its standing, why). The first is
-#: the default; the next thirteen are the main command's other posteriors (README line 6), chosen as
+#: the default; the next fourteen are the main command's other posteriors (README line 6), chosen as
 #: each was tried (3-7 December 2026), not by one rule, four of them second calibration seeds (the
-#: calibration's own Monte Carlo error) and one the default better sampled; the rest were tried
-#: later or beside them.
+#: calibration's own Monte Carlo error) and two the default's model sampled otherwise (the default
+#: until 7 December 2026, precedent, and rural192_differential); the rest were tried later or
+#: beside them.
 STRUCTURES = (
     ("default", "default", "the calibrated default", POOLED, ""),
-    ("default_seed7", "structures/precedent/seed7",
-     "the default with another calibration seed", POOLED, ""),
+    ("default_seed11", "structures/rural192_cities128/seed11",
+     "the default with another calibration seed", FITS,
+     "its first seed is the default; not forecast yet"),
+    ("precedent", "structures/precedent",
+     "the default until 7 December: its model sampled less well (R-hat 3.5)", POOLED, ""),
+    ("precedent_seed7", "structures/precedent/seed7",
+     "the same with another calibration seed", POOLED, ""),
     ("statuses_joint_capacity", "structures/statuses_joint_capacity",
      "no precedent for the cities' pace (A35 off): the default of 6 December", POOLED, ""),
     ("statuses_joint_capacity_seed7", "structures/statuses_joint_capacity/seed7",
      "the same with another calibration seed", POOLED, ""),
     ("rural192_differential", "structures/rural192_differential",
-     "the default, its countryside's likelihood on 4x the replicates, differential moves", POOLED,
+     "the precedent, its countryside's likelihood on 4x the replicates, differential moves", POOLED,
      ""),
     ("rural192_differential_seed11", "structures/rural192_differential/seed11",
      "the same with another calibration seed", FITS, "its first seed is pooled"),

@@ -4,6 +4,8 @@ emcee's integrated autocorrelation time, centring each walker on its own mean, c
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -58,10 +60,13 @@ def test_moves_are_checked_and_built(tmp_path):
     assert [w for _, w in mix] == [0.8, 0.2]
     assert set(MOVES) == {"stretch", "differential"}
     text = default_config_text()
-    assert load_config(ROOT / "calibration" / "default.toml").moves == "stretch"
-    shipped = ROOT / "calibration" / "structures" / "rural192_differential" / "config.toml"
-    assert load_config(shipped).moves == "differential"
+    # the default since 7 December 2026 moves by differential evolution; the default before it,
+    # kept as a structure, by the stretch move (the key's default)
+    assert load_config(ROOT / "calibration" / "default.toml").moves == "differential"
+    before = ROOT / "calibration" / "structures" / "precedent" / "config.toml"
+    assert "moves" not in before.read_text() and load_config(before).moves == "stretch"
     path = tmp_path / "bad.toml"
+    text = re.sub(r'\nmoves = "\w+"\n', "\n", text)           # whatever moves the default ships
     path.write_text(text.replace("[sampler]\n", '[sampler]\nmoves = "gibbs"\n', 1))
     with pytest.raises(UserError, match=r"sampler\.moves.*unknown moves 'gibbs'") as err:
         load_config(path)
@@ -70,7 +75,9 @@ def test_moves_are_checked_and_built(tmp_path):
 
 def test_the_committed_noise_reports_the_default_chains_rhat():
     """The R-hat the committed likelihood-noise JSON reports is the default's chains', recomputed
-    here (cheap: the chains are committed), and it says what the README says: not mixed."""
+    here (cheap: the chains are committed), and it says what the README says: better mixed than
+    the default until 7 December 2026 (3.5 in the countryside's stage), still not mixed (above
+    1.1, where a converged ensemble stays)."""
     import json
     from conftest import load_script
     script = load_script("calibration/likelihood_noise.py")
@@ -78,7 +85,7 @@ def test_the_committed_noise_reports_the_default_chains_rhat():
     config = load_config(ROOT / "calibration" / "default.toml")
     assert script._rhat(ROOT / "calibration" / "default" / "chains.npz", config) == \
         committed["walker_rhat_of_the_default"]
-    assert committed["walker_rhat_of_the_default"]["rural"]["median"] > 2
+    assert 1.1 < committed["walker_rhat_of_the_default"]["rural"]["median"] < 2.5
 
 
 @pytest.mark.slow   # a committed script's output rerun (about 40 s): CI's slow run checks it

@@ -244,7 +244,7 @@ def test_the_joint_posterior_takes_the_lifted_pairs(stage):
 
 
 @pytest.mark.parametrize("where, text, key", [
-    ("[stages.rural]\nreplicates = 48\n", "lift_cut = { countryside_draws = 8, city_draws = 4 }\n",
+    ("[stages.rural]\nreplicates = 64\n", "lift_cut = { countryside_draws = 8, city_draws = 4 }\n",
      "stages.rural.lift_cut"),
     ("[stages.capitals]\nreplicates = 64\n", "lift_cut = { countryside_draws = 8, cities = 4 }\n",
      "stages.capitals.lift_cut.cities"),
@@ -258,7 +258,7 @@ def test_the_joint_posterior_takes_the_lifted_pairs(stage):
 def test_a_misplaced_or_malformed_lift_is_a_one_line_error(tmp_path, where, text, key):
     cfg = default_config_text()
     cfg = re.sub(r"\nlift_cut = \{[^}]*\}\n", "\n", cfg)          # the shipped lift, whatever its keys
-    cfg = re.sub(r"(\[stages\.capitals\]\nreplicates = )\d+", r"\g<1>64", cfg)  # whatever it ships
+    cfg = re.sub(r"(\[stages\.(?:rural|capitals)\]\nreplicates = )\d+", r"\g<1>64", cfg)  # whatever it ships
     assert "\nlift_cut" not in cfg
     assert where in cfg
     cfg = cfg.replace(where, where + text)
@@ -284,7 +284,9 @@ def test_the_lift_reads_its_replicates_or_takes_the_stages(tmp_path):
 
 def test_the_default_calibration_lifts_the_cut_for_the_start(geo):
     """...with enough city draws that the what-ifs' spread over the cities' posterior does not rest
-    on a few dozen (A20c: with 64 the committed posterior held 61 distinct)."""
+    on a few dozen (A20c: with 64 the committed posterior held 61 distinct). Repeats come from the
+    cities' chain standing still: at its acceptance of 6-8% (128 replicates, since 7 December
+    2026) 256 draws held 162 distinct (212 of 256 at 16% on 64 replicates)."""
     capitals = next(s for s in load_config(CONFIG, geo.theatre).stages if s.name == "capitals")
     countryside, cities = capitals.lift_cut
     assert countryside >= 128 and cities >= 256
@@ -294,7 +296,7 @@ def test_the_default_calibration_lifts_the_cut_for_the_start(geo):
         rows = list(csv.DictReader(f))
     # the joint posterior pairs every city draw the lift took: repeats only where the cities'
     # chain stood still (the MCMC's rejections), so most of them are distinct
-    assert len({r["cap_base_rate"] for r in rows}) >= 0.75 * cities
+    assert len({r["cap_base_rate"] for r in rows}) >= 0.6 * cities
 
 
 def test_a_count_after_the_assault_began_is_read_by_the_lift_as_on_the_whole_run(stage, geo):
@@ -313,14 +315,17 @@ def test_a_count_after_the_assault_began_is_read_by_the_lift_as_on_the_whole_run
     assert with_count.reads_counts and not _problem(stage).reads_counts
     x = stage["rural_x"][:2]
     got = with_count.evaluate(x)
-    start_only = _problem(stage).evaluate(x)
     R, B = len(stage["base"]), len(stage["city_x"])
+    count_terms = []
     for a in range(len(x)):
         base = stage["base"].copy()
         base[:, stage["rural"]] = x[a]
         res = simulate_sets(stage["model"], base, stage["draws"], stage["city"], stage["city_x"],
                             prologue.Prologue.simulate(stage["model"], base, stage["draws"]))
-        counts, _, _ = lik.features(res.fall_time, res.assault_time)
-        assert np.allclose(got[a] - start_only[a], lik.count_loglik(counts.reshape(B, R, -1)),
+        counts, caps, _ = lik.features(res.fall_time, res.assault_time)
+        # the start read by this likelihood (its targets have no precedent, A35, unlike the
+        # default's, so the default's start term is not this one's)
+        count_terms.append(lik.count_loglik(counts.reshape(B, R, -1)))
+        assert np.allclose(got[a], lik.start_loglik(caps.reshape(B, R, -1)) + count_terms[-1],
                            rtol=1e-12, atol=1e-12)
-    assert not np.allclose(got, start_only)
+    assert not np.allclose(count_terms, 0.0)
