@@ -9,10 +9,10 @@ issue-10 goals (capitals' 90% width <= 9 days, P(a capital before 6 August) <= 0
 
 Method (importance sampling, no new fit): A draws of the countryside's posterior x B draws of the
 cities' posterior; each pair simulated on the R replicates the calibration's lift reads (common
-random numbers), the baseline to the calibration's horizon. For each city draw the countryside draws are
-reweighted by the likelihood of the capitals' data given the pair, self-normalised over the A
-draws: the cities keep their cut posterior and the countryside gets its conditional given them
-(a lifted cut for the countryside, exact as A grows). Three weightings:
+random numbers), the baseline to the calibration's horizon. For each city draw the countryside
+draws are reweighted by the likelihood of the capitals' data given the pair, self-normalised
+over the A draws: the cities keep their cut posterior and the countryside gets its conditional
+given them (a lifted cut for the countryside, exact as A grows). Three weightings:
 
 * ``cut``: uniform (today's posterior);
 * ``start``: the data about when the cities' fall began, each counted once in the stage's
