@@ -56,6 +56,11 @@ class StartLikelihood:
     likelihood: Likelihood
 
     @property
+    def replicates(self) -> int:
+        """The replicates each pair is simulated on."""
+        return len(self.base)
+
+    @property
     def reads_counts(self) -> bool:
         """Whether the lift reads district counts too (the cities' stage's), not the start alone."""
         return self.likelihood.reads_counts
@@ -145,7 +150,7 @@ def lift_cut(problem: StartLikelihood, rural_samples: np.ndarray, city_pool: np.
     slot = np.arange(rows) % B
     picked = np.empty(rows, dtype=np.int64)
     result = LiftedCut(picked, np.asarray(city_pool)[slot], pool, np.asarray(city_pool), loglik,
-                       0.0, problem.reads_counts, len(getattr(problem, "base", ())))
+                       0.0, problem.reads_counts, problem.replicates)
     w = result.weights
     for b in range(B):
         mine = np.flatnonzero(slot == b)

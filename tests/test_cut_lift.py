@@ -197,6 +197,7 @@ class _Known:
     """A start likelihood given in advance: the resampling is tested apart from the simulation."""
 
     reads_counts = False
+    replicates = 1
 
     def __init__(self, loglik):
         self.loglik = loglik
