@@ -72,6 +72,10 @@ ENTRIES = (
      (S, "rural192_differential"), (S, "rural192_differential"), "rural192_differential"),
     ("the same, the countryside's search halved, the cities' likelihood on twice the replicates (rural192_cities128; the default since 7 Dec 2026)",
      (), ("default",), "default"),
+    ("the default with another calibration seed (default_seed11, rural192_cities128/seed11; in the main command)",
+     (S, "rural192_cities128", "seed11"), (S, "rural192_cities128", "seed11"), "default_seed11"),
+    ("the default with a third calibration seed (default_seed7, rural192_cities128/seed7; in the main command)",
+     (S, "rural192_cities128", "seed7"), (S, "rural192_cities128", "seed7"), "default_seed7"),
 )
 STRUCTURES = {label: {f"forecast-{d}": HERE.joinpath(*forecasts, f"forecast-{d}") for d in CUT_OFFS}
               for label, forecasts, *_ in ENTRIES}

@@ -59,7 +59,7 @@ def main_command_structures() -> dict[str, Path]:
 
 @pytest.mark.slow
 def test_every_structure_of_the_main_command_is_coherent_where_kabul_falls(geo):
-    """The README's main command runs every what-if under fourteen more posteriors; the coherence goal
+    """The README's main command runs every what-if under sixteen more posteriors; the coherence goal
     must hold under each, not only under the default (measured on 5 December 2026: 29-32 capitals
     before Kabul and at most 124 districts still held, in every scenario and structure where Kabul
     falls in at least half the replicates; Kabul falls in 47% of the replicates with the chain
@@ -73,11 +73,12 @@ def test_every_structure_of_the_main_command_is_coherent_where_kabul_falls(geo):
     7 December 2026 the default became the precedent's posterior, A35, and the default of
     6 December and its second seed joined as statuses_joint_capacity and its seed7: twelve; later
     that day the better-sampled default, rural192_differential: thirteen; later still the default
-    became rural192_cities128 and the precedent joined beside its second seed: fourteen here).
+    became rural192_cities128 and the precedent joined beside its second seed: fourteen here; late
+    on 7 December the default's second and third calibration seeds joined: sixteen).
     The structures are read from README line 6, so the test follows the main command."""
     from sim.posterior import read_posterior
     folders = main_command_structures()
-    assert len(folders) == 14
+    assert len(folders) == 16
     posteriors = {s: read_posterior(f / "posterior.csv") for s, f in folders.items()}
     baselines = {s: f / "baseline.toml" for s, f in folders.items() if (f / "baseline.toml").is_file()}
     assert list(baselines) == ["arrears_earlier"]
