@@ -712,5 +712,22 @@ def main(argv: list[str] | None = None) -> int:
             signal.signal(signal.SIGTERM, previous)
 
 
+def entry() -> None:
+    """The ``afsim`` console script and ``python -m sim``: :func:`main`, then exit.
+
+    After Ctrl-C the exit is immediate (``os._exit``), as it already was after SIGTERM: the
+    interpreter's exit hooks join the process pools' manager threads, which can hang once their
+    workers were terminated (seen on a loaded 2-core machine: the "interrupted" message printed,
+    the process still alive a minute later). By then the output's temporary folder is gone and
+    every finished chunk is in the checkpoint, so nothing is lost. :func:`main` itself returns
+    130, so a caller in the same process (a notebook, the tests) keeps its interpreter."""
+    code = main()
+    if code == 130:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(130)
+    raise SystemExit(code)
+
+
 if __name__ == "__main__":   # pragma: no cover
-    raise SystemExit(main())
+    entry()
