@@ -62,6 +62,8 @@ OPTIONAL = {
                                      "structures/rural192_differential/seed11/posterior.csv"),
     "default_seed11": ("structures/rural192_cities128/config_seed11.toml",
                        "structures/rural192_cities128/seed11/posterior.csv"),
+    "default_seed7": ("structures/rural192_cities128/config_seed7.toml",
+                      "structures/rural192_cities128/seed7/posterior.csv"),
 }
 POINTS, FRESH_SETS, SEED = 16, 6, 909
 #: the replicates the noise is read at, and four times as many: the countryside's 48 of the
