@@ -19,6 +19,7 @@ Run from the project folder: ``python calibration/seed_agreement.py`` (a few sec
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -59,6 +60,7 @@ THRESHOLD = 1.1
 SHOWN = 6
 
 
+@lru_cache(maxsize=None)              # the table and the figure read the same posteriors
 def _draws(path: Path) -> dict[str, np.ndarray]:
     """A posterior's draws by parameter. The calibrations' posteriors are equally weighted draws
     (their weights all 1); a weighted one would need resampling first, so it is refused."""

@@ -228,17 +228,17 @@ def walker_rhat(chain: np.ndarray) -> np.ndarray:
     if n < 2:
         return np.full(chain.shape[2], np.nan)
     halves = np.concatenate([chain[:n], chain[n:2 * n]], axis=1)       # (n, 2W, d)
-    within = halves.var(axis=0, ddof=1).mean(axis=0)
-    between = n * halves.mean(axis=0).var(axis=0, ddof=1)
+    return _gelman_rubin(halves)
+
+
+def _gelman_rubin(draws: np.ndarray) -> np.ndarray:
+    """The potential scale reduction of draws shaped (n draws, m chains, ...): the square root of
+    the pooled variance over the mean within-chain variance (NaN where that is 0)."""
+    n = draws.shape[0]
+    within = draws.var(axis=0, ddof=1).mean(axis=0)
+    between = n * draws.mean(axis=0).var(axis=0, ddof=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.sqrt(((n - 1) / n * within + between / n) / within)
-
-
-def _plain_rhat(chains: np.ndarray) -> float:
-    m, n = chains.shape
-    within = chains.var(axis=1, ddof=1).mean()
-    between = n * chains.mean(axis=1).var(ddof=1)
-    return float(np.sqrt(((n - 1) / n * within + between / n) / within)) if within > 0 else np.nan
 
 
 def _normal_scores(x: np.ndarray) -> np.ndarray:
@@ -268,9 +268,9 @@ def runs_rhat(runs: np.ndarray) -> float:
     if np.ptp(runs) == 0:
         return np.nan
     scores = _normal_scores(runs)
-    bulk = _plain_rhat(scores)
-    tails = _plain_rhat(_normal_scores(np.abs(scores - np.median(scores))))
-    return max(bulk, tails)
+    bulk = _gelman_rubin(scores.T)
+    tails = _gelman_rubin(_normal_scores(np.abs(scores - np.median(scores))).T)
+    return float(max(bulk, tails))
 
 
 @dataclass
