@@ -26,7 +26,7 @@ CUT_OFFS = (dt.date(2021, 6, 23), dt.date(2021, 7, 21))
 
 #: Each structure scored: its label, the folder of its forecasts (one per cut-off), the folder of
 #: its full calibration's fit report (both under calibration/), and the name the main command
-#: (README line 6) pools it under, or "" if it does not.
+#: (README line 6: calibration/structures/pooled.toml) pools it under, or "" if it does not.
 S = "structures"
 ENTRIES = (
     ("clock (b7e185f)", (S, "clock"), (S, "clock", "default"), ""),

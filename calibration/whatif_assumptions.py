@@ -38,8 +38,8 @@ FITS = "not rejected by the record; not in the main command"
 DISFAVOURED = "disfavoured by the record"
 
 #: (name, folder under calibration/, the assumption it varies, its standing, why). The first is
-#: the default; the next sixteen are the main command's other posteriors (README line 6), chosen as
-#: each was tried (3-7 December 2026), not by one rule, six of them further calibration seeds (the
+#: the default; the next sixteen are the main command's other posteriors (README line 6, which
+#: reads them from calibration/structures/pooled.toml), chosen as each was tried (3-7 December 2026), not by one rule, six of them further calibration seeds (the
 #: calibration's own Monte Carlo error; the default's second and third among them) and two the
 #: default's model sampled otherwise (the default until 7 December 2026, precedent, and
 #: rural192_differential); the rest were tried later or beside them.

@@ -364,22 +364,30 @@ def _check_boundaries(path: Path, geo) -> None:
 
 def _structures(args):
     """--structure NAME=POSTERIOR.csv or NAME=FOLDER (repeatable): the primary source first, then
-    each named one; and the structures' own baselines (a FOLDER's ``baseline.toml``, if it has
-    one: a structure that dates the timeline differently)."""
+    each named one; the structures' own baselines (a FOLDER's ``baseline.toml``, if it has one:
+    a structure that dates the timeline differently); every file they read (a ``--structures``
+    set's posteriors among them), which an output folder must not hold; and the ``--structures``
+    set, loaded (or None), whose structures :func:`sim.compare.compare` runs after these."""
     from .ensemble import resolve_parameter_source
     from .posterior import read_posterior
     primary = _parameter_source(args)
+    listed = None
+    if args.structures is not None:
+        from .structure_set import load_structure_set
+        listed = load_structure_set(args.structures)
     if not args.structure:
-        return primary, {}
+        return primary, {}, listed.files() if listed else [], listed
     first = resolve_parameter_source(primary)
     out, baselines = {first.label: first}, {}
+    files = listed.files() if listed else []
     for item in args.structure:
         name, sep, path = item.partition("=")
         if not sep or not name or not path:
             raise UserError(f"expected NAME=POSTERIOR.csv or NAME=FOLDER, got {item!r}",
                             key="--structure")
-        if name in out:
-            raise UserError(f"structure {name!r} given twice", key="--structure")
+        if name in out or (listed and name in listed.names):
+            raise UserError(f"structure {name!r} given twice (or also listed in --structures)",
+                            key="--structure")
         folder = Path(path)
         if folder.is_dir():
             if not (folder / "posterior.csv").is_file():
@@ -389,7 +397,8 @@ def _structures(args):
                 baselines[name] = folder / "baseline.toml"
             path = folder / "posterior.csv"
         out[name] = read_posterior(path)
-    return out, baselines
+        files.append(path)
+    return out, baselines, files + list(baselines.values()), listed
 
 
 def cmd_compare(args) -> int:
@@ -415,9 +424,9 @@ def cmd_compare(args) -> int:
         from .conditioning import check_replicates_per_draw
         check_replicates_per_draw(args.replicates_per_draw)
     inputs = [f for s in scenarios for f in s.files] + [args.posterior, args.boundaries,
-                                                        args.condition_on]
-    source, baselines = _structures(args)
-    check_output_dir(args.out, args.force, inputs=[*inputs, *baselines.values()])
+                                                        args.condition_on, args.structures]
+    source, baselines, structure_files, structure_set = _structures(args)
+    check_output_dir(args.out, args.force, inputs=[*inputs, *structure_files])
     started = time.perf_counter()
     checkpoint = Path(str(args.out) + ".checkpoint")
     with output_lock(args.out):
@@ -428,7 +437,7 @@ def cmd_compare(args) -> int:
                            keep_fall_times=args.keep_fall_times, chunk_size=args.chunk_size,
                            checkpoint=checkpoint, resume=args.resume, engine=args.engine,
                            replicates_per_draw=args.replicates_per_draw, geo=geo,
-                           baselines=baselines)
+                           baselines=baselines, structures=structure_set)
             if points is not None:
                 comp.condition_on(points)
             if args.sensitivity:
@@ -597,6 +606,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "of the model; repeatable): effects then report their spread across "
                         "structures. NAME=FOLDER reads the folder's posterior.csv and, if it has "
                         "one, its baseline.toml: every scenario is then rebased on that timeline")
+    p.add_argument("--structures", type=Path, default=None, metavar="FILE",
+                   help="also run every scenario under each posterior this structure set lists "
+                        "(TOML: a [[structures]] table per posterior, with its name, its "
+                        "posterior, optionally its own baseline, and why it is kept; e.g. "
+                        "calibration/structures/pooled.toml, the README's main command)")
     p.add_argument("--no-sensitivity", dest="sensitivity", action="store_false",
                    help="skip the global sensitivity analysis")
     # half the standalone command's sample: the first compare on a fresh machine stays near two

@@ -51,7 +51,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from .ensemble import ParameterSource, check_replicates_per_draw, resolve_parameter_source, run
-from .errors import UserError
+from .errors import UserError, arg
 from .geography import Geography, load_geography
 from .measures import (ALIASES, Outcome, headline, held_on, kabul_day,  # noqa: F401
                        kabul_fallen_by, outcome_key, outcomes)
@@ -59,6 +59,7 @@ from .conditioning import Conditioned, condition_on_counts
 from .conditioning import check_replicates_per_draw as check_conditionable
 from .results import EnsembleResult
 from .scenario import Scenario, load_scenario, rebase
+from .structure_set import StructureSet, load_structure_set
 from .summary import iso_or_blank, quantiles
 
 Z90 = 1.6448536269514722
@@ -166,6 +167,8 @@ class Comparison:
     structures: dict[str, dict[str, EnsembleResult]] = field(default_factory=dict)
     #: replicates resampled on the recorded counts (:meth:`condition_on`), or None
     conditioning: Conditioned | None = None
+    #: the structure set (:mod:`sim.structure_set`) some of the structures came from, or None
+    structure_set: StructureSet | None = None
 
     def __post_init__(self):
         if not self.structures:
@@ -541,7 +544,8 @@ def compare(scenarios: Sequence[str | Path | Scenario], replicates: int = 1000, 
             keep_fall_times: bool | None = None, chunk_size: int | None = None,
             checkpoint: str | Path | None = None, resume: bool = False,
             engine: str = "batch", replicates_per_draw: int = DEFAULT_REPLICATES_PER_DRAW,
-            baselines: Mapping[str, str | Path] | None = None) -> Comparison:
+            baselines: Mapping[str, str | Path] | None = None,
+            structures: str | Path | StructureSet | None = None) -> Comparison:
     """Run the baseline and each what-if on the same random numbers and compare them.
 
     ``parameters``: as for :func:`sim.run`, or a mapping structure name -> parameter source
@@ -550,6 +554,10 @@ def compare(scenarios: Sequence[str | Path | Scenario], replicates: int = 1000, 
     ``replicates_per_draw``: replicates sharing each posterior draw (see the module notes).
     ``baselines``: structure name -> that structure's own baseline file (derived from the
     scenarios' baseline); its scenarios are rebased on it (module notes).
+    ``structures``: a structure set (:mod:`sim.structure_set`: its file, or the set loaded):
+    every scenario also runs under each posterior it lists, after ``parameters`` (the primary),
+    each rebased on the structure's own baseline where it has one. The README's main command is
+    ``compare(glob("scenarios/*.toml"), structures="calibration/structures/pooled.toml")``.
     """
     import time
     geo = geo or load_geography()
@@ -578,6 +586,16 @@ def compare(scenarios: Sequence[str | Path | Scenario], replicates: int = 1000, 
         src = resolve_parameter_source(parameters)
         sources = {src.label: src}
     baselines = dict(baselines or {})
+    listed = None
+    if structures is not None:
+        listed = (structures if isinstance(structures, StructureSet)
+                  else load_structure_set(structures))
+        clash = sorted(set(listed.names) & set(sources))
+        if clash:
+            raise UserError(f"structure(s) {clash} also given in {arg('parameters')}",
+                            argument="structures")
+        sources.update(listed.sources())
+        baselines.update(listed.baselines())
     unknown = sorted(set(baselines) - set(sources))
     if unknown:
         raise UserError(f"baseline given for unknown structure(s) {unknown}; structures: "
@@ -601,4 +619,4 @@ def compare(scenarios: Sequence[str | Path | Scenario], replicates: int = 1000, 
         structures[sname] = results
     primary = next(iter(structures.values()))
     return Comparison(primary, baseline.name, seed, replicates, time.perf_counter() - started,
-                      replicates_per_draw=m, structures=structures)
+                      replicates_per_draw=m, structures=structures, structure_set=listed)

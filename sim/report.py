@@ -169,6 +169,10 @@ def write_comparison_outputs(comparison, out: Path, *, plots: bool = True, bound
                                  for src in [next(iter(r.values())).source]},
         # a structure that dates the timeline differently: its baseline's chain of files
         "structure_baselines": _own_timelines(comparison),
+        # the set file (--structures) the structures were listed in, if any
+        "structure_set": (None if comparison.structure_set is None else
+                          {"path": str(comparison.structure_set.path),
+                           "sha256": comparison.structure_set.sha256}),
         "package_version": __version__, "elapsed_seconds": round(comparison.elapsed, 2),
         "scenario_hashes": {n: r.scenario.hash for n, r in comparison.results.items()},
         **comparison.notes})
@@ -381,7 +385,24 @@ def _structures_table(comparison) -> str:
             "in brackets the 5-95% spread across its draws (effects_by_structure.csv has every "
             f"headline outcome).{note}</p>"
             + _table(rows, [("what-if", "what-if")]
-                     + [(s, f"{s} *" if s in own else s) for s in names]))
+                     + [(s, f"{s} *" if s in own else s) for s in names])
+            + _structure_set_table(comparison))
+
+
+def _structure_set_table(comparison) -> str:
+    """The structures a set file listed, each with how it differs from the primary and why it is
+    kept, as the file states them (``--structures``)."""
+    listed = comparison.structure_set
+    if listed is None:
+        return ""
+    rows = [{"structure": s.name, "differs": s.differs, "why": s.why,
+             "posterior": Path(s.posterior).as_posix()} for s in listed.structures]
+    return (f"<h3>The structures compared</h3><p>Listed in "
+            f"<code>{html.escape(Path(listed.path).as_posix())}</code>"
+            + (f": {html.escape(listed.description)}" if listed.description else "")
+            + " The first column of the table above is the primary.</p>"
+            + _table(rows, [("structure", "structure"), ("differs", "how it differs"),
+                            ("why", "why it is kept"), ("posterior", "posterior")]))
 
 
 def _own_timelines(comparison) -> dict:

@@ -132,3 +132,20 @@ def targets_error(tmp_path, geo, extra: str):
         load_targets(bad, geo)
     assert "\n" not in str(err.value)
     return err.value
+
+
+def main_command_set():
+    """The structure set README line 6 pools beside the default (its ``--structures`` file)."""
+    import re
+    from sim.structure_set import load_structure_set
+    root = ROOT
+    line = (root / "README.md").read_text(encoding="utf-8").splitlines()[5]
+    files = re.findall(r"--structures (\S+)", line)
+    assert len(files) == 1, "README line 6 must name one --structures file"
+    return load_structure_set(root / files[0])
+
+
+def main_command_structures() -> dict[str, Path]:
+    """The posteriors README line 6 pools beside the default: name -> its calibration's folder
+    (``arrears_earlier``'s holds its own ``baseline.toml``)."""
+    return {s.name: s.posterior.parent for s in main_command_set().structures}

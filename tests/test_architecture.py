@@ -24,7 +24,7 @@ LAYERS: list[tuple[str, set[str]]] = [
                "record"}),
     ("engines", {"outcomes", "engine", "batch", "prologue", "chunks"}),
     ("runs", {"parameter_source", "posterior", "checkpoint", "distributed", "summary", "results",
-              "ensemble", "measures", "conditioning", "compare", "parameter_sets", "sensitivity", "reproduce"}),
+              "ensemble", "measures", "conditioning", "structure_set", "compare", "parameter_sets", "sensitivity", "reproduce"}),
     ("calibration", {"config_checks", "targets", "likelihood", "calibration_config",
                      "calibration_sampler", "cut_lift", "calibrate", "fit", "district_facts",
                      "district_skill", "district_reference", "district_neighbours", "scoring"}),

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import main_command_structures
 from sim.compare import compare
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
@@ -47,14 +48,6 @@ def test_every_shipped_scenario_is_coherent_where_kabul_falls(geo):
     assert "baseline" in checked and len(checked) >= 7
 
 
-def main_command_structures() -> dict[str, Path]:
-    """The posteriors README line 6 pools beside the default: name -> its calibration's folder
-    (a structure given as a folder, like ``arrears_earlier``, brings its own ``baseline.toml``)."""
-    import re
-    root = SCENARIOS.parent
-    line = (root / "README.md").read_text(encoding="utf-8").splitlines()[5]
-    return {name: (root / path).parent if path.endswith(".csv") else root / path
-            for name, path in re.findall(r"--structure (\w+)=(\S+)", line)}
 
 
 @pytest.mark.slow

@@ -3,9 +3,7 @@ computes from the committed forecasts, and every posterior the main command pool
 
 from __future__ import annotations
 
-import re
-
-from conftest import ROOT, load_script
+from conftest import ROOT, load_script, main_command_structures
 
 
 def test_the_committed_comparison_is_what_the_script_computes_and_covers_the_main_command(tmp_path):
@@ -16,17 +14,15 @@ def test_the_committed_comparison_is_what_the_script_computes_and_covers_the_mai
     result = script.main(tmp_path)
     committed = ROOT / "calibration" / "structures"
     assert (tmp_path / "comparison.md").read_text() == (committed / "comparison.md").read_text()
-    line = (ROOT / "README.md").read_text(encoding="utf-8").splitlines()[5]
-    paths = dict(re.findall(r"--structure (\w+)=(\S+)", line))
-    pooled = list(paths)
+    folders = main_command_structures()
+    pooled = list(folders)
     assert len(pooled) == 16
     scored_as = {entry[3]: entry[0] for entry in script.ENTRIES if entry[3]}
     assert set(scored_as) == set(pooled) | {"default"}
     # the entry scored under a name is the calibration the main command pools under it
     calibrated = {entry[3]: ROOT.joinpath("calibration", *entry[2]) for entry in script.ENTRIES}
-    for name, path in paths.items():
-        folder = ROOT / path
-        assert (folder.parent if folder.suffix == ".csv" else folder) == calibrated[name], name
+    for name, folder in folders.items():
+        assert folder.resolve() == calibrated[name].resolve(), name
     for name in pooled + ["default"]:
         for cut_off, block in result["cut_offs"].items():
             wis = block[scored_as[name]]["capital"]["mean_wis_days"]

@@ -3,11 +3,9 @@ structures it calls pooled are the main command's, and A14b's claim holds statis
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
-from conftest import ROOT, load_script
+from conftest import ROOT, load_script, main_command_structures
 
 
 @pytest.fixture(scope="module")
@@ -18,8 +16,7 @@ def script():
 def test_the_structures_called_pooled_are_the_main_commands(script):
     """The figure's black rows and its grey band must be the posteriors README line 6 pools: if
     the main command changes, this fails until the script (and its figure) follow."""
-    line = (ROOT / "README.md").read_text(encoding="utf-8").splitlines()[5]
-    in_command = set(re.findall(r"--structure ([A-Za-z0-9_]+)=", line))
+    in_command = set(main_command_structures())
     pooled = {name for name, _, _, standing, _ in script.STRUCTURES if standing == script.POOLED}
     assert in_command and pooled == in_command | {"default"}
     for name, folder, _, _, _ in script.STRUCTURES:
