@@ -40,6 +40,12 @@ GOALS = {
 #: the recorded counts to have a choice of countrysides within each draw.
 PREDICTIVE_REPLICATES_PER_DRAW = 10
 
+#: How close to the record the count of capitals fallen by the capital's own fall must come for
+#: issue 10's forecast goal ("within 8 of the record's 33"). A forecast reports the probability
+#: of that beside the median: the count is bimodal (the cities attacked in time or not), so its
+#: median can flip between none and nearly all with a few percent of the replicates.
+CAPITALS_WITHIN = 8
+
 
 def predictive(result: CalibrationResult, replicates: int, workers: int, progress: bool):
     """The posterior predictive run, on the geography the calibration ran on (its targets')."""
@@ -369,9 +375,12 @@ def forecast_summary(pred, as_of: dt.date, rows: np.ndarray | None = None) -> di
         f"{cap}_80_interval_width_days": float(hi80 - lo80) if np.isfinite(hi80) else None,
         f"p_{cap}_falls_by_{stamp(th.deadline)}": float((kab < th.day_of(th.deadline) + 1).mean()),
         f"p_{cap}_falls_by_{stamp(th.end)}": float((kab < th.day_of(th.end) + 1).mean()),
-        f"capitals_fallen_by_{stamp(fell)}": {"q05": float(np.quantile(caps, 0.05)),
-                                              "q50": float(np.quantile(caps, 0.5)),
-                                              "q95": float(np.quantile(caps, 0.95)), "record": record},
+        f"capitals_fallen_by_{stamp(fell)}": {
+            "q05": float(np.quantile(caps, 0.05)), "q50": float(np.quantile(caps, 0.5)),
+            "q95": float(np.quantile(caps, 0.95)), "record": record,
+            "mean": float(caps.mean()), "share_none": float((caps == 0).mean()),
+            f"share_within_{CAPITALS_WITHIN}_of_record":
+                float((np.abs(caps - record) <= CAPITALS_WITHIN).mean())},
         "what_happened": f"{th.capital} fell on {fell.isoformat()}; {record} of "
                          f"{len(pred.geo.provinces)} capitals had fallen by then (provinces.csv).",
         "once_the_cities_are_attacked": after_the_assault(

@@ -254,7 +254,7 @@ def cmd_calibrate(args) -> int:
 
 def cmd_forecast(args) -> int:
     from .calibrate import calibrate, load_config
-    from .calibration_output import write_forecast
+    from .calibration_output import CAPITALS_WITHIN, write_forecast
     from .ensemble import resolve_workers
     from .output import check_output_dir, output_lock
     geo = _geo(args)
@@ -280,6 +280,11 @@ def cmd_forecast(args) -> int:
           f"{k['q90'] or 'after the horizon'}; P(by {_day_month(th.deadline)}) "
           f"{s[f'p_{cap}_falls_by_{th.stamp(th.deadline)}']:.2f}, P(by {_day_month(th.end)}) "
           f"{s[f'p_{cap}_falls_by_{th.stamp(th.end)}']:.2f}")
+    c = s[f"capitals_fallen_by_{th.stamp(th.capital_fell)}"]
+    within = f"share_within_{CAPITALS_WITHIN}_of_record"
+    print(f"  capitals fallen by {_day_month(th.capital_fell)}: median {c['q50']:.0f} (the record "
+          f"{c['record']}); P(within {CAPITALS_WITHIN} of it) {c[within]:.2f}, none fallen "
+          f"{c['share_none']:.2f}")
     return 0
 
 

@@ -385,6 +385,15 @@ def test_the_fit_report_and_forecast_judge_the_conditional_predictive_too(tmp_pa
     assert known["conditioned_on"][0] == "end_may" and len(known["conditioned_on"]) == 3
     assert any("not_before" in k for k in known["conditioned_on"])
     assert known["replicates"] == 40 - 10 * known.get("dropped_draws", 0)
+    # beside the bimodal count's median, its distribution: the shares read from the same counts
+    caps = fc["capitals_fallen_by_2021_08_15"]
+    assert 0 <= caps["share_none"] <= 1 and 0 <= caps["share_within_8_of_record"] <= 1
+    assert caps["q05"] <= caps["mean"] <= caps["q95"] and caps["record"] == 33
+    # q05 of 40 sorted counts lies between the second and third: zero if three are, not if none is
+    if caps["share_none"] * 40 >= 3:
+        assert caps["q05"] == 0
+    if caps["share_none"] == 0:
+        assert caps["q05"] >= 1
 
 
 def _stage_base(geo, R, seed=0):
