@@ -32,9 +32,8 @@ import numpy as np
 from scipy.optimize import minimize
 
 from .district_facts import DistrictFacts
-from .district_skill import (Estimate, _interval, _spearman, dated_medians, model_probability,
-                             resampled_means,
-                             national_share)
+from .district_skill import (Estimate, _interval, _spearman, _spearman_rows, dated_medians,
+                             model_probability, national_share, resampled_means)
 from .hazard import Covariates, LocalCovariates
 
 #: The ridge penalty on the standardised coefficients (a prior sd of 1/sqrt(2 ridge) = 0.71 per
@@ -178,8 +177,8 @@ def _spearman_beside_reference(fall_time, scored: DistrictFacts, z_all, ref, rng
     ref_rho, sim_rho = _spearman(med_ref, obs), _spearman(med_sim, obs)
     if m >= 3:
         jdx = rng.integers(0, m, size=(bootstrap, m))
-        ref_b = np.array([_spearman(med_ref[j], obs[j]) for j in jdx])
-        sim_b = np.array([_spearman(med_sim[j], obs[j]) for j in jdx])
+        ref_b = _spearman_rows(med_ref[jdx], obs[jdx])
+        sim_b = _spearman_rows(med_sim[jdx], obs[jdx])
     else:
         ref_b = sim_b = np.full(bootstrap, np.nan)
     return {"dated_facts": m,

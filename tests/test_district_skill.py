@@ -248,3 +248,22 @@ def test_a_days_own_held_and_captured_pair_caps_skill_that_fixed_dates_do_not(ge
     assert on_the_day.skill.value < 0.3
     assert at_fixed_dates.skill.value > 0.6
     assert at_fixed_dates.skill.lo > on_the_day.skill.hi
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.integers(min_value=1, max_value=50), st.integers(min_value=1, max_value=12),
+       st.integers(min_value=0, max_value=2**32 - 1), st.booleans())
+def test_the_bootstrap_s_spearman_at_once_equals_one_call_per_resample_to_the_bit(
+        m, levels, seed, never):
+    """``_spearman_rows`` replaces thousands of ``_spearman`` calls in every bootstrap: it must
+    give the same numbers exactly (ties, districts that never fall ranked last, constant rows
+    NaN, fewer than three facts NaN), or every committed interval would move in its last digit."""
+    from sim.district_skill import _spearman, _spearman_rows
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, levels, size=m).astype(float)
+    if never:
+        x[rng.random(m) < 0.3] = np.finfo(float).max
+    y = np.round(rng.normal(size=m) * 3, int(rng.integers(0, 2)))
+    jdx = rng.integers(0, m, size=(40, m))
+    one_by_one = np.array([_spearman(x[j], y[j]) for j in jdx])
+    assert np.array_equal(_spearman_rows(x[jdx], y[jdx]), one_by_one, equal_nan=True)
