@@ -65,6 +65,8 @@ def run_batch(model: Model, table: ParameterTable, draws: Draws, *, audit: bool 
 #: countryside has moved before the assault decision. The rest of :attr:`_BatchRun._STATE` is
 #: either a draw, a parameter's consequence, or still at its start value before the decision.
 RESUMABLE = ("t", "seg", "tau", "g", "h", "D", "X", "fallen", "fall_time", "mode", "off")
+#: Their types where not float.
+_RESUMED_DTYPE = {"seg": np.int64, "fallen": bool, "mode": np.int8}
 
 
 class _Columns:
@@ -122,11 +124,16 @@ class _BatchRun:
 
     def __init__(self, model: Model, table: ParameterTable, draws: Draws, audit: bool = False,
                  start: dict | None = None, observer=None,
-                 stop_after_capitals: int | None = None, stop_after_day: float | None = None):
+                 stop_after_capitals: int | None = None, stop_after_day: float | None = None,
+                 start_groups: np.ndarray | None = None, copy_start: bool = True):
         """``start`` (rows' :data:`RESUMABLE` arrays and their ``H_decision``) resumes each row
-        where a run with the assault switched off was before its decision; ``observer(run, dt)``
-        is called with the state at the start and after every iteration (``dt`` None at the
-        start)."""
+        where a run with the assault switched off was before its decision; ``start_groups``
+        (optional, one label per row) says which rows start from copies of one state, so that
+        checking the state on one row of each group checks them all (a prologue resumes each of
+        its snapshots under hundreds of parameter points); ``copy_start=False`` lets the run take
+        ``start``'s arrays as its own, for a caller that built them for it alone.
+        ``observer(run, dt)`` is called with the state at the start and after every iteration
+        (``dt`` None at the start)."""
         self.model, self.audit, self.observer = model, audit, observer
         self.stop_after_capitals = stop_after_capitals
         self.stop_after_day = stop_after_day
@@ -213,44 +220,53 @@ class _BatchRun:
         self.capital_slot[self.caps] = np.arange(len(self.caps))
         self.caps_down = np.zeros((R, len(self.caps)), dtype=bool)   # fallen capitals, by slot
         self.u_mode = draws.u_mode
-        initial = initial_fallen(hazard.initial_log_weights(p, cov), draws.gumbel,
-                                 np.rint(table.column("initial_fallen")).astype(int))
-        self.fallen = initial
-        self.fall_time = np.where(initial, 0.0, np.nan)
-        self.mode = np.where(initial, HELD_AT_START, HELD).astype(np.int8)
-        # (R, T + 1), C-contiguous, updated through flat views; the last column is a sink for
-        # the padding of ExposureSet.other_entries, never read
-        self.X = np.ascontiguousarray(np.c_[ex.numerators(initial), np.zeros(R)])
-        self.t = np.zeros(R)
-        self.seg = np.zeros(R, dtype=np.int64)
+        if start is None:
+            initial = initial_fallen(hazard.initial_log_weights(p, cov), draws.gumbel,
+                                     np.rint(table.column("initial_fallen")).astype(int))
+            self.fallen = initial
+            self.fall_time = np.where(initial, 0.0, np.nan)
+            self.mode = np.where(initial, HELD_AT_START, HELD).astype(np.int8)
+            # (R, T + 1), C-contiguous, updated through flat views; the last column is a sink
+            # for the padding of ExposureSet.other_entries, never read
+            self.X = np.ascontiguousarray(np.c_[ex.numerators(initial), np.zeros(R)])
+            self.t = np.zeros(R)
+            self.seg = np.zeros(R, dtype=np.int64)
         self.level = np.zeros(R, dtype=np.int64)      # reactive events in force
         self.assault = np.full(R, np.nan)
         self.r_decision = np.asarray(hazard.assault_threshold(p, draws.u_actor[:, 0:1]))[:, 0]
         self.H_decision = np.zeros(R)
         self.lam_decision = np.zeros(R)
         self.gone = np.zeros(R)                       # 1 once Kabul has fallen
-        self.tau = np.zeros(R)                  # the operational clock
-        self.h = np.zeros((R, n))               # local rate; 0 = not a live rural district
-        self.D = np.full((R, n), np.inf)        # deadline on the operational clock
+        if start is None:
+            self.tau = np.zeros(R)                  # the operational clock
+            self.h = np.zeros((R, n))               # local rate; 0 = not a live rural district
+            self.D = np.full((R, n), np.inf)        # deadline on the operational clock
+            self.g = np.ones(R)
+            # each district's scoped_levels_offset (None when no event is scoped: nothing to add)
+            self.off = np.zeros((R, n)) if self.scoped else None
         self.Hc = np.zeros((R, len(self.caps)))
         self.lam_c = np.zeros((R, len(self.caps)))
-        self.g = np.ones(R)
-        # each district's scoped_levels_offset (None when no event is scoped: nothing to add)
-        self.off = np.zeros((R, n)) if self.scoped else None
         self.any_assault = False
 
         everyone = np.arange(R)
         if start is not None:
             # every array as the uninterrupted run had it after the same event: the decision's
             # rate is then recomputed from that state exactly as the run did after that event
+            # (copied unless the caller gives them away: it may resume the same state twice;
+            # none is computed first only to be replaced)
+            take = np.array if copy_start else np.ascontiguousarray
             for name in RESUMABLE:
-                if getattr(self, name) is not None:
-                    setattr(self, name, np.array(start[name], dtype=getattr(self, name).dtype))
+                if name == "off" and not self.scoped:
+                    self.off = None
+                    continue
+                setattr(self, name, take(start[name], dtype=_RESUMED_DTYPE.get(name, float)))
             self.H_decision = np.array(start["H_decision"], dtype=float)
             # a snapshot taken where an exposure was silent (not kept) can be resumed where it is
             # read only if it had not moved: true of the cities' own exposures before the assault
-            # (a prologue varies only the cities' parameters), checked rather than assumed
-            self._audit(everyone)
+            # (a prologue varies only the cities' parameters), checked rather than assumed, on
+            # one row of each group of copies
+            self._audit(everyone if start_groups is None
+                        else np.unique(start_groups, return_index=True)[1])
             self._refresh_decision(everyone)
             return
         self._refresh_all_rural(everyone, first=True)

@@ -136,7 +136,7 @@ class Prologue:
         # resume from the last snapshot at or before the event before the first possible firing
         at = (first[go] - 1) // SNAPSHOT_EVERY
         state = {name: [] for name in RESUMABLE}
-        order = []
+        order, groups = [], []
         for j in np.unique(at):
             event, rows, arrays = self.snapshots[j]
             mine = go[at == j]
@@ -145,12 +145,14 @@ class Prologue:
             for name, a in arrays.items():
                 state[name].append(a[position])
             order.append(mine)
+            groups.append(j * R + replicate[mine])      # rows resumed from one snapshot row
             state.setdefault("H_decision", []).append(H[mine, event])
         order = np.concatenate(order)
         start = {name: np.concatenate(parts) for name, parts in state.items() if parts}
         res = _BatchRun(self.model, ParameterTable(values[order]), self.draws.row(replicate[order]),
                         start=start, stop_after_capitals=stop_after_capitals,
-                        stop_after_day=stop_after_day).run()
+                        stop_after_day=stop_after_day,
+                        start_groups=np.concatenate(groups), copy_start=False).run()
         out.fall_time[order] = res.fall_time
         out.mode[order] = res.mode
         out.assault_time[order] = res.assault_time

@@ -223,3 +223,38 @@ def test_a_stage_reading_a_count_stops_after_its_day_and_every_capital_bit_for_b
                           stop_after_capitals=len(geo.capital_rows),
                           stop_after_day=lik.counts_read_until)
     assert (np.isfinite(full.fall_time).sum() > np.isfinite(short.fall_time).sum())
+
+
+def test_the_rows_resumed_as_one_group_start_from_copies_of_one_state(stage, monkeypatch):
+    """The engine checks a resumed state on one row of each group the prologue declares
+    (``start_groups``), so every group must hold copies of one snapshot row: the same arrays to
+    the bit, row for row. And a resumed run takes the prologue's arrays without copying them
+    (``copy_start=False``) only because nothing else holds them: the outcomes are unchanged."""
+    from sim import batch
+    model, base, draws, columns, priors, pro = stage
+    seen = {}
+    real = batch._BatchRun.__init__
+
+    def spy(self, *args, **kw):
+        if kw.get("start") is not None:
+            seen["start"] = {k: np.array(v, copy=True) for k, v in kw["start"].items()}
+            seen["groups"] = kw["start_groups"]
+            seen["copy"] = kw["copy_start"]
+        real(self, *args, **kw)
+
+    # posterior points: their decisions come at nearby events, so rows share snapshots
+    points = np.vstack([base[:8][:, columns], base[:8][:, columns] * 1.01])
+    monkeypatch.setattr(batch._BatchRun, "__init__", spy)
+    resumed = simulate_sets(model, base, draws, columns, points, pro)
+    monkeypatch.undo()
+    start, groups = seen["start"], seen["groups"]
+    assert seen["copy"] is False and len(groups) == len(start["t"])
+    assert 1 < len(np.unique(groups)) < len(groups)          # some rows share a state
+    for g in np.unique(groups):
+        rows = np.flatnonzero(groups == g)
+        for name in batch.RESUMABLE:
+            if name in start:
+                first = start[name][rows[0]]
+                assert all(np.array_equal(start[name][r], first, equal_nan=True)
+                           for r in rows[1:]), (name, g)
+    assert _same(resumed, simulate_sets(model, base, draws, columns, points))
