@@ -17,7 +17,7 @@ new ones. Forecasts written since this script carry the same fields in their own
 (``sim.calibration_output.forecast_summary``).
 
 Writes ``calibration/default/forecast_capitals.json`` and ``docs/figures/forecast_capitals.png``.
-Run from the project folder: ``python calibration/forecast_capitals.py`` (about two minutes on
+Run from the project folder: ``python calibration/forecast_capitals.py`` (77 s on
 two cores). A missing or malformed forecast folder is a one-line error, exit code 2.
 """
 
@@ -90,7 +90,7 @@ def check_reproduced(summary: dict, committed: dict, where: Path) -> None:
     """Every figure the committed forecast.json gives about Kabul and the capitals must come out
     the same from the re-simulation (the new fields aside)."""
     for key, value in committed.items():
-        if key not in summary or key in ("us_estimates", "once_the_cities_are_attacked"):
+        if key not in summary:          # the conditional forecast, the fit, the timing
             continue
         mine = summary[key]
         if isinstance(value, dict):

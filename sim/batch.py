@@ -220,7 +220,7 @@ class _BatchRun:
         self.capital_slot[self.caps] = np.arange(len(self.caps))
         self.caps_down = np.zeros((R, len(self.caps)), dtype=bool)   # fallen capitals, by slot
         self.u_mode = draws.u_mode
-        if start is None:
+        if start is None:        # a resumed run takes these from ``start`` (below) instead
             initial = initial_fallen(hazard.initial_log_weights(p, cov), draws.gumbel,
                                      np.rint(table.column("initial_fallen")).astype(int))
             self.fallen = initial
@@ -231,19 +231,18 @@ class _BatchRun:
             self.X = np.ascontiguousarray(np.c_[ex.numerators(initial), np.zeros(R)])
             self.t = np.zeros(R)
             self.seg = np.zeros(R, dtype=np.int64)
-        self.level = np.zeros(R, dtype=np.int64)      # reactive events in force
-        self.assault = np.full(R, np.nan)
-        self.r_decision = np.asarray(hazard.assault_threshold(p, draws.u_actor[:, 0:1]))[:, 0]
-        self.H_decision = np.zeros(R)
-        self.lam_decision = np.zeros(R)
-        self.gone = np.zeros(R)                       # 1 once Kabul has fallen
-        if start is None:
             self.tau = np.zeros(R)                  # the operational clock
             self.h = np.zeros((R, n))               # local rate; 0 = not a live rural district
             self.D = np.full((R, n), np.inf)        # deadline on the operational clock
             self.g = np.ones(R)
             # each district's scoped_levels_offset (None when no event is scoped: nothing to add)
             self.off = np.zeros((R, n)) if self.scoped else None
+        self.level = np.zeros(R, dtype=np.int64)      # reactive events in force
+        self.assault = np.full(R, np.nan)
+        self.r_decision = np.asarray(hazard.assault_threshold(p, draws.u_actor[:, 0:1]))[:, 0]
+        self.H_decision = np.zeros(R)
+        self.lam_decision = np.zeros(R)
+        self.gone = np.zeros(R)                       # 1 once Kabul has fallen
         self.Hc = np.zeros((R, len(self.caps)))
         self.lam_c = np.zeros((R, len(self.caps)))
         self.any_assault = False

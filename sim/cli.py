@@ -380,11 +380,11 @@ def _structures(args):
     if args.structures is not None:
         from .structure_set import load_structure_set
         listed = load_structure_set(args.structures)
+    files = listed.files() if listed else []
     if not args.structure:
-        return primary, {}, listed.files() if listed else [], listed
+        return primary, {}, files, listed
     first = resolve_parameter_source(primary)
     out, baselines = {first.label: first}, {}
-    files = listed.files() if listed else []
     for item in args.structure:
         name, sep, path = item.partition("=")
         if not sep or not name or not path:
