@@ -120,7 +120,7 @@ class _BatchRun:
     # (X holds every declared exposure's numerators, sim.exposures: one array, one compaction)
     _STATE = ("rows", "alive", "r", "r_caps", "u_mode", "fallen", "fall_time",
               "mode", "X", "caps_down", "t", "seg", "level", "assault", "r_decision", "H_decision", "lam_decision", "gone", "tau", "h", "D",
-              "Hc", "lam_c", "g", "off", "stop")
+              "Hc", "lam_c", "g", "off", "held", "stop")
 
     def __init__(self, model: Model, table: ParameterTable, draws: Draws, audit: bool = False,
                  start: dict | None = None, observer=None,
@@ -237,6 +237,8 @@ class _BatchRun:
             self.g = np.ones(R)
             # each district's scoped_levels_offset (None when no event is scoped: nothing to add)
             self.off = np.zeros((R, n)) if self.scoped else None
+            # A32's count of the districts each row still holds (positive h), kept as they fall
+            self.held = np.zeros(R, dtype=np.int64) if self.capacity else None
         self.level = np.zeros(R, dtype=np.int64)      # reactive events in force
         self.assault = np.full(R, np.nan)
         self.r_decision = np.asarray(hazard.assault_threshold(p, draws.u_actor[:, 0:1]))[:, 0]
@@ -260,6 +262,7 @@ class _BatchRun:
                     continue
                 setattr(self, name, take(start[name], dtype=_RESUMED_DTYPE.get(name, float)))
             self.H_decision = np.array(start["H_decision"], dtype=float)
+            self.held = np.count_nonzero(self.h > 0, axis=1) if self.capacity else None
             # a snapshot taken where an exposure was silent (not kept) can be resumed where it is
             # read only if it had not moved: true of the cities' own exposures before the assault
             # (a prologue varies only the cities' parameters), checked rather than assumed, on
@@ -301,7 +304,14 @@ class _BatchRun:
         """The nationwide factor of the given rows, after their own factors ``h`` are current."""
         p = self._p(idx)
         # A32's mean own factor of the districts held, only where some row has a capacity
-        held_mean = hazard.held_mean_rate(self.h[idx])[:, None] if self.capacity else 1.0
+        held_mean = 1.0
+        if self.capacity:
+            # nearly every row changes at every event: summing every row where it lies costs
+            # less than gathering the changed rows first, and gives each row the same sum
+            if 2 * len(idx) >= len(self.rows):
+                held_mean = hazard.held_mean_rate(self.h, self.held)[idx, None]
+            else:
+                held_mean = hazard.held_mean_rate(self.h[idx], self.held[idx])[:, None]
         self.g[idx] = hazard.rate(hazard.nationwide_log_pressure(
             p, self.ex.for_rule(self.X, "rural", replicates=idx, scope="national"),
             self._pay(idx)[:, None], self._mobilization(idx)[:, None], self.gone[idx][:, None],
@@ -345,6 +355,8 @@ class _BatchRun:
                 self.D[idx] = np.where(live, tau + (self.D[idx] - tau) * h_old
                                        / np.where(live, h, 1.0), np.inf)
         self.h[idx] = h
+        if self.held is not None:
+            self.held[idx] = np.count_nonzero(h > 0, axis=1)
 
     def _add_to_exposures(self, idx, k) -> None:
         """District k[m] of row idx[m] has fallen: every declared exposure takes column k[m] of
@@ -392,6 +404,10 @@ class _BatchRun:
         # so declaring a mechanism whose coefficient is zero changes no bit
         D_all[flat] = np.where(h == h_old, D, tau + (D - tau) * h_old / h)
         h_all[flat] = h
+        if self.held is not None:
+            lost = ~(h > 0)        # a rate that underflowed to 0: out of the rule from now on
+            if lost.any():
+                np.subtract.at(self.held, row[lost], 1)
 
     def _refresh_capitals(self, idx) -> None:
         idx = idx[~np.isnan(self.assault[idx])]
@@ -426,6 +442,8 @@ class _BatchRun:
         prob = hazard.negotiated_probability(_RowParams(self.p_cols, idx, flat=True), x, pay,
                                              self.is_cap_float[k])
         flat = idx * self.n + k
+        if self.held is not None:      # one fall per row: no row repeats
+            self.held[idx] -= _flat(self.h)[flat] > 0
         _flat(self.fallen)[flat] = True
         _flat(self.fall_time)[flat] = self.t[idx]
         _flat(self.mode)[flat] = np.where(_flat(self.u_mode)[flat] < prob, NEGOTIATED, FIGHT)
@@ -533,6 +551,8 @@ class _BatchRun:
             "capitals down": (self.caps_down[rows], fallen[:, self.caps]),
             "fall times": (np.isfinite(self.fall_time[rows]), fallen),
         }
+        if self.held is not None:
+            checks["held districts"] = (self.held[rows], np.count_nonzero(self.h[rows] > 0, axis=1))
         for name, (kept, recomputed) in checks.items():
             if not np.allclose(kept, recomputed, rtol=0, atol=1e-9):
                 raise AssertionError(f"batch engine: kept {name} differ from the fallen districts'")

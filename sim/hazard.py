@@ -249,12 +249,15 @@ def nationwide_log_pressure(p: Params, x, pay, mobilization, government_gone, wi
             + p.b_government_gone * government_gone - p.b_capacity * np.log(held_mean))
 
 
-def held_mean_rate(own_rates) -> np.ndarray:
+def held_mean_rate(own_rates, held=None) -> np.ndarray:
     """Z of A32: the mean own factor of the rural districts still held, over the last axis
     (``own_rates``: each district's exp(local log hazard), 0 for the fallen and the capitals, as
-    both engines keep it); 1.0 where none is held (nothing is left for the capacity to spread)."""
+    both engines keep it); 1.0 where none is held (nothing is left for the capacity to spread).
+    ``held``, the number of positive own factors, where the caller keeps it (counting them again
+    costs more than the sum)."""
     own = np.asarray(own_rates, dtype=float)
-    held = np.count_nonzero(own > 0, axis=-1)
+    if held is None:
+        held = np.count_nonzero(own > 0, axis=-1)
     return np.where(held > 0, own.sum(axis=-1) / np.maximum(held, 1), 1.0)
 
 

@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sim import hazard
-from sim.batch import run_batch
+from sim.batch import _BatchRun, run_batch
 from sim.engine import run_replicate
 from sim.model import Model
 from sim.parameters import ParameterTable, Params, defaults
@@ -96,3 +96,24 @@ def test_at_full_capacity_contagion_moves_where_districts_fall_not_how_many(geo)
     assert clustered(b) > clustered(a) + 0.03
     c, d = run(0.0, 0.0), run(0.0, 5.0)
     assert d.sum(axis=1).mean() > c.sum(axis=1).mean() + 40
+
+
+def test_the_batch_engine_keeps_the_count_of_districts_held_as_rates_vanish(geo):
+    """The batch engine counts the districts each replicate holds (the positive own factors) as
+    they fall instead of recounting them at every event; a rate that underflows to 0 mid-run (a
+    district out of the rule from then on) must leave the count too. A strongly negative
+    contagion drives the neighbours of early falls below exp(-745): after every event the kept
+    count equals the recount, and the audit passes."""
+    sc, model = _model(geo)
+    values = {**sc.parameters(), "b_capacity": 1.0, "b_neighbour": -3000.0}
+    R = 16
+    table = ParameterTable.constant(values, R)
+    standing = ~geo.is_capital
+    vanished = []
+
+    def observe(run, dt):
+        np.testing.assert_array_equal(run.held, np.count_nonzero(run.h > 0, axis=1))
+        vanished.append(int(np.sum((run.h == 0) & standing & ~run.fallen)))
+
+    _BatchRun(model, table, draw_batch(3, range(R), geo.n), audit=True, observer=observe).run()
+    assert max(vanished) > vanished[0]          # rates vanished after the start, not only at it
