@@ -40,16 +40,30 @@ BASELINE = ROOT / "scenarios" / "baseline.toml"
 
 
 def machine() -> dict:
-    cpu = ""
+    """The machine a figure was measured on. A virtual machine may name its CPU only "AMD EPYC":
+    the family and model tell a Zen 4 (family 25) from a Zen 5 (family 26), whose speeds differ,
+    and numpy's SIMD extensions say which of its vectorised routines ran (their last bits can
+    differ between CPUs; README, Robustness and reproducibility)."""
+    import numpy as np
+
+    fields = {}
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+            key, _, value = line.partition(":")
+            key = key.strip()
+            if key in ("model name", "cpu family", "model") and key not in fields:
+                fields[key] = value.strip()
     except OSError:
         pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
-            "platform": platform.platform()}
+    try:
+        from numpy._core._multiarray_umath import __cpu_features__ as features
+        simd = sorted(name for name, on in features.items() if on and name.startswith("AVX512"))
+    except ImportError:
+        simd = []
+    return {"cpu": fields.get("model name", ""), "cpu_family": fields.get("cpu family", ""),
+            "cpu_model": fields.get("model", ""), "cores": os.cpu_count(),
+            "python": platform.python_version(), "numpy": np.__version__,
+            "numpy_avx512": simd, "platform": platform.platform()}
 
 
 def bench_simpy(n: int, posterior: bool, rounds: int = 5) -> dict:
@@ -200,11 +214,19 @@ def main() -> None:
                     "large_ensemble_peak_rss_mb": peak})
         if args.calibration:
             res["default_calibration_wall_seconds"] = time_calibration()
+            res["default_calibration_measured"] = time.strftime("%Y-%m-%d %H:%M %Z")
+            res["default_calibration_machine"] = machine()
     out = ROOT / "benchmarks" / ("results_quick.json" if args.quick else "results.json")
+    if out.is_file():
+        # the calibration's and the forecasts' timings, measured on their own (--calibration-only,
+        # --forecast), each with its date and machine, stay unless this run measured them again
+        previous = json.loads(out.read_text())
+        res.update({k: v for k, v in previous.items() if k not in res and
+                    (k.startswith("default_calibration") or k == "forecast_wall_seconds")})
     out.write_text(json.dumps(res, indent=2) + "\n")
     print("| measure | value |\n|---|---|")
     for key, value in res.items():
-        if key != "machine":
+        if key != "machine" and not isinstance(value, dict):
             if isinstance(value, list):
                 value = " to ".join(f"{v:.4g}" for v in value)
             print(f"| {key} | {value:.4g} |" if isinstance(value, float) else f"| {key} | {value} |")
