@@ -262,7 +262,7 @@ class _BatchRun:
                     continue
                 setattr(self, name, take(start[name], dtype=_RESUMED_DTYPE.get(name, float)))
             self.H_decision = np.array(start["H_decision"], dtype=float)
-            self.held = np.count_nonzero(self.h > 0, axis=1) if self.capacity else None
+            self.held = hazard.held_count(self.h) if self.capacity else None
             # a snapshot taken where an exposure was silent (not kept) can be resumed where it is
             # read only if it had not moved: true of the cities' own exposures before the assault
             # (a prologue varies only the cities' parameters), checked rather than assumed, on
@@ -356,7 +356,7 @@ class _BatchRun:
                                        / np.where(live, h, 1.0), np.inf)
         self.h[idx] = h
         if self.held is not None:
-            self.held[idx] = np.count_nonzero(h > 0, axis=1)
+            self.held[idx] = hazard.held_count(h)
 
     def _add_to_exposures(self, idx, k) -> None:
         """District k[m] of row idx[m] has fallen: every declared exposure takes column k[m] of
@@ -552,7 +552,7 @@ class _BatchRun:
             "fall times": (np.isfinite(self.fall_time[rows]), fallen),
         }
         if self.held is not None:
-            checks["held districts"] = (self.held[rows], np.count_nonzero(self.h[rows] > 0, axis=1))
+            checks["held districts"] = (self.held[rows], hazard.held_count(self.h[rows]))
         for name, (kept, recomputed) in checks.items():
             if not np.allclose(kept, recomputed, rtol=0, atol=1e-9):
                 raise AssertionError(f"batch engine: kept {name} differ from the fallen districts'")

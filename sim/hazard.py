@@ -249,15 +249,21 @@ def nationwide_log_pressure(p: Params, x, pay, mobilization, government_gone, wi
             + p.b_government_gone * government_gone - p.b_capacity * np.log(held_mean))
 
 
+def held_count(own_rates) -> np.ndarray:
+    """The rural districts still held, over the last axis: those with a positive own factor (the
+    fallen and the capitals are kept at 0, and so is a rate that underflowed)."""
+    return np.count_nonzero(np.asarray(own_rates) > 0, axis=-1)
+
+
 def held_mean_rate(own_rates, held=None) -> np.ndarray:
     """Z of A32: the mean own factor of the rural districts still held, over the last axis
     (``own_rates``: each district's exp(local log hazard), 0 for the fallen and the capitals, as
     both engines keep it); 1.0 where none is held (nothing is left for the capacity to spread).
-    ``held``, the number of positive own factors, where the caller keeps it (counting them again
-    costs more than the sum)."""
+    ``held``, :func:`held_count`, where the caller keeps it (counting again costs more than the
+    sum)."""
     own = np.asarray(own_rates, dtype=float)
     if held is None:
-        held = np.count_nonzero(own > 0, axis=-1)
+        held = held_count(own)
     return np.where(held > 0, own.sum(axis=-1) / np.maximum(held, 1), 1.0)
 
 
