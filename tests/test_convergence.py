@@ -114,3 +114,37 @@ def test_the_committed_likelihood_noise_is_what_the_script_computes(tmp_path):
     small, large = (got["noise_sd_across_random_numbers"][k] for k in ("48", "192"))
     assert large["total"] < small["total"] * 2 / 3
     assert small["counts"] < 0.1 * small["facts"]
+
+
+def test_longer_chains_mix_the_walkers_only_slowly_as_committed():
+    """``calibration/chain_length.py`` reads the committed 1,000-step chains of
+    ``calibration/structures/long1000`` (two seeds); its JSON must be what they give, and it must
+    say what the README says: each 200 steps lower R-hat in both stages and both seeds, by at
+    least 0.25 over the 600 extra steps, and still not mixed after 1,000 (above 1.1)."""
+    import json
+    from conftest import load_script
+    script = load_script("calibration/chain_length.py")
+    committed = json.loads(script.OUT_JSON.read_text())
+    assert json.loads(json.dumps(script.result())) == committed
+    for seed, by_stage in committed["seeds"].items():
+        for stage, rows in by_stage.items():
+            medians = [rows[str(s)]["median"] for s in committed["steps"]]
+            assert all(b < a for a, b in zip(medians, medians[1:])), (seed, stage, medians)
+            assert medians[0] - medians[-1] > 0.25, (seed, stage, medians)
+            assert medians[-1] > 1.1, (seed, stage, medians)
+
+
+def test_the_long_runs_share_the_defaults_countryside_chain():
+    """The README reads the long runs' first 400 countryside steps as the default's: a stage's
+    chain does not depend on the steps that follow it. The committed default was calibrated on
+    the Zen 4 EPYC and the long runs on the Zen 5, whose arithmetic parts in the last bits (README,
+    "Robustness"): 1.3e-5 at most in the sampler's coordinates (each prior's range mapped to the
+    real line), where a walker's accepted move is 0.08 at the median. So: equal to 1e-4."""
+    default = np.load(ROOT / "calibration" / "default" / "chains.npz")
+    long = np.load(ROOT / "calibration" / "structures" / "long1000" / "chains.npz")
+    steps = default["rural_chain_z"].shape[0]
+    assert long["rural_chain_z"].shape[0] > steps
+    np.testing.assert_allclose(long["rural_chain_z"][:steps], default["rural_chain_z"], rtol=0,
+                               atol=1e-4)
+    np.testing.assert_allclose(long["rural_log_prob"][:steps], default["rural_log_prob"], rtol=0,
+                               atol=1e-2)
