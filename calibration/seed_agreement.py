@@ -53,6 +53,10 @@ MODELS = {
     "statuses_joint_capacity": ("the default of 6 December 2026 (no precedent, A35 off)", {
         "20210815": f"{S}/statuses_joint_capacity/posterior.csv",
         "7": f"{S}/statuses_joint_capacity/seed7/posterior.csv"}),
+    "long1000": ("the default run for 1,000 steps instead of 400, thinned by 9 (its walkers' "
+                 "R-hat 1.3-1.4; calibration/chain_length.py)", {
+                     "20210815": f"{S}/long1000/posterior.csv",
+                     "11": f"{S}/long1000/seed11/posterior.csv"}),
 }
 THRESHOLD = 1.1
 #: how many parameters the figure draws (those with the largest R-hat under either of the first
