@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from sim.calibration_config import load_config
 from sim.calibration_sampler import walker_rhat
 
 HERE = Path(__file__).resolve().parent
@@ -30,8 +31,12 @@ OUT_PNG = ROOT / "docs" / "figures" / "chain_length.png"
 #: seed label -> the long run's chains
 RUNS = {"20210815": FOLDER / "chains.npz", "11": FOLDER / "seed11" / "chains.npz"}
 STAGES = ("rural", "capitals")
-STEPS = (400, 600, 800, 1000)
-BURN_IN = 150                      # the default's ([sampler] burn_in), kept at every length
+_DEFAULT = load_config(HERE / "default.toml")
+_LONG = load_config(FOLDER / "config.toml")
+#: from the default's length to the long run's, every 200 steps
+STEPS = tuple(range(_DEFAULT.steps, _LONG.steps + 1, 200))
+#: the long run's burn-in (the default's), dropped at every length
+BURN_IN = _LONG.burn_in
 
 
 def rhat_by_length(chains: Path) -> dict:
@@ -73,8 +78,9 @@ def draw(res: dict) -> None:
                     label=f"seed {seed}, worst parameter")
         ax.axhline(1.1, color="k", lw=1, ls=":")
         ax.text(STEPS[0], 1.11, "1.1: a mixed ensemble stays below", fontsize=8, va="bottom")
-        ax.axvline(400, color="grey", lw=1)
-        ax.text(405, 2.1, "the default's\n400 steps", fontsize=8, va="top", color="grey")
+        ax.axvline(_DEFAULT.steps, color="grey", lw=1)
+        ax.text(_DEFAULT.steps + 5, 2.1, f"the default's\n{_DEFAULT.steps} steps", fontsize=8,
+                va="top", color="grey")
         ax.set_title(titles[stage])
         ax.set_xlabel(f"steps (the first {BURN_IN} dropped)")
         ax.set_xticks(STEPS)
