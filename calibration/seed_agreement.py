@@ -57,6 +57,11 @@ MODELS = {
                  "R-hat 1.3-1.4; calibration/chain_length.py)", {
                      "20210815": f"{S}/long1000/posterior.csv",
                      "11": f"{S}/long1000/seed11/posterior.csv"}),
+    "rural384": ("the default with the countryside's likelihood on 384 replicates instead of 192 "
+                 "(calibration/structures/rural384)", {
+                     "20210815": f"{S}/rural384/posterior.csv",
+                     "11": f"{S}/rural384/seed11/posterior.csv",
+                     "7": f"{S}/rural384/seed7/posterior.csv"}),
 }
 THRESHOLD = 1.1
 #: how many parameters the figure draws (those with the largest R-hat under either of the first
