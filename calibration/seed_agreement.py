@@ -62,6 +62,10 @@ MODELS = {
                      "20210815": f"{S}/rural384/posterior.csv",
                      "11": f"{S}/rural384/seed11/posterior.csv",
                      "7": f"{S}/rural384/seed7/posterior.csv"}),
+    "cities2000": ("the default with the cities' stage run for 2,000 steps instead of 400 "
+                   "(calibration/structures/cities2000)", {
+                       "20210815": f"{S}/cities2000/posterior.csv",
+                       "11": f"{S}/cities2000/seed11/posterior.csv"}),
 }
 THRESHOLD = 1.1
 #: how many parameters the figure draws (those with the largest R-hat under either of the first
