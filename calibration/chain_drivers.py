@@ -6,7 +6,8 @@ and +73 days for the default's three seeds on 5,000 paired replicates. The READM
 countryside's contagion, which the record leaves on a ridge. This script measures it instead:
 
 * every posterior of the default's model (its three seeds, the same on twice the countryside's
-  replicates, ``calibration/structures/rural384``, and on 1,000 steps, ``long1000``) runs the
+  replicates, ``calibration/structures/rural384``, on 1,000 steps, ``long1000``, and with the
+  cities' stage on 2,000 steps, ``cities2000``) runs the
   baseline and the broken chain on the same random numbers (5,000 paired replicates, ten per
   posterior draw, seed 1, as the README's what-if tables), giving each posterior draw's mean
   effect;
@@ -46,6 +47,8 @@ POSTERIORS = {
     "rural384_seed7": f"{S}/rural384/seed7/posterior.csv",
     "long1000": f"{S}/long1000/posterior.csv",
     "long1000_seed11": f"{S}/long1000/seed11/posterior.csv",
+    "cities2000": f"{S}/cities2000/posterior.csv",
+    "cities2000_seed11": f"{S}/cities2000/seed11/posterior.csv",
 }
 WHATIF = "surrender_chain_broken"
 REPLICATES, PER_DRAW, SEED = 5000, 10, 1
