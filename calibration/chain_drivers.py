@@ -180,8 +180,8 @@ def draw(result: dict, effect: np.ndarray, values: np.ndarray, groups: np.ndarra
     ax2.set_title(f"Each calibration's mean effect, and what its parameters predict\n"
                   f"(R\u00b2 over draws {result['linear_model']['r2']:.2f})", fontsize=11)
     ax2.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2, frameon=False)
-    fig.suptitle("What sets the broken chain's effect: the cities' parameters, not the countryside's "
-                 "contagion (python calibration/chain_drivers.py)", fontsize=12)
+    fig.suptitle("What sets the broken chain's effect, draw by draw: the cities' parameters more than the "
+                 "countryside's contagion (python calibration/chain_drivers.py)", fontsize=12)
     fig.tight_layout(rect=(0, 0, 1, 0.94))
     OUT_PNG.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(OUT_PNG, dpi=100)
