@@ -16,7 +16,9 @@ countryside's contagion, which the record leaves on a ridge. This script measure
   parameter (standardised; the rates' logs), fitted on the pooled draws;
 * that one model, evaluated on each posterior's own draws, predicts its mean effect: if it does,
   the seeds differ *because their draws differ in those parameters*, and each parameter's share
-  of the differences is its coefficient times the difference of its posterior means;
+  of the differences is its coefficient times the difference of its posterior means; two more
+  posteriors, the default's two stages crossed between seeds (``cross_stages``), are left out
+  of the fit and predicted, a check the model cannot tune to;
 * the effect by third of the parameter that carries most of it says what the what-if buys under
   each reading of the record.
 
@@ -50,6 +52,12 @@ POSTERIORS = {
     "cities2000": f"{S}/cities2000/posterior.csv",
     "cities2000_seed11": f"{S}/cities2000/seed11/posterior.csv",
 }
+#: posteriors the linear model is not fitted to and must predict: the default's two stages from
+#: different seeds (calibration/structures/cross_stages), each its own mixture of the above
+HELD_OUT = {
+    "cross_rural11_cities20210815": f"{S}/cross_stages/rural11_cities20210815/posterior.csv",
+    "cross_rural20210815_cities11": f"{S}/cross_stages/rural20210815_cities11/posterior.csv",
+}
 WHATIF = "surrender_chain_broken"
 REPLICATES, PER_DRAW, SEED = 5000, 10, 1
 
@@ -62,21 +70,26 @@ def features(names: list[str], values: np.ndarray) -> np.ndarray:
 
 
 def attribute(effect: np.ndarray, X: np.ndarray, groups: np.ndarray, names: list[str],
-              stage_of: dict[str, str]) -> dict:
+              stage_of: dict[str, str], held_out: tuple[str, ...] = ()) -> dict:
     """One linear model of ``effect`` (one value per draw) on ``X`` (draws x parameters), fitted
     on every draw; per group (posterior), its mean effect, the model's prediction from its own
     draws, and each parameter's part of how far the group's prediction lies from the mean of the
     groups' (its coefficient times the difference of its means), summed by calibration stage
     (``stage_of``: parameter -> stage). One parameter's parts can offset another's along a ridge,
     so the stages' sums, not single parameters, say where the groups' differences lie. Parameters
-    constant over every draw are left out."""
-    varies = np.ptp(X, axis=0) > 0
+    constant over every draw are left out. The groups named in ``held_out`` are not fitted: the
+    model predicts their means from their draws (an out-of-sample check of the attribution)."""
+    fit = ~np.isin(groups, list(held_out))
+    varies = np.ptp(X[fit], axis=0) > 0
     X, names = X[:, varies], [n for n, v in zip(names, varies) if v]
-    mu, sd = X.mean(axis=0), X.std(axis=0)
+    mu, sd = X[fit].mean(axis=0), X[fit].std(axis=0)
     Z = (X - mu) / sd
     design = np.column_stack([np.ones(len(Z)), Z])
-    beta, *_ = np.linalg.lstsq(design, effect, rcond=None)
-    fitted = design @ beta
+    beta, *_ = np.linalg.lstsq(design[fit], effect[fit], rcond=None)
+    predicted = design @ beta
+    outside = {g: {"effect": float(effect[groups == g].mean()),
+                   "predicted": float(predicted[groups == g].mean())} for g in held_out}
+    effect, groups, Z, fitted = effect[fit], groups[fit], Z[fit], predicted[fit]
     r2 = 1.0 - np.var(effect - fitted) / np.var(effect)
     labels = list(dict.fromkeys(groups))
     zbar = {g: Z[groups == g].mean(axis=0) for g in labels}
@@ -97,6 +110,7 @@ def attribute(effect: np.ndarray, X: np.ndarray, groups: np.ndarray, names: list
             s: float(np.std([by_stage[g][s] for g in labels])) for s in stages},
         "part_sd_across_posteriors_days": dict(sorted(zip(names, map(float, spread)),
                                                       key=lambda kv: -kv[1])),
+        "held_out": outside,
     }
 
 
@@ -117,7 +131,7 @@ def result_lead(spear: dict) -> list[str]:
 def run() -> tuple:
     import sim
     from sim.parameters import NAMES
-    sources = {name: str(HERE / path) for name, path in POSTERIORS.items()}
+    sources = {name: str(HERE / path) for name, path in {**POSTERIORS, **HELD_OUT}.items()}
     cmp = sim.compare([ROOT / "scenarios" / "baseline.toml", ROOT / "scenarios" / f"{WHATIF}.toml"],
                       replicates=REPLICATES, seed=SEED, parameters=sources, workers=0,
                       replicates_per_draw=PER_DRAW, progress=True)
@@ -130,24 +144,26 @@ def run() -> tuple:
         groups += [name] * len(effects[-1])
     effect, values, groups = np.concatenate(effects), np.concatenate(values), np.array(groups)
     names = list(NAMES)
+    fit = ~np.isin(groups, list(HELD_OUT))
     spear = {}
     for i, n in enumerate(names):
-        if np.ptp(values[:, i]) > 0:
-            spear[n] = float(spearmanr(values[:, i], effect)[0])
+        if np.ptp(values[fit, i]) > 0:
+            spear[n] = float(spearmanr(values[fit, i], effect[fit])[0])
     from sim.hazard import CITY_PARAMETERS
     stage_of = {n: "cities (decision, capitals, Kabul)" if n in CITY_PARAMETERS else "countryside"
                 for n in names}
-    model = attribute(effect, features(names, values), groups, names, stage_of)
+    model = attribute(effect, features(names, values), groups, names, stage_of, tuple(HELD_OUT))
     lead = next(iter(result_lead(spear)))
     result = {
         "what": (f"{WHATIF}: days Kabul holds beyond the baseline's fall, each posterior draw's mean "
                  f"over its {PER_DRAW} paired replicates; {REPLICATES} replicates per posterior, seed {SEED}"),
         "posteriors": POSTERIORS,
+        "held_out_posteriors": HELD_OUT,
         "spearman_with_effect": dict(sorted(spear.items(), key=lambda kv: -abs(kv[1]))),
         "linear_model": model,
-        "by_thirds_of": {lead: by_thirds(effect, values[:, names.index(lead)])},
+        "by_thirds_of": {lead: by_thirds(effect[fit], values[fit, names.index(lead)])},
     }
-    return result, effect, values, groups
+    return result, effect[fit], values[fit], groups[fit]
 
 
 def draw(result: dict, effect: np.ndarray, values: np.ndarray, groups: np.ndarray) -> None:
@@ -168,14 +184,19 @@ def draw(result: dict, effect: np.ndarray, values: np.ndarray, groups: np.ndarra
     ax1.set_title(f"Each posterior draw of the default's model: the broken chain's effect\n"
                   f"against the two parameters it follows most (Spearman {spear[a]:+.2f}, {spear[b]:+.2f})",
                   fontsize=11)
-    post = result["linear_model"]["posteriors"]
+    post = {**result["linear_model"]["posteriors"], **result["linear_model"]["held_out"]}
     names = list(post)
+    held = set(result["linear_model"]["held_out"])
     y = np.arange(len(names))[::-1]
     ax2.barh(y + 0.18, [post[n]["effect"] for n in names], height=0.36, color="#333",
              label="simulated mean")
-    ax2.barh(y - 0.18, [post[n]["predicted"] for n in names], height=0.36, color="#d08c2a",
-             label="predicted from its draws' parameters (one linear model)")
-    ax2.set_yticks(y, names)
+    bars = ax2.barh(y - 0.18, [post[n]["predicted"] for n in names], height=0.36, color="#d08c2a",
+                    label="predicted from its draws' parameters (one linear model)")
+    for bar, n in zip(bars, names):
+        if n in held:
+            bar.set_hatch("//")
+            bar.set_edgecolor("white")
+    ax2.set_yticks(y, [n + (" (held out)" if n in held else "") for n in names])
     ax2.set_xlabel("days Kabul holds beyond the baseline: posterior mean")
     ax2.set_title(f"Each calibration's mean effect, and what its parameters predict\n"
                   f"(R\u00b2 over draws {result['linear_model']['r2']:.2f})", fontsize=11)
@@ -201,6 +222,8 @@ def main(out: Path | None = None, figure: bool = True) -> dict:
     print(f"linear model over draws: R^2 {model['r2']:.2f}")
     for name, p in model["posteriors"].items():
         print(f"  {name:18s} mean {p['effect']:+6.1f} days, predicted {p['predicted']:+6.1f}")
+    for name, p in model["held_out"].items():
+        print(f"  {name} (not fitted) mean {p['effect']:+6.1f} days, predicted {p['predicted']:+6.1f}")
     print("where the posteriors' differences lie (sd across posteriors of each stage's part, days):",
           ", ".join(f"{k} {v:.1f}" for k, v in model["stage_part_sd_across_posteriors_days"].items()))
     for name, thirds in result["by_thirds_of"].items():
