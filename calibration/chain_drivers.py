@@ -22,7 +22,7 @@ countryside's contagion, which the record leaves on a ridge. This script measure
 * the effect by third of the parameter that carries most of it says what the what-if buys under
   each reading of the record.
 
-Run from the project folder: ``python calibration/chain_drivers.py`` (about 30 s on two cores);
+Run from the project folder: ``python calibration/chain_drivers.py`` (about 45 s on two cores);
 writes ``calibration/default/chain_drivers.json`` and ``docs/figures/chain_drivers.png``.
 """
 
@@ -95,7 +95,6 @@ def attribute(effect: np.ndarray, X: np.ndarray, groups: np.ndarray, names: list
     zbar = {g: Z[groups == g].mean(axis=0) for g in labels}
     centre = np.mean([zbar[g] for g in labels], axis=0)
     parts = {g: beta[1:] * (zbar[g] - centre) for g in labels}
-    spread = np.std([parts[g] for g in labels], axis=0)
     stages = sorted({stage_of[n] for n in names})
     by_stage = {g: {s: float(sum(p for n, p in zip(names, parts[g]) if stage_of[n] == s))
                     for s in stages} for g in labels}
@@ -108,8 +107,6 @@ def attribute(effect: np.ndarray, X: np.ndarray, groups: np.ndarray, names: list
                            "parts_by_stage_days": by_stage[g]} for g in labels},
         "stage_part_sd_across_posteriors_days": {
             s: float(np.std([by_stage[g][s] for g in labels])) for s in stages},
-        "part_sd_across_posteriors_days": dict(sorted(zip(names, map(float, spread)),
-                                                      key=lambda kv: -kv[1])),
         "held_out": outside,
     }
 
@@ -121,11 +118,6 @@ def by_thirds(effect: np.ndarray, x: np.ndarray) -> list[dict]:
     return [{"range": [float(x[which == k].min()), float(x[which == k].max())],
              "effect_mean": float(effect[which == k].mean()), "draws": int((which == k).sum())}
             for k in range(3)]
-
-
-def result_lead(spear: dict) -> list[str]:
-    """The parameters by the strength of their rank correlation with the effect."""
-    return sorted(spear, key=lambda n: -abs(spear[n]))
 
 
 def run() -> tuple:
@@ -153,13 +145,14 @@ def run() -> tuple:
     stage_of = {n: "cities (decision, capitals, Kabul)" if n in CITY_PARAMETERS else "countryside"
                 for n in names}
     model = attribute(effect, features(names, values), groups, names, stage_of, tuple(HELD_OUT))
-    lead = next(iter(result_lead(spear)))
+    spear = dict(sorted(spear.items(), key=lambda kv: -abs(kv[1])))   # strongest first
+    lead = next(iter(spear))
     result = {
         "what": (f"{WHATIF}: days Kabul holds beyond the baseline's fall, each posterior draw's mean "
                  f"over its {PER_DRAW} paired replicates; {REPLICATES} replicates per posterior, seed {SEED}"),
         "posteriors": POSTERIORS,
         "held_out_posteriors": HELD_OUT,
-        "spearman_with_effect": dict(sorted(spear.items(), key=lambda kv: -abs(kv[1]))),
+        "spearman_with_effect": spear,
         "linear_model": model,
         "by_thirds_of": {lead: by_thirds(effect[fit], values[fit, names.index(lead)])},
     }

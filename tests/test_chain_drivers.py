@@ -92,7 +92,7 @@ def test_thirds_split_the_draws_evenly_and_follow_a_monotone_effect():
     assert means[0] > means[1] > means[2]
 
 
-@pytest.mark.slow   # twelve posteriors x 2 scenarios x 5,000 replicates (about 35 s on two cores)
+@pytest.mark.slow   # twelve posteriors x 2 scenarios x 5,000 replicates (about 45 s on two cores)
 def test_the_committed_chain_drivers_are_what_the_script_computes(tmp_path):
     """The README's reading of the broken chain's seed spread rests on
     ``calibration/default/chain_drivers.json``: rerun from the committed posteriors it must give
