@@ -16,14 +16,14 @@ countryside's contagion, which the record leaves on a ridge. This script measure
   parameter (standardised; the rates' logs), fitted on the pooled draws;
 * that one model, evaluated on each posterior's own draws, predicts its mean effect: if it does,
   the seeds differ *because their draws differ in those parameters*, and each parameter's share
-  of the differences is its coefficient times the difference of its posterior means; eight more
+  of the differences is its coefficient times the difference of its posterior means; ten more
   posteriors, the default's two stages crossed between seeds (``cross_stages``) and the cities'
-  stage fitted six ways on one pooled countryside (``pooled_countryside``), are left out of the
+  stage fitted eight ways on one pooled countryside (``pooled_countryside``), are left out of the
   fit and predicted, a check the model cannot tune to;
 * the effect by third of the parameter that carries most of it says what the what-if buys under
   each reading of the record.
 
-Run from the project folder: ``python calibration/chain_drivers.py`` (about 50 s on two cores);
+Run from the project folder: ``python calibration/chain_drivers.py`` (about 55 s on two cores);
 writes ``calibration/default/chain_drivers.json`` and ``docs/figures/chain_drivers.png``.
 """
 
@@ -55,7 +55,7 @@ POSTERIORS = {
 }
 #: posteriors the linear model is not fitted to and must predict: the default's two stages from
 #: different seeds (calibration/structures/cross_stages), each its own mixture of the above, and
-#: the cities' stage fitted six ways on the countryside pooled over three seeds
+#: the cities' stage fitted eight ways on the countryside pooled over three seeds
 #: (calibration/structures/pooled_countryside)
 HELD_OUT = {
     "cross_rural11_cities20210815": f"{S}/cross_stages/rural11_cities20210815/posterior.csv",
@@ -63,7 +63,7 @@ HELD_OUT = {
 }
 HELD_OUT.update({f"pooled_{name}": f"{S}/pooled_countryside/{name}/posterior.csv" for name in (
     "cities20210815", "cities11", "crn20210815_samp11", "crn11_samp20210815",
-    "cities256_20210815", "cities256_11")})
+    "cities256_20210815", "cities256_11", "walkers96_20210815", "walkers96_11")})
 WHATIF = "surrender_chain_broken"
 REPLICATES, PER_DRAW, SEED = 5000, 10, 1
 

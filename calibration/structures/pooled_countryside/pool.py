@@ -8,13 +8,16 @@ likelihood). Fitting the cities on the union of those slices asks whether the ci
 between the forces freed and the cascade then stops depending on the seed.
 
 Run from the project folder: ``python calibration/structures/pooled_countryside/pool.py
-CITY_SEED OUT [--cities-replicates N] [--cities-sampler-seed S] [--cache DIR]``. The countryside's stage is run exactly as the calibrations with seeds
+CITY_SEED OUT [--cities-replicates N] [--cities-sampler-seed S] [--cities-walkers W]
+[--cache DIR]``. The countryside's stage is run exactly as the calibrations with seeds
 20210815, 11 and 7 run it (each its likelihood's random numbers and its sampler; each about
 three minutes on two cores, kept in DIR, by default ``/tmp/pooled_countryside``, so a second
 CITY_SEED reuses them), and its walkers are pooled (3 x 32); everything after it runs as the
 calibration with CITY_SEED does, on the cities' stage's replicates of the default's configuration
 (128) or N; with S, the cities' sampler (its mode search and moves) is the calibration with seed
-S's, their likelihood's random numbers and carried countryside draws still CITY_SEED's. Not part of the package: it swaps ``sim.calibrate``'s
+S's, their likelihood's random numbers and carried countryside draws still CITY_SEED's; with W,
+the cities' stage runs W walkers (the mode search's population at least W, the thinning scaled so
+that it keeps as many draws). Not part of the package: it swaps ``sim.calibrate``'s
 ``run_stage`` for the countryside's stage only."""
 import argparse
 import dataclasses
@@ -84,6 +87,7 @@ def main():
     ap.add_argument("out", type=Path)
     ap.add_argument("--cities-replicates", type=int, default=None)
     ap.add_argument("--cities-sampler-seed", type=int, default=None)
+    ap.add_argument("--cities-walkers", type=int, default=None)
     ap.add_argument("--cache", type=Path, default=Path("/tmp/pooled_countryside"))
     args = ap.parse_args()
     city_seed, out, cache = args.city_seed, args.out, args.cache
@@ -103,6 +107,11 @@ def main():
             return countryside
         if args.cities_sampler_seed is not None:
             seed = args.cities_sampler_seed + 101 * 2      # what calibrate gives the second stage
+        if args.cities_walkers:
+            w = args.cities_walkers
+            settings = dataclasses.replace(
+                settings, walkers=w, initial_design=max(settings.initial_design, w),
+                thin=max(1, round(settings.thin * w / settings.walkers)))
         return orig_run(evaluator, settings, stage, seed, *a, **k)
 
     cal.run_stage = run_stage
