@@ -21,7 +21,10 @@ countryside's contagion, which the record leaves on a ridge. This script measure
   stage fitted eight ways on one pooled countryside (``pooled_countryside``), are left out of the
   fit and predicted, a check the model cannot tune to;
 * the effect by third of the parameter that carries most of it says what the what-if buys under
-  each reading of the record.
+  each reading of the record;
+* every posterior being one calibration of the same model, the spread of their mean effects is
+  the calibration's own error on the effect, and their mean (with its standard error) the model's
+  effect as well as these calibrations know it.
 
 Run from the project folder: ``python calibration/chain_drivers.py`` (about 55 s on two cores);
 writes ``calibration/default/chain_drivers.json`` and ``docs/figures/chain_drivers.png``.
@@ -161,8 +164,21 @@ def run() -> tuple:
         "spearman_with_effect": spear,
         "linear_model": model,
         "by_thirds_of": {lead: by_thirds(effect[fit], values[fit, names.index(lead)])},
+        "across_calibrations": across_calibrations(effect, groups),
     }
     return result, effect[fit], values[fit], groups[fit]
+
+
+def across_calibrations(effect: np.ndarray, groups: np.ndarray) -> dict:
+    """The effect as a user of one calibration meets it: every posterior here is one calibration of
+    the same model, priors and record, so the spread of their mean effects is the calibration's own
+    error on it, and their mean, with its standard error, the model's effect as well as these runs
+    know it."""
+    means = np.array([effect[groups == g].mean() for g in dict.fromkeys(groups)])
+    sd = float(means.std(ddof=1))
+    return {"calibrations": int(len(means)), "mean": float(means.mean()), "sd": sd,
+            "standard_error": sd / float(np.sqrt(len(means))),
+            "range": [float(means.min()), float(means.max())]}
 
 
 def draw(result: dict, effect: np.ndarray, values: np.ndarray, groups: np.ndarray) -> None:
@@ -225,6 +241,10 @@ def main(out: Path | None = None, figure: bool = True) -> dict:
         print(f"  {name} (not fitted) mean {p['effect']:+6.1f} days, predicted {p['predicted']:+6.1f}")
     print("where the posteriors' differences lie (sd across posteriors of each stage's part, days):",
           ", ".join(f"{k} {v:.1f}" for k, v in model["stage_part_sd_across_posteriors_days"].items()))
+    a = result["across_calibrations"]
+    print(f"across the {a['calibrations']} calibrations: mean {a['mean']:+.1f} days "
+          f"(standard error {a['standard_error']:.1f}), sd {a['sd']:.1f}, "
+          f"{a['range'][0]:+.1f} to {a['range'][1]:+.1f}")
     for name, thirds in result["by_thirds_of"].items():
         print(f"by thirds of {name}:",
               "; ".join(f"{t['range'][0]:.3g}-{t['range'][1]:.3g}: {t['effect_mean']:+.1f}" for t in thirds))

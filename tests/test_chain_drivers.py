@@ -92,6 +92,21 @@ def test_thirds_split_the_draws_evenly_and_follow_a_monotone_effect():
     assert means[0] > means[1] > means[2]
 
 
+def test_across_calibrations_reads_each_posterior_once_in_the_order_met():
+    """Each calibration counts once, however many draws it has: groups of 1, 3 and 2 draws whose
+    means are 10, 20 and 60 give a mean of 30 (not the draws' 31.7), the sample standard deviation
+    of (10, 20, 60) and its standard error over three calibrations."""
+    effect = np.array([10.0, 19.0, 20.0, 21.0, 50.0, 70.0])
+    groups = np.array(["a", "b", "b", "b", "c", "c"])
+    out = _script().across_calibrations(effect, groups)
+    sd = float(np.std([10.0, 20.0, 60.0], ddof=1))
+    assert out["calibrations"] == 3
+    assert out["mean"] == pytest.approx(30.0)
+    assert out["sd"] == pytest.approx(sd)
+    assert out["standard_error"] == pytest.approx(sd / np.sqrt(3))
+    assert out["range"] == [10.0, 60.0]
+
+
 @pytest.mark.slow   # twenty posteriors x 2 scenarios x 5,000 replicates (about 55 s on two cores)
 def test_the_committed_chain_drivers_are_what_the_script_computes(tmp_path):
     """The README's reading of the broken chain's seed spread rests on
@@ -131,3 +146,5 @@ def test_the_committed_chain_drivers_are_what_the_script_computes(tmp_path):
     assert lead.startswith(("cap_", "kabul_", "assault_"))
     means = [t["effect_mean"] for t in thirds]
     assert means[0] > means[1] > means[2]
+    spread = got["across_calibrations"]      # the README's "about 11 days" of calibration error
+    assert spread["calibrations"] == 20 and 8.0 < spread["sd"] < 15.0
