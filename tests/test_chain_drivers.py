@@ -92,7 +92,7 @@ def test_thirds_split_the_draws_evenly_and_follow_a_monotone_effect():
     assert means[0] > means[1] > means[2]
 
 
-def test_across_calibrations_reads_each_posterior_once_in_the_order_met():
+def test_across_calibrations_counts_each_posterior_once():
     """Each calibration counts once, however many draws it has: groups of 1, 3 and 2 draws whose
     means are 10, 20 and 60 give a mean of 30 (not the draws' 31.7), the sample standard deviation
     of (10, 20, 60) and its standard error over three calibrations."""

@@ -32,37 +32,23 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
 cal = importlib.import_module("sim.calibrate")
-from sim.calibration_config import load_config, stage_sampler  # noqa: E402
+from sim.calibration_config import load_config  # noqa: E402
 from sim.calibration_output import write_calibration  # noqa: E402
-from sim.calibration_sampler import Evaluator  # noqa: E402
 from sim.ensemble import resolve_workers  # noqa: E402
 from sim.geography import load_geography  # noqa: E402
-from sim.randomness import draw_batch  # noqa: E402
-from sim.scenario import load_scenario  # noqa: E402
-from sim.targets import load_targets  # noqa: E402
 
 RURAL_SEEDS = (20210815, 11, 7)
 
 
 def rural_stage(cfg, geo, seed, workers, cache: Path):
-    """The countryside's stage of the calibration with ``seed``, as ``calibrate`` runs it."""
+    """The countryside's stage of the calibration with ``seed``: that calibration cut after its
+    first stage, so exactly what ``calibrate`` runs (its random numbers, its sampler's seed)."""
     path = cache / f"rural_{seed}.pkl"
     if path.exists():
         return pickle.loads(path.read_bytes())
-    cfg = dataclasses.replace(cfg, seed=seed)
-    stage = cfg.stages[0]
-    scenario = load_scenario(cfg.scenario_path, geo)
-    targets = load_targets(cfg.targets_path, geo)
-    base = np.tile(np.array([scenario.parameters()[n] for n in cal.NAMES]), (stage.replicates, 1))
-    problem = cal.stage_problem(cfg, stage, scenario, targets, geo, base,
-                                draw_batch(seed, range(stage.replicates), geo.n))
-    evaluator = Evaluator(problem, workers)
     t = time.perf_counter()
-    try:
-        result = cal.run_stage(evaluator, stage_sampler(cfg, stage, False), stage, seed + 101,
-                               None, False, True, f"pooled-{seed}")
-    finally:
-        evaluator.close()
+    result = cal.calibrate(dataclasses.replace(cfg, seed=seed, stages=cfg.stages[:1]),
+                           workers=workers, geo=geo, progress=True).stages[0]
     print(f"countryside seed {seed}: {time.perf_counter() - t:.0f} s", flush=True)
     cache.mkdir(parents=True, exist_ok=True)
     path.write_bytes(pickle.dumps(result))
